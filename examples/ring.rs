@@ -1,0 +1,73 @@
+//! The seed's ring: N actors, each forwarding one message to the next and dying.
+//!
+//! `cargo run --release --example ring -- N` (default 10000). Prints the message that came
+//! around, the time to build the ring and the time to pass the message.
+
+use std::time::Instant;
+
+use pyact::{Address, Mailbox, Mesh, Node, curaddr, json, spawn};
+
+fn forward(mut mb: Mailbox, next: Address) {
+    let data = mb.receive();
+    let _ = next | data;
+}
+
+fn build(mut mb: Mailbox, n: usize) -> pyact::Value {
+    let t0 = Instant::now();
+    let mut ring: Vec<Address> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let next = ring
+            .last()
+            .cloned()
+            .unwrap_or_else(|| curaddr().expect("in an actor"));
+        ring.push(spawn(move |mb| forward(mb, next)));
+    }
+    let built = t0.elapsed();
+    let t1 = Instant::now();
+    let _ = ring.last().expect("n >= 1") | json!({"text": "hello around the ring"});
+    let data = mb.receive();
+    let passed = t1.elapsed();
+    json!({"data": data, "build_s": built.as_secs_f64(), "pass_s": passed.as_secs_f64()})
+}
+
+fn main() {
+    env_logger::init();
+    let n: usize = match std::env::args().nth(1).map(|a| a.parse()) {
+        None => 10_000,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("usage: ring [N>0]");
+            std::process::exit(2);
+        }
+    };
+    let mesh = Mesh::new();
+    let node = Node::new(&mesh, "cookie@127.0.0.1:0").expect("node");
+    let limit = pyact::Config::default().get_max_actors();
+    if n + 1 > limit {
+        eprintln!(
+            "ring of {n} needs {} live actors but this machine allows {limit}: each actor's \
+             stack is two memory mappings and vm.max_map_count caps them. Raise it with\n  \
+             sudo sysctl -w vm.max_map_count={}",
+            n + 1,
+            ((n + 1) * 2 + 100_000).next_power_of_two()
+        );
+        std::process::exit(1);
+    }
+    let addr = node.spawn(move |mb| build(mb, n));
+    match node.wait(&addr) {
+        Ok(r) => {
+            println!("{}", r["data"]);
+            println!(
+                "ring of {n}: built in {:.3} s ({:.2} us/actor), message passed in {:.3} s ({:.2} us/hop)",
+                r["build_s"].as_f64().unwrap_or(0.0),
+                r["build_s"].as_f64().unwrap_or(0.0) * 1e6 / n as f64,
+                r["pass_s"].as_f64().unwrap_or(0.0),
+                r["pass_s"].as_f64().unwrap_or(0.0) * 1e6 / n as f64,
+            );
+        }
+        Err(e) => {
+            eprintln!("ring failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Runtime configuration: worker threads, coroutine stack size, the live-actor limit.
+//!
+//! `may` reads its configuration once, when its scheduler starts, and silently ignores any
+//! later change. pyact therefore owns that configuration: [`Config::apply`] writes it into
+//! `may` exactly once, before anything else in the process touches `may`, and every entry
+//! point of pyact (creating a [`Mesh`](crate::Mesh), spawning) applies the defaults first if
+//! the user did not. A second, different configuration is refused with a typed error instead
+//! of being ignored.
+
+use std::sync::OnceLock;
+
+/// Default coroutine stack: 1 MiB of *virtual* memory.
+///
+/// Why so large: a coroutine stack overflow aborts the whole process, and serde_json recurses
+/// once per nesting level. In a debug build serializing and parsing a 127-deep value (the
+/// deepest serde_json accepts) needs a few hundred KiB. The stack is an `mmap`ed region, so
+/// pages an actor never touches cost no resident memory: an idle actor still costs about
+/// 10 KiB resident (see README).
+pub const DEFAULT_STACK_SIZE: usize = 1 << 20;
+
+/// Maps kept free for the rest of the process (heap, libraries, threads, pooled stacks).
+const MAP_RESERVE: usize = 8_192;
+
+/// Tuning knobs for the runtime. Build one, then [`apply`](Config::apply) it before the
+/// first [`Mesh`](crate::Mesh) is created.
+///
+/// ```
+/// let cfg = pyact::Config::default().workers(2).stack_size(512 * 1024);
+/// // Either applied now, or refused because this process already runs another config.
+/// match cfg.apply() {
+///     Ok(()) | Err(pyact::ConfigError::AlreadyStarted { .. }) => {}
+///     Err(e) => panic!("{e}"),
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    workers: usize,
+    stack_size: usize,
+    max_actors: Option<usize>,
+    exit_records: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            stack_size: DEFAULT_STACK_SIZE,
+            max_actors: None,
+            exit_records: 65_536,
+        }
+    }
+}
+
+/// Why a configuration could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The runtime already started with another configuration (`may` cannot be reconfigured).
+    AlreadyStarted {
+        /// The configuration that is in force.
+        running: Box<Config>,
+    },
+    /// A value is out of range.
+    Invalid(&'static str),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::AlreadyStarted { running } => write!(
+                f,
+                "the pyact runtime already started with {running:?}; configure it before the first Mesh"
+            ),
+            ConfigError::Invalid(why) => write!(f, "invalid configuration: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+static APPLIED: OnceLock<Config> = OnceLock::new();
+
+impl Config {
+    /// Number of scheduler worker threads (default: all cores).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+
+    /// Coroutine stack size in bytes (default [`DEFAULT_STACK_SIZE`]).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Most actors alive at once. Default: derived from `vm.max_map_count`, because each
+    /// coroutine stack is two memory mappings and `may` aborts when mappings run out.
+    pub fn max_actors(mut self, n: usize) -> Self {
+        self.max_actors = Some(n);
+        self
+    }
+
+    /// How many ended actors per node keep their exit reason for a late
+    /// [`Node::wait`](crate::Node::wait) (oldest forgotten first; default 65,536).
+    pub fn exit_records(mut self, n: usize) -> Self {
+        self.exit_records = n;
+        self
+    }
+
+    /// The configured worker count.
+    pub fn get_workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The configured stack size in bytes.
+    pub fn get_stack_size(&self) -> usize {
+        self.stack_size
+    }
+
+    /// The live-actor limit in force: the explicit one, or the one derived from
+    /// `vm.max_map_count`.
+    pub fn get_max_actors(&self) -> usize {
+        self.max_actors.unwrap_or_else(map_limited_actors)
+    }
+
+    /// The configured number of exit records kept per node.
+    pub fn get_exit_records(&self) -> usize {
+        self.exit_records
+    }
+
+    /// Write this configuration into `may`. Succeeds if it is the first one (or equal to the
+    /// one in force); otherwise reports the configuration that is running.
+    pub fn apply(self) -> Result<(), ConfigError> {
+        if self.workers == 0 {
+            return Err(ConfigError::Invalid("workers must be at least 1"));
+        }
+        if self.stack_size < 16 * 1024 {
+            return Err(ConfigError::Invalid("stack_size must be at least 16 KiB"));
+        }
+        let mut fresh = false;
+        let running = APPLIED.get_or_init(|| {
+            fresh = true;
+            self.clone()
+        });
+        if fresh {
+            let words = (self.stack_size / std::mem::size_of::<usize>()) & !1; // odd = full usage tracking
+            may::config()
+                .set_workers(self.workers)
+                .set_stack_size(words);
+            log::debug!("pyact runtime configured: {self:?}");
+            Ok(())
+        } else if *running == self {
+            Ok(())
+        } else {
+            Err(ConfigError::AlreadyStarted {
+                running: Box::new(running.clone()),
+            })
+        }
+    }
+}
+
+/// The configuration in force, applying the default one if nobody applied any.
+pub(crate) fn current() -> &'static Config {
+    if let Some(c) = APPLIED.get() {
+        return c;
+    }
+    let _ = Config::default().apply();
+    APPLIED.get().expect("configuration applied above")
+}
+
+/// The `may` stack size, in words, that pyact spawns every actor with (so pooled stacks are
+/// reused).
+pub(crate) fn stack_words() -> usize {
+    may::config().get_stack_size()
+}
+
+/// `vm.max_map_count` allows about two mappings per coroutine stack (stack + guard page).
+fn map_limited_actors() -> usize {
+    let maps = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(65_530);
+    maps.saturating_sub(MAP_RESERVE) / 2
+}

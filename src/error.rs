@@ -1,0 +1,150 @@
+//! Typed errors of the public API. Every fault a caller can cause or meet has a variant
+//! here, with a message that says what to do about it.
+
+use std::fmt;
+
+use crate::Address;
+
+/// Why a message could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// No live actor has this address (it ended, or never existed on its node).
+    DeadActor(Address),
+    /// The message does not serialize to JSON.
+    NotJson(String),
+    /// A string that is not `host:port/id`.
+    BadAddress(String),
+    /// No local node to send from: call from an actor, or from a thread that made an inbox.
+    NoRoute(String),
+    /// The target's node cannot be reached (refused, wrong cookie, timed out, lost).
+    NoConnection {
+        /// `host:port` of the node.
+        node: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// The encoded message is larger than the frame limit.
+    TooLarge {
+        /// Encoded size in bytes.
+        size: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::DeadActor(a) => write!(f, "dead actor: no live actor at {a}"),
+            SendError::NotJson(e) => write!(f, "message does not serialize to JSON: {e}"),
+            SendError::BadAddress(s) => write!(f, "malformed address {s:?} (want host:port/id)"),
+            SendError::NoRoute(why) => write!(f, "no route: {why}"),
+            SendError::NoConnection { node, why } => {
+                write!(f, "no connection to node {node}: {why}")
+            }
+            SendError::TooLarge { size, limit } => write!(
+                f,
+                "message of {size} bytes exceeds the frame limit of {limit} bytes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Why an actor could not be spawned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpawnError {
+    /// The process is at its live-actor limit (derived from `vm.max_map_count`).
+    TooManyActors {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// `may` could not create the coroutine.
+    Io(String),
+    /// A remote spawn named a factory the target node does not have.
+    UnknownFactory(String),
+    /// A remote spawn failed on the way.
+    Remote(String),
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::TooManyActors { limit } => write!(
+                f,
+                "too many live actors (limit {limit}): every actor's stack is two memory \
+                 mappings and vm.max_map_count caps them; raise it with \
+                 `sudo sysctl -w vm.max_map_count={}` (or set Config::max_actors)",
+                ((*limit).max(1) * 2 + 100_000).next_power_of_two()
+            ),
+            SpawnError::Io(e) => write!(f, "could not start the actor's coroutine: {e}"),
+            SpawnError::UnknownFactory(name) => {
+                write!(f, "no actor factory named {name:?} on that node")
+            }
+            SpawnError::Remote(e) => write!(f, "remote spawn failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// Why a node could not be created or connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeError {
+    /// The name is not `cookie@host:port`.
+    BadName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The address could not be bound (in use, not local, unresolvable).
+    Bind {
+        /// `host:port` asked for.
+        addr: String,
+        /// The OS error.
+        why: String,
+    },
+    /// Connecting to a peer failed.
+    Connect {
+        /// The peer.
+        node: String,
+        /// Why.
+        why: String,
+    },
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeError::BadName { name, why } => {
+                write!(f, "bad node name {name:?}: {why} (want cookie@host:port)")
+            }
+            NodeError::Bind { addr, why } => write!(f, "cannot listen on {addr}: {why}"),
+            NodeError::Connect { node, why } => write!(f, "cannot connect to {node}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// Why a name could not be registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryError {
+    /// Another live actor holds the name.
+    Taken(String),
+    /// The actor is not a live actor of this node.
+    NotLocal(Address),
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::Taken(n) => write!(f, "name {n:?} is already registered"),
+            RegistryError::NotLocal(a) => write!(f, "{a} is not a live actor of this node"),
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}

@@ -1,0 +1,134 @@
+//! Exit reasons: why an actor ended.
+//!
+//! Erlang's rule is kept: an actor ends either *normally* (its function returned a value) or
+//! *abnormally* (anything else). Abnormal exits propagate along links; normal ones do not.
+//! Every reason is plain data and travels between nodes as JSON:
+//!
+//! | reason | JSON |
+//! |---|---|
+//! | `Normal(v)` | `{"normal": v}` |
+//! | `Failed(msg)` | `{"error": "msg"}` |
+//! | `Panicked(msg)` | `{"panic": "msg"}` |
+//! | `Killed` | `"killed"` |
+//! | `NoSuchActor` | `"noproc"` |
+//! | `NoConnection` | `"noconnection"` |
+//! | `Shutdown` | `"shutdown"` |
+//! | `Linked { from, reason }` | `{"linked": {"from": <address>, "reason": <reason>}}` |
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+use crate::Address;
+
+/// Why an actor ended. See the [module docs](self) for the JSON encoding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ExitReason {
+    /// The actor function returned this value.
+    #[serde(rename = "normal")]
+    Normal(Value),
+    /// The actor function returned an error (its `Display` text).
+    #[serde(rename = "error")]
+    Failed(String),
+    /// The actor panicked with this message.
+    #[serde(rename = "panic")]
+    Panicked(String),
+    /// Someone called [`Address::kill`]: untrappable.
+    #[serde(rename = "killed")]
+    Killed,
+    /// There is no such actor (never existed, or its exit record was forgotten).
+    #[serde(rename = "noproc")]
+    NoSuchActor,
+    /// The node the actor lives on cannot be reached.
+    #[serde(rename = "noconnection")]
+    NoConnection,
+    /// Stopped on purpose by its supervisor or by [`Address::exit`].
+    #[serde(rename = "shutdown")]
+    Shutdown,
+    /// A linked actor ended abnormally and this actor did not trap exits.
+    #[serde(rename = "linked")]
+    Linked {
+        /// The linked actor that ended.
+        from: Address,
+        /// Its reason.
+        reason: Box<ExitReason>,
+    },
+}
+
+impl ExitReason {
+    /// Is this a normal exit (which does not propagate along links)?
+    pub fn is_normal(&self) -> bool {
+        matches!(self, ExitReason::Normal(_))
+    }
+
+    /// The reason as a JSON value (the encoding in the [module docs](self)).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// `Ok(value)` for a normal exit, `Err(self)` otherwise: what [`Node::wait`](crate::Node::wait) returns.
+    pub fn into_result(self) -> Result<Value, ExitReason> {
+        match self {
+            ExitReason::Normal(v) => Ok(v),
+            other => Err(other),
+        }
+    }
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitReason::Normal(v) => write!(f, "normal exit with {v}"),
+            ExitReason::Failed(e) => write!(f, "actor failed: {e}"),
+            ExitReason::Panicked(m) => write!(f, "actor panicked: {m}"),
+            ExitReason::Killed => write!(f, "actor was killed"),
+            ExitReason::NoSuchActor => write!(f, "no such actor"),
+            ExitReason::NoConnection => write!(f, "no connection to the actor's node"),
+            ExitReason::Shutdown => write!(f, "actor was shut down"),
+            ExitReason::Linked { from, reason } => {
+                write!(f, "linked actor {from} exited: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ExitReason {}
+
+/// What an actor function may return; turned into its [`ExitReason`].
+///
+/// Implemented for `()`, [`Value`], [`ExitReason`], and `Result<T, E>` where `T` is
+/// serializable and `E` displays (an `Err` becomes [`ExitReason::Failed`]).
+pub trait IntoExit {
+    /// Convert into the exit reason.
+    fn into_exit(self) -> ExitReason;
+}
+
+impl IntoExit for () {
+    fn into_exit(self) -> ExitReason {
+        ExitReason::Normal(Value::Null)
+    }
+}
+
+impl IntoExit for Value {
+    fn into_exit(self) -> ExitReason {
+        ExitReason::Normal(self)
+    }
+}
+
+impl IntoExit for ExitReason {
+    fn into_exit(self) -> ExitReason {
+        self
+    }
+}
+
+impl<T: Serialize, E: fmt::Display> IntoExit for Result<T, E> {
+    fn into_exit(self) -> ExitReason {
+        match self {
+            Ok(v) => match serde_json::to_value(v) {
+                Ok(v) => ExitReason::Normal(v),
+                Err(e) => ExitReason::Failed(format!("result is not serializable: {e}")),
+            },
+            Err(e) => ExitReason::Failed(e.to_string()),
+        }
+    }
+}

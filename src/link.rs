@@ -1,0 +1,153 @@
+//! Links and monitors: how actors learn that other actors ended.
+//!
+//! Semantics (Erlang's, written down before the code):
+//!
+//! - **Links** are bidirectional. When an actor ends, every actor linked to it gets an exit
+//!   signal carrying its [`ExitReason`]:
+//!   - a *normal* reason is ignored by a receiver that does not trap exits;
+//!   - an *abnormal* reason (panic, error, killed, ...) ends a receiver that does not trap
+//!     exits, with reason [`ExitReason::Linked`] `{from, reason}`, which in turn propagates
+//!     to *its* links, so a crash takes down a whole linked group;
+//!   - a receiver that traps exits ([`Mailbox::trap_exit`]) gets the signal as the message
+//!     `{"address": <from>, "exit": <reason>}` instead, for any reason.
+//!
+//!   Linking to an actor that is already dead (or unknown) delivers at once an exit signal
+//!   with reason `noproc` to the linking actor, as if the link had fired.
+//! - **Monitors** are one-way and stackable. [`Mailbox::monitor`] returns a fresh [`Ref`];
+//!   when the target ends the watcher gets exactly one message
+//!   `{"down": <ref>, "address": <target>, "exit": <reason>}` whatever the reason.
+//!   Monitoring a dead or unknown actor delivers that DOWN at once with reason `noproc`.
+//!   [`Mailbox::demonitor`] removes the monitor and any DOWN of it already in the mailbox.
+//! - Signals travel in the target's mailbox queue, so between two actors they keep the order
+//!   of the messages sent before them. An actor that is busy (not in a receive) handles an
+//!   exit signal at its next receive; Rust code cannot be preempted safely.
+//! - Across nodes: links and monitors on remote addresses are kept by the remote node too;
+//!   when the connection to a node is lost every link and monitor to an actor on it fires
+//!   with reason `noconnection`.
+
+use crate::mailbox::{Envelope, Signal};
+use crate::{Address, ExitReason, Mailbox, Ref};
+
+impl Mailbox {
+    /// Link this actor with `other` (bidirectional). See the [module docs](crate::link).
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node, ExitReason};
+    /// let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
+    /// let crasher = node.spawn(|mut mb| -> () { mb.receive(); panic!("bad message") });
+    /// let buddy = node.spawn({
+    ///     let crasher = crasher.clone();
+    ///     move |mut mb| { mb.link(&crasher); crasher.send("go").unwrap(); mb.receive(); }
+    /// });
+    /// assert!(matches!(node.wait(&buddy), Err(ExitReason::Linked { .. })));
+    /// ```
+    pub fn link(&mut self, other: &Address) {
+        let me = self.addr();
+        if *other == me {
+            return;
+        }
+        self.cell().lock().links.insert(other.clone());
+        add_link_from(other, &me);
+    }
+
+    /// Remove the link with `other` on both sides (no signal is sent).
+    pub fn unlink(&mut self, other: &Address) {
+        let me = self.addr();
+        self.cell().forget_link(other);
+        match other
+            .local_cell()
+            .or_else(|| crate::remote::local_cell_of(other))
+        {
+            Some(cell) => cell.forget_link(&me),
+            None => crate::remote::unlink(self.node(), other, &me),
+        }
+    }
+
+    /// Monitor `target`; returns the reference its DOWN message will carry.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node, pattern};
+    /// let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let short = node.spawn(|_| ());
+    /// node.wait(&short).unwrap();
+    /// let r = inbox.monitor(&short);
+    /// let (_, down) = inbox.receive_match(&[&pattern!({"down": = r})]);
+    /// assert_eq!(down["exit"], "noproc");
+    /// ```
+    pub fn monitor(&mut self, target: &Address) -> Ref {
+        let reference = Ref::new();
+        let me = self.addr();
+        self.add_monitor(reference, target.clone());
+        add_monitor_from(target, reference, &me);
+        reference
+    }
+
+    /// Remove a monitor and any DOWN message of it already received but unread.
+    /// Returns whether the monitor was active.
+    pub fn demonitor(&mut self, reference: Ref) -> bool {
+        let Some(target) = self.remove_monitor(&reference) else {
+            return false;
+        };
+        match target
+            .local_cell()
+            .or_else(|| crate::remote::local_cell_of(&target))
+        {
+            Some(cell) => cell.lock().monitors.retain(|(r, _)| *r != reference),
+            None => crate::remote::demonitor(self.node(), &target, reference),
+        }
+        true
+    }
+}
+
+/// Record on `target`'s side that `from` is linked to it; if `target` is dead, send `from`
+/// the `noproc` exit signal.
+pub(crate) fn add_link_from(target: &Address, from: &Address) {
+    match target
+        .local_cell()
+        .or_else(|| crate::remote::local_cell_of(target))
+    {
+        Some(cell) => {
+            let mut st = cell.lock();
+            if st.exit.is_none() {
+                st.links.insert(from.clone());
+                return;
+            }
+        }
+        None if !crate::remote::is_local_node(target) => {
+            return crate::remote::link(from, target);
+        }
+        None => {}
+    }
+    let _ = from.deliver(Envelope::Signal(Box::new(Signal::Exit {
+        from: target.clone(),
+        reason: ExitReason::NoSuchActor,
+        linked: true,
+    })));
+}
+
+/// Record on `target`'s side that `watcher` monitors it under `reference`; if `target` is
+/// dead, send the DOWN at once.
+pub(crate) fn add_monitor_from(target: &Address, reference: Ref, watcher: &Address) {
+    match target
+        .local_cell()
+        .or_else(|| crate::remote::local_cell_of(target))
+    {
+        Some(cell) => {
+            let mut st = cell.lock();
+            if st.exit.is_none() {
+                st.monitors.push((reference, watcher.clone()));
+                return;
+            }
+        }
+        None if !crate::remote::is_local_node(target) => {
+            return crate::remote::monitor(watcher, target, reference);
+        }
+        None => {}
+    }
+    let _ = watcher.deliver(Envelope::Signal(Box::new(Signal::Down {
+        reference,
+        from: target.clone(),
+        reason: ExitReason::NoSuchActor,
+    })));
+}

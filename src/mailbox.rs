@@ -1,0 +1,524 @@
+//! The mailbox: where a message goes after [`Address::send`](crate::Address::send), and where
+//! [`Mailbox::receive`] takes it from.
+//!
+//! A mailbox has two halves:
+//! - [`MailQueue`], shared by every sender: a lock-free multi-producer queue of
+//!   [`Envelope`]s plus the parked receiver to wake. A push never blocks.
+//! - [`Mailbox`], owned by exactly one actor (or thread): the only consumer of the queue, plus
+//!   a *save queue* of messages it took out but that no pattern has matched yet.
+//!
+//! Selective receive (Erlang semantics): for each message in arrival order, try every pattern;
+//! the first message that matches any pattern is removed and returned, all others keep their
+//! place. A receive first scans the save queue, then pulls new messages from the queue one by
+//! one; a message is looked at once per receive call, so waiting costs O(new messages).
+//! [`Mailbox::mark`] lets a request/reply exchange skip every message that arrived before the
+//! request was sent (the reply cannot be among them), as Erlang does for fresh references.
+//!
+//! System signals travel in the same queue, in order with the messages, and are handled the
+//! moment they are pulled: an exit signal kills the actor (by unwinding its coroutine) unless
+//! it traps exits, in which case it becomes an ordinary message; a monitor's DOWN becomes an
+//! ordinary message. Shapes:
+//!
+//! - exit (trapped): `{"address": <address>, "exit": <reason>}`
+//! - down: `{"down": <ref>, "address": <address>, "exit": <reason>}`
+//!
+//! where `<reason>` is an [`ExitReason`] encoded as in [`crate::exit`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use may::queue::mpsc_list::Queue;
+use may::sync::{AtomicOption, Blocker};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::actor::{ActorCell, ExitUnwind};
+use crate::{Address, ExitReason, Node, Pattern, Ref};
+
+/// What travels through a [`MailQueue`]: a user message or a system signal.
+#[derive(Debug)]
+pub(crate) enum Envelope {
+    /// A user message.
+    Msg(Value),
+    /// A system signal (boxed: rare, and keeps the envelope as small as a `Value`).
+    Signal(Box<Signal>),
+}
+
+/// System signals, handled by the receiving mailbox rather than matched by patterns.
+#[derive(Debug)]
+pub(crate) enum Signal {
+    /// `from` ended with `reason` (`linked`: because of a link, else an explicit exit signal).
+    Exit {
+        from: Address,
+        reason: ExitReason,
+        linked: bool,
+    },
+    /// Untrappable kill.
+    Kill,
+    /// A monitored actor ended.
+    Down {
+        reference: Ref,
+        from: Address,
+        reason: ExitReason,
+    },
+}
+
+/// The shared, producer side of a mailbox.
+pub(crate) struct MailQueue {
+    queue: Queue<Envelope>,
+    to_wake: AtomicOption<Arc<Blocker>>,
+    closed: AtomicBool,
+}
+
+impl MailQueue {
+    pub(crate) fn new() -> Self {
+        MailQueue {
+            queue: Queue::new(),
+            to_wake: AtomicOption::none(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Append an envelope and wake the receiver. Fails (returning it) once the mailbox closed.
+    #[inline]
+    pub(crate) fn push(&self, env: Envelope) -> Result<(), Envelope> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(env);
+        }
+        self.queue.push(env);
+        if let Some(w) = self.to_wake.take() {
+            w.unpark();
+        }
+        Ok(())
+    }
+
+    /// Consumer only: take the next envelope, parking until one arrives or `deadline` passes.
+    fn pop_wait(&self, deadline: Option<Instant>) -> Option<Envelope> {
+        loop {
+            if let Some(e) = self.queue.pop() {
+                return Some(e);
+            }
+            let timeout = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    Some(left)
+                }
+                None => None,
+            };
+            // Register as the one to wake, re-check (a push may have raced), then park. A
+            // fresh blocker per wait makes a stale wake-up land on a blocker nobody parks on.
+            let me = Blocker::current();
+            self.to_wake.store(me.clone());
+            if let Some(e) = self.queue.pop() {
+                self.to_wake.take();
+                return Some(e);
+            }
+            let _ = me.park(timeout);
+            self.to_wake.take();
+        }
+    }
+
+    /// Consumer only: close the mailbox and drop what is still in it; returns how many
+    /// envelopes were dropped.
+    pub(crate) fn close(&self) -> usize {
+        self.closed.store(true, Ordering::Release);
+        let mut n = 0;
+        while self.queue.pop().is_some() {
+            n += 1;
+        }
+        n
+    }
+}
+
+/// A receive that found nothing before its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout;
+
+impl std::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("receive timed out")
+    }
+}
+
+impl std::error::Error for Timeout {}
+
+/// A position in a mailbox's arrival order, from [`Mailbox::mark`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mark(u64);
+
+struct Saved {
+    seq: u64,
+    msg: Value,
+}
+
+/// The receiving end of an actor: the handle its function gets as first argument, as the
+/// seed's actors got a `receive` function.
+///
+/// Only its owner can receive, so it is `Send` (it may move with its coroutine) but neither
+/// `Clone` nor `Sync`. A thread gets one from [`Node::inbox`](crate::Node::inbox).
+///
+/// ```
+/// use pyact::{Mesh, Node, pattern};
+/// let mesh = Mesh::new();
+/// let node = Node::new(&mesh, "cookie@localhost:0").unwrap();
+/// let echo = node.spawn(|mut mb| {
+///     let (_, msg) = mb.receive_match(&[&pattern!({"reply_to": address, "text": str})]);
+///     let to: pyact::Address = serde_json::from_value(msg["reply_to"].clone()).unwrap();
+///     to.send(msg["text"].clone()).unwrap();
+/// });
+/// let mut inbox = node.inbox();
+/// echo.send(serde_json::json!({"reply_to": inbox.addr(), "text": "hi"})).unwrap();
+/// assert_eq!(inbox.receive(), "hi");
+/// ```
+pub struct Mailbox {
+    cell: Arc<ActorCell>,
+    node: Node,
+    saved: VecDeque<Saved>,
+    seq: u64,
+    trap_exit: bool,
+    /// Monitors this mailbox's owner holds: DOWNs for other refs (demonitored) are dropped.
+    monitors: HashMap<Ref, Address>,
+    /// A thread's inbox rather than an actor: it cannot be unwound, so it always traps exits.
+    inbox: bool,
+}
+
+impl Mailbox {
+    pub(crate) fn new(cell: Arc<ActorCell>, node: Node, inbox: bool) -> Self {
+        Mailbox {
+            cell,
+            node,
+            saved: VecDeque::new(),
+            seq: 0,
+            trap_exit: inbox,
+            monitors: HashMap::new(),
+            inbox,
+        }
+    }
+
+    pub(crate) fn cell(&self) -> &Arc<ActorCell> {
+        &self.cell
+    }
+
+    /// This mailbox's address (the seed's `curaddr()`).
+    pub fn addr(&self) -> Address {
+        self.cell.address()
+    }
+
+    /// The node this mailbox lives on.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Turn exit signals from linked actors into messages instead of dying
+    /// (Erlang's `process_flag(trap_exit, true)`). Returns the previous setting.
+    /// A thread's inbox always traps exits.
+    pub fn trap_exit(&mut self, on: bool) -> bool {
+        std::mem::replace(&mut self.trap_exit, on || self.inbox)
+    }
+
+    /// Number of messages taken out of the queue but not yet matched.
+    pub fn saved_len(&self) -> usize {
+        self.saved.len()
+    }
+
+    /// A mark of "now": a receive [`since`](Mailbox::receive_match_since) it ignores every
+    /// message that arrived before, without looking at them.
+    pub fn mark(&self) -> Mark {
+        Mark(self.seq + 1)
+    }
+
+    /// Take the next message, whatever it is, blocking until one arrives.
+    pub fn receive(&mut self) -> Value {
+        self.receive_timeout_opt(None).expect("no deadline")
+    }
+
+    /// Take the next message, or [`Timeout`] after `timeout`.
+    pub fn receive_timeout(&mut self, timeout: Duration) -> Result<Value, Timeout> {
+        self.receive_timeout_opt(Some(Instant::now() + timeout))
+    }
+
+    /// Take the next message if one is there now (a zero-timeout poll).
+    pub fn try_receive(&mut self) -> Option<Value> {
+        self.receive_timeout_opt(Some(Instant::now())).ok()
+    }
+
+    fn receive_timeout_opt(&mut self, deadline: Option<Instant>) -> Result<Value, Timeout> {
+        self.receive_by(Mark(0), deadline, |_| Some(()))
+            .map(|(_, v)| v)
+    }
+
+    /// Selective receive: the first message (in arrival order) that matches any of
+    /// `patterns`; returns the index of the pattern it matched and the message. Blocks until
+    /// one arrives; messages that match nothing stay in the mailbox.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node, pattern};
+    /// # let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// inbox.addr().send("noise").unwrap();
+    /// inbox.addr().send(("data", "payload")).unwrap();
+    /// let data = pattern!(("data", str));
+    /// let event = pattern!({"event": str, "data": object});
+    /// let (which, msg) = inbox.receive_match(&[&data, &event]);
+    /// assert_eq!((which, msg[1].as_str()), (0, Some("payload")));
+    /// assert_eq!(inbox.receive(), "noise"); // still there, still first
+    /// ```
+    pub fn receive_match(&mut self, patterns: &[&Pattern]) -> (usize, Value) {
+        self.receive_by(Mark(0), None, |v| first_match(patterns, v))
+            .expect("no deadline")
+    }
+
+    /// [`receive_match`](Mailbox::receive_match) that gives up after `timeout`.
+    pub fn receive_match_timeout(
+        &mut self,
+        patterns: &[&Pattern],
+        timeout: Duration,
+    ) -> Result<(usize, Value), Timeout> {
+        let deadline = Instant::now() + timeout;
+        self.receive_by(Mark(0), Some(deadline), |v| first_match(patterns, v))
+    }
+
+    /// [`receive_match`](Mailbox::receive_match) that only polls (a zero timeout).
+    pub fn try_receive_match(&mut self, patterns: &[&Pattern]) -> Option<(usize, Value)> {
+        self.receive_by(Mark(0), Some(Instant::now()), |v| first_match(patterns, v))
+            .ok()
+    }
+
+    /// Selective receive that only considers messages that arrived after `mark`
+    /// (see [`Mailbox::mark`]); `timeout` `None` waits forever.
+    pub fn receive_match_since(
+        &mut self,
+        mark: Mark,
+        patterns: &[&Pattern],
+        timeout: Option<Duration>,
+    ) -> Result<(usize, Value), Timeout> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.receive_by(mark, deadline, |v| first_match(patterns, v))
+    }
+
+    /// Typed receive: the first message that deserializes into `T` (others stay queued).
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node};
+    /// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    /// struct Ping { seq: u32 }
+    /// # let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// inbox.addr().send("not a ping").unwrap();
+    /// inbox.addr().send(Ping { seq: 7 }).unwrap();
+    /// assert_eq!(inbox.receive_as::<Ping>(), Ping { seq: 7 });
+    /// ```
+    pub fn receive_as<T: DeserializeOwned>(&mut self) -> T {
+        self.receive_by(Mark(0), None, |v| T::deserialize(v).ok())
+            .expect("no deadline")
+            .0
+    }
+
+    /// [`receive_as`](Mailbox::receive_as) that gives up after `timeout`.
+    pub fn receive_as_timeout<T: DeserializeOwned>(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<T, Timeout> {
+        let deadline = Instant::now() + timeout;
+        self.receive_by(Mark(0), Some(deadline), |v| T::deserialize(v).ok())
+            .map(|(t, _)| t)
+    }
+
+    /// The one receive loop every public receive is built on. `pick` decides whether a
+    /// message is taken (and what to report about it).
+    pub(crate) fn receive_by<R>(
+        &mut self,
+        since: Mark,
+        deadline: Option<Instant>,
+        mut pick: impl FnMut(&Value) -> Option<R>,
+    ) -> Result<(R, Value), Timeout> {
+        // 1. Messages already taken out but not matched, oldest first.
+        let mut found = None;
+        for (i, s) in self.saved.iter().enumerate() {
+            if s.seq >= since.0
+                && let Some(r) = pick(&s.msg)
+            {
+                found = Some((i, r));
+                break;
+            }
+        }
+        if let Some((i, r)) = found {
+            let s = self.saved.remove(i).expect("index from iteration");
+            return Ok((r, s.msg));
+        }
+        // 2. New arrivals, each looked at once.
+        loop {
+            let msg = match self.cell.queue.pop_wait(deadline) {
+                None => return Err(Timeout),
+                Some(Envelope::Msg(v)) => v,
+                Some(Envelope::Signal(sig)) => match self.on_signal(*sig) {
+                    Some(v) => v,
+                    None => continue,
+                },
+            };
+            self.seq += 1;
+            if let Some(r) = pick(&msg) {
+                return Ok((r, msg));
+            }
+            self.saved.push_back(Saved { seq: self.seq, msg });
+        }
+    }
+
+    /// Handle a system signal: die, or turn it into a message, or drop it.
+    fn on_signal(&mut self, sig: Signal) -> Option<Value> {
+        match sig {
+            Signal::Kill if !self.inbox => self.die(ExitReason::Killed),
+            Signal::Kill => Some(exit_message(&self.addr(), &ExitReason::Killed)),
+            Signal::Exit {
+                from,
+                reason,
+                linked,
+            } => {
+                if linked {
+                    self.cell.forget_link(&from);
+                }
+                if self.trap_exit {
+                    Some(exit_message(&from, &reason))
+                } else if reason.is_normal() {
+                    None
+                } else if linked {
+                    self.die(ExitReason::Linked {
+                        from,
+                        reason: Box::new(reason),
+                    })
+                } else {
+                    self.die(reason)
+                }
+            }
+            Signal::Down {
+                reference,
+                from,
+                reason,
+            } => {
+                self.monitors.remove(&reference)?;
+                Some(json!({"down": reference, "address": from, "exit": reason}))
+            }
+        }
+    }
+
+    fn die(&mut self, reason: ExitReason) -> ! {
+        std::panic::resume_unwind(Box::new(ExitUnwind(reason)))
+    }
+
+    /// Remember a monitor this owner placed (so its DOWN is delivered).
+    pub(crate) fn add_monitor(&mut self, reference: Ref, target: Address) {
+        self.monitors.insert(reference, target);
+    }
+
+    /// Forget a monitor and purge its DOWN if one is already queued. Returns the target.
+    pub(crate) fn remove_monitor(&mut self, reference: &Ref) -> Option<Address> {
+        let target = self.monitors.remove(reference)?;
+        let key = serde_json::to_value(reference).unwrap_or(Value::Null);
+        self.saved.retain(|s| s.msg.get("down") != Some(&key));
+        Some(target)
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        // A thread's inbox ends when it is dropped; an actor's end is recorded by its runner.
+        if self.inbox {
+            self.cell
+                .finish(&self.node, ExitReason::Normal(Value::Null));
+        }
+    }
+}
+
+impl std::fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("addr", &self.addr())
+            .field("saved", &self.saved.len())
+            .finish()
+    }
+}
+
+fn first_match(patterns: &[&Pattern], v: &Value) -> Option<usize> {
+    patterns.iter().position(|p| p.matches(v))
+}
+
+/// The message a trapped exit becomes.
+pub(crate) fn exit_message(from: &Address, reason: &ExitReason) -> Value {
+    json!({"address": from, "exit": reason})
+}
+
+/// Erlang-style receive with pattern arms and an optional `after` arm.
+///
+/// Each arm is `name @ PATTERN => expression`, where `PATTERN` is one token tree in the
+/// [`pattern!`](crate::pattern) syntax (or the name of a [`Pattern`] variable) and `name` binds
+/// the matched message. The optional last arm `after DURATION => expression` runs if nothing
+/// matches in time.
+///
+/// ```
+/// use pyact::{Mesh, Node, receive};
+/// use std::time::Duration;
+/// # let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
+/// let mut inbox = node.inbox();
+/// inbox.addr().send(serde_json::json!({"event": "boot", "data": 1})).unwrap();
+/// let got = receive! { inbox;
+///     m @ ("data", str) => format!("data {}", m[1]),
+///     m @ {"event": str} => format!("event {}", m["event"]),
+///     after Duration::from_millis(10) => "nothing".to_string(),
+/// };
+/// assert_eq!(got, "event \"boot\"");
+/// let got = receive! { inbox;
+///     _m @ int => "int",
+///     after Duration::ZERO => "empty",
+/// };
+/// assert_eq!(got, "empty");
+/// ```
+#[macro_export]
+macro_rules! receive {
+    ($mb:expr; $($rest:tt)+) => { $crate::receive!(@arms $mb; [] $($rest)+) };
+    (@arms $mb:expr; [$(($bind:ident $pat:tt $body:expr))+] after $dur:expr => $after:expr $(,)?) => {{
+        let __pats = [$($crate::pattern!($pat)),+];
+        let __refs: ::std::vec::Vec<&$crate::Pattern> = __pats.iter().collect();
+        match $mb.receive_match_timeout(&__refs, $dur) {
+            ::std::result::Result::Ok((__idx, __msg)) => $crate::__receive_arms!(__idx, __msg; $($bind => $body),+),
+            ::std::result::Result::Err(_) => $after,
+        }
+    }};
+    (@arms $mb:expr; [$($arms:tt)*] $bind:ident @ $pat:tt => $body:expr , $($rest:tt)*) => {
+        $crate::receive!(@arms $mb; [$($arms)* ($bind $pat $body)] $($rest)*)
+    };
+    (@arms $mb:expr; [$($arms:tt)*] $bind:ident @ $pat:tt => $body:expr) => {
+        $crate::receive!(@arms $mb; [$($arms)* ($bind $pat $body)])
+    };
+    (@arms $mb:expr; [$(($bind:ident $pat:tt $body:expr))+]) => {{
+        let __pats = [$($crate::pattern!($pat)),+];
+        let __refs: ::std::vec::Vec<&$crate::Pattern> = __pats.iter().collect();
+        let (__idx, __msg) = $mb.receive_match(&__refs);
+        $crate::__receive_arms!(__idx, __msg; $($bind => $body),+)
+    }};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __receive_arms {
+    ($idx:ident, $msg:ident; $($bind:ident => $body:expr),+) => {{
+        let mut __msg = ::std::option::Option::Some($msg);
+        let mut __i = 0usize;
+        'arms: {
+            $(
+                if $idx == __i {
+                    #[allow(unused_variables)]
+                    let $bind: $crate::Value = __msg.take().expect("taken once");
+                    break 'arms $body;
+                }
+                __i += 1;
+            )+
+            let _ = __i;
+            unreachable!("receive! matched pattern index out of range")
+        }
+    }};
+}

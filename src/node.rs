@@ -1,0 +1,507 @@
+//! Nodes: a named place where actors live, `cookie@host:port`.
+//!
+//! A node owns the table of its actors (live ones, and the exit reasons of recently ended
+//! ones so that a late [`Node::wait`] still gets the result), the registry of names, and its
+//! listening socket for other nodes (see [`crate::remote`]).
+//!
+//! Routing (the second stop of a message after [`Address::send`]): an address whose actor
+//! lives in this process and was resolved goes straight into its mailbox; an address of this
+//! node is looked up in the table by id; any other address goes to the node it names through
+//! a connection of the sending actor's node.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use serde_json::Value;
+
+use crate::actor::{self, ActorCell};
+use crate::mailbox::{Envelope, Mailbox};
+use crate::remote::Remote;
+use crate::{
+    Actor, Address, ExitReason, IntoExit, Mesh, NodeError, RegistryError, SendError, SpawnError,
+};
+
+const SHARDS: usize = 16;
+
+/// A parsed node name: `cookie@host:port`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NodeName {
+    /// The shared secret; never sent over the network, never printed.
+    pub(crate) cookie: String,
+    /// Host name or IP.
+    pub host: String,
+    /// TCP port (0: pick a free one).
+    pub port: u16,
+}
+
+impl NodeName {
+    /// Parse and validate `cookie@host:port`.
+    ///
+    /// ```
+    /// let n = pyact::NodeName::parse("secret@127.0.0.1:4000").unwrap();
+    /// assert_eq!((n.host.as_str(), n.port), ("127.0.0.1", 4000));
+    /// assert!(pyact::NodeName::parse("no-cookie-here:1").is_err());
+    /// assert!(pyact::NodeName::parse("c@host:99999").is_err());
+    /// ```
+    pub fn parse(name: &str) -> Result<NodeName, NodeError> {
+        let bad = |why| NodeError::BadName {
+            name: redact(name),
+            why,
+        };
+        let (cookie, rest) = name.rsplit_once('@').ok_or_else(|| bad("missing '@'"))?;
+        if cookie.is_empty() {
+            return Err(bad("empty cookie"));
+        }
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| bad("missing ':port'"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains(['/', '@', ' ']) {
+            return Err(bad("bad host"));
+        }
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| bad("port is not 0..65535"))?;
+        Ok(NodeName {
+            cookie: cookie.to_string(),
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// `host:port` (what addresses carry).
+    pub fn id(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl std::fmt::Debug for NodeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NodeName(***@{})", self.id())
+    }
+}
+
+/// A node name with the cookie hidden, for errors and logs.
+fn redact(name: &str) -> String {
+    match name.rsplit_once('@') {
+        Some((_, rest)) => format!("***@{rest}"),
+        None => name.to_string(),
+    }
+}
+
+/// A local node. Cheap to clone (one `Arc`); all clones are the same node.
+#[derive(Clone)]
+pub struct Node(pub(crate) Arc<NodeInner>);
+
+pub(crate) struct NodeInner {
+    pub(crate) name: NodeName,
+    /// `host:port` with the real port.
+    pub(crate) id: Arc<str>,
+    pub(crate) mesh: Mesh,
+    next_id: AtomicU64,
+    shards: Box<[Mutex<Shard>]>,
+    registry: Mutex<HashMap<String, Address>>,
+    exit_records_per_shard: usize,
+    pub(crate) remote: OnceLock<Remote>,
+}
+
+#[derive(Default)]
+struct Shard {
+    live: HashMap<u64, Arc<ActorCell>>,
+    dead: HashMap<u64, ExitReason>,
+    dead_order: VecDeque<u64>,
+}
+
+/// Local nodes of this process, by id, so an address read from JSON finds its actor.
+fn local_nodes() -> &'static Mutex<HashMap<Arc<str>, Weak<NodeInner>>> {
+    static NODES: OnceLock<Mutex<HashMap<Arc<str>, Weak<NodeInner>>>> = OnceLock::new();
+    NODES.get_or_init(Default::default)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn local_node(id: &str) -> Option<Node> {
+    lock(local_nodes())
+        .get(id)
+        .and_then(Weak::upgrade)
+        .map(Node)
+}
+
+impl Node {
+    /// Create a node named `cookie@host:port` on `mesh` and start listening on host:port
+    /// (port 0 picks a free port; [`Node::name`] reports the real one).
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node};
+    /// let mesh = Mesh::new();
+    /// let node = Node::new(&mesh, "cookie@127.0.0.1:0").unwrap();
+    /// assert!(node.name().starts_with("127.0.0.1:"));
+    /// assert!(Node::new(&mesh, "cookie@127.0.0.1").is_err()); // no port
+    /// ```
+    pub fn new(mesh: &Mesh, name: &str) -> Result<Node, NodeError> {
+        crate::config::current();
+        let mut name = NodeName::parse(name)?;
+        let listener = crate::remote::bind(&name)?;
+        let local: SocketAddr = listener.local_addr().map_err(|e| NodeError::Bind {
+            addr: name.id(),
+            why: e.to_string(),
+        })?;
+        name.port = local.port();
+        let id: Arc<str> = name.id().into();
+        let cfg = crate::config::current();
+        let node = Node(Arc::new(NodeInner {
+            id: id.clone(),
+            name,
+            mesh: mesh.clone(),
+            next_id: AtomicU64::new(1),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            registry: Mutex::default(),
+            exit_records_per_shard: cfg.get_exit_records().div_ceil(SHARDS),
+            remote: OnceLock::new(),
+        }));
+        lock(local_nodes()).insert(id, Arc::downgrade(&node.0));
+        mesh.add_local(&node);
+        crate::remote::start(&node, listener);
+        log::debug!("node {} up", node.name());
+        Ok(node)
+    }
+
+    /// The node's `host:port` (with the real port), as addresses carry it.
+    pub fn name(&self) -> &str {
+        &self.0.id
+    }
+
+    /// The mesh this node belongs to.
+    pub fn mesh(&self) -> &Mesh {
+        &self.0.mesh
+    }
+
+    /// Spawn an actor running `f`, which gets the actor's [`Mailbox`] as its argument
+    /// (arguments are passed by closure capture, as with `std::thread::spawn`).
+    ///
+    /// # Panics
+    /// If the actor cannot be spawned (see [`Node::try_spawn`] for the typed error).
+    pub fn spawn<F, R>(&self, f: F) -> Address
+    where
+        F: FnOnce(Mailbox) -> R + Send + 'static,
+        R: IntoExit,
+    {
+        self.try_spawn(f).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Spawn, reporting [`SpawnError::TooManyActors`] instead of letting `may` abort when
+    /// memory mappings run out.
+    pub fn try_spawn<F, R>(&self, f: F) -> Result<Address, SpawnError>
+    where
+        F: FnOnce(Mailbox) -> R + Send + 'static,
+        R: IntoExit,
+    {
+        actor::start(self, self.new_cell(), f, None)
+    }
+
+    /// Spawn a struct-based [`Actor`].
+    pub fn spawn_actor<A: Actor>(&self, a: A) -> Address {
+        self.spawn(move |mb| a.run(mb).into_exit())
+    }
+
+    /// Spawn an actor linked to `to` (see [`crate::link`]): both are linked before the new
+    /// actor runs.
+    pub fn spawn_link<F, R>(&self, to: &Address, f: F) -> Result<Address, SpawnError>
+    where
+        F: FnOnce(Mailbox) -> R + Send + 'static,
+        R: IntoExit,
+    {
+        let cell = self.new_cell();
+        let child = cell.address();
+        crate::link::add_link_from(to, &child);
+        actor::start(self, cell, f, Some(to.clone()))
+    }
+
+    /// A mailbox for the calling thread (or coroutine): an address of its own to receive
+    /// replies on, with the same receive API as an actor. It is not counted as an actor, it
+    /// always traps exits, and it ends (normally) when dropped.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node};
+    /// let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let me = inbox.addr();
+    /// let doubler = node.spawn(move |mut mb| {
+    ///     let n = mb.receive().as_i64().unwrap();
+    ///     me.send(n * 2).unwrap();
+    /// });
+    /// doubler.send(21).unwrap();
+    /// assert_eq!(inbox.receive(), 42);
+    /// ```
+    pub fn inbox(&self) -> Mailbox {
+        let cell = self.new_cell();
+        self.insert_cell(cell.clone());
+        actor::set_context(Some((self.clone(), cell.address())));
+        Mailbox::new(cell, self.clone(), true)
+    }
+
+    fn new_cell(&self) -> Arc<ActorCell> {
+        let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
+        Arc::new(ActorCell::new(id, self.0.id.clone()))
+    }
+
+    fn shard(&self, id: u64) -> MutexGuard<'_, Shard> {
+        lock(&self.0.shards[(id as usize) % SHARDS])
+    }
+
+    pub(crate) fn insert_cell(&self, cell: Arc<ActorCell>) {
+        let id = cell.id;
+        self.shard(id).live.insert(id, cell);
+    }
+
+    pub(crate) fn remove_cell(&self, id: u64) {
+        self.shard(id).live.remove(&id);
+    }
+
+    /// The live actor with this id, if any.
+    pub(crate) fn cell(&self, id: u64) -> Option<Arc<ActorCell>> {
+        self.shard(id).live.get(&id).cloned()
+    }
+
+    /// Move an actor from the live table to the exit records (called once, at its end).
+    pub(crate) fn record_exit(&self, id: u64, name: Option<&str>, reason: ExitReason) {
+        {
+            let mut sh = self.shard(id);
+            sh.live.remove(&id);
+            if self.0.exit_records_per_shard > 0 {
+                sh.dead.insert(id, reason);
+                sh.dead_order.push_back(id);
+                while sh.dead_order.len() > self.0.exit_records_per_shard {
+                    if let Some(old) = sh.dead_order.pop_front() {
+                        sh.dead.remove(&old);
+                    }
+                }
+            }
+        }
+        if let Some(name) = name {
+            let mut reg = lock(&self.0.registry);
+            if reg.get(name).is_some_and(|a| a.id() == id) {
+                reg.remove(name);
+            }
+        }
+    }
+
+    /// Deliver to an actor of this node by id.
+    pub(crate) fn deliver_local(&self, addr: &Address, env: Envelope) -> Result<(), SendError> {
+        match self.cell(addr.id()) {
+            Some(cell) => cell
+                .queue
+                .push(env)
+                .map_err(|_| SendError::DeadActor(addr.clone())),
+            None => Err(SendError::DeadActor(addr.clone())),
+        }
+    }
+
+    /// Block until the actor ends and return its result: `Ok(value)` if its function
+    /// returned normally, or the [`ExitReason`] (panicked, failed, killed, no such actor...).
+    /// Works from a thread or an actor, on local and remote addresses; waiting on an actor
+    /// that already ended returns its recorded result.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node, ExitReason};
+    /// let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
+    /// let ok = node.spawn(|_| serde_json::json!("done"));
+    /// let bad = node.spawn(|_| -> () { panic!("boom") });
+    /// assert_eq!(node.wait(&ok).unwrap(), "done");
+    /// assert_eq!(node.wait(&bad), Err(ExitReason::Panicked("boom".into())));
+    /// assert_eq!(node.wait(&ok).unwrap(), "done"); // still there
+    /// ```
+    pub fn wait(&self, addr: &Address) -> Result<Value, ExitReason> {
+        self.wait_reason(addr).into_result()
+    }
+
+    /// Like [`Node::wait`], but returns the raw [`ExitReason`].
+    pub fn wait_reason(&self, addr: &Address) -> ExitReason {
+        if addr.node_id() != self.name() {
+            return crate::remote::wait(self, addr);
+        }
+        let rx = {
+            let sh = self.shard(addr.id());
+            if let Some(cell) = sh.live.get(&addr.id()) {
+                let mut st = cell.lock();
+                if let Some(r) = &st.exit {
+                    return r.clone();
+                }
+                let (tx, rx) = may::sync::mpsc::channel();
+                st.waiters.push(tx);
+                rx
+            } else if let Some(r) = sh.dead.get(&addr.id()) {
+                return r.clone();
+            } else {
+                return ExitReason::NoSuchActor;
+            }
+        };
+        rx.recv().unwrap_or(ExitReason::NoSuchActor)
+    }
+
+    /// Register `tx` to get the exit reason of local actor `id` (for remote waits). Returns
+    /// the reason at once if the actor already ended or is unknown.
+    pub(crate) fn on_exit(
+        &self,
+        id: u64,
+        tx: may::sync::mpsc::Sender<ExitReason>,
+    ) -> Option<ExitReason> {
+        let sh = self.shard(id);
+        if let Some(cell) = sh.live.get(&id) {
+            let mut st = cell.lock();
+            if let Some(r) = &st.exit {
+                return Some(r.clone());
+            }
+            st.waiters.push(tx);
+            None
+        } else {
+            Some(sh.dead.get(&id).cloned().unwrap_or(ExitReason::NoSuchActor))
+        }
+    }
+
+    /// Wait for several actors; results in the same order (the seed's `wait_all`).
+    pub fn wait_all(&self, addrs: &[Address]) -> Vec<Result<Value, ExitReason>> {
+        addrs.iter().map(|a| self.wait(a)).collect()
+    }
+
+    /// Register a local live actor under `name` (the seed's renaming); the name is freed
+    /// when the actor ends.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node};
+    /// let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
+    /// let a = node.spawn(|mut mb| { mb.receive(); });
+    /// node.register("logger", &a).unwrap();
+    /// assert_eq!(node.whereis("logger"), Some(a.clone()));
+    /// assert!(node.register("logger", &a).is_err());
+    /// a.send("stop").unwrap();
+    /// node.wait(&a).unwrap();
+    /// assert_eq!(node.whereis("logger"), None);
+    /// ```
+    pub fn register(&self, name: &str, addr: &Address) -> Result<(), RegistryError> {
+        let cell = (addr.node_id() == self.name())
+            .then(|| self.cell(addr.id()))
+            .flatten()
+            .ok_or_else(|| RegistryError::NotLocal(addr.clone()))?;
+        let mut reg = lock(&self.0.registry);
+        if let Some(holder) = reg.get(name)
+            && self.cell(holder.id()).is_some()
+        {
+            return Err(RegistryError::Taken(name.to_string()));
+        }
+        let mut st = cell.lock();
+        if st.exit.is_some() {
+            return Err(RegistryError::NotLocal(addr.clone()));
+        }
+        if let Some(old) = st.name.replace(name.to_string()) {
+            reg.remove(&old);
+        }
+        reg.insert(name.to_string(), cell.address());
+        Ok(())
+    }
+
+    /// Remove a registered name; returns the address it named.
+    pub fn unregister(&self, name: &str) -> Option<Address> {
+        let addr = lock(&self.0.registry).remove(name)?;
+        if let Some(cell) = self.cell(addr.id()) {
+            cell.lock().name = None;
+        }
+        Some(addr)
+    }
+
+    /// The actor registered under `name` on this node.
+    pub fn whereis(&self, name: &str) -> Option<Address> {
+        lock(&self.0.registry).get(name).cloned()
+    }
+
+    /// Look up a name on another node (`host:port`), over the network.
+    pub fn whereis_remote(&self, node: &str, name: &str) -> Result<Option<Address>, SendError> {
+        if node == self.name() {
+            return Ok(self.whereis(name));
+        }
+        crate::remote::whereis(self, node, name)
+    }
+
+    /// Send to the actor registered as `name` on this node.
+    pub fn send_named<M: serde::Serialize + 'static>(
+        &self,
+        name: &str,
+        msg: M,
+    ) -> Result<(), SendError> {
+        let addr = self
+            .whereis(name)
+            .ok_or_else(|| SendError::NoRoute(format!("no actor registered as {name:?}")))?;
+        addr.send(msg)
+    }
+
+    /// Number of live actors (and inboxes) on this node.
+    pub fn actor_count(&self) -> usize {
+        self.0.shards.iter().map(|s| lock(s).live.len()).sum()
+    }
+
+    pub(crate) fn cookie(&self) -> &str {
+        &self.0.name.cookie
+    }
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Node({})", self.name())
+    }
+}
+
+/// An address for actor `id` of node `node`, resolved to the live actor when it lives on
+/// the current actor's node (or, outside any actor, on any node of this process).
+pub(crate) fn resolve(node: &str, id: u64) -> Address {
+    let here = actor::current_node();
+    let local = match &here {
+        Some(n) if n.name() == node => Some(n.clone()),
+        Some(_) => None,
+        None => local_node(node),
+    };
+    let cell = local.and_then(|n| n.cell(id));
+    match cell {
+        Some(c) => Address::new(c.node_id.clone(), id, Arc::downgrade(&c)),
+        None => Address::new(node.into(), id, Weak::new()),
+    }
+}
+
+/// Route an envelope to an address that has no resolved live cell.
+pub(crate) fn route(addr: &Address, env: Envelope) -> Result<(), SendError> {
+    let from = actor::current_node().or_else(|| local_node(addr.node_id()));
+    let Some(from) = from else {
+        return Err(SendError::NoRoute(format!(
+            "{addr} is on another node and this thread has no node to send from; \
+             send from an actor or after Node::inbox()"
+        )));
+    };
+    if addr.node_id() == from.name() {
+        from.deliver_local(addr, env)
+    } else {
+        crate::remote::send(&from, addr, env)
+    }
+}
+
+/// The node that counts as "here" for `addr`: the current actor's node if `addr` names it,
+/// or (outside any actor) the process's node of that name.
+pub(crate) fn home_node(addr: &Address) -> Option<Node> {
+    match actor::current_node() {
+        Some(n) if n.name() == addr.node_id() => Some(n),
+        Some(_) => None,
+        None => local_node(addr.node_id()),
+    }
+}
