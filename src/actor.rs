@@ -197,21 +197,32 @@ impl Drop for LiveSlot {
     }
 }
 
-may::coroutine_local!(static CONTEXT: RefCell<Option<(Node, Address)>> = RefCell::new(None));
+may::coroutine_local!(static CONTEXT: RefCell<Option<(Node, Option<Address>)>> = RefCell::new(None));
 
 /// The node and address of the running actor (or of the thread's latest inbox).
-pub(crate) fn context() -> Option<(Node, Address)> {
+pub(crate) fn context() -> Option<(Node, Option<Address>)> {
     CONTEXT.with(|c| c.borrow().clone())
 }
 
-pub(crate) fn set_context(ctx: Option<(Node, Address)>) {
+/// May code running here deliver straight into a mailbox of node `node_id`? Yes outside any
+/// node's context, or inside one of that node; no from another node's actor (that message
+/// must cross the wire, with its cookie check and ordering).
+#[inline]
+pub(crate) fn may_deliver_locally(node_id: &str) -> bool {
+    CONTEXT.with(|c| match &*c.borrow() {
+        Some((n, _)) => n.name() == node_id,
+        None => true,
+    })
+}
+
+pub(crate) fn set_context(ctx: Option<(Node, Option<Address>)>) {
     CONTEXT.with(|c| *c.borrow_mut() = ctx);
 }
 
 /// The address of the running actor: the seed's `curaddr()`. `None` outside an actor (and
 /// outside a thread that made an [`inbox`](Node::inbox)).
 pub fn curaddr() -> Option<Address> {
-    context().map(|(_, a)| a)
+    context().and_then(|(_, a)| a)
 }
 
 /// The node of the running actor (or of the thread's latest inbox).
@@ -231,6 +242,21 @@ where
     current_node()
         .expect("pyact::spawn called outside an actor; use Node::spawn")
         .spawn(f)
+}
+
+/// Start a coroutine with pyact's configured stack: the one place pyact creates coroutines
+/// (actors, and the network's listener, reader and writer loops).
+pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
+    let builder = may::coroutine::Builder::new().stack_size(crate::config::stack_words());
+    // SAFETY: `may` marks spawning unsafe for two reasons. (1) Thread-local storage: a
+    // coroutine may resume on another worker thread, so a `thread_local!` reference held
+    // across a blocking call would dangle; pyact's own code keeps per-actor data in
+    // `coroutine_local!` storage and the user's function is documented (crate docs, "Rules
+    // for actor code") not to hold thread-locals across a receive. (2) Stack overflow: every
+    // coroutine gets the configured stack (1 MiB by default), sized for the deepest JSON
+    // serde_json accepts, and `may` puts a guard page under it, so an overflow faults instead
+    // of corrupting memory.
+    unsafe { builder.spawn(f) }.map(|_handle| ())
 }
 
 /// Start the coroutine of a new actor on `node`. The single place pyact creates coroutines.
@@ -253,7 +279,7 @@ where
     let node2 = node.clone();
     let body = move || {
         let _slot = slot;
-        set_context(Some((node2.clone(), cell.address())));
+        set_context(Some((node2.clone(), Some(cell.address()))));
         let mailbox = Mailbox::new(cell.clone(), node2.clone(), false);
         let reason = match catch_unwind(AssertUnwindSafe(move || f(mailbox).into_exit())) {
             Ok(r) => r,
@@ -261,18 +287,8 @@ where
         };
         cell.finish(&node2, reason);
     };
-    let builder = may::coroutine::Builder::new().stack_size(crate::config::stack_words());
-    // SAFETY: `may` marks spawning unsafe for two reasons. (1) Thread-local storage: a
-    // coroutine may resume on another worker thread, so a `thread_local!` reference held
-    // across a blocking call would dangle; pyact's own code keeps per-actor data in
-    // `coroutine_local!` storage and the user's function is documented (crate docs, "Rules")
-    // not to hold thread-locals across a receive. (2) Stack overflow: every actor gets the
-    // configured stack (1 MiB by default), sized for the deepest JSON serde_json accepts,
-    // and `may` guards it with a guard page, so an overflow is caught as a fault instead of
-    // corrupting memory.
-    let spawned = unsafe { builder.spawn(body) };
-    match spawned {
-        Ok(_handle) => Ok(addr),
+    match go(body) {
+        Ok(()) => Ok(addr),
         Err(e) => {
             // The closure (and the live slot in it) was dropped by the failed spawn.
             node.remove_cell(addr.id());

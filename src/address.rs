@@ -100,7 +100,9 @@ impl Address {
 
     /// Deliver an envelope: locally when possible, else through the current node's routes.
     pub(crate) fn deliver(&self, env: Envelope) -> Result<(), SendError> {
-        if let Some(cell) = self.0.cell.upgrade() {
+        if let Some(cell) = self.0.cell.upgrade()
+            && crate::actor::may_deliver_locally(&cell.node_id)
+        {
             return cell
                 .queue
                 .push(env)

@@ -58,15 +58,19 @@ pub mod actor;
 pub mod address;
 mod binary;
 pub mod config;
+mod connection;
+mod digest;
 mod error;
 pub mod exit;
+mod frame;
+mod handshake;
 pub mod link;
 pub mod mailbox;
 pub mod mesh;
 pub mod node;
 pub mod pattern;
 mod reference;
-mod remote;
+pub mod remote;
 
 pub use actor::{Actor, curaddr, current_node, live_actors, spawn};
 pub use address::Address;
@@ -79,6 +83,7 @@ pub use mesh::Mesh;
 pub use node::{Node, NodeName};
 pub use pattern::Pattern;
 pub use reference::Ref;
+pub use remote::{Factory, NodeOptions};
 pub use serde_json::{Value, json};
 
 /// A random `u64` from the standard library's per-process random hasher keys (not for

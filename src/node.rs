@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::actor::{self, ActorCell};
 use crate::mailbox::{Envelope, Mailbox};
-use crate::remote::Remote;
+use crate::remote::{NodeOptions, Remote};
 use crate::{
     Actor, Address, ExitReason, IntoExit, Mesh, NodeError, RegistryError, SendError, SpawnError,
 };
@@ -108,7 +108,7 @@ pub(crate) struct NodeInner {
     shards: Box<[Mutex<Shard>]>,
     registry: Mutex<HashMap<String, Address>>,
     exit_records_per_shard: usize,
-    pub(crate) remote: OnceLock<Remote>,
+    pub(crate) remote: Remote,
 }
 
 #[derive(Default)]
@@ -147,6 +147,10 @@ impl Node {
     /// assert!(Node::new(&mesh, "cookie@127.0.0.1").is_err()); // no port
     /// ```
     pub fn new(mesh: &Mesh, name: &str) -> Result<Node, NodeError> {
+        Node::create(mesh, name, NodeOptions::default())
+    }
+
+    pub(crate) fn create(mesh: &Mesh, name: &str, opts: NodeOptions) -> Result<Node, NodeError> {
         crate::config::current();
         let mut name = NodeName::parse(name)?;
         let listener = crate::remote::bind(&name)?;
@@ -165,7 +169,7 @@ impl Node {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             registry: Mutex::default(),
             exit_records_per_shard: cfg.get_exit_records().div_ceil(SHARDS),
-            remote: OnceLock::new(),
+            remote: Remote::new(opts),
         }));
         lock(local_nodes()).insert(id, Arc::downgrade(&node.0));
         mesh.add_local(&node);
@@ -244,7 +248,7 @@ impl Node {
     pub fn inbox(&self) -> Mailbox {
         let cell = self.new_cell();
         self.insert_cell(cell.clone());
-        actor::set_context(Some((self.clone(), cell.address())));
+        actor::set_context(Some((self.clone(), Some(cell.address()))));
         Mailbox::new(cell, self.clone(), true)
     }
 
@@ -440,6 +444,21 @@ impl Node {
             .whereis(name)
             .ok_or_else(|| SendError::NoRoute(format!("no actor registered as {name:?}")))?;
         addr.send(msg)
+    }
+
+    /// Addresses of every live actor (and inbox) of this node.
+    pub(crate) fn live_addresses(&self) -> Vec<Address> {
+        self.0
+            .shards
+            .iter()
+            .flat_map(|s| {
+                lock(s)
+                    .live
+                    .values()
+                    .map(|c| c.address())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// Number of live actors (and inboxes) on this node.

@@ -1,0 +1,361 @@
+//! The wire protocol: length-prefixed JSON frames.
+//!
+//! Every frame is a 4-byte big-endian length `n` followed by `n` bytes of UTF-8 JSON: one
+//! [`Frame`], externally tagged (`{"msg": {"to": 7, "msg": ...}}`). Frames larger than the
+//! receiving node's limit (default 16 MiB, [`NodeOptions::max_frame`](crate::NodeOptions)),
+//! malformed JSON, or an unknown kind close the connection with a logged reason; so does a
+//! peer that closes in the middle of a frame. The handshake frames come first (see
+//! [`crate::handshake`]); version [`PROTOCOL_VERSION`] is the only one spoken.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Address, ExitReason, Ref};
+
+/// Wire protocol version, checked in the handshake.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame the handshake accepts: an unauthenticated peer cannot make us buffer more.
+pub(crate) const HANDSHAKE_MAX_FRAME: usize = 4096;
+
+/// One unit of the wire protocol.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Frame {
+    // --- handshake (see handshake.rs) ---
+    /// Connector → acceptor: who I am.
+    Hello {
+        proto: String,
+        version: u32,
+        node: String,
+    },
+    /// Acceptor → connector: who I am, and prove you know the cookie.
+    Challenge {
+        version: u32,
+        node: String,
+        challenge: String,
+    },
+    /// Connector → acceptor: proof, and my challenge to you.
+    Response { digest: String, challenge: String },
+    /// Acceptor → connector: my proof.
+    Ack { digest: String },
+    /// Either side: the handshake failed (no detail is given to an unauthenticated peer).
+    Refused { why: String },
+
+    // --- traffic ---
+    /// A user message for actor `to`.
+    Msg { to: u64, msg: Value },
+    /// An exit signal for actor `to`.
+    Exit {
+        to: u64,
+        from: Address,
+        reason: ExitReason,
+        linked: bool,
+    },
+    /// Kill actor `to`.
+    Kill { to: u64 },
+    /// A monitored actor ended.
+    Down {
+        to: u64,
+        reference: Ref,
+        from: Address,
+        reason: ExitReason,
+    },
+    /// `from` links to actor `to`.
+    Link { from: Address, to: u64 },
+    /// `from` unlinks from actor `to`.
+    Unlink { from: Address, to: u64 },
+    /// `watcher` monitors actor `to`.
+    Monitor {
+        watcher: Address,
+        to: u64,
+        reference: Ref,
+    },
+    /// Remove monitor `reference` from actor `to`.
+    Demonitor { to: u64, reference: Ref },
+    /// Tell me when actor `to` ends.
+    Wait { req: u64, to: u64 },
+    /// Answer to `Wait`.
+    WaitReply { req: u64, reason: ExitReason },
+    /// Which actor is registered as `name`?
+    Whereis { req: u64, name: String },
+    /// Answer to `Whereis`.
+    WhereisReply { req: u64, addr: Option<Address> },
+    /// Spawn an actor from the registered factory `factory` with `args`.
+    Spawn {
+        req: u64,
+        factory: String,
+        args: Value,
+    },
+    /// Answer to `Spawn`.
+    SpawnReply {
+        req: u64,
+        addr: Option<Address>,
+        error: Option<String>,
+    },
+    /// Sent when a connection is otherwise idle, so silence means a dead peer.
+    Heartbeat,
+}
+
+/// A borrowed user-message frame, encoded without copying the message.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum MsgRef<'a> {
+    Msg { to: u64, msg: &'a Value },
+}
+
+/// Why bytes could not be decoded into frames. Every variant closes the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FrameError {
+    /// The length prefix announces more than the limit.
+    TooLarge { size: usize, limit: usize },
+    /// The body is not JSON, or not a known frame kind.
+    Malformed(String),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::TooLarge { size, limit } => {
+                write!(f, "frame of {size} bytes exceeds the limit of {limit}")
+            }
+            FrameError::Malformed(e) => write!(f, "malformed frame: {e}"),
+        }
+    }
+}
+
+/// Append `frame`, length-prefixed, to `out`.
+pub(crate) fn encode_into(frame: &Frame, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    serde_json::to_writer(&mut *out, frame).expect("frames serialize");
+    patch_len(out, start);
+}
+
+/// Encode a user message for actor `to`; refuses bodies over `limit`.
+pub(crate) fn encode_msg(to: u64, msg: &Value, limit: usize) -> Result<Vec<u8>, usize> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&[0; 4]);
+    serde_json::to_writer(&mut out, &MsgRef::Msg { to, msg }).expect("JSON values serialize");
+    if out.len() - 4 > limit {
+        return Err(out.len() - 4);
+    }
+    patch_len(&mut out, 0);
+    Ok(out)
+}
+
+fn patch_len(out: &mut [u8], start: usize) {
+    let n = (out.len() - start - 4) as u32;
+    out[start..start + 4].copy_from_slice(&n.to_be_bytes());
+}
+
+/// Incremental decoder: feed it bytes as they arrive, take frames out.
+pub(crate) struct Decoder {
+    buf: Vec<u8>,
+    start: usize,
+    limit: usize,
+}
+
+impl Decoder {
+    pub(crate) fn new(limit: usize) -> Self {
+        Decoder {
+            buf: Vec::with_capacity(64 * 1024),
+            start: 0,
+            limit,
+        }
+    }
+
+    /// Change the frame limit (after the handshake).
+    pub(crate) fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Space to read into: the caller writes up to `n` bytes there, then calls `filled`.
+    pub(crate) fn spare(&mut self, n: usize) -> &mut [u8] {
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > self.buf.capacity() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + n, 0);
+        &mut self.buf[len..]
+    }
+
+    /// Keep `n` of the bytes last offered by `spare`.
+    pub(crate) fn filled(&mut self, offered: usize, n: usize) {
+        let len = self.buf.len();
+        self.buf.truncate(len - offered + n);
+    }
+
+    /// Feed bytes (convenience for tests and fuzzing).
+    #[cfg(test)]
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        let s = self.spare(bytes.len());
+        s.copy_from_slice(bytes);
+    }
+
+    /// Are there buffered bytes of an incomplete frame?
+    pub(crate) fn has_partial(&self) -> bool {
+        self.start < self.buf.len()
+    }
+
+    /// The next complete frame, `Ok(None)` if more bytes are needed.
+    pub(crate) fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        let avail = &self.buf[self.start..];
+        if avail.len() < 4 {
+            return Ok(None);
+        }
+        let size = u32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]) as usize;
+        if size > self.limit {
+            return Err(FrameError::TooLarge {
+                size,
+                limit: self.limit,
+            });
+        }
+        if avail.len() < 4 + size {
+            return Ok(None);
+        }
+        let body = &avail[4..4 + size];
+        self.start += 4 + size;
+        serde_json::from_slice(body)
+            .map(Some)
+            .map_err(|e| FrameError::Malformed(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn roundtrip(f: &Frame) -> Frame {
+        let mut out = Vec::new();
+        encode_into(f, &mut out);
+        let mut d = Decoder::new(1 << 20);
+        d.feed(&out);
+        d.next_frame().unwrap().unwrap()
+    }
+
+    #[test]
+    fn frames_roundtrip_and_split_anywhere() {
+        let frames = vec![
+            Frame::Heartbeat,
+            Frame::Msg {
+                to: 3,
+                msg: json!({"a": [1, 2.5, "x", null]}),
+            },
+            Frame::Wait { req: 9, to: 4 },
+            Frame::WaitReply {
+                req: 9,
+                reason: ExitReason::Panicked("boom".into()),
+            },
+        ];
+        for f in &frames {
+            assert_eq!(&roundtrip(f), f);
+        }
+        let mut bytes = Vec::new();
+        for f in &frames {
+            encode_into(f, &mut bytes);
+        }
+        // Feed one byte at a time: frames come out whole and in order.
+        let mut d = Decoder::new(1 << 20);
+        let mut got = Vec::new();
+        for b in &bytes {
+            d.feed(&[*b]);
+            while let Some(f) = d.next_frame().unwrap() {
+                got.push(f);
+            }
+        }
+        assert_eq!(got, frames);
+        assert!(!d.has_partial());
+    }
+
+    #[test]
+    fn msg_encoding_matches_frame_encoding() {
+        let v = json!({"text": "hi"});
+        let fast = encode_msg(5, &v, 1 << 20).unwrap();
+        let mut slow = Vec::new();
+        encode_into(
+            &Frame::Msg {
+                to: 5,
+                msg: v.clone(),
+            },
+            &mut slow,
+        );
+        assert_eq!(fast, slow);
+        assert_eq!(encode_msg(5, &json!("x".repeat(100)), 50), Err(114));
+    }
+
+    #[test]
+    fn oversized_malformed_and_unknown_frames_are_errors() {
+        let mut d = Decoder::new(10);
+        d.feed(&100u32.to_be_bytes());
+        assert_eq!(
+            d.next_frame(),
+            Err(FrameError::TooLarge {
+                size: 100,
+                limit: 10
+            })
+        );
+        let mut d = Decoder::new(100);
+        d.feed(&3u32.to_be_bytes());
+        d.feed(b"{x}");
+        assert!(matches!(d.next_frame(), Err(FrameError::Malformed(_))));
+        let mut d = Decoder::new(100);
+        let body = br#"{"launch_missiles":{}}"#;
+        d.feed(&(body.len() as u32).to_be_bytes());
+        d.feed(body);
+        assert!(matches!(d.next_frame(), Err(FrameError::Malformed(_))));
+        let mut d = Decoder::new(100);
+        d.feed(&[0, 0, 0, 20, b'{']);
+        assert_eq!(d.next_frame(), Ok(None));
+        assert!(d.has_partial());
+    }
+
+    /// Property test: random bytes never panic the decoder, and every outcome is a frame,
+    /// a typed error, or "need more bytes".
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..2000 {
+            let len = (next() % 300) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 3 == 0 && len >= 4 {
+                // Plausible length prefix so the JSON parser sees the garbage.
+                let n = (len - 4) as u32;
+                bytes[..4].copy_from_slice(&n.to_be_bytes());
+            }
+            if round % 5 == 0 && len > 8 {
+                // A valid frame with a corrupted byte.
+                let mut ok = Vec::new();
+                encode_into(
+                    &Frame::Msg {
+                        to: 1,
+                        msg: json!({"k": [1, 2]}),
+                    },
+                    &mut ok,
+                );
+                let i = (next() as usize) % ok.len();
+                ok[i] ^= (next() as u8) | 1;
+                bytes = ok;
+            }
+            let mut d = Decoder::new(256);
+            d.feed(&bytes);
+            for _ in 0..8 {
+                match d.next_frame() {
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+    }
+}
