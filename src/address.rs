@@ -100,9 +100,7 @@ impl Address {
 
     /// Deliver an envelope: locally when possible, else through the current node's routes.
     pub(crate) fn deliver(&self, env: Envelope) -> Result<(), SendError> {
-        if let Some(cell) = self.0.cell.upgrade()
-            && crate::actor::may_deliver_locally(&cell.node_id)
-        {
+        if let Some(cell) = self.local_cell() {
             return cell
                 .queue
                 .push(env)
@@ -111,9 +109,13 @@ impl Address {
         crate::node::route(self, env)
     }
 
-    /// The live local actor behind this address, if it is one.
+    /// The live actor behind this address if it is one of the node that is "here" (see
+    /// [`may_deliver_locally`](crate::actor::may_deliver_locally)).
     pub(crate) fn local_cell(&self) -> Option<Arc<ActorCell>> {
-        self.0.cell.upgrade()
+        self.0
+            .cell
+            .upgrade()
+            .filter(|c| crate::actor::may_deliver_locally(&c.node_id))
     }
 }
 

@@ -120,7 +120,7 @@ pub(crate) struct Remote {
     /// Cookies given explicitly to `connect` for a peer.
     cookies: Mutex<HashMap<Arc<str>, String>>,
     /// Outstanding requests: id -> (peer, where the reply goes).
-    pending: Mutex<HashMap<u64, (Arc<str>, may::sync::mpsc::Sender<Frame>)>>,
+    pending: Mutex<HashMap<u64, Pending>>,
     /// Links and monitors between local actors and actors on other nodes.
     watches: Mutex<Vec<Watch>>,
     /// Node-event subscribers.
@@ -129,6 +129,9 @@ pub(crate) struct Remote {
     stopped: AtomicBool,
     listen_addr: Mutex<Option<SocketAddr>>,
 }
+
+/// An outstanding request: the peer it went to, and where its reply goes.
+type Pending = (Arc<str>, may::sync::mpsc::Sender<Frame>);
 
 #[derive(Default)]
 struct Peer {
