@@ -38,6 +38,32 @@ impl Mesh {
         l.push(Arc::downgrade(&node.0));
     }
 
+    /// Remote nodes (`host:port`) that some node of this mesh is connected to.
+    ///
+    /// ```
+    /// let mesh = pyact::Mesh::new();
+    /// let a = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// let b = pyact::Node::new(&pyact::Mesh::new(), "k@127.0.0.1:0").unwrap();
+    /// assert!(mesh.nodes().is_empty());
+    /// a.connect(&format!("k@{}", b.name())).unwrap();
+    /// assert_eq!(mesh.nodes(), vec![b.name().to_string()]);
+    /// ```
+    pub fn nodes(&self) -> Vec<String> {
+        let locals: Vec<Node> = {
+            let l = self.0.locals.lock().unwrap_or_else(|p| p.into_inner());
+            l.iter().filter_map(Weak::upgrade).map(Node).collect()
+        };
+        let mine: Vec<String> = locals.iter().map(|n| n.name().to_string()).collect();
+        let mut all: Vec<String> = locals
+            .iter()
+            .flat_map(|n| n.connected_nodes())
+            .filter(|p| !mine.contains(p))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// Names (`host:port`) of this process's nodes on this mesh.
     pub fn local_nodes(&self) -> Vec<String> {
         let l = self.0.locals.lock().unwrap_or_else(|p| p.into_inner());

@@ -109,6 +109,8 @@ pub(crate) struct NodeInner {
     registry: Mutex<HashMap<String, Address>>,
     exit_records_per_shard: usize,
     pub(crate) remote: Remote,
+    /// Creation order, so "the process's oldest node" is well defined.
+    created: u64,
 }
 
 #[derive(Default)]
@@ -170,6 +172,10 @@ impl Node {
             registry: Mutex::default(),
             exit_records_per_shard: cfg.get_exit_records().div_ceil(SHARDS),
             remote: Remote::new(opts),
+            created: {
+                static COUNTER: AtomicU64 = AtomicU64::new(0);
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            },
         }));
         lock(local_nodes()).insert(id, Arc::downgrade(&node.0));
         mesh.add_local(&node);
@@ -249,6 +255,15 @@ impl Node {
         let cell = self.new_cell();
         self.insert_cell(cell.clone());
         actor::set_context(Some((self.clone(), Some(cell.address()))));
+        Mailbox::new(cell, self.clone(), true)
+    }
+
+    /// A throwaway mailbox for one request/reply exchange (`Address::call`): like
+    /// [`Node::inbox`] but it does not become the thread's context. When it is dropped it
+    /// closes, so a late reply to it is dropped rather than left in anyone's mailbox.
+    pub(crate) fn ephemeral(&self) -> Mailbox {
+        let cell = self.new_cell();
+        self.insert_cell(cell.clone());
         Mailbox::new(cell, self.clone(), true)
     }
 
@@ -446,18 +461,12 @@ impl Node {
         addr.send(msg)
     }
 
-    /// Addresses of every live actor (and inbox) of this node.
-    pub(crate) fn live_addresses(&self) -> Vec<Address> {
+    /// Every live actor (and inbox) of this node.
+    pub(crate) fn live_cells(&self) -> Vec<Arc<ActorCell>> {
         self.0
             .shards
             .iter()
-            .flat_map(|s| {
-                lock(s)
-                    .live
-                    .values()
-                    .map(|c| c.address())
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|s| lock(s).live.values().cloned().collect::<Vec<_>>())
             .collect()
     }
 
@@ -499,13 +508,16 @@ pub(crate) fn resolve(node: &str, id: u64) -> Address {
     }
 }
 
-/// Route an envelope to an address that has no resolved live cell.
+/// Route an envelope to an address that has no resolved live cell. The sending node is the
+/// current actor's (or the thread's latest inbox's); a thread with neither sends from the
+/// address's own node if it is in this process, else from this process's oldest live node.
 pub(crate) fn route(addr: &Address, env: Envelope) -> Result<(), SendError> {
-    let from = actor::current_node().or_else(|| local_node(addr.node_id()));
+    let from = actor::current_node()
+        .or_else(|| local_node(addr.node_id()))
+        .or_else(any_local_node);
     let Some(from) = from else {
         return Err(SendError::NoRoute(format!(
-            "{addr} is on another node and this thread has no node to send from; \
-             send from an actor or after Node::inbox()"
+            "{addr} is on another node and this process has no node to send from"
         )));
     };
     if addr.node_id() == from.name() {
@@ -513,6 +525,14 @@ pub(crate) fn route(addr: &Address, env: Envelope) -> Result<(), SendError> {
     } else {
         crate::remote::send(&from, addr, env)
     }
+}
+
+/// The oldest live node of this process.
+fn any_local_node() -> Option<Node> {
+    let nodes = lock(local_nodes());
+    let mut live: Vec<Node> = nodes.values().filter_map(Weak::upgrade).map(Node).collect();
+    live.sort_by_key(|n| n.0.created);
+    live.into_iter().next()
 }
 
 /// The node that counts as "here" for `addr`: the current actor's node if `addr` names it,

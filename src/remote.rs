@@ -953,8 +953,8 @@ impl Node {
         for p in peers {
             self.disconnect(&p);
         }
-        for a in self.live_addresses() {
-            let _ = a.kill();
+        for cell in self.live_cells() {
+            let _ = cell.queue.push(Envelope::Signal(Box::new(Signal::Kill)));
         }
         log::debug!("{}: shut down", self.name());
     }

@@ -394,3 +394,55 @@ fn talks_to_a_second_os_process() {
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_port_in_use_is_a_bind_error() {
+    let a = node("k");
+    let err = Node::new(&Mesh::new(), &format!("k@{}", a.name())).unwrap_err();
+    assert!(matches!(err, pyact::NodeError::Bind { .. }), "{err:?}");
+    assert!(
+        !err.to_string().contains("k@"),
+        "the cookie is not printed: {err}"
+    );
+}
+
+#[test]
+fn shutdown_kills_local_actors_and_peers_see_the_node_go() {
+    let a = node("k");
+    let b = node("k");
+    let mut watcher = a.inbox();
+    a.monitor_nodes(&watcher.addr());
+    let on_b = b.spawn(|mut mb| {
+        mb.receive();
+    });
+    let r = watcher.monitor(&on_b);
+    watcher.receive_match(&[&pattern!({"nodeup": str})]);
+    b.shutdown();
+    let (_, down) = watcher.receive_match(&[&pattern!({"down": = r})]);
+    // Either the kill's DOWN or the connection loss gets there first; both are abnormal.
+    assert!(
+        down["exit"] == "killed" || down["exit"] == "noconnection",
+        "{down}"
+    );
+    assert_eq!(b.wait(&on_b), Err(ExitReason::Killed));
+    // Sends from the stopped node fail with a typed error.
+    let _ctx = b.inbox();
+    assert!(matches!(
+        watcher.addr().send("x"),
+        Err(SendError::NoConnection { .. })
+    ));
+}
+
+#[test]
+fn mesh_lists_connected_nodes() {
+    let mesh = Mesh::new();
+    let a = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    let b = node("k");
+    let c = node("k");
+    assert!(mesh.nodes().is_empty());
+    a.connect(&format!("k@{}", b.name())).unwrap();
+    a.connect(&format!("k@{}", c.name())).unwrap();
+    let mut want = vec![b.name().to_string(), c.name().to_string()];
+    want.sort();
+    assert_eq!(mesh.nodes(), want);
+}
