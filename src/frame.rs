@@ -286,7 +286,9 @@ mod tests {
             &mut slow,
         );
         assert_eq!(fast, slow);
-        assert_eq!(encode_msg(5, &json!("x".repeat(100)), 50), Err(114));
+        // `{"msg":{"to":5,"msg":"xx..."}}`: 23 bytes of envelope around the 102-byte string.
+        assert_eq!(encode_msg(5, &json!("x".repeat(100)), 50), Err(125));
+        assert!(encode_msg(5, &json!("x".repeat(100)), 125).is_ok());
     }
 
     #[test]

@@ -338,11 +338,12 @@ impl Mailbox {
         mut pick: impl FnMut(&Value) -> Option<R>,
     ) -> Result<(R, Value), Timeout> {
         // 1. Messages already taken out but not matched, oldest first.
+        // The save queue is in arrival order, so the messages before `since` are a prefix
+        // that is skipped without being looked at.
+        let start = self.saved.partition_point(|s| s.seq < since.0);
         let mut found = None;
-        for (i, s) in self.saved.iter().enumerate() {
-            if s.seq >= since.0
-                && let Some(r) = pick(&s.msg)
-            {
+        for (i, s) in self.saved.iter().enumerate().skip(start) {
+            if let Some(r) = pick(&s.msg) {
                 found = Some((i, r));
                 break;
             }
