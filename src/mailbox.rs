@@ -106,7 +106,12 @@ impl MailQueue {
                     if left.is_zero() {
                         return None;
                     }
-                    Some(left)
+                    // `may`'s timer counts whole milliseconds: a coroutine parked for less
+                    // than 1 ms is never woken, and 1.9 ms wakes after 1 ms. Round up; the
+                    // loop re-checks the deadline after an early or late wake-up.
+                    Some(Duration::from_millis(
+                        left.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64,
+                    ))
                 }
                 None => None,
             };
