@@ -71,6 +71,8 @@ pub mod node;
 pub mod pattern;
 mod reference;
 pub mod remote;
+pub mod server;
+pub mod supervisor;
 
 pub use actor::{Actor, curaddr, current_node, live_actors, spawn};
 pub use address::Address;
@@ -85,6 +87,8 @@ pub use pattern::Pattern;
 pub use reference::Ref;
 pub use remote::{Factory, NodeOptions};
 pub use serde_json::{Value, json};
+pub use server::{CallError, Server, ServerError, serve};
+pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
 
 /// A random `u64` from the standard library's per-process random hasher keys (not for
 /// cryptography: the wire handshake reads the OS generator).

@@ -1,0 +1,764 @@
+//! Supervisors: actors that start children, watch them and restart them (Erlang/OTP's
+//! `supervisor`).
+//!
+//! # Semantics (Erlang's, written down before the code)
+//!
+//! A supervisor is a [`serve`]d actor that traps exits and links to every child (each child
+//! is spawned with [`Node::spawn_link`], so the link exists before the child runs). Its
+//! children are described by [`ChildSpec`]s and kept in start order.
+//!
+//! **Starting.** At start the children are started one after the other, in spec order. A
+//! child is *started* when it was spawned, or, for a child with
+//! [`sync_start`](ChildSpec::sync_start) (servers and supervisors have it by default), when it
+//! called [`init_ack`] ([`serve`] does so right after [`Server::init`]): the next child is
+//! not started before, so "ordered start" means every earlier sibling has finished its
+//! `init`. If a child cannot be spawned or exits before its ack during the initial start, the
+//! supervisor stops the children already started (reverse order) and exits with
+//! [`ExitReason::Failed`] `"child <id> failed to start: ..."`.
+//!
+//! **Restart kinds** ([`Restart`]), applied when a child exits on its own:
+//! - `Permanent`: always restarted;
+//! - `Transient`: restarted only after an abnormal exit (anything but
+//!   [`ExitReason::Normal`] and [`ExitReason::Shutdown`]);
+//! - `Temporary`: never restarted, and removed from the children list.
+//!
+//! **Strategies** ([`Strategy`]): when a child must be restarted,
+//! - `OneForOne`: only that child is restarted;
+//! - `OneForAll`: all other running children are stopped in reverse start order, then all
+//!   children are started again in order;
+//! - `RestForOne`: the children started after it are stopped in reverse order, then it and
+//!   those are started again in order (earlier siblings keep running, with the same
+//!   addresses);
+//! - `SimpleOneForOne`: one child spec is a template and no child starts with the
+//!   supervisor; [`start_child`] starts one with the given arguments (restarted with the same
+//!   arguments, one-for-one). Children that are not restarted are removed.
+//!
+//! Children of the restarted range whose kind is `Temporary` are stopped and not started
+//! again. Restarted children get new addresses.
+//!
+//! **Restart intensity.** Every restart (one per child exit that needs one, whatever the
+//! strategy) is timestamped; if more than `max_restarts` happened within the last `period`
+//! (Erlang's defaults: 1 within 5 seconds; [`Supervisor::intensity`]), the supervisor does
+//! not restart: it stops all its children (reverse order) and exits with
+//! [`ExitReason::Failed`]`("reached max restart intensity")`, an abnormal reason, so the
+//! failure escalates along its link to its own supervisor (which applies its own policy) or to
+//! whoever monitors it.
+//!
+//! **Stopping a child** (Erlang's `shutdown`): the supervisor monitors it and sends it an exit
+//! signal with [`ExitReason::Shutdown`] (a child that does not trap exits dies at its next
+//! receive; one that traps exits gets the message and should end). If the child has not ended
+//! after its [`Shutdown::Timeout`], it is killed ([`Address::kill`], untrappable);
+//! [`Shutdown::BrutalKill`] kills at once, [`Shutdown::Infinity`] waits forever (the default
+//! for supervisors, so a subtree shuts down completely). The supervisor waits for each child
+//! to end before stopping the next. Rust code cannot be preempted: a child busy outside a
+//! receive ends only when it next receives.
+//!
+//! **Stopping the supervisor.** An exit message with an abnormal reason from an actor that is
+//! not one of its children (its parent supervisor shutting it down, an explicit
+//! [`Address::exit`] with [`ExitReason::Shutdown`], the crash of any other linked actor) stops
+//! the supervisor with that reason; a normal one is ignored. So does a [`STOP_METHOD`](crate::server::STOP_METHOD) call
+//! ([`Address::stop_server`], reason normal), and reaching the restart intensity. In every
+//! case it first stops all its children in reverse start order. [`Address::kill`] kills it at
+//! once; its children then get the `killed` exit signal through their links.
+//!
+//! **Queries** are calls to the supervisor ([`which_children`], [`start_child`],
+//! [`terminate_child`]); they are answered between two exits, never in the middle of a
+//! restart.
+//!
+//! ```
+//! use pyact::{Mailbox, Mesh, Node, pattern};
+//! use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+//! use std::time::Duration;
+//!
+//! fn worker(mut mb: Mailbox) {
+//!     loop {
+//!         if mb.receive() == "crash" {
+//!             panic!("bad message")
+//!         }
+//!     }
+//! }
+//! let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+//! let sup = Supervisor::new(Strategy::OneForOne)
+//!     .child(ChildSpec::new("a", worker))
+//!     .child(ChildSpec::new("b", worker))
+//!     .spawn(&node);
+//! let t = Duration::from_secs(30);
+//! let before = which_children(&sup, t).unwrap();
+//! assert_eq!(before.len(), 2);
+//! let a = before[0].address.clone().unwrap();
+//! // Crash "a" and wait for its end. A monitor placed before the crash fires after the
+//! // exit signal reached the supervisor, so the next call is answered after the restart.
+//! let mut inbox = node.inbox();
+//! let watch = inbox.monitor(&a);
+//! a.send("crash").unwrap();
+//! inbox.receive_match(&[&pattern!({"down": = watch})]);
+//! let after = which_children(&sup, t).unwrap();
+//! assert!(after[0].address.as_ref().is_some_and(|new| *new != a)); // restarted
+//! assert_eq!(after[1].address, before[1].address); // untouched
+//! sup.stop_server(t).unwrap();
+//! ```
+
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::server::{CallError, Context, Server, ServerError, serve};
+use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError};
+
+/// How a supervisor restarts its children. See the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Restart only the child that exited.
+    OneForOne,
+    /// Restart all children.
+    OneForAll,
+    /// Restart the child that exited and the ones started after it.
+    RestForOne,
+    /// Dynamic children from one template, started with [`start_child`]; one-for-one.
+    SimpleOneForOne,
+}
+
+/// When a child that exited on its own is restarted. See the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restart {
+    /// Always.
+    Permanent,
+    /// Only after an abnormal exit (not normal, not shutdown).
+    Transient,
+    /// Never (and the child is forgotten).
+    Temporary,
+}
+
+/// How a child is stopped by its supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Shutdown {
+    /// Kill at once (untrappable).
+    BrutalKill,
+    /// Send a `shutdown` exit signal; kill if the child has not ended after this long.
+    Timeout(Duration),
+    /// Send a `shutdown` exit signal and wait as long as it takes (for supervisors).
+    Infinity,
+}
+
+/// Whether a child is a worker or a supervisor (informational, and it sets the default
+/// [`Shutdown`]: 5 seconds for workers, infinity for supervisors, as in Erlang).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildKind {
+    /// Any actor that is not a supervisor.
+    Worker,
+    /// A supervisor.
+    Supervisor,
+}
+
+type Factory = Arc<dyn Fn(Mailbox, Value) -> ExitReason + Send + Sync>;
+
+/// How to start (and restart, and stop) one child. Cheap to clone.
+///
+/// The factory is called once per start, in the new child's actor, with its mailbox (and,
+/// for [`ChildSpec::with_args`], its arguments); its return value is the child's exit reason.
+#[derive(Clone)]
+pub struct ChildSpec {
+    id: String,
+    start: Factory,
+    args: Value,
+    restart: Restart,
+    shutdown: Shutdown,
+    kind: ChildKind,
+    sync_start: bool,
+}
+
+/// Erlang's default shutdown timeout for workers.
+const WORKER_SHUTDOWN: Duration = Duration::from_secs(5);
+
+impl ChildSpec {
+    /// A permanent worker child named `id` running `f` (5 s shutdown timeout, started
+    /// without waiting for an [`init_ack`]).
+    pub fn new<F, R>(id: impl Into<String>, f: F) -> ChildSpec
+    where
+        F: Fn(Mailbox) -> R + Send + Sync + 'static,
+        R: IntoExit,
+    {
+        ChildSpec::with_args(id, move |mb, _| f(mb))
+    }
+
+    /// Like [`ChildSpec::new`], but `f` also gets the child's arguments: the ones of
+    /// [`ChildSpec::args`], or, under [`Strategy::SimpleOneForOne`], the ones given to
+    /// [`start_child`].
+    pub fn with_args<F, R>(id: impl Into<String>, f: F) -> ChildSpec
+    where
+        F: Fn(Mailbox, Value) -> R + Send + Sync + 'static,
+        R: IntoExit,
+    {
+        ChildSpec {
+            id: id.into(),
+            start: Arc::new(move |mb, args| f(mb, args).into_exit()),
+            args: Value::Null,
+            restart: Restart::Permanent,
+            shutdown: Shutdown::Timeout(WORKER_SHUTDOWN),
+            kind: ChildKind::Worker,
+            sync_start: false,
+        }
+    }
+
+    /// A child running [`serve`] on a fresh server from `make` (called at every start).
+    /// Started synchronously: the supervisor waits until its [`Server::init`] returned.
+    pub fn server<S, F>(id: impl Into<String>, make: F) -> ChildSpec
+    where
+        S: Server,
+        F: Fn() -> S + Send + Sync + 'static,
+    {
+        ChildSpec::new(id, move |mb| serve(make(), mb)).sync_start(true)
+    }
+
+    /// A child that is itself a supervisor (nesting trees): shutdown [`Shutdown::Infinity`],
+    /// started synchronously (its own children are all started when it counts as started).
+    pub fn supervisor(id: impl Into<String>, sup: Supervisor) -> ChildSpec {
+        let mut spec = ChildSpec::new(id, move |mb| sup.clone().run(mb)).sync_start(true);
+        spec.kind = ChildKind::Supervisor;
+        spec.shutdown = Shutdown::Infinity;
+        spec
+    }
+
+    /// Set the restart kind (default [`Restart::Permanent`]).
+    pub fn restart(mut self, restart: Restart) -> ChildSpec {
+        self.restart = restart;
+        self
+    }
+
+    /// Set how the child is stopped (default 5 s for workers, infinity for supervisors).
+    pub fn shutdown(mut self, shutdown: Shutdown) -> ChildSpec {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// Set the arguments passed to a [`with_args`](ChildSpec::with_args) factory.
+    pub fn args(mut self, args: impl Serialize) -> ChildSpec {
+        self.args = serde_json::to_value(args).unwrap_or(Value::Null);
+        self
+    }
+
+    /// Make the supervisor wait, after spawning the child, until the child calls
+    /// [`init_ack`] (or exits) before it starts the next one. A child with this flag that
+    /// never calls `init_ack` blocks its supervisor.
+    pub fn sync_start(mut self, on: bool) -> ChildSpec {
+        self.sync_start = on;
+        self
+    }
+
+    /// The child's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("id", &self.id)
+            .field("args", &self.args)
+            .field("restart", &self.restart)
+            .field("shutdown", &self.shutdown)
+            .field("kind", &self.kind)
+            .field("sync_start", &self.sync_start)
+            .finish()
+    }
+}
+
+/// A supervisor's specification: strategy, restart intensity and child specs. Cheap to
+/// clone; [`spawn`](Supervisor::spawn) it, or [`run`](Supervisor::run) it in an actor, or
+/// nest it with [`ChildSpec::supervisor`].
+#[derive(Debug, Clone)]
+pub struct Supervisor {
+    strategy: Strategy,
+    max_restarts: u32,
+    period: Duration,
+    children: Vec<ChildSpec>,
+}
+
+impl Supervisor {
+    /// A supervisor with `strategy`, no children and Erlang's default intensity (1 restart
+    /// within 5 seconds).
+    pub fn new(strategy: Strategy) -> Supervisor {
+        Supervisor {
+            strategy,
+            max_restarts: 1,
+            period: Duration::from_secs(5),
+            children: Vec::new(),
+        }
+    }
+
+    /// Allow at most `max_restarts` restarts within any `period`; one more and the
+    /// supervisor gives up (see the [module docs](self)).
+    pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Supervisor {
+        self.max_restarts = max_restarts;
+        self.period = period;
+        self
+    }
+
+    /// Add a child (started after the ones added before). Under
+    /// [`Strategy::SimpleOneForOne`] the one child spec is the template for [`start_child`].
+    pub fn child(mut self, spec: ChildSpec) -> Supervisor {
+        self.children.push(spec);
+        self
+    }
+
+    /// Spawn the supervisor on `node` (not linked to anything; monitor it to see it fail).
+    pub fn spawn(self, node: &Node) -> Address {
+        node.spawn(move |mb| self.run(mb))
+    }
+
+    /// Spawn the supervisor linked to `to`: it stops (children first) when `to` ends
+    /// abnormally, and `to` learns of its failure.
+    pub fn spawn_link(self, node: &Node, to: &Address) -> Result<Address, SpawnError> {
+        node.spawn_link(to, move |mb| self.run(mb))
+    }
+
+    /// Run the supervisor in the calling actor until it stops; returns its exit reason.
+    pub fn run(self, mailbox: Mailbox) -> ExitReason {
+        serve(
+            SupervisorServer {
+                spec: self,
+                children: Vec::new(),
+                restarts: VecDeque::new(),
+                next_key: 0,
+            },
+            mailbox,
+        )
+    }
+}
+
+/// One entry of [`which_children`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildInfo {
+    /// The child spec's id.
+    pub id: String,
+    /// Its current address; `None` if it is not running (a transient child that ended
+    /// normally, or one stopped with [`terminate_child`]).
+    pub address: Option<Address>,
+    /// Worker or supervisor.
+    pub kind: ChildKind,
+    /// Its arguments.
+    pub args: Value,
+}
+
+/// The children of the supervisor at `sup`, in start order.
+pub fn which_children(sup: &Address, timeout: Duration) -> Result<Vec<ChildInfo>, CallError> {
+    let v = sup.call("which_children", (), timeout)?;
+    serde_json::from_value(v).map_err(|e| CallError::Server(format!("bad which_children: {e}")))
+}
+
+/// Start a child with `args` under the [`Strategy::SimpleOneForOne`] supervisor at `sup`;
+/// returns its address once it is started (see [`ChildSpec::sync_start`]). Errors with
+/// [`CallError::Server`] if the supervisor has another strategy or the child could not start.
+///
+/// ```
+/// use pyact::{Mesh, Node, json};
+/// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, start_child, which_children};
+/// use std::time::Duration;
+/// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let sup = Supervisor::new(Strategy::SimpleOneForOne)
+///     .child(ChildSpec::with_args("conn", |mut mb, args| { mb.receive(); args }))
+///     .spawn(&node);
+/// let t = Duration::from_secs(30);
+/// let c1 = start_child(&sup, json!({"port": 1}), t).unwrap();
+/// let c2 = start_child(&sup, json!({"port": 2}), t).unwrap();
+/// let kids = which_children(&sup, t).unwrap();
+/// assert_eq!(kids[1].address.as_ref(), Some(&c2));
+/// assert_eq!(kids[1].args["port"], 2);
+/// # let _ = c1;
+/// ```
+pub fn start_child(
+    sup: &Address,
+    args: impl Serialize,
+    timeout: Duration,
+) -> Result<Address, CallError> {
+    let v = sup.call("start_child", args, timeout)?;
+    serde_json::from_value(v).map_err(|e| CallError::Server(format!("bad start_child: {e}")))
+}
+
+/// Stop the child at `child` (as the supervisor stops children) and do not restart it: a
+/// dynamic or temporary child is forgotten, another keeps its spec with no address.
+pub fn terminate_child(sup: &Address, child: &Address, timeout: Duration) -> Result<(), CallError> {
+    sup.call("terminate_child", child, timeout).map(|_| ())
+}
+
+may::coroutine_local!(static START_ACK: RefCell<Option<(Address, Ref)>> = RefCell::new(None));
+
+/// Tell the supervisor that started the calling actor that it is initialized (Erlang's
+/// `proc_lib:init_ack`). Only children started with [`ChildSpec::sync_start`] need it, and
+/// [`serve`] calls it after [`Server::init`]; elsewhere it does nothing. Idempotent.
+pub fn init_ack() {
+    let pending = START_ACK.with(|c| c.borrow_mut().take());
+    if let Some((sup, reference)) = pending {
+        let _ = sup.send(json!({"$started": reference}));
+    }
+}
+
+/// A supervised child.
+struct Child {
+    /// Unique within the supervisor, stable across restarts.
+    key: u64,
+    spec: ChildSpec,
+    args: Value,
+    addr: Option<Address>,
+}
+
+/// Why a child could not be started.
+enum StartFailure {
+    Spawn(SpawnError),
+    /// Exited before its ack; carries its address and its exit message.
+    Exited(Address, Value),
+}
+
+impl fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartFailure::Spawn(e) => write!(f, "{e}"),
+            StartFailure::Exited(a, msg) => write!(f, "{a} exited with {}", msg["exit"]),
+        }
+    }
+}
+
+/// The supervisor's state, run by [`serve`].
+struct SupervisorServer {
+    spec: Supervisor,
+    children: Vec<Child>,
+    restarts: VecDeque<Instant>,
+    next_key: u64,
+}
+
+/// `{"address": a, "exit": r}`: a trapped exit.
+fn parse_exit(msg: &Value) -> Option<(Address, ExitReason)> {
+    let obj = msg.as_object()?;
+    if obj.len() != 2 {
+        return None;
+    }
+    let from = serde_json::from_value(obj.get("address")?.clone()).ok()?;
+    let reason = serde_json::from_value(obj.get("exit")?.clone()).ok()?;
+    Some((from, reason))
+}
+
+/// Spawn one child linked to the supervisor and, if it starts synchronously, wait for its
+/// ack or its exit.
+fn start_one(ctx: &mut Context, spec: &ChildSpec, args: &Value) -> Result<Address, StartFailure> {
+    let me = ctx.addr();
+    let ack = spec.sync_start.then(Ref::new);
+    let ack_to = ack.map(|r| (me.clone(), r));
+    let factory = spec.start.clone();
+    let args = args.clone();
+    let addr = ctx
+        .node()
+        .spawn_link(&me, move |mb| {
+            if let Some(a) = ack_to {
+                START_ACK.with(|c| *c.borrow_mut() = Some(a));
+            }
+            factory(mb, args)
+        })
+        .map_err(StartFailure::Spawn)?;
+    if let Some(r) = ack {
+        let started = crate::pattern!({"$started": = r});
+        let exited = crate::pattern!({"address": = addr, "exit": _});
+        let (which, msg) = ctx.receive_match(&[&started, &exited]);
+        if which == 1 {
+            return Err(StartFailure::Exited(addr, msg));
+        }
+    }
+    Ok(addr)
+}
+
+/// Stop one child (see "Stopping a child" in the module docs); returns its exit reason.
+fn shutdown_child(ctx: &mut Context, child: &Address, how: Shutdown) -> ExitReason {
+    let me = ctx.addr();
+    let mref = ctx.monitor(child);
+    let _ = match how {
+        Shutdown::BrutalKill => child.kill(),
+        _ => child.exit(&me, ExitReason::Shutdown),
+    };
+    let exited = crate::pattern!({"address": = child, "exit": _});
+    let down = crate::pattern!({"down": = mref});
+    let pats = [&exited, &down];
+    let got = match how {
+        Shutdown::Timeout(t) => ctx.receive_match_timeout(&pats, t).ok(),
+        _ => None,
+    };
+    let (which, msg) = got.unwrap_or_else(|| {
+        if let Shutdown::Timeout(t) = how {
+            log::warn!("supervisor {me}: child {child} did not stop within {t:?}; killing it");
+            let _ = child.kill();
+        }
+        ctx.receive_match(&pats)
+    });
+    if which == 0 {
+        ctx.demonitor(mref);
+    } else {
+        // The link's exit message, if the link was still there, came before the DOWN.
+        let _ = ctx.try_receive_match(&[&exited]);
+    }
+    serde_json::from_value(msg["exit"].clone()).unwrap_or(ExitReason::NoSuchActor)
+}
+
+impl SupervisorServer {
+    fn new_child(&mut self, spec: ChildSpec, args: Value) -> Child {
+        self.next_key += 1;
+        Child {
+            key: self.next_key,
+            spec,
+            args,
+            addr: None,
+        }
+    }
+
+    fn info(&self) -> Vec<ChildInfo> {
+        self.children
+            .iter()
+            .map(|c| ChildInfo {
+                id: c.spec.id.clone(),
+                address: c.addr.clone(),
+                kind: c.spec.kind,
+                args: c.args.clone(),
+            })
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.spec.strategy == Strategy::SimpleOneForOne {
+            if self.spec.children.len() != 1 {
+                return Err("simple_one_for_one needs exactly one child spec".into());
+            }
+            return Ok(());
+        }
+        let mut ids = HashSet::new();
+        for c in &self.spec.children {
+            if !ids.insert(c.id.as_str()) {
+                return Err(format!("duplicate child id {:?}", c.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Record a restart; false if it exceeds the intensity.
+    fn add_restart(&mut self) -> bool {
+        let now = Instant::now();
+        self.restarts.push_back(now);
+        while let Some(&t) = self.restarts.front() {
+            if now.duration_since(t) > self.spec.period {
+                self.restarts.pop_front();
+            } else {
+                break;
+            }
+        }
+        self.restarts.len() <= self.spec.max_restarts as usize
+    }
+
+    /// (Re)start child `i`. A failure becomes an exit of that child, handled later through
+    /// the mailbox (so it counts against the intensity like any other).
+    fn restart_child(&mut self, i: usize, ctx: &mut Context) {
+        let (spec, args) = (self.children[i].spec.clone(), self.children[i].args.clone());
+        match start_one(ctx, &spec, &args) {
+            Ok(a) => self.children[i].addr = Some(a),
+            Err(StartFailure::Exited(a, msg)) => {
+                self.children[i].addr = Some(a);
+                let _ = ctx.addr().send(msg);
+            }
+            Err(StartFailure::Spawn(e)) => {
+                let key = self.children[i].key;
+                let reason = ExitReason::Failed(format!("could not spawn: {e}"));
+                let _ = ctx.addr().send(json!({"$retry": key, "exit": reason}));
+            }
+        }
+    }
+
+    /// Stop the running children of `lo..hi` in reverse order, drop the temporary ones,
+    /// start the rest in order.
+    fn restart_range(&mut self, lo: usize, mut hi: usize, ctx: &mut Context) {
+        for i in (lo..hi).rev() {
+            if let Some(a) = self.children[i].addr.take() {
+                shutdown_child(ctx, &a, self.children[i].spec.shutdown);
+            }
+        }
+        let mut i = lo;
+        while i < hi {
+            if self.children[i].spec.restart == Restart::Temporary {
+                self.children.remove(i);
+                hi -= 1;
+            } else {
+                i += 1;
+            }
+        }
+        for i in lo..hi {
+            self.restart_child(i, ctx);
+        }
+    }
+
+    /// Child `i` exited on its own with `reason`.
+    fn child_exited(&mut self, i: usize, reason: ExitReason, ctx: &mut Context) {
+        let me = ctx.addr();
+        let child = &mut self.children[i];
+        let old = child.addr.take();
+        let restart = match child.spec.restart {
+            Restart::Permanent => true,
+            Restart::Transient => !(reason.is_normal() || reason == ExitReason::Shutdown),
+            Restart::Temporary => false,
+        };
+        let id = child.spec.id.clone();
+        let shown = old.map(|a| a.to_string()).unwrap_or_default();
+        if !restart {
+            log::debug!("supervisor {me}: child {id} ({shown}) exited ({reason}); not restarted");
+            if child.spec.restart == Restart::Temporary
+                || self.spec.strategy == Strategy::SimpleOneForOne
+            {
+                self.children.remove(i);
+            }
+            return;
+        }
+        if reason.is_normal() {
+            log::debug!("supervisor {me}: child {id} ({shown}) exited ({reason}); restarting");
+        } else {
+            log::warn!("supervisor {me}: child {id} ({shown}) exited ({reason}); restarting");
+        }
+        if !self.add_restart() {
+            log::error!(
+                "supervisor {me}: more than {} restart(s) within {:?}; shutting down",
+                self.spec.max_restarts,
+                self.spec.period
+            );
+            ctx.stop(ExitReason::Failed("reached max restart intensity".into()));
+            return;
+        }
+        match self.spec.strategy {
+            Strategy::OneForOne | Strategy::SimpleOneForOne => self.restart_range(i, i + 1, ctx),
+            Strategy::OneForAll => self.restart_range(0, self.children.len(), ctx),
+            Strategy::RestForOne => self.restart_range(i, self.children.len(), ctx),
+        }
+    }
+
+    fn stop_all(&mut self, ctx: &mut Context) {
+        for i in (0..self.children.len()).rev() {
+            if let Some(a) = self.children[i].addr.take() {
+                shutdown_child(ctx, &a, self.children[i].spec.shutdown);
+            }
+        }
+    }
+
+    fn call_start_child(&mut self, args: Value, ctx: &mut Context) -> Result<Value, ServerError> {
+        if self.spec.strategy != Strategy::SimpleOneForOne {
+            return Err("start_child needs a simple_one_for_one supervisor".into());
+        }
+        let spec = self.spec.children[0].clone();
+        match start_one(ctx, &spec, &args) {
+            Ok(addr) => {
+                let mut child = self.new_child(spec, args);
+                child.addr = Some(addr.clone());
+                self.children.push(child);
+                Ok(json!(addr))
+            }
+            Err(e) => Err(ServerError::Failed(format!("child did not start: {e}"))),
+        }
+    }
+
+    fn call_terminate_child(
+        &mut self,
+        target: Value,
+        ctx: &mut Context,
+    ) -> Result<Value, ServerError> {
+        let target: Address = serde_json::from_value(target)?;
+        let i = self
+            .children
+            .iter()
+            .position(|c| c.addr.as_ref() == Some(&target))
+            .ok_or_else(|| ServerError::Failed(format!("{target} is not a running child")))?;
+        let shutdown = self.children[i].spec.shutdown;
+        self.children[i].addr = None;
+        shutdown_child(ctx, &target, shutdown);
+        if self.spec.strategy == Strategy::SimpleOneForOne
+            || self.children[i].spec.restart == Restart::Temporary
+        {
+            self.children.remove(i);
+        }
+        Ok(Value::Null)
+    }
+}
+
+impl Server for SupervisorServer {
+    fn init(&mut self, ctx: &mut Context) {
+        ctx.trap_exit(true);
+        if let Err(why) = self.validate() {
+            log::error!("supervisor {}: {why}", ctx.addr());
+            ctx.stop(ExitReason::Failed(why));
+            return;
+        }
+        if self.spec.strategy == Strategy::SimpleOneForOne {
+            return;
+        }
+        for spec in self.spec.children.clone() {
+            let args = spec.args.clone();
+            match start_one(ctx, &spec, &args) {
+                Ok(addr) => {
+                    let mut child = self.new_child(spec, args);
+                    child.addr = Some(addr);
+                    self.children.push(child);
+                }
+                Err(e) => {
+                    let why = format!("child {} failed to start: {e}", spec.id);
+                    log::error!("supervisor {}: {why}", ctx.addr());
+                    ctx.stop(ExitReason::Failed(why));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_call(
+        &mut self,
+        method: &str,
+        message: Value,
+        ctx: &mut Context,
+    ) -> Result<Value, ServerError> {
+        match method {
+            "which_children" => Ok(serde_json::to_value(self.info())?),
+            "start_child" => self.call_start_child(message, ctx),
+            "terminate_child" => self.call_terminate_child(message, ctx),
+            _ => Err(ServerError::UnknownMethod),
+        }
+    }
+
+    fn handle_cast(&mut self, msg: Value, ctx: &mut Context) {
+        if let Some((from, reason)) = parse_exit(&msg) {
+            if let Some(i) = self
+                .children
+                .iter()
+                .position(|c| c.addr.as_ref() == Some(&from))
+            {
+                self.child_exited(i, reason, ctx);
+            } else if !reason.is_normal() {
+                log::debug!(
+                    "supervisor {}: exit from {from} ({reason}); stopping",
+                    ctx.addr()
+                );
+                ctx.stop(reason);
+            }
+            return;
+        }
+        if let (Some(key), Some(reason)) = (msg["$retry"].as_u64(), msg.get("exit")) {
+            let reason = serde_json::from_value(reason.clone()).unwrap_or(ExitReason::NoSuchActor);
+            if let Some(i) = self.children.iter().position(|c| c.key == key) {
+                self.child_exited(i, reason, ctx);
+            }
+            return;
+        }
+        log::warn!("supervisor {}: unexpected message {msg}", ctx.addr());
+    }
+
+    fn terminate(&mut self, reason: &ExitReason, ctx: &mut Context) {
+        log::debug!("supervisor {} stopping ({reason})", ctx.addr());
+        self.stop_all(ctx);
+    }
+}
