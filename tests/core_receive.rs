@@ -1,0 +1,394 @@
+//! Selective receive, timeouts, polling and typed receive on mailboxes.
+//!
+//! Most tests use a thread's inbox and send to it from the test thread: sends to a local
+//! address are delivered before `send` returns, so the mailbox contents are known exactly.
+
+use std::time::Duration;
+
+use pyact::{Mailbox, Mesh, Node, Timeout, Value, json, pattern, receive};
+use serde::{Deserialize, Serialize};
+
+fn node() -> Node {
+    Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap()
+}
+
+fn fill(inbox: &Mailbox, msgs: &[Value]) {
+    for m in msgs {
+        inbox.addr().send(m.clone()).unwrap();
+    }
+}
+
+/// Everything left in the mailbox, in the order `receive` gives it.
+fn drain(inbox: &mut Mailbox) -> Vec<Value> {
+    std::iter::from_fn(|| inbox.try_receive()).collect()
+}
+
+const SHORT: Duration = Duration::from_millis(20);
+
+#[test]
+fn plain_receive_is_fifo() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let msgs: Vec<Value> = (0..100).map(|i| json!({"seq": i})).collect();
+    fill(&inbox, &msgs);
+    assert_eq!(drain(&mut inbox), msgs);
+}
+
+#[test]
+fn selective_receive_keeps_non_matching_messages_in_arrival_order() {
+    let node = node();
+    let mut inbox = node.inbox();
+    fill(
+        &inbox,
+        &[
+            json!("a"),
+            json!(1),
+            json!("b"),
+            json!({"x": 2}),
+            json!(3),
+            json!(["data", "p"]),
+            json!("c"),
+        ],
+    );
+
+    // The first message in arrival order that matches any pattern wins, whatever the order of
+    // the patterns; the index says which pattern matched.
+    let int = pattern!(int);
+    let dict = pattern!(dict);
+    assert_eq!(inbox.receive_match(&[&dict, &int]), (1, json!(1)));
+    assert_eq!(inbox.saved_len(), 1, "only \"a\" was looked at and kept");
+    assert_eq!(inbox.receive_match(&[&int, &dict]), (1, json!({"x": 2})));
+    assert_eq!(inbox.receive_match(&[&dict, &int]), (1, json!(3)));
+    let data = pattern!(("data", str));
+    let event = pattern!({"event": str, "data": object});
+    assert_eq!(
+        inbox.receive_match(&[&event, &data]),
+        (1, json!(["data", "p"]))
+    );
+
+    // What no pattern took is still there, in arrival order.
+    assert_eq!(drain(&mut inbox), vec![json!("a"), json!("b"), json!("c")]);
+    assert_eq!(inbox.saved_len(), 0);
+}
+
+#[test]
+fn when_several_patterns_match_the_first_pattern_index_is_reported() {
+    let node = node();
+    let mut inbox = node.inbox();
+    fill(&inbox, &[json!({"n": 5})]);
+    let any = pattern!(object);
+    let n = pattern!({"n": int});
+    assert_eq!(inbox.receive_match(&[&n, &any]), (0, json!({"n": 5})));
+    fill(&inbox, &[json!({"n": 6})]);
+    assert_eq!(inbox.receive_match(&[&any, &n]), (0, json!({"n": 6})));
+}
+
+#[test]
+fn saved_messages_are_scanned_before_new_arrivals() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let msgs = [json!("x1"), json!(10), json!("x2"), json!(20)];
+    fill(&inbox, &msgs[..2]);
+    // Pulls "x1" and 10 into the save queue.
+    let none = pattern!({"never": true});
+    assert_eq!(inbox.try_receive_match(&[&none]), None);
+    assert_eq!(inbox.saved_len(), 2);
+    fill(&inbox, &msgs[2..]);
+    let int = pattern!(int);
+    assert_eq!(inbox.receive_match(&[&int]), (0, json!(10)));
+    assert_eq!(inbox.receive_match(&[&int]), (0, json!(20)));
+    assert_eq!(drain(&mut inbox), vec![json!("x1"), json!("x2")]);
+}
+
+#[test]
+fn selective_receive_in_an_actor_waits_for_the_matching_message() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let me = inbox.addr();
+    let actor = node.spawn(move |mut mb| {
+        me.send("ready").unwrap();
+        let (i, m) = mb.receive_match(&[&pattern!({"go": int})]);
+        let rest: Vec<Value> = std::iter::from_fn(|| mb.try_receive()).collect();
+        json!({"i": i, "m": m, "rest": rest})
+    });
+    assert_eq!(inbox.receive(), "ready");
+    for m in [json!("noise1"), json!({"go": "no"}), json!("noise2")] {
+        actor.send(m).unwrap();
+    }
+    actor.send(json!({"go": 1})).unwrap();
+    actor.send("after").unwrap();
+    assert_eq!(
+        node.wait(&actor).unwrap(),
+        json!({"i": 0, "m": {"go": 1}, "rest": ["noise1", {"go": "no"}, "noise2", "after"]})
+    );
+}
+
+#[test]
+fn receive_macro_arms() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let data = pattern!(("data", str));
+    fill(
+        &inbox,
+        &[
+            json!("noise"),
+            json!({"event": "boot", "data": 1}),
+            json!(["data", "payload"]),
+            json!(7),
+        ],
+    );
+    let got = receive! { inbox;
+        m @ data => format!("data {}", m[1]),
+        m @ {"event": str} => format!("event {}", m["event"]),
+    };
+    assert_eq!(got, "event \"boot\"");
+    let got = receive! { inbox;
+        m @ int => format!("int {m}"),
+        m @ data => format!("data {}", m[1]),
+        after SHORT => "timeout".to_string(),
+    };
+    assert_eq!(got, "data \"payload\"");
+    let got = receive! { inbox;
+        m @ int => format!("int {m}"),
+        after SHORT => "timeout".to_string(),
+    };
+    assert_eq!(got, "int 7");
+    let got = receive! { inbox;
+        _m @ int => "int",
+        _m @ {"event": str} => "event",
+        after SHORT => "timeout",
+    };
+    assert_eq!(got, "timeout");
+    let got = receive! { inbox;
+        _m @ int => "int",
+        after Duration::ZERO => "empty",
+    };
+    assert_eq!(got, "empty");
+    // The `after` arms left the unmatched message alone.
+    assert_eq!(drain(&mut inbox), vec![json!("noise")]);
+}
+
+#[test]
+fn receive_match_since_only_sees_messages_after_the_mark_in_the_save_queue() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let reply = pattern!({"reply": int});
+    fill(&inbox, &[json!({"reply": 1}), json!("x")]);
+    // Pull both into the save queue.
+    assert_eq!(inbox.try_receive_match(&[&pattern!(null)]), None);
+    assert_eq!(inbox.saved_len(), 2);
+    let mark = inbox.mark();
+    fill(&inbox, &[json!({"reply": 2})]);
+    assert_eq!(
+        inbox.receive_match_since(mark, &[&reply], None),
+        Ok((0, json!({"reply": 2})))
+    );
+    assert_eq!(
+        inbox.receive_match_since(mark, &[&reply], Some(SHORT)),
+        Err(Timeout)
+    );
+    // The message before the mark is still there for an ordinary receive.
+    assert_eq!(inbox.receive_match(&[&reply]), (0, json!({"reply": 1})));
+    assert_eq!(drain(&mut inbox), vec![json!("x")]);
+}
+
+#[test]
+fn receive_match_since_ignores_unread_messages_that_arrived_before_the_mark() {
+    // The documented contract of `Mailbox::mark`: "a receive since it ignores every message
+    // that arrived before". Here the earlier message is still in the queue (not yet pulled
+    // into the save queue) when the mark is taken.
+    let node = node();
+    let mut inbox = node.inbox();
+    let reply = pattern!({"reply": int});
+    fill(&inbox, &[json!({"reply": 1})]);
+    let mark = inbox.mark();
+    fill(&inbox, &[json!({"reply": 2})]);
+    assert_eq!(
+        inbox.receive_match_since(mark, &[&reply], Some(SHORT)),
+        Ok((0, json!({"reply": 2}))),
+        "a message sent before the mark was taken by a receive since the mark"
+    );
+    assert_eq!(drain(&mut inbox), vec![json!({"reply": 1})]);
+}
+
+#[test]
+fn receive_timeout_reports_timeout_when_nothing_matches() {
+    let node = node();
+    let mut inbox = node.inbox();
+    assert_eq!(inbox.receive_timeout(SHORT), Err(Timeout));
+    fill(&inbox, &[json!("a"), json!("b")]);
+    let int = pattern!(int);
+    assert_eq!(inbox.receive_match_timeout(&[&int], SHORT), Err(Timeout));
+    // The messages looked at during the failed receive are kept, in order.
+    assert_eq!(inbox.saved_len(), 2);
+    assert_eq!(inbox.receive_timeout(SHORT), Ok(json!("a")));
+    fill(&inbox, &[json!(3)]);
+    assert_eq!(
+        inbox.receive_match_timeout(&[&int], SHORT),
+        Ok((0, json!(3)))
+    );
+    assert_eq!(inbox.receive_timeout(SHORT), Ok(json!("b")));
+    assert_eq!(inbox.receive_timeout(SHORT), Err(Timeout));
+    assert_eq!(Timeout.to_string(), "receive timed out");
+}
+
+#[test]
+fn try_receive_polls() {
+    let node = node();
+    let mut inbox = node.inbox();
+    assert_eq!(inbox.try_receive(), None);
+    let int = pattern!(int);
+    assert_eq!(inbox.try_receive_match(&[&int]), None);
+    fill(&inbox, &[json!("s")]);
+    assert_eq!(inbox.try_receive_match(&[&int]), None);
+    fill(&inbox, &[json!(5)]);
+    assert_eq!(inbox.try_receive_match(&[&int]), Some((0, json!(5))));
+    assert_eq!(inbox.try_receive_match(&[&int]), None);
+    assert_eq!(inbox.try_receive(), Some(json!("s")));
+    assert_eq!(inbox.try_receive(), None);
+}
+
+#[test]
+fn try_receive_in_an_actor() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let me = inbox.addr();
+    let actor = node.spawn(move |mut mb| {
+        let before = mb.try_receive();
+        me.send("polled").unwrap();
+        let (_, go) = mb.receive_match(&[&pattern!("go")]);
+        json!([before, go, mb.try_receive(), mb.try_receive()])
+    });
+    assert_eq!(inbox.receive(), "polled");
+    actor.send("x").unwrap();
+    actor.send("go").unwrap();
+    assert_eq!(node.wait(&actor).unwrap(), json!([null, "go", "x", null]));
+}
+
+#[test]
+fn a_message_arriving_after_a_timeout_is_delivered_to_a_later_receive() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let me = inbox.addr();
+    let actor = node.spawn(move |mut mb| {
+        let first = mb.receive_timeout(SHORT);
+        assert_eq!(first, Err(Timeout));
+        let int = pattern!(int);
+        assert_eq!(mb.receive_match_timeout(&[&int], SHORT), Err(Timeout));
+        // Sub-millisecond and fractional-millisecond timeouts end too (`may`'s timer counts
+        // whole milliseconds).
+        assert_eq!(mb.receive_timeout(Duration::from_micros(100)), Err(Timeout));
+        assert_eq!(
+            mb.receive_timeout(Duration::from_micros(1500)),
+            Err(Timeout)
+        );
+        assert_eq!(mb.try_receive(), None);
+        me.send("timed out").unwrap();
+        mb.receive()
+    });
+    assert_eq!(inbox.receive(), "timed out");
+    actor.send("late").unwrap();
+    assert_eq!(node.wait(&actor).unwrap(), "late");
+}
+
+#[test]
+fn no_message_is_lost_across_many_short_timeouts() {
+    // The actor keeps timing out while messages arrive; it must still see every one, once,
+    // in order, whatever the interleaving.
+    const N: i64 = 500;
+    let node = node();
+    let actor = node.spawn(|mut mb| {
+        let mut got = Vec::new();
+        let mut timeouts = 0u64;
+        while got.len() < N as usize {
+            match mb.receive_timeout(Duration::from_micros(50)) {
+                Ok(v) => got.push(v),
+                Err(Timeout) => timeouts += 1,
+            }
+        }
+        let _ = timeouts;
+        Value::from(got)
+    });
+    for i in 0..N {
+        actor.send(i).unwrap();
+        if i % 16 == 0 {
+            std::thread::yield_now();
+        }
+    }
+    let want: Vec<Value> = (0..N).map(Value::from).collect();
+    assert_eq!(node.wait(&actor).unwrap(), Value::from(want));
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Ping {
+    seq: u32,
+    from: String,
+}
+
+#[test]
+fn receive_as_skips_messages_that_do_not_deserialize() {
+    let node = node();
+    let mut inbox = node.inbox();
+    fill(
+        &inbox,
+        &[
+            json!("not a ping"),
+            json!({"seq": "one", "from": "a"}),
+            json!({"seq": 1}),
+            json!({"seq": 2, "from": "b"}),
+            json!(3),
+        ],
+    );
+    assert_eq!(
+        inbox.receive_as::<Ping>(),
+        Ping {
+            seq: 2,
+            from: "b".into()
+        }
+    );
+    assert_eq!(inbox.receive_as_timeout::<Ping>(SHORT), Err(Timeout));
+    inbox
+        .addr()
+        .send(Ping {
+            seq: 9,
+            from: "c".into(),
+        })
+        .unwrap();
+    assert_eq!(inbox.receive_as::<u32>(), 3);
+    assert_eq!(
+        inbox.receive_as_timeout::<Ping>(SHORT),
+        Ok(Ping {
+            seq: 9,
+            from: "c".into()
+        })
+    );
+    assert_eq!(
+        drain(&mut inbox),
+        vec![
+            json!("not a ping"),
+            json!({"seq": "one", "from": "a"}),
+            json!({"seq": 1})
+        ]
+    );
+}
+
+#[test]
+fn receive_as_in_an_actor() {
+    let node = node();
+    let actor = node.spawn(|mut mb| {
+        let p: Ping = mb.receive_as();
+        let rest = mb.receive();
+        json!({"seq": p.seq, "rest": rest})
+    });
+    actor.send("skip me").unwrap();
+    actor
+        .send(Ping {
+            seq: 4,
+            from: "t".into(),
+        })
+        .unwrap();
+    assert_eq!(
+        node.wait(&actor).unwrap(),
+        json!({"seq": 4, "rest": "skip me"})
+    );
+}
