@@ -71,6 +71,7 @@ pub mod node;
 pub mod pattern;
 mod reference;
 pub mod remote;
+pub mod router;
 pub mod server;
 pub mod supervisor;
 
@@ -86,6 +87,7 @@ pub use node::{Node, NodeName};
 pub use pattern::Pattern;
 pub use reference::Ref;
 pub use remote::{Factory, NodeOptions};
+pub use router::{Router, Routing};
 pub use serde_json::{Value, json};
 pub use server::{CallError, Server, ServerError, serve};
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
