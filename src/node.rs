@@ -528,7 +528,7 @@ pub(crate) fn route(addr: &Address, env: Envelope) -> Result<(), SendError> {
 }
 
 /// The oldest live node of this process.
-fn any_local_node() -> Option<Node> {
+pub(crate) fn any_local_node() -> Option<Node> {
     let nodes = lock(local_nodes());
     let mut live: Vec<Node> = nodes.values().filter_map(Weak::upgrade).map(Node).collect();
     live.sort_by_key(|n| n.0.created);

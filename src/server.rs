@@ -11,8 +11,9 @@
 //!
 //! # Calling: [`Address::call`]
 //!
-//! Each call gets a fresh, throwaway mailbox on the caller's node (the current actor's node,
-//! or, from a plain thread, the node the server lives on). From it the caller monitors the
+//! Each call gets a fresh, throwaway mailbox on the caller's node (the current actor's node;
+//! from a plain thread, the server's node if it lives in this process, else this process's
+//! oldest node). From it the caller monitors the
 //! server, then sends the request with that mailbox as reply address, then waits for the
 //! response or the monitor's DOWN, whichever comes first:
 //!
@@ -102,14 +103,14 @@ impl From<Timeout> for CallError {
 }
 
 /// The node a call from here to `target` runs on: the current actor's (or inbox's) node,
-/// else the process's node `target` lives on.
+/// else the process's node `target` lives on, else (as for a send) the process's oldest node.
 fn caller_node(target: &Address) -> Result<Node, CallError> {
     crate::current_node()
         .or_else(|| crate::node::home_node(target))
+        .or_else(crate::node::any_local_node)
         .ok_or_else(|| {
             CallError::Send(SendError::NoRoute(format!(
-                "{target} is on another node and this thread has no node to call from; \
-                 call from an actor or after Node::inbox()"
+                "cannot call {target}: this process has no node to call from"
             )))
         })
 }

@@ -377,3 +377,54 @@ fn call_timeout_from_an_actor() {
     assert_eq!(node.wait(&caller).unwrap(), json!([true, true, null]));
     mute.kill().unwrap();
 }
+
+#[test]
+fn calls_across_nodes() {
+    let a = node();
+    let b = node();
+    let store = b.spawn_server(Store::new(None));
+    // From a thread with an inbox on node a: the call's mailbox lives on a.
+    let _inbox = a.inbox();
+    store
+        .call("put", json!({"key": "k", "value": "remote"}), LONG)
+        .unwrap();
+    assert_eq!(store.call("get", "k", LONG).unwrap(), "remote");
+    assert_eq!(
+        store.call("nope", (), LONG),
+        Err(CallError::UnknownMethod("nope".into()))
+    );
+    assert!(matches!(
+        store.call("fail", 1, LONG),
+        Err(CallError::Server(_))
+    ));
+    match store.call("panic", (), LONG) {
+        Err(CallError::DeadActor(ExitReason::Panicked(_))) => {}
+        other => panic!("expected DeadActor(Panicked) across nodes, got {other:?}"),
+    }
+}
+
+#[test]
+fn losing_the_servers_node_mid_call_gives_no_connection() {
+    let a = node();
+    let b = node();
+    let mut inbox = a.inbox();
+    let report = inbox.addr();
+    // On b: takes the call, tells the test, then never answers.
+    let stuck = b.spawn(move |mut mb| {
+        let call = mb.receive_match(&[&pattern!({"call": _})]).1;
+        report.send(json!({"got": call["method"]})).unwrap();
+        mb.receive_match(&[&pattern!("never")]);
+    });
+    let s = stuck.clone();
+    let a2 = a.clone();
+    let caller = std::thread::spawn(move || {
+        let _inbox = a2.inbox();
+        s.call("hang", (), LONG)
+    });
+    assert_eq!(inbox.receive_timeout(LONG).unwrap(), json!({"got": "hang"}));
+    b.shutdown();
+    assert_eq!(
+        caller.join().unwrap(),
+        Err(CallError::NoConnection(b.name().to_string()))
+    );
+}
