@@ -34,7 +34,8 @@
 //!   ([`Address::stop_server`](crate::Address::stop_server): stops the pool, then the
 //!   router, normally). Any other call is routed like a message; the worker answers the
 //!   caller directly. The caller monitors the router, not the worker: if the worker dies
-//!   during the call, the call ends at its timeout.
+//!   during the call, the call ends at its timeout. A call broadcast to the pool returns the
+//!   first answer; the others are dropped with the call's mailbox.
 //! - **Failure.** The router and the pool supervisor are linked. If the pool supervisor gives
 //!   up (restart intensity, see [`Router::intensity`]), the router dies with
 //!   [`ExitReason::Linked`], which escalates to the router's own supervisor; if the router

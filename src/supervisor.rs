@@ -247,7 +247,8 @@ impl ChildSpec {
 
     /// Make the supervisor wait, after spawning the child, until the child calls
     /// [`init_ack`] (or exits) before it starts the next one. A child with this flag that
-    /// never calls `init_ack` blocks its supervisor.
+    /// never calls `init_ack` blocks its supervisor, and one that calls its supervisor
+    /// (e.g. [`which_children`]) before its ack waits for that call's timeout.
     pub fn sync_start(mut self, on: bool) -> ChildSpec {
         self.sync_start = on;
         self
