@@ -423,10 +423,10 @@ impl Mailbox {
 
     /// Forget a monitor and purge its DOWN if one is already queued. Returns the target.
     pub(crate) fn remove_monitor(&mut self, reference: &Ref) -> Option<Address> {
-        let target = self.monitors.remove(reference)?;
+        // Purge first: a DOWN already pulled into the save queue has left `monitors`.
         let key = serde_json::to_value(reference).unwrap_or(Value::Null);
         self.saved.retain(|s| s.msg.get("down") != Some(&key));
-        Some(target)
+        self.monitors.remove(reference)
     }
 }
 
