@@ -283,6 +283,46 @@ fn a_crash_takes_down_a_chain_of_1000_linked_actors() {
 }
 
 #[test]
+fn exit_reasons_of_a_crashed_chain_can_still_travel_as_json() {
+    // Exit reasons "travel between nodes as JSON" (the `pyact::exit` docs), so every reason
+    // must parse back from its JSON text, however long the linked chain it came through.
+    const N: usize = 1000;
+    let node = node();
+    let mut chain = vec![node.spawn(victim)];
+    for i in 1..N {
+        let prev = chain[i - 1].clone();
+        chain.push(node.spawn_link(&prev, victim).unwrap());
+    }
+    chain[0].send("crash").unwrap();
+    let results = node.wait_all(&chain);
+    assert!(results.iter().all(Result::is_err), "some actor survived");
+    // Deeply nested reasons need a deep stack to serialize: use a thread with plenty.
+    let unparsable = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            results
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    let text = serde_json::to_string(r.as_ref().unwrap_err()).unwrap();
+                    serde_json::from_str::<ExitReason>(&text).is_err()
+                })
+                .map(|(i, _)| i)
+                .collect::<Vec<usize>>()
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(
+        unparsable.is_empty(),
+        "{} of {N} exit reasons do not parse back from their JSON, from actor {} on \
+         (Linked reasons nest once per hop)",
+        unparsable.len(),
+        unparsable.first().copied().unwrap_or(0)
+    );
+}
+
+#[test]
 fn a_monitor_gets_one_down_message() {
     let node = node();
     let mut inbox = node.inbox();
