@@ -159,6 +159,18 @@ fn table() -> Vec<Case> {
             vec![json!(3), json!(u64::MAX)],
         ),
         case(
+            "negative and float literals inside tuples and dicts",
+            pattern!({"x": -1, "p": (-2, 2.5)}),
+            vec![
+                json!({"x": -1, "p": [-2, 2.5]}),
+                json!({"x": -1.0, "p": [-2.0, 2.5], "y": 0}),
+            ],
+            vec![
+                json!({"x": 1, "p": [-2, 2.5]}),
+                json!({"x": -1, "p": [2, 2.5]}),
+            ],
+        ),
+        case(
             "exact true",
             pattern!(true),
             vec![json!(true)],
