@@ -57,6 +57,8 @@ pub(crate) struct ActorCell {
     pub(crate) node_id: Arc<str>,
     pub(crate) queue: MailQueue,
     pub(crate) state: Mutex<CellState>,
+    /// A call's throwaway mailbox: its end is not worth an exit record.
+    pub(crate) ephemeral: bool,
 }
 
 /// What others may change about an actor, guarded by one short-held lock.
@@ -81,6 +83,7 @@ impl ActorCell {
             node_id,
             queue: MailQueue::new(),
             state: Mutex::new(CellState::default()),
+            ephemeral: false,
         }
     }
 
@@ -124,7 +127,7 @@ impl ActorCell {
             ExitReason::Normal(_) => log::debug!("{me} exited normally"),
             other => log::debug!("{me} exited: {other}"),
         }
-        node.record_exit(self.id, name.as_deref(), reason.clone());
+        node.record_exit(self.id, name.as_deref(), reason.clone(), !self.ephemeral);
         for w in waiters {
             let _ = w.send(reason.clone());
         }
@@ -278,13 +281,15 @@ where
     node.insert_cell(cell.clone());
     let node2 = node.clone();
     let body = move || {
-        let _slot = slot;
         set_context(Some((node2.clone(), Some(cell.address()))));
         let mailbox = Mailbox::new(cell.clone(), node2.clone(), false);
         let reason = match catch_unwind(AssertUnwindSafe(move || f(mailbox).into_exit())) {
             Ok(r) => r,
             Err(payload) => reason_from_panic(payload),
         };
+        // Free the live-actor slot before waking waiters, so a spawn right after `wait`
+        // sees it.
+        drop(slot);
         cell.finish(&node2, reason);
     };
     match go(body) {

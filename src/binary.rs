@@ -39,7 +39,12 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
-/// Decode padded base64; `None` for anything malformed.
+/// Decode padded base64; `None` for anything malformed or non-canonical.
+///
+/// ```
+/// assert_eq!(pyact::base64_decode("Zg=="), Some(b"f".to_vec()));
+/// assert_eq!(pyact::base64_decode("Zh=="), None); // leftover bits set
+/// ```
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
     if !s.len().is_multiple_of(4) {
@@ -56,6 +61,10 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
         let mut n = 0u32;
         for &c in &chunk[..4 - pad] {
             n = (n << 6) | val(c)?;
+        }
+        // Canonical encodings only: the bits padding leaves over must be zero.
+        if n & ((1u32 << (2 * pad)) - 1) != 0 {
+            return None;
         }
         n <<= 6 * pad as u32;
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];

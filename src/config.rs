@@ -38,6 +38,7 @@ pub struct Config {
     stack_size: usize,
     max_actors: Option<usize>,
     exit_records: usize,
+    pool_capacity: usize,
 }
 
 impl Default for Config {
@@ -49,6 +50,7 @@ impl Default for Config {
             stack_size: DEFAULT_STACK_SIZE,
             max_actors: None,
             exit_records: 65_536,
+            pool_capacity: 1000,
         }
     }
 }
@@ -108,6 +110,18 @@ impl Config {
         self
     }
 
+    /// How many finished coroutine stacks `may` keeps for reuse (default 1,000, `may`'s own).
+    ///
+    /// A spawn that finds a pooled stack skips an `mmap`, and an actor that ends while the
+    /// pool has room skips the `munmap`: with a pool as large as the number of actors that
+    /// come and go at once, spawn and ring hops get several times faster (see
+    /// BENCHMARKS.md). The cost: `may` creates the whole pool when it starts, and each pooled
+    /// stack holds two memory mappings and a few KiB resident.
+    pub fn pool_capacity(mut self, n: usize) -> Self {
+        self.pool_capacity = n;
+        self
+    }
+
     /// The configured worker count.
     pub fn get_workers(&self) -> usize {
         self.workers
@@ -121,7 +135,8 @@ impl Config {
     /// The live-actor limit in force: the explicit one, or the one derived from
     /// `vm.max_map_count`.
     pub fn get_max_actors(&self) -> usize {
-        self.max_actors.unwrap_or_else(map_limited_actors)
+        self.max_actors
+            .unwrap_or_else(|| map_limited_actors(self.pool_capacity))
     }
 
     /// The configured number of exit records kept per node.
@@ -147,7 +162,8 @@ impl Config {
             let words = (self.stack_size / std::mem::size_of::<usize>()) & !1; // odd = full usage tracking
             may::config()
                 .set_workers(self.workers)
-                .set_stack_size(words);
+                .set_stack_size(words)
+                .set_pool_capacity(self.pool_capacity.max(1));
             log::debug!("pyact runtime configured: {self:?}");
             Ok(())
         } else if *running == self {
@@ -175,11 +191,12 @@ pub(crate) fn stack_words() -> usize {
     may::config().get_stack_size()
 }
 
-/// `vm.max_map_count` allows about two mappings per coroutine stack (stack + guard page).
-fn map_limited_actors() -> usize {
+/// `vm.max_map_count` allows about two mappings per coroutine stack (stack + guard page);
+/// pooled stacks hold theirs too.
+fn map_limited_actors(pool: usize) -> usize {
     let maps = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(65_530);
-    maps.saturating_sub(MAP_RESERVE) / 2
+    maps.saturating_sub(MAP_RESERVE + 2 * pool) / 2
 }

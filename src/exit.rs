@@ -48,9 +48,10 @@ pub enum ExitReason {
     /// A linked actor ended abnormally and this actor did not trap exits.
     #[serde(rename = "linked")]
     Linked {
-        /// The linked actor that ended.
+        /// The linked actor whose exit signal ended this one.
         from: Address,
-        /// Its reason.
+        /// The root cause: the reason of the first actor in the chain (never itself
+        /// `Linked`, so a crash spreading along a long chain keeps a small reason).
         reason: Box<ExitReason>,
     },
 }

@@ -42,6 +42,11 @@
 //! | the mesh | [`mesh`] |
 //! | exit reasons | [`exit`] |
 //! | links and monitors | [`link`] |
+//! | remote nodes, heartbeats, node events | [`remote`] |
+//! | wire frames, cookie handshake | `frame.rs`, `handshake.rs`, `connection.rs` |
+//! | call/cast servers (gen_server) | [`server`] |
+//! | supervisors | [`supervisor`] |
+//! | routers | [`router`] |
 //! | runtime configuration | [`config`] |
 //!
 //! ## Rules for actor code

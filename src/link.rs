@@ -6,7 +6,8 @@
 //!   signal carrying its [`ExitReason`]:
 //!   - a *normal* reason is ignored by a receiver that does not trap exits;
 //!   - an *abnormal* reason (panic, error, killed, ...) ends a receiver that does not trap
-//!     exits, with reason [`ExitReason::Linked`] `{from, reason}`, which in turn propagates
+//!     exits, with reason [`ExitReason::Linked`] `{from, reason}` (`from` the linked actor,
+//!     `reason` the root cause of the chain, never nested), which in turn propagates
 //!     to *its* links, so a crash takes down a whole linked group;
 //!   - a receiver that traps exits ([`Mailbox::trap_exit`]) gets the signal as the message
 //!     `{"address": <from>, "exit": <reason>}` instead, for any reason.

@@ -232,8 +232,24 @@ impl Mailbox {
     }
 
     /// A mark of "now": a receive [`since`](Mailbox::receive_match_since) it ignores every
-    /// message that arrived before, without looking at them.
-    pub fn mark(&self) -> Mark {
+    /// message that arrived before, without matching them against patterns.
+    ///
+    /// Messages already queued are moved into the save queue first (keeping their order),
+    /// so "before" means "sent before this call returned"; system signals among them are
+    /// handled as in any receive.
+    pub fn mark(&mut self) -> Mark {
+        let now = Some(Instant::now());
+        while let Some(env) = self.cell.queue.pop_wait(now) {
+            let msg = match env {
+                Envelope::Msg(v) => v,
+                Envelope::Signal(sig) => match self.on_signal(*sig) {
+                    Some(v) => v,
+                    None => continue,
+                },
+            };
+            self.seq += 1;
+            self.saved.push_back(Saved { seq: self.seq, msg });
+        }
         Mark(self.seq + 1)
     }
 
@@ -393,10 +409,13 @@ impl Mailbox {
                 } else if reason.is_normal() {
                     None
                 } else if linked {
-                    self.die(ExitReason::Linked {
-                        from,
-                        reason: Box::new(reason),
-                    })
+                    // Keep the root cause, not one wrapper per hop: a crash travelling down a
+                    // chain of 1,000 links must stay a small, JSON-encodable reason.
+                    let reason = match reason {
+                        ExitReason::Linked { reason, .. } => reason,
+                        other => Box::new(other),
+                    };
+                    self.die(ExitReason::Linked { from, reason })
                 } else {
                     self.die(reason)
                 }

@@ -232,7 +232,12 @@ impl Node {
         let cell = self.new_cell();
         let child = cell.address();
         crate::link::add_link_from(to, &child);
-        actor::start(self, cell, f, Some(to.clone()))
+        actor::start(self, cell, f, Some(to.clone())).inspect_err(|_| {
+            // Undo the half-made link: the child never existed.
+            if let Some(c) = to.local_cell() {
+                c.forget_link(&child);
+            }
+        })
     }
 
     /// A mailbox for the calling thread (or coroutine): an address of its own to receive
@@ -262,7 +267,10 @@ impl Node {
     /// [`Node::inbox`] but it does not become the thread's context. When it is dropped it
     /// closes, so a late reply to it is dropped rather than left in anyone's mailbox.
     pub(crate) fn ephemeral(&self) -> Mailbox {
-        let cell = self.new_cell();
+        let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut cell = ActorCell::new(id, self.0.id.clone());
+        cell.ephemeral = true;
+        let cell = Arc::new(cell);
         self.insert_cell(cell.clone());
         Mailbox::new(cell, self.clone(), true)
     }
@@ -291,11 +299,11 @@ impl Node {
     }
 
     /// Move an actor from the live table to the exit records (called once, at its end).
-    pub(crate) fn record_exit(&self, id: u64, name: Option<&str>, reason: ExitReason) {
+    pub(crate) fn record_exit(&self, id: u64, name: Option<&str>, reason: ExitReason, keep: bool) {
         {
             let mut sh = self.shard(id);
             sh.live.remove(&id);
-            if self.0.exit_records_per_shard > 0 {
+            if keep && self.0.exit_records_per_shard > 0 {
                 sh.dead.insert(id, reason);
                 sh.dead_order.push_back(id);
                 while sh.dead_order.len() > self.0.exit_records_per_shard {
