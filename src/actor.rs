@@ -119,18 +119,22 @@ impl ActorCell {
                 st.name.take(),
             )
         };
-        let me = self.address();
+        let (node_id, id) = (&self.node_id, self.id);
         if dropped > 0 {
-            log::debug!("{me} ended with {dropped} unread message(s), dropped");
+            log::debug!("{node_id}/{id} ended with {dropped} unread message(s), dropped");
         }
         match &reason {
-            ExitReason::Normal(_) => log::debug!("{me} exited normally"),
-            other => log::debug!("{me} exited: {other}"),
+            ExitReason::Normal(_) => log::debug!("{node_id}/{id} exited normally"),
+            other => log::debug!("{node_id}/{id} exited: {other}"),
         }
-        node.record_exit(self.id, name.as_deref(), reason.clone(), !self.ephemeral);
+        node.record_exit(id, name.as_deref(), reason.clone(), !self.ephemeral);
         for w in waiters {
             let _ = w.send(reason.clone());
         }
+        if links.is_empty() && monitors.is_empty() {
+            return;
+        }
+        let me = self.address();
         for l in links {
             let _ = l.deliver(Envelope::Signal(Box::new(Signal::Exit {
                 from: me.clone(),

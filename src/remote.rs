@@ -250,33 +250,10 @@ fn accept_one(node: &Node, mut stream: may::net::TcpStream, from: SocketAddr) {
     let _ = stream.set_read_timeout(Some(r.opts.handshake_timeout));
     let _ = stream.set_write_timeout(Some(r.opts.handshake_timeout));
     match handshake::accept(&mut stream, node.name(), node.cookie()) {
-        Ok((peer, decoder)) => {
-            let _ = stream.set_write_timeout(None);
-            let peer: Arc<str> = peer.into();
-            match connection::start(
-                node,
-                stream,
-                peer.clone(),
-                decoder,
-                r.opts.max_frame,
-                r.beat(),
-            ) {
-                Ok(conn) => {
-                    let fresh = {
-                        let mut peers = lock(&r.peers);
-                        let p = peers.entry(peer.clone()).or_default();
-                        let fresh = p.out.is_none() && p.inbound.is_empty();
-                        p.inbound.push(conn);
-                        fresh
-                    };
-                    log::debug!("{}: accepted {peer} from {from}", node.name());
-                    if fresh {
-                        node_event(node, json!({"nodeup": &*peer}));
-                    }
-                }
-                Err(e) => log::error!("{}: cannot serve {from}: {e}", node.name()),
-            }
-        }
+        Ok((peer, decoder)) => match serve_conn(node, stream, peer.into(), decoder, false) {
+            Ok(conn) => log::debug!("{}: accepted {} from {from}", node.name(), conn.peer),
+            Err(e) => log::error!("{}: cannot serve {from}: {e}", node.name()),
+        },
         Err(handshake::HandshakeError::BadCookie) => {
             log::warn!("{}: refused {from}: wrong cookie", node.name())
         }
@@ -351,8 +328,23 @@ fn dial(node: &Node, peer: &str) -> Result<Arc<Conn>, SendError> {
     if declared != peer {
         log::debug!("{}: {peer} calls itself {declared}", node.name());
     }
-    let _ = stream.set_write_timeout(None);
-    let peer: Arc<str> = peer.into();
+    let conn =
+        serve_conn(node, stream, peer.into(), decoder, true).map_err(|e| fail(e.to_string()))?;
+    log::debug!("{}: connected to {peer}", node.name());
+    Ok(conn)
+}
+
+/// Start the loops of an authenticated stream, record it as the connection this node sends
+/// on (`outgoing`) or as one the peer opened, and announce the peer if it is new.
+fn serve_conn(
+    node: &Node,
+    stream: may::net::TcpStream,
+    peer: Arc<str>,
+    decoder: frame::Decoder,
+    outgoing: bool,
+) -> std::io::Result<Arc<Conn>> {
+    let r = node.remote();
+    stream.set_write_timeout(None)?;
     let conn = connection::start(
         node,
         stream,
@@ -360,16 +352,18 @@ fn dial(node: &Node, peer: &str) -> Result<Arc<Conn>, SendError> {
         decoder,
         r.opts.max_frame,
         r.beat(),
-    )
-    .map_err(|e| fail(e.to_string()))?;
+    )?;
     let fresh = {
         let mut peers = lock(&r.peers);
         let p = peers.entry(peer.clone()).or_default();
         let fresh = p.out.is_none() && p.inbound.is_empty();
-        p.out = Some(conn.clone());
+        if outgoing {
+            p.out = Some(conn.clone());
+        } else {
+            p.inbound.push(conn.clone());
+        }
         fresh
     };
-    log::debug!("{}: connected to {peer}", node.name());
     if fresh {
         node_event(node, json!({"nodeup": &*peer}));
     }
