@@ -77,13 +77,13 @@ pub(crate) struct CellState {
 }
 
 impl ActorCell {
-    pub(crate) fn new(id: u64, node_id: Arc<str>) -> Self {
+    pub(crate) fn new(id: u64, node_id: Arc<str>, ephemeral: bool) -> Self {
         ActorCell {
             id,
             node_id,
             queue: MailQueue::new(),
             state: Mutex::new(CellState::default()),
-            ephemeral: false,
+            ephemeral,
         }
     }
 

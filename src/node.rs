@@ -214,7 +214,7 @@ impl Node {
         F: FnOnce(Mailbox) -> R + Send + 'static,
         R: IntoExit,
     {
-        actor::start(self, self.new_cell(), f, None)
+        actor::start(self, self.new_cell(false), f, None)
     }
 
     /// Spawn a struct-based [`Actor`].
@@ -229,7 +229,7 @@ impl Node {
         F: FnOnce(Mailbox) -> R + Send + 'static,
         R: IntoExit,
     {
-        let cell = self.new_cell();
+        let cell = self.new_cell(false);
         let child = cell.address();
         crate::link::add_link_from(to, &child);
         actor::start(self, cell, f, Some(to.clone())).inspect_err(|_| {
@@ -257,27 +257,29 @@ impl Node {
     /// assert_eq!(inbox.receive(), 42);
     /// ```
     pub fn inbox(&self) -> Mailbox {
-        let cell = self.new_cell();
-        self.insert_cell(cell.clone());
-        actor::set_context(Some((self.clone(), Some(cell.address()))));
-        Mailbox::new(cell, self.clone(), true)
+        let mb = self.thread_mailbox(false);
+        actor::set_context(Some((self.clone(), Some(mb.addr()))));
+        mb
     }
 
     /// A throwaway mailbox for one request/reply exchange (`Address::call`): like
-    /// [`Node::inbox`] but it does not become the thread's context. When it is dropped it
-    /// closes, so a late reply to it is dropped rather than left in anyone's mailbox.
+    /// [`Node::inbox`] but it does not become the thread's context, and its end leaves no
+    /// exit record. When it is dropped it closes, so a late reply to it is dropped rather
+    /// than left in anyone's mailbox.
     pub(crate) fn ephemeral(&self) -> Mailbox {
-        let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut cell = ActorCell::new(id, self.0.id.clone());
-        cell.ephemeral = true;
-        let cell = Arc::new(cell);
+        self.thread_mailbox(true)
+    }
+
+    /// A registered mailbox that is not an actor (no coroutine of its own).
+    fn thread_mailbox(&self, ephemeral: bool) -> Mailbox {
+        let cell = self.new_cell(ephemeral);
         self.insert_cell(cell.clone());
         Mailbox::new(cell, self.clone(), true)
     }
 
-    fn new_cell(&self) -> Arc<ActorCell> {
+    fn new_cell(&self, ephemeral: bool) -> Arc<ActorCell> {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        Arc::new(ActorCell::new(id, self.0.id.clone()))
+        Arc::new(ActorCell::new(id, self.0.id.clone(), ephemeral))
     }
 
     fn shard(&self, id: u64) -> MutexGuard<'_, Shard> {

@@ -199,28 +199,7 @@ impl Address {
         let message = serde_json::to_value(&message)
             .map_err(|e| CallError::Send(SendError::NotJson(e.to_string())))?;
         let deadline = Instant::now().checked_add(timeout);
-        let mut mb = caller_node(self)?.ephemeral();
-        let mref = mb.monitor(self);
-        let reference = Ref::new();
-        let request = json!({
-            "call": reference,
-            "method": method,
-            "address": mb.addr(),
-            "message": message,
-        });
-        match self.send(request) {
-            Ok(()) => {}
-            // The monitor's DOWN (already queued for a local target) says why.
-            Err(SendError::DeadActor(_)) => {}
-            Err(SendError::NoConnection { node, .. }) => {
-                mb.demonitor(mref);
-                return Err(CallError::NoConnection(node));
-            }
-            Err(e) => {
-                mb.demonitor(mref);
-                return Err(CallError::Send(e));
-            }
-        }
+        let (mut mb, mref, reference) = self.request(method, message)?;
         let response = crate::pattern!({"response": = reference});
         let down = crate::pattern!({"down": = mref});
         let result = match receive_until(&mut mb, &[&response, &down], deadline) {
@@ -240,25 +219,7 @@ impl Address {
     /// did not end in time (it may still be working through earlier messages).
     pub fn stop_server(&self, timeout: Duration) -> Result<(), CallError> {
         let deadline = Instant::now().checked_add(timeout);
-        let mut mb = caller_node(self)?.ephemeral();
-        let mref = mb.monitor(self);
-        let request = json!({
-            "call": Ref::new(),
-            "method": STOP_METHOD,
-            "address": mb.addr(),
-            "message": null,
-        });
-        match self.send(request) {
-            Ok(()) | Err(SendError::DeadActor(_)) => {}
-            Err(SendError::NoConnection { node, .. }) => {
-                mb.demonitor(mref);
-                return Err(CallError::NoConnection(node));
-            }
-            Err(e) => {
-                mb.demonitor(mref);
-                return Err(CallError::Send(e));
-            }
-        }
+        let (mut mb, mref, _) = self.request(STOP_METHOD, Value::Null)?;
         // The response (if any) stays in the throwaway mailbox: the DOWN is what counts.
         let down = crate::pattern!({"down": = mref});
         match receive_until(&mut mb, &[&down], deadline) {
@@ -271,6 +232,30 @@ impl Address {
                 Err(CallError::Timeout)
             }
         }
+    }
+}
+
+impl Address {
+    /// Send a call request from a fresh throwaway mailbox that monitors this server.
+    /// Returns that mailbox, the monitor's reference and the request's reference. A dead
+    /// target is not an error here: the monitor's DOWN (already queued) says why.
+    fn request(&self, method: &str, message: Value) -> Result<(Mailbox, Ref, Ref), CallError> {
+        let mut mb = caller_node(self)?.ephemeral();
+        let mref = mb.monitor(self);
+        let reference = Ref::new();
+        let request = json!({
+            "call": reference,
+            "method": method,
+            "address": mb.addr(),
+            "message": message,
+        });
+        let failed = match self.send(request) {
+            Ok(()) | Err(SendError::DeadActor(_)) => return Ok((mb, mref, reference)),
+            Err(SendError::NoConnection { node, .. }) => CallError::NoConnection(node),
+            Err(e) => CallError::Send(e),
+        };
+        mb.demonitor(mref);
+        Err(failed)
     }
 }
 
