@@ -43,7 +43,8 @@
 //! | exit reasons | [`exit`] |
 //! | links and monitors | [`link`] |
 //! | remote nodes, heartbeats, node events | [`remote`] |
-//! | wire frames, cookie handshake | `frame.rs`, `handshake.rs`, `connection.rs` |
+//! | wire frames, cookie handshake, one connection | `remote/frame.rs`, `remote/handshake.rs`, `remote/connection.rs` |
+//! | listener, dialer, peer table, frame dispatch, requests, remote links | `remote/{listener,dialer,peers,dispatch,requests,watch}.rs` |
 //! | call/cast servers (gen_server) | [`server`] |
 //! | supervisors | [`supervisor`] |
 //! | routers | [`router`] |
@@ -63,12 +64,10 @@ pub mod actor;
 pub mod address;
 mod binary;
 pub mod config;
-mod connection;
-mod digest;
+
 mod error;
 pub mod exit;
-mod frame;
-mod handshake;
+
 pub mod link;
 pub mod mailbox;
 pub mod mesh;

@@ -1,6 +1,6 @@
 //! The connection handshake: both nodes prove they know the cookie without sending it.
 //!
-//! Version 1, four frames (each a [`Frame`](crate::frame) with at most 4 KiB of JSON):
+//! Version 1, four frames (each a `Frame` (see `frame.rs`) with at most 4 KiB of JSON):
 //!
 //! ```text
 //! connector A                                  acceptor B
@@ -22,8 +22,8 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::digest::{constant_time_eq, hex, hmac_sha256};
-use crate::frame::{Decoder, Frame, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION, encode_into};
+use super::digest::{constant_time_eq, hex, hmac_sha256};
+use super::frame::{Decoder, Frame, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION, encode_into};
 
 /// Why a handshake failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

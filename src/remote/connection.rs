@@ -5,7 +5,7 @@
 //!   writes it with one `write_all`, so under load many small messages share one syscall.
 //!   When the queue stays empty for the heartbeat interval it writes a `Heartbeat` frame.
 //! - The **reader** reads into a [`Decoder`] and hands each frame to the node
-//!   ([`crate::remote::on_frame`]), in order. A read that sees nothing for the heartbeat
+//!   ([`super::dispatch::on_frame`]), in order. A read that sees nothing for the heartbeat
 //!   timeout means the peer is gone.
 //!
 //! Any failure (I/O error, EOF, silence, a bad frame) closes the connection and reports the
@@ -20,8 +20,8 @@ use std::time::Duration;
 use may::net::TcpStream;
 use may::sync::mpsc;
 
+use super::frame::{Decoder, Frame, encode_into};
 use crate::Node;
-use crate::frame::{Decoder, Frame, encode_into};
 
 /// A live connection to `peer`.
 pub(crate) struct Conn {
@@ -115,7 +115,7 @@ pub(crate) fn start(
                 break;
             }
             if let Err(e) = wstream.write_all(&batch) {
-                crate::remote::conn_failed(&wnode, &wconn, &format!("write failed: {e}"));
+                super::peers::conn_failed(&wnode, &wconn, &format!("write failed: {e}"));
                 break;
             }
             batch.clear();
@@ -127,7 +127,7 @@ pub(crate) fn start(
     crate::actor::go(move || {
         crate::actor::set_context(Some((rnode.clone(), None)));
         let why = read_loop(&rnode, &rconn, &mut rstream, &mut decoder, beat);
-        crate::remote::conn_failed(&rnode, &rconn, &why);
+        super::peers::conn_failed(&rnode, &rconn, &why);
     })?;
     Ok(conn)
 }
@@ -144,7 +144,7 @@ fn read_loop(
     loop {
         loop {
             match decoder.next_frame() {
-                Ok(Some(frame)) => crate::remote::on_frame(node, conn, frame),
+                Ok(Some(frame)) => super::dispatch::on_frame(node, conn, frame),
                 Ok(None) => break,
                 Err(e) => return format!("{e} from {}", conn.peer),
             }

@@ -5,7 +5,7 @@
 //! receiving node's limit (default 16 MiB, [`NodeOptions::max_frame`](crate::NodeOptions)),
 //! malformed JSON, or an unknown kind close the connection with a logged reason; so does a
 //! peer that closes in the middle of a frame. The handshake frames come first (see
-//! [`crate::handshake`]); version [`PROTOCOL_VERSION`] is the only one spoken.
+//! `handshake.rs`); version [`PROTOCOL_VERSION`] is the only one spoken.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

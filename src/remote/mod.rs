@@ -1,0 +1,314 @@
+//! Remote nodes: listening, connecting, and what a node does with the frames it receives.
+//!
+//! Each [`Node`] listens on its `host:port`. Sending to an address on another node opens a
+//! connection on first use (the sender waits at most the connect + handshake timeout, then
+//! gets [`SendError::NoConnection`]); the connection is kept and shared by every actor of
+//! the node, and re-opened by the next send after a failure.
+//!
+//! **Who sends on which connection.** A node sends its traffic only on connections *it*
+//! opened (one per peer), and reads on every connection. So between two nodes there may be
+//! two TCP connections, one per direction. This keeps Erlang's ordering guarantee simply:
+//! messages from one actor to another travel one TCP stream and are delivered in the order
+//! sent. Replies to requests (`wait`, `whereis`, remote spawn) go back on the connection the
+//! request came in on.
+//!
+//! **When a connection breaks**, the node declares the peer down: every connection with it
+//! is closed, pending remote `wait`s return [`ExitReason::NoConnection`], every link or
+//! monitor from a local actor to an actor on that node fires with `noconnection`, and node
+//! monitors get `{"nodedown": "host:port", "reason": "..."}`. Messages still queued in the
+//! broken connection, or in flight in the kernel, may be lost: what was sent before the
+//! break may or may not have arrived, and nothing sent after it is delivered twice. A later
+//! send reconnects (a new `{"nodeup": ...}`).
+//!
+//! **Heartbeats.** An idle connection carries a heartbeat frame every
+//! [`NodeOptions::heartbeat_interval`]; a connection on which nothing arrives for
+//! [`NodeOptions::heartbeat_timeout`] (default 5 s) is declared dead.
+//!
+//! **Bad peers.** A peer that fails the cookie challenge is refused and logged, and none of
+//! its frames is delivered. Oversized frames, malformed JSON, unknown frame kinds, a frame
+//! cut short, or a handshake that stalls close that one connection with a log line; the
+//! node keeps serving everyone else. Before the handshake completes a peer can make the node
+//! buffer at most 4 KiB, for at most the handshake timeout.
+//!
+//! **Where each part lives.** One door in each direction between the core and the network:
+//! the core hands this module an envelope for a remote address (`send`); `dispatch`
+//! hands the core an envelope for a local id. Between them:
+//!
+//! | file | role |
+//! |---|---|
+//! | `options.rs` | [`NodeOptions`]: every limit and deadline |
+//! | `listener.rs` | bind, accept, the acceptor's handshake |
+//! | `dialer.rs` | open a connection to a peer, the connector's handshake |
+//! | `handshake.rs`, `digest.rs` | the cookie proof |
+//! | `frame.rs` | the wire format |
+//! | `connection.rs` | one authenticated connection: its reader and writer |
+//! | `peers.rs` | the peer table; what a failed connection takes down |
+//! | `dispatch.rs` | what an incoming frame does |
+//! | `requests.rs` | remote `wait`, `whereis`, spawn |
+//! | `watch.rs` | links and monitors that cross nodes |
+
+mod connection;
+mod dialer;
+mod digest;
+mod dispatch;
+pub(crate) mod frame;
+mod handshake;
+mod listener;
+mod options;
+mod peers;
+mod requests;
+mod watch;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::actor::ActorCell;
+use connection::Beat;
+use frame::Frame;
+
+use crate::mailbox::{Envelope, Mailbox, Signal};
+use crate::node::NodeName;
+use crate::{Address, ExitReason, Node, NodeError, Ref, SendError, SpawnError};
+
+use connection::Conn;
+pub(crate) use dialer::conn_to;
+pub(crate) use listener::{bind, start};
+pub use options::NodeOptions;
+use peers::{Peer, conn_failed};
+use requests::Pending;
+pub(crate) use requests::{wait, whereis};
+use watch::Watch;
+pub(crate) use watch::{demonitor, link, monitor, unlink};
+
+/// An actor factory for remote spawn: gets the mailbox and the JSON arguments.
+pub type Factory = Arc<dyn Fn(Mailbox, Value) -> ExitReason + Send + Sync>;
+
+/// The network state of one node.
+pub(crate) struct Remote {
+    pub(crate) opts: NodeOptions,
+    peers: Mutex<HashMap<Arc<str>, Peer>>,
+    /// One connect attempt at a time per peer (a `may` mutex: waiting coroutines yield).
+    dialing: Mutex<HashMap<Arc<str>, Arc<may::sync::Mutex<()>>>>,
+    /// Cookies given explicitly to `connect` for a peer.
+    cookies: Mutex<HashMap<Arc<str>, String>>,
+    /// Outstanding requests: id -> (peer, where the reply goes).
+    pending: Mutex<HashMap<u64, Pending>>,
+    /// Links and monitors between local actors and actors on other nodes.
+    watches: Mutex<Vec<Watch>>,
+    /// Node-event subscribers.
+    subscribers: Mutex<Vec<Address>>,
+    factories: Mutex<HashMap<String, Factory>>,
+    stopped: AtomicBool,
+    listen_addr: Mutex<Option<SocketAddr>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Remote {
+    pub(crate) fn new(opts: NodeOptions) -> Self {
+        Remote {
+            opts,
+            peers: Mutex::default(),
+            dialing: Mutex::default(),
+            cookies: Mutex::default(),
+            pending: Mutex::default(),
+            watches: Mutex::default(),
+            subscribers: Mutex::default(),
+            factories: Mutex::default(),
+            stopped: AtomicBool::new(false),
+            listen_addr: Mutex::default(),
+        }
+    }
+
+    fn beat(&self) -> Beat {
+        Beat {
+            interval: self.opts.heartbeat_interval,
+            timeout: self.opts.heartbeat_timeout,
+        }
+    }
+}
+
+/// Send an envelope to an actor on another node.
+pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), SendError> {
+    let conn = conn_to(from, addr.node_id())?;
+    let to = addr.id();
+    let bytes = match env {
+        Envelope::Msg(v) => {
+            frame::encode_msg(to, &v, from.remote().opts.max_frame).map_err(|size| {
+                SendError::TooLarge {
+                    size,
+                    limit: from.remote().opts.max_frame,
+                }
+            })?
+        }
+        Envelope::Signal(sig) => {
+            let f = match *sig {
+                Signal::Kill => Frame::Kill { to },
+                Signal::Exit {
+                    from,
+                    reason,
+                    linked,
+                } => Frame::Exit {
+                    to,
+                    from,
+                    reason,
+                    linked,
+                },
+                Signal::Down {
+                    reference,
+                    from,
+                    reason,
+                } => Frame::Down {
+                    to,
+                    reference,
+                    from,
+                    reason,
+                },
+            };
+            let mut out = Vec::new();
+            frame::encode_into(&f, &mut out);
+            out
+        }
+    };
+    conn.push(bytes).map_err(|_| SendError::NoConnection {
+        node: addr.node_id().into(),
+        why: "connection closed".into(),
+    })
+}
+
+/// The live cell behind `addr` if it is an actor of the node that is "here".
+pub(crate) fn local_cell_of(addr: &Address) -> Option<Arc<ActorCell>> {
+    crate::node::home_node(addr).and_then(|n| n.cell(addr.id()))
+}
+
+/// Does `addr` name an actor of the node that is "here"?
+pub(crate) fn is_local_node(addr: &Address) -> bool {
+    crate::node::home_node(addr).is_some()
+}
+
+impl Node {
+    /// Create a node with explicit network [`NodeOptions`].
+    pub fn with_options(
+        mesh: &crate::Mesh,
+        name: &str,
+        opts: NodeOptions,
+    ) -> Result<Node, NodeError> {
+        Node::create(mesh, name, opts)
+    }
+
+    pub(crate) fn remote(&self) -> &Remote {
+        &self.0.remote
+    }
+
+    /// Connect to the node `cookie@host:port` now (sends connect on demand anyway), using
+    /// that cookie for the handshake. Returns the typed reason if it cannot.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node};
+    /// let mesh = Mesh::new();
+    /// let a = Node::new(&mesh, "secret@127.0.0.1:0").unwrap();
+    /// let b = Node::new(&mesh, "secret@127.0.0.1:0").unwrap();
+    /// a.connect(&format!("secret@{}", b.name())).unwrap();
+    /// assert!(a.connected_nodes().contains(&b.name().to_string()));
+    /// ```
+    pub fn connect(&self, name: &str) -> Result<(), NodeError> {
+        let n = NodeName::parse(name)?;
+        let peer = n.id();
+        if n.cookie != self.cookie() {
+            lock(&self.remote().cookies).insert(peer.clone().into(), n.cookie.clone());
+        }
+        conn_to(self, &peer)
+            .map(|_| ())
+            .map_err(|e| NodeError::Connect {
+                node: peer,
+                why: e.to_string(),
+            })
+    }
+
+    /// Close every connection with `peer` (`host:port`): both sides see the other go down.
+    pub fn disconnect(&self, peer: &str) {
+        let conns = lock(&self.remote().peers).get(peer).map(|p| {
+            p.out
+                .iter()
+                .chain(p.inbound.iter())
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+        if let Some(c) = conns.and_then(|c| c.into_iter().next()) {
+            conn_failed(self, &c, "disconnected locally");
+        }
+    }
+
+    /// Nodes this node has a live connection with (`host:port`).
+    pub fn connected_nodes(&self) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.remote().peers)
+            .iter()
+            .filter(|(_, p)| {
+                p.out.as_ref().is_some_and(|c| !c.is_closed())
+                    || p.inbound.iter().any(|c| !c.is_closed())
+            })
+            .map(|(k, _)| k.to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Subscribe `addr` to node events: it receives `{"nodeup": "host:port"}` and
+    /// `{"nodedown": "host:port", "reason": "..."}` (Erlang's `monitor_nodes`).
+    pub fn monitor_nodes(&self, addr: &Address) {
+        lock(&self.remote().subscribers).push(addr.clone());
+    }
+
+    /// Register a named factory other nodes can spawn actors from ([`Node::spawn_remote`]).
+    pub fn register_factory<F>(&self, name: &str, f: F)
+    where
+        F: Fn(Mailbox, Value) -> ExitReason + Send + Sync + 'static,
+    {
+        lock(&self.remote().factories).insert(name.to_string(), Arc::new(f));
+    }
+
+    /// Spawn an actor on node `peer` (`host:port`) from its factory `factory`, with JSON
+    /// `args`; returns the new actor's address. `peer` may be this node.
+    pub fn spawn_remote(
+        &self,
+        peer: &str,
+        factory: &str,
+        args: Value,
+    ) -> Result<Address, SpawnError> {
+        if peer == self.name() {
+            let f = lock(&self.remote().factories)
+                .get(factory)
+                .cloned()
+                .ok_or_else(|| SpawnError::UnknownFactory(factory.into()))?;
+            return self.try_spawn(move |mb| f(mb, args));
+        }
+        requests::spawn(self, peer, factory, args)
+    }
+
+    /// Stop listening, close every connection, and kill every actor of this node.
+    pub fn shutdown(&self) {
+        let r = self.remote();
+        if r.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // Wake the accept loop so it sees `stopped`.
+        if let Some(a) = *lock(&r.listen_addr) {
+            let _ = std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1));
+        }
+        let peers: Vec<Arc<str>> = lock(&r.peers).keys().cloned().collect();
+        for p in peers {
+            self.disconnect(&p);
+        }
+        for cell in self.live_cells() {
+            let _ = cell.queue.push(Envelope::Signal(Box::new(Signal::Kill)));
+        }
+        log::debug!("{}: shut down", self.name());
+    }
+}
