@@ -1,0 +1,39 @@
+//! The crate's public face outside the code: metadata a registry shows, the license it ships
+//! under, a changelog that knows the current version.
+
+use std::path::Path;
+
+fn read(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn cargo_metadata_is_filled_in() {
+    assert!(env!("CARGO_PKG_DESCRIPTION").len() > 40);
+    assert_eq!(env!("CARGO_PKG_LICENSE"), "MIT");
+    assert!(!env!("CARGO_PKG_README").is_empty());
+    assert!(!env!("CARGO_PKG_RUST_VERSION").is_empty());
+    let manifest = read("Cargo.toml");
+    for key in ["keywords", "categories"] {
+        assert!(
+            manifest.lines().any(|l| l.starts_with(&format!("{key} = ["))),
+            "Cargo.toml lacks {key}"
+        );
+    }
+}
+
+#[test]
+fn license_file_is_mit() {
+    let license = read("LICENSE");
+    assert!(license.starts_with("MIT License"));
+    assert!(license.contains("Permission is hereby granted, free of charge"));
+}
+
+#[test]
+fn changelog_knows_the_current_version() {
+    let changelog = read("CHANGELOG.md");
+    assert!(changelog.contains("## [Unreleased]"));
+    let heading = format!("## [{}]", env!("CARGO_PKG_VERSION"));
+    assert!(changelog.contains(&heading), "CHANGELOG.md lacks {heading}");
+}
