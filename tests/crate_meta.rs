@@ -37,3 +37,13 @@ fn changelog_knows_the_current_version() {
     let heading = format!("## [{}]", env!("CARGO_PKG_VERSION"));
     assert!(changelog.contains(&heading), "CHANGELOG.md lacks {heading}");
 }
+
+#[test]
+fn readme_stands_on_its_own() {
+    let readme = read("README.md");
+    assert!(!readme.contains("../"), "README links outside the repository");
+    assert!(readme.contains("## What pyact keeps of python-actors"));
+    // The two commands CI and users rely on.
+    assert!(readme.contains("cargo run --release --example ring"));
+    assert!(readme.contains("\ncargo test "));
+}
