@@ -97,6 +97,12 @@ pub use serde_json::{Value, json};
 pub use server::{CallError, Server, ServerError, serve};
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
 
+/// Every Rust block of the README, compiled and run as a doctest, so the README cannot drift
+/// from the API (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// A random `u64` from the standard library's per-process random hasher keys (not for
 /// cryptography: the wire handshake reads the OS generator).
 pub(crate) fn random_u64() -> u64 {

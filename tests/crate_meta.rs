@@ -17,7 +17,9 @@ fn cargo_metadata_is_filled_in() {
     let manifest = read("Cargo.toml");
     for key in ["keywords", "categories"] {
         assert!(
-            manifest.lines().any(|l| l.starts_with(&format!("{key} = ["))),
+            manifest
+                .lines()
+                .any(|l| l.starts_with(&format!("{key} = ["))),
             "Cargo.toml lacks {key}"
         );
     }
@@ -41,9 +43,45 @@ fn changelog_knows_the_current_version() {
 #[test]
 fn readme_stands_on_its_own() {
     let readme = read("README.md");
-    assert!(!readme.contains("../"), "README links outside the repository");
+    assert!(
+        !readme.contains("../"),
+        "README links outside the repository"
+    );
     assert!(readme.contains("## What pyact keeps of python-actors"));
     // The two commands CI and users rely on.
     assert!(readme.contains("cargo run --release --example ring"));
     assert!(readme.contains("\ncargo test "));
+}
+
+#[test]
+fn every_readme_code_block_says_what_it_is() {
+    // rustdoc compiles untagged blocks as Rust; shell commands must say `sh`/`text`, and Rust
+    // blocks are compiled (and run) by the `ReadmeDoctests` item in lib.rs.
+    let readme = read("README.md");
+    let mut open = false;
+    let mut rust = 0;
+    for (n, line) in readme.lines().enumerate() {
+        let Some(tag) = line.trim_start().strip_prefix("```") else {
+            continue;
+        };
+        if open {
+            open = false;
+            continue;
+        }
+        open = true;
+        let lang = tag.split(',').next().unwrap_or("");
+        assert!(
+            ["rust", "sh", "text", "json"].contains(&lang),
+            "README line {}: code block tagged {tag:?}",
+            n + 1
+        );
+        rust += usize::from(lang == "rust");
+        assert!(
+            !tag.contains("ignore"),
+            "README line {}: ignored block",
+            n + 1
+        );
+    }
+    assert!(!open, "unclosed code block");
+    assert!(rust >= 4, "README lost its Rust examples");
 }
