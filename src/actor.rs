@@ -1,6 +1,6 @@
 //! Actors: a `may` coroutine running a function that owns a [`Mailbox`].
 //!
-//! [`ActorCell`] is the part of an actor other actors can reach (through its [`Address`]):
+//! `ActorCell` is the part of an actor other actors can reach (through its [`Address`]):
 //! its mail queue and the small state that others update (links, monitors, waiters). The
 //! actor's own state lives on its coroutine's stack, reachable by nothing but messages.
 //!
@@ -11,7 +11,7 @@
 //!    becomes the [`ExitReason`] (`IntoExit`), a panic becomes
 //!    [`ExitReason::Panicked`] with the panic message, and an exit signal unwinds the
 //!    coroutine with its reason.
-//! 3. [`ActorCell::finish`] closes the mailbox (later sends report
+//! 3. `ActorCell::finish` closes the mailbox (later sends report
 //!    [`SendError::DeadActor`](crate::SendError::DeadActor)), records the reason for late
 //!    waiters, and notifies waiters, links and monitors, in that order.
 

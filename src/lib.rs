@@ -36,7 +36,7 @@
 //! |---|---|
 //! | addresses and sending | [`address`] |
 //! | mailboxes and receiving | [`mailbox`] |
-//! | patterns | [`pattern`] |
+//! | patterns | [`pattern`](mod@pattern) |
 //! | actors | [`actor`] |
 //! | nodes, registry, wait | [`node`] |
 //! | the mesh | [`mesh`] |
@@ -75,6 +75,9 @@ pub mod mesh;
 pub mod node;
 pub mod pattern;
 mod reference;
+// Its module docs link to private `NodeOptions` fields; the network rewrite (src/net/) owns
+// that file. Remove this allow when it lands.
+#[allow(rustdoc::private_intra_doc_links)]
 pub mod remote;
 pub mod router;
 pub mod server;

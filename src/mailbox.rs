@@ -2,8 +2,8 @@
 //! [`Mailbox::receive`] takes it from.
 //!
 //! A mailbox has two halves:
-//! - [`MailQueue`], shared by every sender: a lock-free multi-producer queue of
-//!   [`Envelope`]s plus the parked receiver to wake. A push never blocks.
+//! - `MailQueue`, shared by every sender: a lock-free multi-producer queue of
+//!   `Envelope`s plus the parked receiver to wake. A push never blocks.
 //! - [`Mailbox`], owned by exactly one actor (or thread): the only consumer of the queue, plus
 //!   a *save queue* of messages it took out but that no pattern has matched yet.
 //!
@@ -480,7 +480,7 @@ pub(crate) fn exit_message(from: &Address, reason: &ExitReason) -> Value {
 /// Erlang-style receive with pattern arms and an optional `after` arm.
 ///
 /// Each arm is `name @ PATTERN => expression`, where `PATTERN` is one token tree in the
-/// [`pattern!`](crate::pattern) syntax (or the name of a [`Pattern`] variable) and `name` binds
+/// [`pattern!`](macro@crate::pattern) syntax (or the name of a [`Pattern`] variable) and `name` binds
 /// the matched message. The optional last arm `after DURATION => expression` runs if nothing
 /// matches in time.
 ///

@@ -1,6 +1,6 @@
 //! Patterns for selective receive, written like the seed's Python patterns.
 //!
-//! Build them with [`pattern!`](crate::pattern) from a literal that reads like the seed:
+//! Build them with [`pattern!`](macro@crate::pattern) from a literal that reads like the seed:
 //!
 //! | pattern | matches | does not match |
 //! |---|---|---|
@@ -135,7 +135,7 @@ impl From<Value> for Pattern {
     }
 }
 
-/// Build a [`Pattern`] from a literal in the seed's syntax (see the [module docs](crate::pattern)).
+/// Build a [`Pattern`] from a literal in the seed's syntax (see the [module docs](mod@crate::pattern)).
 ///
 /// ```
 /// use pyact::pattern;
