@@ -180,7 +180,7 @@ pub fn live_actors() -> usize {
 
 fn max_actors() -> usize {
     static MAX: OnceLock<usize> = OnceLock::new();
-    *MAX.get_or_init(|| crate::config::current().get_max_actors())
+    *MAX.get_or_init(|| crate::config::current().actor_limit())
 }
 
 /// Releases one live-actor slot when dropped.

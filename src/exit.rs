@@ -23,6 +23,7 @@ use crate::Address;
 
 /// Why an actor ended. See the [module docs](self) for the JSON encoding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum ExitReason {
     /// The actor function returned this value.
     #[serde(rename = "normal")]

@@ -48,6 +48,7 @@
 //! | supervisors | [`supervisor`] |
 //! | routers | [`router`] |
 //! | runtime configuration | [`config`] |
+//! | bytes inside messages, base64 | [`binary`] |
 //!
 //! ## Rules for actor code
 //! - Block only in pyact calls (receive, wait) or `may` primitives; a blocking
@@ -61,7 +62,7 @@
 
 pub mod actor;
 pub mod address;
-mod binary;
+pub mod binary;
 pub mod config;
 mod connection;
 mod digest;
@@ -85,7 +86,7 @@ pub mod supervisor;
 
 pub use actor::{Actor, curaddr, current_node, live_actors, spawn};
 pub use address::Address;
-pub use binary::{Binary, base64_decode, base64_encode};
+pub use binary::Binary;
 pub use config::{Config, ConfigError};
 pub use error::{NodeError, RegistryError, SendError, SpawnError};
 pub use exit::{ExitReason, IntoExit};
@@ -105,6 +106,57 @@ pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Checks of the API's Rust conventions that only the compiler can make (each block must
+/// fail to compile; `cargo test --doc`).
+///
+/// A configuration built and dropped without `apply` is a warning (here an error):
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// pyact::Config::default().workers(2);
+/// ```
+/// So is a supervisor spec that is never spawned:
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use pyact::supervisor::{Strategy, Supervisor};
+/// Supervisor::new(Strategy::OneForOne);
+/// ```
+/// ... a child spec never given to a supervisor:
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// pyact::ChildSpec::new("worker", |_| ());
+/// ```
+/// ... and a router never spawned:
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// pyact::Router::new(pyact::Routing::RoundRobin, 2, |_, _| ());
+/// ```
+/// Public enums that will grow are `#[non_exhaustive]`: a match needs a wildcard arm.
+/// ```compile_fail
+/// fn describe(r: &pyact::ExitReason) -> &'static str {
+///     use pyact::ExitReason::*;
+///     match r {
+///         Normal(_) => "normal", Failed(_) => "failed", Panicked(_) => "panicked",
+///         Killed => "killed", NoSuchActor => "noproc", NoConnection => "noconnection",
+///         Shutdown => "shutdown", Linked { .. } => "linked",
+///     }
+/// }
+/// ```
+/// ```compile_fail
+/// fn describe(e: &pyact::CallError) -> &'static str {
+///     use pyact::CallError::*;
+///     match e {
+///         Timeout => "t", DeadActor(_) => "d", NoConnection(_) => "n",
+///         UnknownMethod(_) => "u", Server(_) => "s", Send(_) => "x",
+///     }
+/// }
+/// ```
+/// The base64 codec is not at the crate root (it lives in [`binary`]):
+/// ```compile_fail
+/// let _ = pyact::base64_encode(b"x");
+/// ```
+#[cfg(doctest)]
+pub struct ConventionChecks;
 
 /// A random `u64` from the standard library's per-process random hasher keys (not for
 /// cryptography: the wire handshake reads the OS generator).

@@ -36,6 +36,7 @@ use serde_json::Value;
 
 /// A compiled pattern. See the [module docs](self) for the rules.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Pattern {
     /// `object` / `_`: anything.
     Any,
