@@ -305,3 +305,35 @@ where
         }
     }
 }
+
+/// Spawn an actor linked to the current actor, on its node: the free-function form of
+/// [`Node::spawn_link`] (Erlang's `spawn_link/1`), as [`spawn`] is of [`Node::spawn`]. Both are
+/// linked before the new actor runs, so neither can miss the other's abnormal end.
+///
+/// ```
+/// use pyact::{ExitReason, Mesh, Node, spawn_link};
+/// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let parent = node.spawn(|mut mb| {
+///     spawn_link(|_| -> () { panic!("child crashed") });
+///     mb.receive(); // never returns: the child's crash ends this actor
+/// });
+/// match node.wait(&parent) {
+///     Err(ExitReason::Linked { reason, .. }) => {
+///         assert_eq!(*reason, ExitReason::Panicked("child crashed".into()))
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+///
+/// # Panics
+/// Outside an actor (use [`Node::spawn_link`]), or if the spawn fails (see
+/// [`Node::spawn_link`] for the typed error).
+pub fn spawn_link<F, R>(f: F) -> Address
+where
+    F: FnOnce(Mailbox) -> R + Send + 'static,
+    R: IntoExit,
+{
+    let (node, me) = context().expect("pyact::spawn_link called outside an actor");
+    let me = me.expect("pyact::spawn_link called outside an actor");
+    node.spawn_link(&me, f).unwrap_or_else(|e| panic!("{e}"))
+}

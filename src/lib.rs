@@ -35,6 +35,7 @@
 //! | concept | module |
 //! |---|---|
 //! | addresses and sending | [`address`] |
+//! | request/reply with plain actors | [`ask`](mod@ask) |
 //! | mailboxes and receiving | [`mailbox`] |
 //! | patterns | [`pattern`](mod@pattern) |
 //! | actors | [`actor`] |
@@ -62,6 +63,7 @@
 
 pub mod actor;
 pub mod address;
+pub mod ask;
 pub mod binary;
 pub mod config;
 mod connection;
@@ -83,9 +85,11 @@ pub mod remote;
 pub mod router;
 pub mod server;
 pub mod supervisor;
+mod wait;
 
-pub use actor::{Actor, curaddr, current_node, live_actors, spawn};
+pub use actor::{Actor, curaddr, current_node, live_actors, spawn, spawn_link};
 pub use address::Address;
+pub use ask::{ask, reply};
 pub use binary::Binary;
 pub use config::{Config, ConfigError};
 pub use error::{NodeError, RegistryError, SendError, SpawnError};
@@ -98,7 +102,7 @@ pub use reference::Ref;
 pub use remote::{Factory, NodeOptions};
 pub use router::{Router, Routing};
 pub use serde_json::{Value, json};
-pub use server::{CallError, Server, ServerError, serve};
+pub use server::{Call, CallError, Server, ServerError, serve};
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
 
 /// Every Rust block of the README, compiled and run as a doctest, so the README cannot drift
