@@ -59,6 +59,10 @@ pub(crate) struct ActorCell {
     pub(crate) state: Mutex<CellState>,
     /// A call's throwaway mailbox: its end is not worth an exit record.
     pub(crate) ephemeral: bool,
+    /// When the cell was made (for `Node::info`'s age).
+    pub(crate) born: std::time::Instant,
+    /// The type name of the function an actor runs; unset for inboxes (see `observe.rs`).
+    pub(crate) runs: OnceLock<&'static str>,
 }
 
 /// What others may change about an actor, guarded by one short-held lock.
@@ -84,6 +88,8 @@ impl ActorCell {
             queue: MailQueue::new(),
             state: Mutex::new(CellState::default()),
             ephemeral,
+            born: std::time::Instant::now(),
+            runs: OnceLock::new(),
         }
     }
 
@@ -278,6 +284,7 @@ where
     R: IntoExit,
 {
     let slot = LiveSlot::take()?;
+    let _ = cell.runs.set(std::any::type_name::<F>());
     let addr = cell.address();
     if let Some(parent) = &link_to {
         cell.lock().links.insert(parent.clone());

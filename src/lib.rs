@@ -40,6 +40,7 @@
 //! | patterns | [`pattern`](mod@pattern) |
 //! | actors | [`actor`] |
 //! | nodes, registry, wait | [`node`] |
+//! | looking into a node: actors, names, links, monitors | [`observe`] |
 //! | the mesh | [`mesh`] |
 //! | exit reasons | [`exit`] |
 //! | links and monitors | [`link`] |
@@ -76,6 +77,7 @@ pub mod link;
 pub mod mailbox;
 pub mod mesh;
 pub mod node;
+pub mod observe;
 pub mod pattern;
 mod reference;
 // Its module docs link to private `NodeOptions` fields; the network rewrite (src/net/) owns

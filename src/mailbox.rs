@@ -547,3 +547,10 @@ macro_rules! __receive_arms {
         }
     }};
 }
+
+impl MailQueue {
+    /// Are envelopes waiting that the owner has not pulled yet? (for `Node::info`; a snapshot)
+    pub(crate) fn has_unread(&self) -> bool {
+        !self.queue.is_empty()
+    }
+}
