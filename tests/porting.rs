@@ -271,3 +271,23 @@ fn call_is_reexported_at_the_root() {
     });
     assert_eq!(server.call("hello", (), LONG).unwrap(), 5);
 }
+
+#[test]
+fn address_wait_and_wait_timeout_on_a_remote_actor() {
+    let a = node();
+    let b = Node::new(&Mesh::new(), "porting@127.0.0.1:0").unwrap();
+    let on_b = b.spawn(|mut mb| mb.receive());
+    let remote: Address = on_b.to_string().parse().unwrap();
+    let watcher = a.spawn(move |_| {
+        let early = remote.wait_timeout(Duration::from_millis(20));
+        remote.send(json!({"done": true})).unwrap();
+        let late = remote.wait_timeout(LONG);
+        let again = remote.wait();
+        json!([
+            early == Err(Timeout),
+            late == Ok(Ok(json!({"done": true}))),
+            again == Ok(json!({"done": true}))
+        ])
+    });
+    assert_eq!(watcher.wait().unwrap(), json!([true, true, true]));
+}
