@@ -137,6 +137,12 @@ pub struct ReadmeDoctests;
 /// #![deny(unused_must_use)]
 /// pyact::Router::new(pyact::Routing::RoundRobin, 2, |_, _| ());
 /// ```
+/// ... and a mailbox mark that is never used:
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// node.inbox().mark();
+/// ```
 /// Public enums that will grow are `#[non_exhaustive]`: a match needs a wildcard arm.
 /// ```compile_fail
 /// fn describe(r: &pyact::ExitReason) -> &'static str {

@@ -154,6 +154,7 @@ impl std::error::Error for Timeout {}
 
 /// A position in a mailbox's arrival order, from [`Mailbox::mark`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[must_use = "a Mark only matters when passed to receive_match_since"]
 pub struct Mark(u64);
 
 struct Saved {
