@@ -153,9 +153,7 @@ fn main() {
     let wanted = env_usize("PYACT_MEM_N", 100_000);
     // Two memory mappings per coroutine stack: past vm.max_map_count `may` aborts, so stay
     // under pyact's map-derived live-actor limit (same N for every side).
-    let limit = pyact::Config::default()
-        .get_max_actors()
-        .saturating_sub(1_000);
+    let limit = pyact::Config::default().actor_limit().saturating_sub(1_000);
     let n = wanted.min(limit);
     if let Ok(variant) = std::env::var(CHILD_ENV) {
         child(&variant, n);

@@ -6,13 +6,20 @@
 //! ```
 //!
 //! Both sides use the cookie in `PYACT_COOKIE` (default `pyact-demo`). The server registers a
-//! `ponger` actor that answers `{"ping": n, "from": <address>}` with `{"pong": n}` until a
-//! `"stop"` message arrives; the process exits when its standard input closes.
+//! `ponger` actor that answers `{"ping": n, "from": <address>}` with `{"pong": n}`.
+//!
+//! `serve` runs until Ctrl-C (the default SIGINT handling ends the process; nothing needs
+//! cleaning up) or until the ponger gets the message `"stop"`. It does not read its standard
+//! input, so `serve &` in a script or under a service manager keeps running. After a stop it
+//! lingers until its peers have disconnected (at most [`LINGER`]), so a peer that waits on the
+//! ponger still gets its result.
 
-use std::io::BufRead;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use pyact::{Address, Mesh, Node, json};
+use pyact::{Address, Mesh, Node, json, pattern};
+
+/// How long a stopped server waits for its peers to disconnect.
+const LINGER: Duration = Duration::from_secs(5);
 
 fn cookie() -> String {
     std::env::var("PYACT_COOKIE").unwrap_or_else(|_| "pyact-demo".into())
@@ -24,25 +31,34 @@ fn serve(addr: &str) {
         eprintln!("{e}");
         std::process::exit(1)
     });
+    let mut control = node.inbox();
+    node.monitor_nodes(&control.addr());
     let ponger = node.spawn(|mut mb| {
         loop {
             let m = mb.receive();
             if m == "stop" {
                 return;
             }
-            let Ok(to) = serde_json::from_value::<Address>(m["from"].clone()) else {
+            let Ok(to) = Address::try_from(&m["from"]) else {
                 continue;
             };
             let _ = to.send(json!({"pong": m["ping"]}));
         }
     });
     node.register("ponger", &ponger).expect("fresh name");
+    let ponger_down = control.monitor(&ponger);
     println!("{}", node.name());
-    // Serve until stdin closes (the parent went away), even if the ponger was stopped
-    // earlier, so a peer waiting on the ponger always gets its answer.
-    for _ in std::io::stdin().lock().lines() {}
-    let _ = ponger.send("stop");
-    let _ = node.wait(&ponger);
+    // Until Ctrl-C, or until the ponger stops.
+    control.receive_match(&[&pattern!({"down": = ponger_down})]);
+    eprintln!("ponger stopped; waiting for peers to disconnect");
+    let deadline = Instant::now() + LINGER;
+    while !node.mesh().nodes().is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let _ = control.receive_match_timeout(&[&pattern!({"nodedown": str})], left);
+    }
 }
 
 fn ping(peer: &str, n: usize) {

@@ -60,7 +60,7 @@ fn main() {
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(1000),
         )
-        .get_max_actors();
+        .actor_limit();
     if n + 1 > limit {
         eprintln!(
             "ring of {n} needs {} live actors but this machine allows {limit}: each actor's \

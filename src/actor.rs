@@ -1,6 +1,6 @@
 //! Actors: a `may` coroutine running a function that owns a [`Mailbox`].
 //!
-//! [`ActorCell`] is the part of an actor other actors can reach (through its [`Address`]):
+//! `ActorCell` is the part of an actor other actors can reach (through its [`Address`]):
 //! its mail queue and the small state that others update (links, monitors, waiters). The
 //! actor's own state lives on its coroutine's stack, reachable by nothing but messages.
 //!
@@ -11,7 +11,7 @@
 //!    becomes the [`ExitReason`] (`IntoExit`), a panic becomes
 //!    [`ExitReason::Panicked`] with the panic message, and an exit signal unwinds the
 //!    coroutine with its reason.
-//! 3. [`ActorCell::finish`] closes the mailbox (later sends report
+//! 3. `ActorCell::finish` closes the mailbox (later sends report
 //!    [`SendError::DeadActor`](crate::SendError::DeadActor)), records the reason for late
 //!    waiters, and notifies waiters, links and monitors, in that order.
 
@@ -59,6 +59,10 @@ pub(crate) struct ActorCell {
     pub(crate) state: Mutex<CellState>,
     /// A call's throwaway mailbox: its end is not worth an exit record.
     pub(crate) ephemeral: bool,
+    /// When the cell was made (for `Node::info`'s age).
+    pub(crate) born: std::time::Instant,
+    /// The type name of the function an actor runs; unset for inboxes (see `observe.rs`).
+    pub(crate) runs: OnceLock<&'static str>,
 }
 
 /// What others may change about an actor, guarded by one short-held lock.
@@ -84,6 +88,8 @@ impl ActorCell {
             queue: MailQueue::new(),
             state: Mutex::new(CellState::default()),
             ephemeral,
+            born: std::time::Instant::now(),
+            runs: OnceLock::new(),
         }
     }
 
@@ -180,7 +186,7 @@ pub fn live_actors() -> usize {
 
 fn max_actors() -> usize {
     static MAX: OnceLock<usize> = OnceLock::new();
-    *MAX.get_or_init(|| crate::config::current().get_max_actors())
+    *MAX.get_or_init(|| crate::config::current().actor_limit())
 }
 
 /// Releases one live-actor slot when dropped.
@@ -278,6 +284,7 @@ where
     R: IntoExit,
 {
     let slot = LiveSlot::take()?;
+    let _ = cell.runs.set(std::any::type_name::<F>());
     let addr = cell.address();
     if let Some(parent) = &link_to {
         cell.lock().links.insert(parent.clone());
@@ -304,4 +311,36 @@ where
             Err(SpawnError::Io(e.to_string()))
         }
     }
+}
+
+/// Spawn an actor linked to the current actor, on its node: the free-function form of
+/// [`Node::spawn_link`] (Erlang's `spawn_link/1`), as [`spawn`] is of [`Node::spawn`]. Both are
+/// linked before the new actor runs, so neither can miss the other's abnormal end.
+///
+/// ```
+/// use pyact::{ExitReason, Mesh, Node, spawn_link};
+/// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let parent = node.spawn(|mut mb| {
+///     spawn_link(|_| -> () { panic!("child crashed") });
+///     mb.receive(); // never returns: the child's crash ends this actor
+/// });
+/// match node.wait(&parent) {
+///     Err(ExitReason::Linked { reason, .. }) => {
+///         assert_eq!(*reason, ExitReason::Panicked("child crashed".into()))
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+///
+/// # Panics
+/// Outside an actor (use [`Node::spawn_link`]), or if the spawn fails (see
+/// [`Node::spawn_link`] for the typed error).
+pub fn spawn_link<F, R>(f: F) -> Address
+where
+    F: FnOnce(Mailbox) -> R + Send + 'static,
+    R: IntoExit,
+{
+    let (node, me) = context().expect("pyact::spawn_link called outside an actor");
+    let me = me.expect("pyact::spawn_link called outside an actor");
+    node.spawn_link(&me, f).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -244,3 +244,41 @@ fn parse_address_parts(s: &str) -> bool {
                 .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
     })
 }
+
+impl TryFrom<&Value> for Address {
+    type Error = SendError;
+    /// Read an address out of a message field, e.g. a reply address:
+    /// `Address::try_from(&msg["from"])?`. Accepts the JSON encoding `{"$addr": "host:port/id"}`
+    /// (what sending an [`Address`] produces) and the plain string `"host:port/id"`; anything
+    /// else (including a missing field, `null`) is [`SendError::BadAddress`].
+    ///
+    /// ```
+    /// use pyact::{Address, Mesh, Node, json};
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let echo = node.spawn(|mut mb| {
+    ///     let msg = mb.receive();
+    ///     Address::try_from(&msg["from"])?.send(msg["text"].clone())
+    /// });
+    /// echo.send(json!({"from": inbox.addr(), "text": "hi"})).unwrap();
+    /// assert_eq!(inbox.receive(), "hi");
+    /// assert!(Address::try_from(&json!(null)).is_err());
+    /// ```
+    fn try_from(v: &Value) -> Result<Address, SendError> {
+        let text = match v {
+            Value::String(s) => Some(s.as_str()),
+            Value::Object(o) if o.len() == 1 => o.get(ADDR_KEY).and_then(Value::as_str),
+            _ => None,
+        };
+        text.and_then(parse_address)
+            .ok_or_else(|| SendError::BadAddress(v.to_string()))
+    }
+}
+
+impl TryFrom<Value> for Address {
+    type Error = SendError;
+    /// As `Address::try_from(&value)`.
+    fn try_from(v: Value) -> Result<Address, SendError> {
+        Address::try_from(&v)
+    }
+}

@@ -1,4 +1,8 @@
 //! `Binary`: bytes inside JSON messages, base64-encoded (the seed's binary helper).
+//!
+//! The codec is public here (not at the crate root) for code that builds or reads the
+//! `{"$bin": ...}` encoding by hand: [`base64_encode`], [`base64_decode`], or the
+//! [`Binary::to_base64`] / [`Binary::from_base64`] methods.
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -42,8 +46,9 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 /// Decode padded base64; `None` for anything malformed or non-canonical.
 ///
 /// ```
-/// assert_eq!(pyact::base64_decode("Zg=="), Some(b"f".to_vec()));
-/// assert_eq!(pyact::base64_decode("Zh=="), None); // leftover bits set
+/// use pyact::binary::base64_decode;
+/// assert_eq!(base64_decode("Zg=="), Some(b"f".to_vec()));
+/// assert_eq!(base64_decode("Zh=="), None); // leftover bits set
 /// ```
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
@@ -71,6 +76,24 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
         out.extend_from_slice(&bytes[..3 - pad]);
     }
     Some(out)
+}
+
+impl Binary {
+    /// The bytes as padded standard base64 (what travels in `{"$bin": ...}`).
+    ///
+    /// ```
+    /// let b = pyact::Binary(b"hi".to_vec());
+    /// assert_eq!(b.to_base64(), "aGk=");
+    /// assert_eq!(pyact::Binary::from_base64("aGk="), Some(b));
+    /// ```
+    pub fn to_base64(&self) -> String {
+        base64_encode(&self.0)
+    }
+
+    /// Parse padded standard base64; `None` if it is malformed or non-canonical.
+    pub fn from_base64(s: &str) -> Option<Binary> {
+        base64_decode(s).map(Binary)
+    }
 }
 
 impl Serialize for Binary {

@@ -33,6 +33,7 @@ const MAP_RESERVE: usize = 8_192;
 /// }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a Config does nothing until `.apply()`"]
 pub struct Config {
     workers: usize,
     stack_size: usize,
@@ -57,6 +58,7 @@ impl Default for Config {
 
 /// Why a configuration could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The runtime already started with another configuration (`may` cannot be reconfigured).
     AlreadyStarted {
@@ -123,24 +125,24 @@ impl Config {
     }
 
     /// The configured worker count.
-    pub fn get_workers(&self) -> usize {
+    pub fn worker_count(&self) -> usize {
         self.workers
     }
 
     /// The configured stack size in bytes.
-    pub fn get_stack_size(&self) -> usize {
+    pub fn stack_bytes(&self) -> usize {
         self.stack_size
     }
 
     /// The live-actor limit in force: the explicit one, or the one derived from
     /// `vm.max_map_count`.
-    pub fn get_max_actors(&self) -> usize {
+    pub fn actor_limit(&self) -> usize {
         self.max_actors
             .unwrap_or_else(|| map_limited_actors(self.pool_capacity))
     }
 
     /// The configured number of exit records kept per node.
-    pub fn get_exit_records(&self) -> usize {
+    pub fn exit_record_count(&self) -> usize {
         self.exit_records
     }
 

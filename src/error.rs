@@ -7,6 +7,7 @@ use crate::Address;
 
 /// Why a message could not be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendError {
     /// No live actor has this address (it ended, or never existed on its node).
     DeadActor(Address),
@@ -54,6 +55,7 @@ impl std::error::Error for SendError {}
 
 /// Why an actor could not be spawned.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SpawnError {
     /// The process is at its live-actor limit (derived from `vm.max_map_count`).
     TooManyActors {
@@ -91,6 +93,7 @@ impl std::error::Error for SpawnError {}
 
 /// Why a node could not be created or connected.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NodeError {
     /// The name is not `cookie@host:port`.
     BadName {
@@ -131,6 +134,7 @@ impl std::error::Error for NodeError {}
 
 /// Why a name could not be registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RegistryError {
     /// Another live actor holds the name.
     Taken(String),

@@ -23,6 +23,7 @@ use crate::Address;
 
 /// Why an actor ended. See the [module docs](self) for the JSON encoding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum ExitReason {
     /// The actor function returned this value.
     #[serde(rename = "normal")]
@@ -97,8 +98,25 @@ impl std::error::Error for ExitReason {}
 
 /// What an actor function may return; turned into its [`ExitReason`].
 ///
-/// Implemented for `()`, [`Value`], [`ExitReason`], and `Result<T, E>` where `T` is
-/// serializable and `E` displays (an `Err` becomes [`ExitReason::Failed`]).
+/// Implemented for `()` (exit value `null`), [`Value`], [`ExitReason`], plain values (numbers,
+/// `bool`, `char`, `String`, `&str`, and `Vec<T>` / `Option<T>` of serializable `T`: their
+/// JSON), `Result<T, E>` where `T` is serializable and `E` displays (an `Err` becomes
+/// [`ExitReason::Failed`]), and the never type, so `|_| 2 + 2` and a closure that loops
+/// forever need no return type.
+///
+/// ```
+/// use pyact::{Mesh, Node, json};
+/// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let four = node.spawn(|_| 2 + 2);
+/// let hello = node.spawn(|_| "hello");
+/// let forever = node.spawn(|mut mb| loop {
+///     if mb.receive() == "crash" { panic!("asked to") }
+/// });
+/// assert_eq!(node.wait(&four).unwrap(), 4);
+/// assert_eq!(node.wait(&hello).unwrap(), "hello");
+/// forever.send("crash").unwrap();
+/// assert!(node.wait(&forever).is_err());
+/// ```
 pub trait IntoExit {
     /// Convert into the exit reason.
     fn into_exit(self) -> ExitReason;
@@ -131,5 +149,58 @@ impl<T: Serialize, E: fmt::Display> IntoExit for Result<T, E> {
             },
             Err(e) => ExitReason::Failed(e.to_string()),
         }
+    }
+}
+
+// `!` cannot be named in an impl on stable Rust, but `<fn() -> ! as Returns>::Output` is `!`.
+// Edition 2024 infers `!` as the return type of a closure that loops forever
+// (`|mut mb| loop { mb.receive(); }`), so this impl lets such an actor compile without an
+// explicit return type. Such an actor never returns: it ends by a panic or an exit signal.
+trait Returns {
+    type Output;
+}
+impl<T> Returns for fn() -> T {
+    type Output = T;
+}
+type Never = <fn() -> ! as Returns>::Output;
+
+// The private helper trait only names the type; the impl is for `!` itself.
+#[allow(private_interfaces)]
+impl IntoExit for Never {
+    fn into_exit(self) -> ExitReason {
+        self
+    }
+}
+
+impl IntoExit for std::convert::Infallible {
+    fn into_exit(self) -> ExitReason {
+        match self {}
+    }
+}
+
+/// Plain values an actor function may return: the actor ends normally with their JSON.
+macro_rules! into_exit_as_json {
+    ($($t:ty),* $(,)?) => {$(
+        impl IntoExit for $t {
+            fn into_exit(self) -> ExitReason {
+                ExitReason::Normal(serde_json::json!(self))
+            }
+        }
+    )*};
+}
+into_exit_as_json!(
+    bool, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64, char, String,
+    &str,
+);
+
+impl<T: Serialize> IntoExit for Vec<T> {
+    fn into_exit(self) -> ExitReason {
+        Ok::<_, std::convert::Infallible>(self).into_exit()
+    }
+}
+
+impl<T: Serialize> IntoExit for Option<T> {
+    fn into_exit(self) -> ExitReason {
+        Ok::<_, std::convert::Infallible>(self).into_exit()
     }
 }

@@ -35,10 +35,12 @@
 //! | concept | module |
 //! |---|---|
 //! | addresses and sending | [`address`] |
+//! | request/reply with plain actors | [`ask`](mod@ask) |
 //! | mailboxes and receiving | [`mailbox`] |
-//! | patterns | [`pattern`] |
+//! | patterns | [`pattern`](mod@pattern) |
 //! | actors | [`actor`] |
 //! | nodes, registry, wait | [`node`] |
+//! | looking into a node: actors, names, links, monitors | [`observe`] |
 //! | the mesh | [`mesh`] |
 //! | exit reasons | [`exit`] |
 //! | links and monitors | [`link`] |
@@ -49,6 +51,7 @@
 //! | supervisors | [`supervisor`] |
 //! | routers | [`router`] |
 //! | runtime configuration | [`config`] |
+//! | bytes inside messages, base64 | [`binary`] |
 //!
 //! ## Rules for actor code
 //! - Block only in pyact calls (receive, wait) or `may` primitives; a blocking
@@ -62,7 +65,8 @@
 
 pub mod actor;
 pub mod address;
-mod binary;
+pub mod ask;
+pub mod binary;
 pub mod config;
 
 mod error;
@@ -72,16 +76,22 @@ pub mod link;
 pub mod mailbox;
 pub mod mesh;
 pub mod node;
+pub mod observe;
 pub mod pattern;
 mod reference;
+// Its module docs link to private `NodeOptions` fields; the network rewrite (src/net/) owns
+// that file. Remove this allow when it lands.
+#[allow(rustdoc::private_intra_doc_links)]
 pub mod remote;
 pub mod router;
 pub mod server;
 pub mod supervisor;
+mod wait;
 
-pub use actor::{Actor, curaddr, current_node, live_actors, spawn};
+pub use actor::{Actor, curaddr, current_node, live_actors, spawn, spawn_link};
 pub use address::Address;
-pub use binary::{Binary, base64_decode, base64_encode};
+pub use ask::{ask, reply};
+pub use binary::Binary;
 pub use config::{Config, ConfigError};
 pub use error::{NodeError, RegistryError, SendError, SpawnError};
 pub use exit::{ExitReason, IntoExit};
@@ -93,8 +103,71 @@ pub use reference::Ref;
 pub use remote::{Factory, NodeOptions};
 pub use router::{Router, Routing};
 pub use serde_json::{Value, json};
-pub use server::{CallError, Server, ServerError, serve};
+pub use server::{Call, CallError, Server, ServerError, serve};
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
+
+/// Every Rust block of the README, compiled and run as a doctest, so the README cannot drift
+/// from the API (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// Checks of the API's Rust conventions that only the compiler can make (each block must
+/// fail to compile; `cargo test --doc`).
+///
+/// A configuration built and dropped without `apply` is a warning (here an error):
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// pyact::Config::default().workers(2);
+/// ```
+/// So is a supervisor spec that is never spawned:
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use pyact::supervisor::{Strategy, Supervisor};
+/// Supervisor::new(Strategy::OneForOne);
+/// ```
+/// ... a child spec never given to a supervisor:
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// pyact::ChildSpec::new("worker", |_| ());
+/// ```
+/// ... and a router never spawned:
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// pyact::Router::new(pyact::Routing::RoundRobin, 2, |_, _| ());
+/// ```
+/// ... and a mailbox mark that is never used:
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// node.inbox().mark();
+/// ```
+/// Public enums that will grow are `#[non_exhaustive]`: a match needs a wildcard arm.
+/// ```compile_fail
+/// fn describe(r: &pyact::ExitReason) -> &'static str {
+///     use pyact::ExitReason::*;
+///     match r {
+///         Normal(_) => "normal", Failed(_) => "failed", Panicked(_) => "panicked",
+///         Killed => "killed", NoSuchActor => "noproc", NoConnection => "noconnection",
+///         Shutdown => "shutdown", Linked { .. } => "linked",
+///     }
+/// }
+/// ```
+/// ```compile_fail
+/// fn describe(e: &pyact::CallError) -> &'static str {
+///     use pyact::CallError::*;
+///     match e {
+///         Timeout => "t", DeadActor(_) => "d", NoConnection(_) => "n",
+///         UnknownMethod(_) => "u", Server(_) => "s", Send(_) => "x",
+///     }
+/// }
+/// ```
+/// The base64 codec is not at the crate root (it lives in [`binary`]):
+/// ```compile_fail
+/// let _ = pyact::base64_encode(b"x");
+/// ```
+#[cfg(doctest)]
+pub struct ConventionChecks;
 
 /// A random `u64` from the standard library's per-process random hasher keys (not for
 /// cryptography: the wire handshake reads the OS generator).

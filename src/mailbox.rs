@@ -2,8 +2,8 @@
 //! [`Mailbox::receive`] takes it from.
 //!
 //! A mailbox has two halves:
-//! - [`MailQueue`], shared by every sender: a lock-free multi-producer queue of
-//!   [`Envelope`]s plus the parked receiver to wake. A push never blocks.
+//! - `MailQueue`, shared by every sender: a lock-free multi-producer queue of
+//!   `Envelope`s plus the parked receiver to wake. A push never blocks.
 //! - [`Mailbox`], owned by exactly one actor (or thread): the only consumer of the queue, plus
 //!   a *save queue* of messages it took out but that no pattern has matched yet.
 //!
@@ -154,6 +154,7 @@ impl std::error::Error for Timeout {}
 
 /// A position in a mailbox's arrival order, from [`Mailbox::mark`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[must_use = "a Mark only matters when passed to receive_match_since"]
 pub struct Mark(u64);
 
 struct Saved {
@@ -480,7 +481,7 @@ pub(crate) fn exit_message(from: &Address, reason: &ExitReason) -> Value {
 /// Erlang-style receive with pattern arms and an optional `after` arm.
 ///
 /// Each arm is `name @ PATTERN => expression`, where `PATTERN` is one token tree in the
-/// [`pattern!`](crate::pattern) syntax (or the name of a [`Pattern`] variable) and `name` binds
+/// [`pattern!`](macro@crate::pattern) syntax (or the name of a [`Pattern`] variable) and `name` binds
 /// the matched message. The optional last arm `after DURATION => expression` runs if nothing
 /// matches in time.
 ///
@@ -546,4 +547,11 @@ macro_rules! __receive_arms {
             unreachable!("receive! matched pattern index out of range")
         }
     }};
+}
+
+impl MailQueue {
+    /// Are envelopes waiting that the owner has not pulled yet? (for `Node::info`; a snapshot)
+    pub(crate) fn has_unread(&self) -> bool {
+        !self.queue.is_empty()
+    }
 }

@@ -170,7 +170,7 @@ impl Node {
             next_id: AtomicU64::new(1),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             registry: Mutex::default(),
-            exit_records_per_shard: cfg.get_exit_records().div_ceil(SHARDS),
+            exit_records_per_shard: cfg.exit_record_count().div_ceil(SHARDS),
             remote: Remote::new(opts),
             created: {
                 static COUNTER: AtomicU64 = AtomicU64::new(0);

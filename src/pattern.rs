@@ -1,6 +1,6 @@
 //! Patterns for selective receive, written like the seed's Python patterns.
 //!
-//! Build them with [`pattern!`](crate::pattern) from a literal that reads like the seed:
+//! Build them with [`pattern!`](macro@crate::pattern) from a literal that reads like the seed:
 //!
 //! | pattern | matches | does not match |
 //! |---|---|---|
@@ -36,6 +36,7 @@ use serde_json::Value;
 
 /// A compiled pattern. See the [module docs](self) for the rules.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Pattern {
     /// `object` / `_`: anything.
     Any,
@@ -66,6 +67,16 @@ pub enum Pattern {
 }
 
 impl Pattern {
+    /// An exact-value pattern for any serializable value: what `pattern!(= expr)` builds
+    /// (through `pyact`'s own serde_json, so a crate using the macro needs no serde_json of
+    /// its own).
+    ///
+    /// # Panics
+    /// If `v` does not serialize to JSON (a map with non-string keys, a failing `Serialize`).
+    pub fn exact<T: serde::Serialize + ?Sized>(v: &T) -> Pattern {
+        Pattern::Exact(serde_json::to_value(v).expect("pattern value serializes to JSON"))
+    }
+
     /// Does `v` match this pattern?
     pub fn matches(&self, v: &Value) -> bool {
         match self {
@@ -125,7 +136,7 @@ impl From<Value> for Pattern {
     }
 }
 
-/// Build a [`Pattern`] from a literal in the seed's syntax (see the [module docs](crate::pattern)).
+/// Build a [`Pattern`] from a literal in the seed's syntax (see the [module docs](mod@crate::pattern)).
 ///
 /// ```
 /// use pyact::pattern;
@@ -155,13 +166,13 @@ macro_rules! pattern {
     (true) => { $crate::Pattern::Exact($crate::Value::Bool(true)) };
     (false) => { $crate::Pattern::Exact($crate::Value::Bool(false)) };
     (= $e:expr) => {
-        $crate::Pattern::Exact(::serde_json::to_value(&$e).expect("pattern value serializes to JSON"))
+        $crate::Pattern::exact(&$e)
     };
     ([]) => { $crate::Pattern::Exact($crate::Value::Array(::std::vec::Vec::new())) };
     ([ $($inner:tt)+ ]) => { $crate::Pattern::ListOf(::std::boxed::Box::new($crate::pattern!($($inner)+))) };
     (( $($inner:tt)* )) => { $crate::pattern!(@tuple [] [] $($inner)*) };
     ({ $($inner:tt)* }) => { $crate::pattern!(@dict [] $($inner)*) };
-    ($lit:literal) => { $crate::Pattern::Exact(::serde_json::json!($lit)) };
+    ($lit:literal) => { $crate::Pattern::Exact($crate::json!($lit)) };
     ($name:ident) => { $crate::Pattern::clone(&$name) };
 
     // Tuples: split the elements at top-level commas.

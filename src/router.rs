@@ -84,6 +84,7 @@ use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SendError};
 
 /// How a router picks workers. See the [module docs](self).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Routing {
     /// The slots in turn.
     RoundRobin,
@@ -100,6 +101,7 @@ type Worker = Arc<dyn Fn(Mailbox, usize) -> ExitReason + Send + Sync>;
 /// A router's specification. Cheap to clone; [`spawn`](Router::spawn) it, or
 /// [`run`](Router::run) it in an actor (e.g. as a supervisor's child).
 #[derive(Clone)]
+#[must_use = "a Router does nothing until spawned or run"]
 pub struct Router {
     routing: Routing,
     size: usize,

@@ -65,6 +65,7 @@ pub const STOP_METHOD: &str = "$stop";
 
 /// Why a call failed. See the [module docs](self) for when each happens.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum CallError {
     /// No response and no DOWN before the timeout.
     Timeout,
@@ -331,6 +332,7 @@ impl Call {
 
 /// What a [`Server::handle_call`] returns instead of a value. The server keeps running.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ServerError {
     /// The server has no such method: the caller gets [`CallError::UnknownMethod`].
     UnknownMethod,
@@ -565,3 +567,5 @@ impl Node {
         self.spawn(move |mb| serve(server, mb))
     }
 }
+
+impl std::error::Error for ServerError {}

@@ -113,6 +113,7 @@ use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError};
 /// How a supervisor restarts its children. See the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Strategy {
     /// Restart only the child that exited.
     OneForOne,
@@ -165,6 +166,7 @@ type Factory = Arc<dyn Fn(Mailbox, Value) -> ExitReason + Send + Sync>;
 /// The factory is called once per start, in the new child's actor, with its mailbox (and,
 /// for [`ChildSpec::with_args`], its arguments); its return value is the child's exit reason.
 #[derive(Clone)]
+#[must_use = "a ChildSpec does nothing until given to a Supervisor"]
 pub struct ChildSpec {
     id: String,
     start: Factory,
@@ -277,6 +279,7 @@ impl fmt::Debug for ChildSpec {
 /// clone; [`spawn`](Supervisor::spawn) it, or [`run`](Supervisor::run) it in an actor, or
 /// nest it with [`ChildSpec::supervisor`].
 #[derive(Debug, Clone)]
+#[must_use = "a Supervisor does nothing until spawned or run"]
 pub struct Supervisor {
     strategy: Strategy,
     max_restarts: u32,

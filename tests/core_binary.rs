@@ -1,6 +1,7 @@
 //! `Binary`: bytes inside JSON messages as `{"$bin": "<base64>"}`.
 
-use pyact::{Binary, Mesh, Node, base64_decode, base64_encode, json};
+use pyact::binary::{base64_decode, base64_encode};
+use pyact::{Binary, Mesh, Node, json};
 
 #[test]
 fn rfc4648_vectors() {

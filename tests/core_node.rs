@@ -81,13 +81,13 @@ fn a_second_different_config_is_refused() {
     let running = Config::default();
     // The configuration in force may be applied again.
     running.clone().apply().unwrap();
-    let other = Config::default().workers(running.get_workers() + 1);
+    let other = Config::default().workers(running.worker_count() + 1);
     match other.apply() {
         Err(ConfigError::AlreadyStarted { running: r }) => assert_eq!(*r, running),
         res => panic!("want AlreadyStarted, got {res:?}"),
     }
     let err = Config::default()
-        .stack_size(2 * running.get_stack_size())
+        .stack_size(2 * running.stack_bytes())
         .apply()
         .unwrap_err();
     assert!(matches!(err, ConfigError::AlreadyStarted { .. }), "{err:?}");

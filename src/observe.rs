@@ -1,0 +1,154 @@
+//! Looking into a running node: which actors it runs, under which names, and what each one
+//! is linked to and watched by (what Erlang's `observer` and `process_info` show).
+//!
+//! Everything here is a *snapshot* taken under the node's short locks, one actor at a time:
+//! an actor may start, end or change its links while a listing is built, so the parts of a
+//! listing are each true at some moment, not all at the same one. Reading never blocks an
+//! actor for longer than a few field copies, and costs the actors nothing when nobody looks.
+//!
+//! What is not shown, and why: the number of queued messages and messages received (the
+//! mailbox keeps no counters, to keep sends free of extra atomic operations; [`ActorInfo`]
+//! tells only whether unread messages wait), whether an actor is parked in `receive` or in
+//! a `call` (not recorded), and per-peer network statistics (the network layer is being
+//! rewritten).
+
+use std::time::Duration;
+
+use crate::{Address, Node};
+
+/// What owns a mailbox of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MailboxKind {
+    /// An actor: a coroutine running a function.
+    Actor,
+    /// A plain thread's [`Node::inbox`].
+    Inbox,
+    /// The throwaway mailbox of a call, ask or timed wait in progress.
+    Call,
+}
+
+/// A snapshot of one live mailbox of a node: see [`Node::info`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ActorInfo {
+    /// Its address.
+    pub address: Address,
+    /// Its registered name, if any.
+    pub name: Option<String>,
+    /// Actor, thread inbox, or call mailbox.
+    pub kind: MailboxKind,
+    /// The type name of the function or closure an actor runs (e.g.
+    /// `my_app::main::{{closure}}`); `None` for inboxes and call mailboxes.
+    pub runs: Option<&'static str>,
+    /// Time since it was spawned (or the inbox was made).
+    pub age: Duration,
+    /// The actors it is linked to, sorted.
+    pub links: Vec<Address>,
+    /// The actors (or mailboxes) that monitor it, sorted; one entry per monitor.
+    pub monitored_by: Vec<Address>,
+    /// Messages or signals wait in its queue that it has not pulled yet. (Messages it pulled
+    /// but no pattern matched so far are not visible from outside.)
+    pub has_unread: bool,
+    /// It is ending: its exit is being delivered to waiters, links and monitors.
+    pub exiting: bool,
+}
+
+impl Node {
+    /// The live actors of this node (not thread inboxes or call mailboxes), with their
+    /// registered names, in spawn order.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node};
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|mut mb| mb.receive());
+    /// node.register("a", &a).unwrap();
+    /// assert_eq!(node.actors(), vec![(a.clone(), Some("a".to_string()))]);
+    /// a.send("bye").unwrap();
+    /// a.wait().unwrap();
+    /// assert!(node.actors().is_empty());
+    /// ```
+    pub fn actors(&self) -> Vec<(Address, Option<String>)> {
+        let mut v: Vec<(Address, Option<String>)> = self
+            .live_cells()
+            .into_iter()
+            .filter(|c| c.runs.get().is_some())
+            .map(|c| {
+                let name = c.lock().name.clone();
+                (c.address(), name)
+            })
+            .collect();
+        v.sort_by_key(|(a, _)| a.id());
+        v
+    }
+
+    /// The registered names of this node's live actors, sorted by name.
+    pub fn registered(&self) -> Vec<(String, Address)> {
+        let mut v: Vec<(String, Address)> = self
+            .live_cells()
+            .into_iter()
+            .filter_map(|c| {
+                let name = c.lock().name.clone()?;
+                Some((name, c.address()))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A snapshot of the live actor (or inbox) at `addr`; `None` if it is not a live mailbox
+    /// of this node (ended, never existed, or on another node).
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node};
+    /// use pyact::observe::MailboxKind;
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let a = node.spawn(|mut mb| mb.receive());
+    /// inbox.monitor(&a);
+    /// let info = node.info(&a).unwrap();
+    /// assert_eq!(info.kind, MailboxKind::Actor);
+    /// assert_eq!(info.monitored_by, vec![inbox.addr()]);
+    /// assert!(info.runs.unwrap().contains("{{closure}}"));
+    /// a.send("bye").unwrap();
+    /// a.wait().unwrap();
+    /// assert_eq!(node.info(&a), None);
+    /// ```
+    pub fn info(&self, addr: &Address) -> Option<ActorInfo> {
+        if addr.node_id() != self.name() {
+            return None;
+        }
+        let cell = self.cell(addr.id())?;
+        let runs = cell.runs.get().copied();
+        let kind = match (runs, cell.ephemeral) {
+            (Some(_), _) => MailboxKind::Actor,
+            (None, true) => MailboxKind::Call,
+            (None, false) => MailboxKind::Inbox,
+        };
+        let (name, mut links, mut monitored_by, exiting) = {
+            let st = cell.lock();
+            (
+                st.name.clone(),
+                st.links.iter().cloned().collect::<Vec<_>>(),
+                st.monitors
+                    .iter()
+                    .map(|(_, w)| w.clone())
+                    .collect::<Vec<_>>(),
+                st.exit.is_some(),
+            )
+        };
+        links.sort();
+        monitored_by.sort();
+        Some(ActorInfo {
+            address: cell.address(),
+            name,
+            kind,
+            runs,
+            age: cell.born.elapsed(),
+            links,
+            monitored_by,
+            has_unread: cell.queue.has_unread(),
+            exiting,
+        })
+    }
+}

@@ -1,0 +1,60 @@
+//! `examples/observe.rs` prints a table of a running node's actors; run it for a few frames
+//! and check the table shows the tree it started.
+
+use std::process::Command;
+
+#[test]
+fn the_observe_example_prints_the_node_table() {
+    // `cargo test` builds the examples next to the test binaries.
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/observe");
+    if !bin.exists() {
+        // Only a partial build (`cargo test --test ...`) lacks it.
+        let ok = Command::new(env!("CARGO"))
+            .args(["build", "--example", "observe"])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let out = Command::new(&bin).args(["2", "100"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let frames: Vec<&str> = stdout
+        .split("\n\n")
+        .filter(|f| !f.trim().is_empty())
+        .collect();
+    assert_eq!(frames.len(), 2, "{stdout}");
+    for frame in frames {
+        let lines: Vec<&str> = frame.lines().collect();
+        assert!(lines[0].starts_with("node 127.0.0.1:"), "{frame}");
+        assert!(lines[0].contains("actors: 4"), "{frame}");
+        // One peer: the second node the example connects.
+        assert!(lines[0].contains("peers: [\"127.0.0.1:"), "{frame}");
+        assert!(lines[1].contains("monitored by"), "{frame}");
+        let row = |what: &str| {
+            lines
+                .iter()
+                .find(|l| l.contains(what))
+                .unwrap_or_else(|| panic!("no row with {what}: {frame}"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        };
+        // The supervisor is linked to its three children; each child to the supervisor.
+        let sup = row("Supervisor::spawn");
+        assert_eq!(sup[1], "sup");
+        let sup_id = sup[0];
+        assert_eq!(sup[5].split(',').count(), 3, "{frame}");
+        for child in ["\"counter\"", "\"ticker\"", "\"flaky\""] {
+            assert!(row(child).contains(&sup_id), "{child} not linked: {frame}");
+        }
+        assert!(
+            lines.last().unwrap().starts_with("registered: counter="),
+            "{frame}"
+        );
+    }
+}
