@@ -68,10 +68,8 @@ pub mod address;
 pub mod ask;
 pub mod binary;
 pub mod config;
-
 mod error;
 pub mod exit;
-
 pub mod link;
 pub mod mailbox;
 pub mod mesh;
@@ -79,9 +77,6 @@ pub mod node;
 pub mod observe;
 pub mod pattern;
 mod reference;
-// Its module docs link to private `NodeOptions` fields; the network rewrite (src/net/) owns
-// that file. Remove this allow when it lands.
-#[allow(rustdoc::private_intra_doc_links)]
 pub mod remote;
 pub mod router;
 pub mod server;

@@ -21,8 +21,8 @@
 //! send reconnects (a new `{"nodeup": ...}`).
 //!
 //! **Heartbeats.** An idle connection carries a heartbeat frame every
-//! [`NodeOptions::heartbeat_interval`]; a connection on which nothing arrives for
-//! [`NodeOptions::heartbeat_timeout`] (default 5 s) is declared dead.
+//! interval set by [`NodeOptions::heartbeat`] (default 1 s); a connection on which nothing arrives for
+//! the heartbeat timeout (default 5 s) is declared dead.
 //!
 //! **Bad peers.** A peer that fails the cookie challenge is refused and logged, and none of
 //! its frames is delivered. Oversized frames, malformed JSON, unknown frame kinds, a frame
