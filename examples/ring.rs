@@ -82,6 +82,9 @@ fn main() {
                 r["pass_s"].as_f64().unwrap_or(0.0),
                 r["pass_s"].as_f64().unwrap_or(0.0) * 1e6 / n as f64,
             );
+            // Machine-readable, for benches/compare.sh.
+            println!("build_s {}", r["build_s"]);
+            println!("pass_s {}", r["pass_s"]);
         }
         Err(e) => {
             eprintln!("ring failed: {e}");
