@@ -74,6 +74,7 @@ pub mod mailbox;
 pub mod mesh;
 pub mod node;
 pub mod pattern;
+mod pool;
 mod reference;
 pub mod remote;
 pub mod router;
