@@ -120,7 +120,7 @@ impl Config {
     /// spawn and ring hops get several times faster (see BENCHMARKS.md). The pool starts
     /// empty, grows only as actors end, and gives back half of its excess over a few hundred
     /// stacks after each second without a spawn; each pooled stack holds two memory
-    /// mappings and the pages its last actor touched. 0 disables reuse.
+    /// mappings and the pages its last actor touched. 0 or 1 keeps a single one.
     pub fn pool_capacity(mut self, n: usize) -> Self {
         self.pool_capacity = n;
         self
@@ -171,9 +171,10 @@ impl Config {
             may::config()
                 .set_workers(self.workers)
                 .set_stack_size(words)
-                // Empty at start-up: `may` would build the whole pool now. The pool grows
-                // lazily from the first ended coroutine on (src/pool.rs).
-                .set_pool_capacity(0);
+                // Near-empty at start-up: `may` builds the whole pool now (and reads 0 as
+                // its default, 1,000). The pool grows lazily from the first ended
+                // coroutine on (src/pool.rs).
+                .set_pool_capacity(1);
             log::debug!("pyact runtime configured: {self:?}");
             Ok(())
         } else if *running == self {

@@ -9,8 +9,8 @@
 //! (each pooled stack is two memory maps and ~8 KiB resident), so its default is small.
 //!
 //! pyact owns the policy instead:
-//! - **Starts empty.** [`Config::apply`](crate::Config::apply) gives `may` a pool of 0, so
-//!   nothing is built at start-up.
+//! - **Starts empty.** [`Config::apply`](crate::Config::apply) gives `may` a pool of 1, so
+//!   nothing worth mentioning is built at start-up.
 //! - **Grows lazily.** Once the scheduler runs (the first coroutine ends), the capacity is
 //!   raised to [`Config::pool_capacity`](crate::Config::pool_capacity); `may` reads it each
 //!   time a coroutine ends, so from then on every finished coroutine is kept, up to the
@@ -42,8 +42,8 @@ const IDLE_TICK: Duration = Duration::from_secs(1);
 /// in that coroutines created outside pyact also use `may`'s pool.
 static POOLED: AtomicUsize = AtomicUsize::new(0);
 
-/// The capacity in force in `may` (0 until the first coroutine ended).
-static CAPACITY: AtomicUsize = AtomicUsize::new(0);
+/// The capacity in force in `may` (1 until the first coroutine ended).
+static CAPACITY: AtomicUsize = AtomicUsize::new(1);
 
 /// Coroutines started through pyact, ever (the reaper's sign of activity).
 static STARTS: AtomicUsize = AtomicUsize::new(0);
@@ -103,9 +103,10 @@ impl Drop for Ended {
     fn drop(&mut self) {
         static GROW: Once = Once::new();
         // The scheduler is running (we are in a coroutine), so `may` built its pool already
-        // with the start-up capacity of 0: raising it now only lets it grow from here on.
+        // with the start-up capacity of 1: raising it now only lets it grow from here on.
         GROW.call_once(|| {
-            let cap = crate::config::current().get_pool_capacity();
+            // `may` reads 0 as "its default, 1,000".
+            let cap = crate::config::current().get_pool_capacity().max(1);
             CAPACITY.store(cap, Ordering::Relaxed);
             may::config().set_pool_capacity(cap);
             if cap > KEEP {
@@ -155,7 +156,7 @@ fn shrink(target: usize) {
     }
     let cap = CAPACITY.load(Ordering::Relaxed);
     CAPACITY.store(target, Ordering::Relaxed);
-    may::config().set_pool_capacity(target);
+    may::config().set_pool_capacity(target.max(1));
     let pending = std::sync::Arc::new(AtomicUsize::new(excess));
     /// Counts a drain coroutine out when it ends, or when a failed spawn drops it.
     struct Done(std::sync::Arc<AtomicUsize>);
