@@ -183,3 +183,62 @@ fn shrink(target: usize) {
         pooled()
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Address, Mesh, Node};
+    use std::time::Instant;
+
+    /// Memory maps of this process (each pooled stack holds two).
+    fn maps() -> usize {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .count()
+    }
+
+    fn wait_until(what: &str, deadline: Duration, mut ok: impl FnMut() -> bool) {
+        let t0 = Instant::now();
+        while !ok() {
+            assert!(t0.elapsed() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn an_idle_pool_gives_its_excess_stacks_back() {
+        const N: usize = 3000;
+        let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+        let before = maps();
+        // N actors alive at once, then all end: N stacks go to the pool.
+        let all: Vec<Address> = (0..N)
+            .map(|_| {
+                node.spawn(|mut mb| {
+                    let _ = mb.receive();
+                })
+            })
+            .collect();
+        for a in &all {
+            a.send("end").unwrap();
+        }
+        for a in &all {
+            node.wait(a).unwrap();
+        }
+        wait_until("the pool to fill", Duration::from_secs(60), || {
+            pooled() >= N - 100
+        });
+        let full = maps();
+        assert!(
+            full >= before + N,
+            "pooled stacks hold their maps: {before} -> {full}"
+        );
+        // Idle now: the reaper halves the excess over KEEP each second.
+        wait_until("the pool to shrink", Duration::from_secs(120), || {
+            pooled() <= KEEP + 64
+        });
+        wait_until("the stacks to be unmapped", Duration::from_secs(60), || {
+            maps() + 2 * (N - KEEP - 200) <= full
+        });
+    }
+}
