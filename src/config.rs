@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 pub const DEFAULT_STACK_SIZE: usize = 1 << 20;
 
 /// Default bound of the coroutine pool (see [`Config::pool_capacity`]).
-pub const DEFAULT_POOL_CAPACITY: usize = 65_536;
+pub const DEFAULT_POOL_CAPACITY: usize = 1 << 20;
 
 /// Maps kept free for the rest of the process (heap, libraries, threads, pooled stacks).
 const MAP_RESERVE: usize = 8_192;
@@ -118,9 +118,11 @@ impl Config {
     /// A spawn that finds a pooled coroutine skips the `mmap`, `mprotect` and page faults of
     /// a fresh stack, and an actor that ends while the pool has room skips the `munmap`:
     /// spawn and ring hops get several times faster (see BENCHMARKS.md). The pool starts
-    /// empty, grows only as actors end, and gives back half of its excess over a few hundred
-    /// stacks after each second without a spawn; each pooled stack holds two memory
-    /// mappings and the pages its last actor touched. 0 or 1 keeps a single one.
+    /// empty, grows only as actors end, and each second gives back half of the stacks that
+    /// sat unused in it that whole second (above a few hundred); each pooled stack holds two
+    /// memory mappings and the pages its last actor touched. Pooled stacks never push the
+    /// process past the live-actor limit's memory maps: a stack is only mapped when the
+    /// pool is empty. 0 or 1 keeps a single one.
     pub fn pool_capacity(mut self, n: usize) -> Self {
         self.pool_capacity = n;
         self

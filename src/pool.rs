@@ -16,9 +16,10 @@
 //!   time a coroutine ends, so from then on every finished coroutine is kept, up to the
 //!   bound. Warm spawns reuse them (no `mmap`, no zeroed pages), ends park them (no
 //!   `munmap`).
-//! - **Shrinks when idle.** A background thread looks once a second; after a second without
-//!   a single spawn it unmaps half of what the pool holds above [`KEEP`], so a burst of
-//!   actors does not pin its stacks for the rest of the process.
+//! - **Shrinks when idle.** A background thread looks once a second and unmaps half of the
+//!   stacks above [`KEEP`] that sat in the pool that whole second (its low-water mark), so
+//!   a burst of actors does not pin its stacks for the rest of the process, while a pool
+//!   that is drawn on keeps what is drawn.
 //!
 //! Nothing of an actor survives into the next one that reuses its stack: `may` gives every
 //! spawn a fresh coroutine-local storage (pyact's context lives there), and links, monitors,
@@ -45,8 +46,12 @@ static POOLED: AtomicUsize = AtomicUsize::new(0);
 /// The capacity in force in `may` (1 until the first coroutine ended).
 static CAPACITY: AtomicUsize = AtomicUsize::new(1);
 
-/// Coroutines started through pyact, ever (the reaper's sign of activity).
-static STARTS: AtomicUsize = AtomicUsize::new(0);
+/// The fewest coroutines the pool held since the reaper last looked: that many sat unused
+/// for a whole tick.
+static LOW: AtomicUsize = AtomicUsize::new(0);
+
+/// Most stacks the reaper unmaps per tick, so that giving back a huge burst is spread out.
+const DRAIN_PER_TICK: usize = 65_536;
 
 /// Start `f` on a new coroutine (a pooled one when `may` has one), with the pool's
 /// bookkeeping around it.
@@ -86,8 +91,11 @@ pub(crate) unsafe fn launch<F: FnOnce() + Send + 'static>(
 /// Wrap the body of a coroutine pyact starts so the pool's bookkeeping sees its start and end.
 fn tracked<F: FnOnce() + Send + 'static>(f: F) -> impl FnOnce() + Send + 'static {
     move || {
-        STARTS.fetch_add(1, Ordering::Relaxed);
-        let _ = POOLED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| p.checked_sub(1));
+        if let Ok(p) =
+            POOLED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| p.checked_sub(1))
+        {
+            LOW.fetch_min(p - 1, Ordering::Relaxed);
+        }
         // Bookkeeping on the way out even if the body unwinds: `may` recycles a coroutine
         // whose closure panicked the same way as one that returned (the panic is caught
         // at its base, the stack below it is dead data).
@@ -130,18 +138,18 @@ pub(crate) fn pooled() -> usize {
     POOLED.load(Ordering::Relaxed)
 }
 
-/// Give back half of the excess stacks after each idle second.
+/// Each tick, give back half of the stacks above [`KEEP`] that stayed in the pool the whole
+/// tick (the pool's low-water mark): a pool that is drawn on keeps what is drawn, one that
+/// sits idle halves its excess every tick.
 fn reaper() {
-    let mut seen = STARTS.load(Ordering::Relaxed);
+    LOW.store(POOLED.load(Ordering::Relaxed), Ordering::Relaxed);
     loop {
         std::thread::sleep(IDLE_TICK);
-        let now = STARTS.load(Ordering::Relaxed);
-        let idle = now == seen;
-        seen = now;
-        let pooled = POOLED.load(Ordering::Relaxed);
-        if idle && pooled > KEEP {
-            shrink(pooled - (pooled - KEEP).div_ceil(2));
-            seen = STARTS.load(Ordering::Relaxed);
+        let low = LOW.swap(POOLED.load(Ordering::Relaxed), Ordering::Relaxed);
+        if low > KEEP {
+            let unused = ((low - KEEP).div_ceil(2)).min(DRAIN_PER_TICK);
+            shrink(POOLED.load(Ordering::Relaxed).saturating_sub(unused));
+            LOW.store(POOLED.load(Ordering::Relaxed), Ordering::Relaxed);
         }
     }
 }
