@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use serde_json::Value;
@@ -126,6 +126,24 @@ fn local_nodes() -> &'static Mutex<HashMap<Arc<str>, Weak<NodeInner>>> {
     NODES.get_or_init(Default::default)
 }
 
+/// Nodes alive in this process. While there is one, every actor cell reachable here belongs
+/// to it and every actor runs on it, so a send needs no "which node am I on" check (see
+/// [`Address::local_cell`](crate::Address)): one atomic load instead of a coroutine-local
+/// lookup and a string compare per message.
+static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
+
+/// Is this process running exactly one node?
+#[inline]
+pub(crate) fn single_node() -> bool {
+    LIVE_NODES.load(Ordering::Acquire) == 1
+}
+
+impl Drop for NodeInner {
+    fn drop(&mut self) {
+        LIVE_NODES.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -177,6 +195,7 @@ impl Node {
                 COUNTER.fetch_add(1, Ordering::Relaxed)
             },
         }));
+        LIVE_NODES.fetch_add(1, Ordering::AcqRel);
         lock(local_nodes()).insert(id, Arc::downgrade(&node.0));
         mesh.add_local(&node);
         crate::remote::start(&node, listener);
