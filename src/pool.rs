@@ -35,7 +35,7 @@ use std::time::Duration;
 /// What the pool keeps however long it stays idle: the stacks of a small burst.
 pub(crate) const KEEP: usize = 256;
 
-/// How long without a spawn counts as idle, and how often the reaper looks.
+/// How often the reaper looks (and so how long stacks must sit unused to be given back).
 const IDLE_TICK: Duration = Duration::from_secs(1);
 
 /// Pyact's mirror of the number of coroutines in `may`'s pool (it mirrors `may`'s own
@@ -178,12 +178,15 @@ fn shrink(target: usize) {
         let _ = crate::actor::go(move || drop(done));
     }
     // They are trivial; wait (bounded) so that restoring the capacity does not re-pool them.
+    // `pending` drops just before each one returns to `may`, so allow the last ones a
+    // moment to finish; one that still ends after the restore is merely kept pooled.
     for _ in 0..1000 {
         if pending.load(Ordering::Acquire) == 0 {
             break;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+    std::thread::sleep(Duration::from_millis(5));
     CAPACITY.store(cap, Ordering::Relaxed);
     may::config().set_pool_capacity(cap);
     log::debug!(
