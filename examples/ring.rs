@@ -1,8 +1,9 @@
 //! The seed's ring: N actors, each forwarding one message to the next and dying.
 //!
 //! `cargo run --release --example ring -- N` (default 10000). Prints the message that came
-//! around, the time to build the ring and the time to pass the message. `PYACT_POOL=N` keeps
-//! N finished coroutine stacks for reuse, which skips most of the mmap/munmap cost.
+//! around, the time to build the ring and the time to pass the message (and both again as
+//! `build_s` / `pass_s` lines for `benches/compare.sh`). Finished actors' coroutines are
+//! reused by default (`Config::pool_capacity`); `PYACT_POOL=N` bounds that pool to N.
 
 use std::time::Instant;
 
@@ -41,7 +42,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    // PYACT_POOL=N keeps N finished coroutine stacks for reuse (see Config::pool_capacity).
+    // PYACT_POOL=N bounds the pool of finished coroutines kept for reuse (see
+    // Config::pool_capacity; the default keeps up to 1,048,576).
     if let Some(pool) = std::env::var("PYACT_POOL")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -53,14 +55,7 @@ fn main() {
     }
     let mesh = Mesh::new();
     let node = Node::new(&mesh, "cookie@127.0.0.1:0").expect("node");
-    let limit = pyact::Config::default()
-        .pool_capacity(
-            std::env::var("PYACT_POOL")
-                .ok()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(1000),
-        )
-        .actor_limit();
+    let limit = pyact::Config::default().actor_limit();
     if n + 1 > limit {
         eprintln!(
             "ring of {n} needs {} live actors but this machine allows {limit}: each actor's \
@@ -82,6 +77,9 @@ fn main() {
                 r["pass_s"].as_f64().unwrap_or(0.0),
                 r["pass_s"].as_f64().unwrap_or(0.0) * 1e6 / n as f64,
             );
+            // Machine-readable, for benches/compare.sh.
+            println!("build_s {}", r["build_s"]);
+            println!("pass_s {}", r["pass_s"]);
         }
         Err(e) => {
             eprintln!("ring failed: {e}");

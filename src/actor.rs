@@ -269,7 +269,7 @@ pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
     // coroutine gets the configured stack (1 MiB by default), sized for the deepest JSON
     // serde_json accepts, and `may` puts a guard page under it, so an overflow faults instead
     // of corrupting memory.
-    unsafe { builder.spawn(f) }.map(|_handle| ())
+    unsafe { crate::pool::launch(builder, f) }
 }
 
 /// Start the coroutine of a new actor on `node`. The single place pyact creates coroutines.

@@ -18,6 +18,9 @@ use std::sync::OnceLock;
 /// 10 KiB resident (see README).
 pub const DEFAULT_STACK_SIZE: usize = 1 << 20;
 
+/// Default bound of the coroutine pool (see [`Config::pool_capacity`]).
+pub const DEFAULT_POOL_CAPACITY: usize = 1 << 20;
+
 /// Maps kept free for the rest of the process (heap, libraries, threads, pooled stacks).
 const MAP_RESERVE: usize = 8_192;
 
@@ -51,7 +54,7 @@ impl Default for Config {
             stack_size: DEFAULT_STACK_SIZE,
             max_actors: None,
             exit_records: 65_536,
-            pool_capacity: 1000,
+            pool_capacity: DEFAULT_POOL_CAPACITY,
         }
     }
 }
@@ -112,13 +115,16 @@ impl Config {
         self
     }
 
-    /// How many finished coroutine stacks `may` keeps for reuse (default 1,000, `may`'s own).
+    /// Most finished coroutines kept for reuse (default [`DEFAULT_POOL_CAPACITY`]).
     ///
-    /// A spawn that finds a pooled stack skips an `mmap`, and an actor that ends while the
-    /// pool has room skips the `munmap`: with a pool as large as the number of actors that
-    /// come and go at once, spawn and ring hops get several times faster (see
-    /// BENCHMARKS.md). The cost: `may` creates the whole pool when it starts, and each pooled
-    /// stack holds two memory mappings and a few KiB resident.
+    /// A spawn that finds a pooled coroutine skips the `mmap`, `mprotect` and page faults of
+    /// a fresh stack, and an actor that ends while the pool has room skips the `munmap`:
+    /// spawn and ring hops get several times faster (see BENCHMARKS.md). The pool starts
+    /// empty, grows only as actors end, and each second gives back half of the stacks that
+    /// sat unused in it that whole second (above a few hundred); each pooled stack holds two
+    /// memory mappings and the pages its last actor touched. Pooled stacks never push the
+    /// process past the live-actor limit's memory maps: a stack is only mapped when the
+    /// pool is empty. 0 or 1 keeps a single one.
     pub fn pool_capacity(mut self, n: usize) -> Self {
         self.pool_capacity = n;
         self
@@ -137,8 +143,12 @@ impl Config {
     /// The live-actor limit in force: the explicit one, or the one derived from
     /// `vm.max_map_count`.
     pub fn actor_limit(&self) -> usize {
-        self.max_actors
-            .unwrap_or_else(|| map_limited_actors(self.pool_capacity))
+        self.max_actors.unwrap_or_else(map_limited_actors)
+    }
+
+    /// The configured bound of the coroutine pool.
+    pub fn pool_limit(&self) -> usize {
+        self.pool_capacity
     }
 
     /// The configured number of exit records kept per node.
@@ -165,7 +175,10 @@ impl Config {
             may::config()
                 .set_workers(self.workers)
                 .set_stack_size(words)
-                .set_pool_capacity(self.pool_capacity.max(1));
+                // Near-empty at start-up: `may` builds the whole pool now (and reads 0 as
+                // its default, 1,000). The pool grows lazily from the first ended
+                // coroutine on (src/pool.rs).
+                .set_pool_capacity(1);
             log::debug!("pyact runtime configured: {self:?}");
             Ok(())
         } else if *running == self {
@@ -193,12 +206,13 @@ pub(crate) fn stack_words() -> usize {
     may::config().get_stack_size()
 }
 
-/// `vm.max_map_count` allows about two mappings per coroutine stack (stack + guard page);
-/// pooled stacks hold theirs too.
-fn map_limited_actors(pool: usize) -> usize {
+/// `vm.max_map_count` allows about two mappings per coroutine stack (stack + guard page).
+/// Pooled stacks need no extra room: a stack is only mapped when the pool is empty, so
+/// live + pooled never exceeds the live actors at the busiest moment (src/pool.rs).
+fn map_limited_actors() -> usize {
     let maps = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(65_530);
-    maps.saturating_sub(MAP_RESERVE + 2 * pool) / 2
+    maps.saturating_sub(MAP_RESERVE) / 2
 }

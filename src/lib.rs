@@ -76,6 +76,7 @@ pub mod mesh;
 pub mod node;
 pub mod observe;
 pub mod pattern;
+mod pool;
 mod reference;
 pub mod remote;
 pub mod router;

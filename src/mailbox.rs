@@ -65,6 +65,27 @@ pub(crate) enum Signal {
     },
 }
 
+/// The consumer's blocker, kept across receives. `Blocker::current()` allocates one per
+/// wait (an `Arc`), which was a `malloc` + `free` on every blocking receive: a few percent of
+/// a ping-pong. A blocker parks the kind of context it was made in (a coroutine or a
+/// thread), so a mailbox that changes hands between the two gets a new one.
+#[derive(Default)]
+pub(crate) struct Parker(Option<(bool, Arc<Blocker>)>);
+
+impl Parker {
+    fn get(&mut self) -> Arc<Blocker> {
+        let co = may::coroutine::is_coroutine();
+        match &self.0 {
+            Some((kind, b)) if *kind == co => b.clone(),
+            _ => {
+                let b = Blocker::current();
+                self.0 = Some((co, b.clone()));
+                b
+            }
+        }
+    }
+}
+
 /// The shared, producer side of a mailbox.
 pub(crate) struct MailQueue {
     queue: Queue<Envelope>,
@@ -95,7 +116,8 @@ impl MailQueue {
     }
 
     /// Consumer only: take the next envelope, parking until one arrives or `deadline` passes.
-    fn pop_wait(&self, deadline: Option<Instant>) -> Option<Envelope> {
+    /// `parker` is the consumer's cached blocker (see [`Parker`]).
+    fn pop_wait(&self, deadline: Option<Instant>, parker: &mut Parker) -> Option<Envelope> {
         loop {
             if let Some(e) = self.queue.pop() {
                 return Some(e);
@@ -116,8 +138,10 @@ impl MailQueue {
                 None => None,
             };
             // Register as the one to wake, re-check (a push may have raced), then park. A
-            // fresh blocker per wait makes a stale wake-up land on a blocker nobody parks on.
-            let me = Blocker::current();
+            // stale wake-up (a pusher took the blocker just before we took it back, and
+            // unparks it later) only makes a later park return early: the loop re-checks
+            // the queue and the deadline and parks again.
+            let me = parker.get();
             self.to_wake.store(me.clone());
             if let Some(e) = self.queue.pop() {
                 self.to_wake.take();
@@ -191,6 +215,8 @@ pub struct Mailbox {
     monitors: HashMap<Ref, Address>,
     /// A thread's inbox rather than an actor: it cannot be unwound, so it always traps exits.
     inbox: bool,
+    /// The blocker this mailbox's receives park on.
+    parker: Parker,
 }
 
 impl Mailbox {
@@ -203,6 +229,7 @@ impl Mailbox {
             trap_exit: inbox,
             monitors: HashMap::new(),
             inbox,
+            parker: Parker::default(),
         }
     }
 
@@ -240,7 +267,7 @@ impl Mailbox {
     /// handled as in any receive.
     pub fn mark(&mut self) -> Mark {
         let now = Some(Instant::now());
-        while let Some(env) = self.cell.queue.pop_wait(now) {
+        while let Some(env) = self.cell.queue.pop_wait(now, &mut self.parker) {
             let msg = match env {
                 Envelope::Msg(v) => v,
                 Envelope::Signal(sig) => match self.on_signal(*sig) {
@@ -376,7 +403,7 @@ impl Mailbox {
         }
         // 2. New arrivals, each looked at once.
         loop {
-            let msg = match self.cell.queue.pop_wait(deadline) {
+            let msg = match self.cell.queue.pop_wait(deadline, &mut self.parker) {
                 None => return Err(Timeout),
                 Some(Envelope::Msg(v)) => v,
                 Some(Envelope::Signal(sig)) => match self.on_signal(*sig) {

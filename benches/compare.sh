@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# pyact vs Erlang/OTP on the same box: the table of issue 9 (and BENCHMARKS.md).
+#
+#   benches/compare.sh [ROUNDS]          # default 5 rounds; prints medians and ratios
+#   RING_1M=1 benches/compare.sh         # also the 1M ring, whole process (1 run per side,
+#                                        # needs vm.max_map_count >= 2,200,000 for pyact)
+#
+# Every workload runs in its own process, timed inside the program (pyact:
+# examples/workload.rs, examples/ring.rs; Erlang: benches/erlang/bench.erl). Each round runs
+# pyact and Erlang back to back, alternating which goes first, so both see the same load.
+# Remote rows use two processes over 127.0.0.1 only (pyact nodes on port 0; Erlang
+# distribution with epmd and the node listener bound to 127.0.0.1).
+# Ratios are pyact time / Erlang time (below 1 = pyact faster); for msgs/s, Erlang's rate
+# over pyact's, so the same reading holds.
+set -u
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-5}
+TMP=$(mktemp -d)
+trap 'cleanup' EXIT
+
+HAVE_ERL=1
+if ! command -v erl >/dev/null || ! command -v erlc >/dev/null; then
+    echo "!! erl/erlc not found: the Erlang column is skipped."
+    echo "!! Install Erlang/OTP, e.g. on Debian/Ubuntu: apt-get install erlang-base"
+    HAVE_ERL=0
+fi
+
+echo "building pyact examples (release)..." >&2
+cargo build -q --release --example workload --example ring || exit 1
+W=target/release/examples/workload
+RING=target/release/examples/ring
+if [ $HAVE_ERL = 1 ]; then
+    erlc -o "$TMP" benches/erlang/bench.erl || exit 1
+    export ERL_EPMD_ADDRESS=127.0.0.1
+    EPMD_WAS_UP=0
+    epmd -names >/dev/null 2>&1 && EPMD_WAS_UP=1
+    ERL="erl -noshell -pa $TMP +P 2000000"
+    ERLD="$ERL -setcookie pyactbench -kernel inet_dist_use_interface {127,0,0,1}"
+fi
+
+cleanup() {
+    exec 3>&- 4>&- 2>/dev/null
+    sleep 0.5
+    [ -n "${PSERVE_PID:-}" ] && kill "$PSERVE_PID" 2>/dev/null
+    [ -n "${ESERVE_PID:-}" ] && kill "$ESERVE_PID" 2>/dev/null
+    if [ $HAVE_ERL = 1 ] && [ "${EPMD_WAS_UP:-1}" = 0 ]; then epmd -kill >/dev/null 2>&1; fi
+    rm -rf "$TMP"
+}
+
+# key value output -> value of key
+val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+# append a sample: rec ROW SIDE VALUE
+rec() { [ -n "$3" ] && echo "$3" >>"$TMP/$1.$2"; }
+median() {
+    [ -s "$1" ] || { echo ""; return; }
+    sort -g "$1" | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# servers for the remote rows, alive for the whole run; they end when their stdin closes
+exec 3> >(exec $W serve >"$TMP/pserve.out" 2>&1)
+PSERVE_PID=$!
+if [ $HAVE_ERL = 1 ]; then
+    exec 4> >(exec $ERLD -name serve@127.0.0.1 -run bench main serve >"$TMP/eserve.out" 2>&1)
+    ESERVE_PID=$!
+fi
+for _ in $(seq 100); do
+    grep -q ready "$TMP/pserve.out" 2>/dev/null && { [ $HAVE_ERL = 0 ] || grep -q ready "$TMP/eserve.out" 2>/dev/null; } && break
+    sleep 0.1
+done
+PNODE=$(val ready "$TMP/pserve.out")
+ENODE=$( [ $HAVE_ERL = 1 ] && val ready "$TMP/eserve.out")
+
+pyact_round() {
+    local o="$TMP/out"
+    $W spawn 10000 >"$o" && rec spawn p "$(val us_per_actor "$o")"
+    $RING 10000 >"$o" && {
+        rec ring_build p "$(val build_s "$o")"
+        rec ring_pass p "$(val pass_s "$o")"
+        rec ring_total p "$(awk '$1=="build_s"{b=$2} $1=="pass_s"{p=$2} END{print b+p}' "$o")"
+    }
+    $W idle 100000 >"$o" && rec idle p "$(val kib_per_actor "$o")"
+    $W pingpong 200000 >"$o" && rec pingpong p "$(val us_per_round_trip "$o")"
+    [ -n "$PNODE" ] && timeout 120 $W roundtrip "$PNODE" 10000 >"$o" && rec rtt p "$(val us_per_round_trip "$o")"
+    [ -n "$PNODE" ] && timeout 120 $W oneway "$PNODE" 200000 >"$o" && rec oneway p "$(val msgs_per_s "$o")"
+}
+
+erlang_round() {
+    local o="$TMP/out" r=$1
+    $ERL -run bench main spawn 10000 >"$o" && rec spawn e "$(val us_per_actor "$o")"
+    $ERL -run bench main ring 10000 >"$o" && {
+        rec ring_build e "$(val build_s "$o")"
+        rec ring_pass e "$(val pass_s "$o")"
+        rec ring_total e "$(awk '$1=="build_s"{b=$2} $1=="pass_s"{p=$2} END{print b+p}' "$o")"
+    }
+    $ERL -run bench main idle 100000 >"$o" && rec idle e "$(val kib_per_actor "$o")"
+    $ERL -run bench main pingpong 200000 >"$o" && rec pingpong e "$(val us_per_round_trip "$o")"
+    [ -n "$ENODE" ] && timeout 120 $ERLD -name "rtt$r@127.0.0.1" -run bench main roundtrip "$ENODE" 10000 >"$o" && rec rtt e "$(val us_per_round_trip "$o")"
+    [ -n "$ENODE" ] && timeout 120 $ERLD -name "ow$r@127.0.0.1" -run bench main oneway "$ENODE" 200000 >"$o" && rec oneway e "$(val msgs_per_s "$o")"
+}
+
+for r in $(seq "$ROUNDS"); do
+    echo "round $r/$ROUNDS" >&2
+    if [ $HAVE_ERL = 0 ]; then pyact_round
+    elif [ $((r % 2)) = 1 ]; then pyact_round; erlang_round "$r"
+    else erlang_round "$r"; pyact_round; fi
+done
+
+if [ "${RING_1M:-0}" = 1 ]; then
+    echo "ring 1M (one run per side)..." >&2
+    maps=$(cat /proc/sys/vm/max_map_count)
+    if [ "$maps" -lt 2200000 ]; then
+        echo "!! vm.max_map_count is $maps: pyact's 1M ring needs ~2 maps per live actor; run" >&2
+        echo "!!   sysctl -w vm.max_map_count=2500000" >&2
+    else
+        /usr/bin/time -f "wall %e\nmaxrss_kib %M" -o "$TMP/t" $RING 1000000 >"$TMP/out" &&
+            { rec ring1m_wall p "$(val wall "$TMP/t")"; rec ring1m_rss p "$(val maxrss_kib "$TMP/t")"; }
+    fi
+    if [ $HAVE_ERL = 1 ]; then
+        /usr/bin/time -f "wall %e\nmaxrss_kib %M" -o "$TMP/t" $ERL -run bench main ring 1000000 >"$TMP/out" &&
+            { rec ring1m_wall e "$(val wall "$TMP/t")"; rec ring1m_rss e "$(val maxrss_kib "$TMP/t")"; }
+    fi
+fi
+
+# row: label, sample name, unit, scale (value*scale is shown), "time" or "rate"
+row() {
+    local p e ratio
+    p=$(median "$TMP/$2.p"); e=$(median "$TMP/$2.e")
+    ratio=$(awk -v p="$p" -v e="$e" -v k="$5" 'BEGIN { if (p == "" || e == "" || p == 0 || e == 0) print "-"; else if (k == "rate") printf "%.2fx", e / p; else printf "%.2fx", p / e }')
+    printf "| %-40s | %14s | %14s | %8s |\n" "$1" \
+        "$(awk -v v="$p" -v s="$4" -v u="$3" 'BEGIN { if (v == "") print "-"; else printf "%.3g %s", v * s, u }')" \
+        "$(awk -v v="$e" -v s="$4" -v u="$3" 'BEGIN { if (v == "") print "-"; else printf "%.3g %s", v * s, u }')" \
+        "$ratio"
+}
+
+echo
+echo "medians of $ROUNDS rounds; $(nproc) cores; load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ $HAVE_ERL = 1 ] && echo "Erlang/OTP $(erl -noshell -eval 'io:put_chars(erlang:system_info(otp_release)), halt().')"
+echo
+printf "| %-40s | %14s | %14s | %8s |\n" "workload" "pyact" "Erlang" "pyact/Erlang"
+echo "|---|---|---|---|"
+row "spawn + exit + wait, per actor (10k)" spawn "us" 1 time
+row "ring 10k: build" ring_build "ms" 1000 time
+row "ring 10k: pass" ring_pass "ms" 1000 time
+row "ring 10k: build + pass" ring_total "ms" 1000 time
+[ "${RING_1M:-0}" = 1 ] && row "ring 1M: whole process, wall" ring1m_wall "s" 1 time
+[ "${RING_1M:-0}" = 1 ] && row "ring 1M: whole process, peak RSS" ring1m_rss "GiB" "$(awk 'BEGIN{print 1/1048576}')" time
+row "idle actor, resident (100k)" idle "KiB" 1 time
+row "ping-pong, round trip" pingpong "us" 1 time
+row "remote round trip, two processes" rtt "us" 1 time
+row "remote one-way, two processes" oneway "M msg/s" 0.000001 rate

@@ -1,0 +1,230 @@
+//! pyact side of `benches/compare.sh`: one workload per process, timed inside the program,
+//! printed as `key value` lines (the same keys as `benches/erlang/bench.erl`).
+//!
+//! ```text
+//! cargo run --release --example workload -- spawn N       # spawn N actors that end, wait for each
+//! cargo run --release --example workload -- pingpong N    # N round trips between two actors
+//! cargo run --release --example workload -- idle N        # resident KiB per idle actor
+//! cargo run --release --example workload -- serve         # prints "ready NODE"; runs until stdin closes
+//! cargo run --release --example workload -- oneway NODE N # N one-way messages to NODE's sink, then a sync
+//! cargo run --release --example workload -- roundtrip NODE N
+//! ```
+//!
+//! The ring is `examples/ring.rs`. Every node listens on 127.0.0.1 (port 0 = any free port);
+//! the cookie is `PYACT_COOKIE` (default `pyact-bench`).
+
+use std::io::BufRead;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pyact::{Address, Mesh, Node, Value, current_node, json, spawn};
+
+fn cookie() -> String {
+    std::env::var("PYACT_COOKIE").unwrap_or_else(|_| "pyact-bench".into())
+}
+
+fn kv(k: &str, v: impl std::fmt::Display) {
+    println!("{k} {v}");
+}
+
+fn node() -> Node {
+    Node::new(&Mesh::new(), &format!("{}@127.0.0.1:0", cookie())).expect("node")
+}
+
+/// Spawn `n` actors that return at once, then wait for each one: nanoseconds.
+fn spawn_round(node: &Node, n: usize) -> u64 {
+    let parent = node.spawn(move |_mb| {
+        let node = current_node().expect("in an actor");
+        let t0 = Instant::now();
+        let children: Vec<Address> = (0..n).map(|_| spawn(|_mb| {})).collect();
+        for c in &children {
+            node.wait(c).expect("child ended normally");
+        }
+        json!(t0.elapsed().as_nanos() as u64)
+    });
+    node.wait(&parent)
+        .expect("spawner")
+        .as_u64()
+        .expect("nanoseconds")
+}
+
+fn pingpong(node: &Node, n: usize) -> u64 {
+    let pinger = node.spawn(move |mut mb| {
+        let me = mb.addr();
+        let ponger = spawn(move |mut mb| {
+            loop {
+                let v = mb.receive();
+                if v.is_null() {
+                    return;
+                }
+                me.send(v).expect("pinger alive");
+            }
+        });
+        let mut v = json!({"ping": "pong"});
+        for _ in 0..1000 {
+            ponger.send(v).expect("ponger alive");
+            v = mb.receive();
+        }
+        let t0 = Instant::now();
+        for _ in 0..n {
+            ponger.send(v).expect("ponger alive");
+            v = mb.receive();
+        }
+        let took = t0.elapsed();
+        ponger.send(Value::Null).expect("ponger alive");
+        json!(took.as_nanos() as u64)
+    });
+    node.wait(&pinger)
+        .expect("pinger")
+        .as_u64()
+        .expect("nanoseconds")
+}
+
+fn rss_kib() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .expect("/proc/self/status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+fn idle(node: &Node, n: usize) -> f64 {
+    let warm = node.spawn(|_mb| {});
+    node.wait(&warm).expect("warm-up");
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Arc::new(AtomicUsize::new(0));
+    let before = rss_kib();
+    let addrs: Vec<Address> = (0..n)
+        .map(|_| {
+            let started = started.clone();
+            node.spawn(move |mut mb| {
+                started.fetch_add(1, Ordering::Release);
+                let _ = mb.receive();
+            })
+        })
+        .collect();
+    while started.load(Ordering::Acquire) < n {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let after = rss_kib();
+    for a in &addrs {
+        let _ = a.send(Value::Null);
+    }
+    (after.saturating_sub(before)) as f64 / n as f64
+}
+
+fn serve() {
+    let node = node();
+    let sink = node.spawn(|mut mb| {
+        loop {
+            let m = mb.receive();
+            if m == "stop" {
+                return;
+            }
+            let reply_to = |key: &str| {
+                m.get(key)
+                    .and_then(|a| serde_json::from_value::<Address>(a.clone()).ok())
+            };
+            if let Some(to) = reply_to("sync") {
+                let _ = to.send("synced");
+            } else if let Some(to) = reply_to("from") {
+                let _ = to.send(json!({"pong": m["ping"]}));
+            }
+        }
+    });
+    node.register("sink", &sink).expect("fresh name");
+    println!("ready {}", node.name());
+    for _ in std::io::stdin().lock().lines() {}
+    let _ = sink.send("stop");
+    let _ = node.wait(&sink);
+}
+
+fn remote(peer: String, n: usize, oneway: bool) {
+    let node = node();
+    let sink = match node.whereis_remote(&peer, "sink") {
+        Ok(Some(a)) => a,
+        other => {
+            eprintln!("no sink on {peer}: {other:?}");
+            std::process::exit(1)
+        }
+    };
+    let client = node.spawn(move |mut mb| {
+        let me = mb.addr();
+        let mut run = |n: usize| {
+            if oneway {
+                for i in 0..n {
+                    sink.send(json!({"seq": i, "text": "one way"}))
+                        .expect("send");
+                }
+                sink.send(json!({ "sync": me })).expect("send");
+                assert_eq!(mb.receive(), "synced");
+            } else {
+                for i in 0..n {
+                    sink.send(json!({"ping": i, "from": me})).expect("send");
+                    assert_eq!(mb.receive()["pong"], i);
+                }
+            }
+        };
+        run(if oneway { 1000 } else { 100 });
+        let t0 = Instant::now();
+        run(n);
+        json!(t0.elapsed().as_nanos() as u64)
+    });
+    let ns = node.wait(&client).expect("client").as_u64().expect("ns") as f64;
+    kv("n", n);
+    if oneway {
+        kv("msgs_per_s", format!("{:.1}", n as f64 / (ns / 1e9)));
+    } else {
+        kv("us_per_round_trip", format!("{:.3}", ns / 1e3 / n as f64));
+    }
+}
+
+fn main() {
+    env_logger::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num =
+        |i: usize, d: usize| -> usize { args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d) };
+    match args.first().map(String::as_str) {
+        Some("spawn") => {
+            let n = num(1, 10_000);
+            let node = node();
+            spawn_round(&node, n); // warm-up, like the Erlang side
+            let ns = spawn_round(&node, n);
+            kv("n", n);
+            kv("us_per_actor", format!("{:.4}", ns as f64 / 1e3 / n as f64));
+        }
+        Some("pingpong") => {
+            let n = num(1, 200_000);
+            let ns = pingpong(&node(), n);
+            kv("n", n);
+            kv(
+                "us_per_round_trip",
+                format!("{:.4}", ns as f64 / 1e3 / n as f64),
+            );
+        }
+        Some("idle") => {
+            let n = num(1, 100_000);
+            let k = idle(&node(), n);
+            kv("n", n);
+            kv("kib_per_actor", format!("{k:.3}"));
+        }
+        Some("serve") => serve(),
+        Some(m @ ("oneway" | "roundtrip")) if args.len() >= 2 => {
+            let oneway = m == "oneway";
+            remote(
+                args[1].clone(),
+                num(2, if oneway { 200_000 } else { 10_000 }),
+                oneway,
+            )
+        }
+        _ => {
+            eprintln!(
+                "usage: workload spawn N | pingpong N | idle N | serve | oneway NODE N | roundtrip NODE N"
+            );
+            std::process::exit(2)
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Coroutine reuse (src/pool.rs): reuse is on by default, and an actor that runs on the
+//! stack of an ended actor starts clean. Each clean-start test runs a `first` actor to its
+//! end, then spawns probes until one lands on the stack `first` ran on (stacks are 1 MiB
+//! apart, so "within 64 KiB of first's frame" is "the same stack": pooled stacks are never
+//! unmapped, so the address cannot have been handed out anew), and runs `second` there.
+//! The tests run one at a time (`SERIAL`): the page-fault count of the first one is
+//! process-wide.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pyact::{
+    Address, ExitReason, Mailbox, Mesh, Node, Value, curaddr, current_node, json, pattern,
+};
+
+fn node() -> Node {
+    Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap()
+}
+
+/// An address on the running coroutine's stack.
+#[inline(never)]
+fn stack_marker() -> usize {
+    let x = 0u8;
+    std::hint::black_box(&x) as *const u8 as usize
+}
+
+fn same_stack(a: usize, b: usize) -> bool {
+    a.abs_diff(b) < 64 * 1024
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Minor page faults of this process so far (`/proc/self/stat`, field 10).
+fn minor_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the parenthesised command name, which may contain spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split(' ').nth(7).unwrap().parse().unwrap()
+}
+
+#[test]
+fn ended_actors_stacks_are_reused_by_default() {
+    let _serial = serial();
+    let n = node();
+    let spawn_and_wait = |k: usize| {
+        for _ in 0..k {
+            let a = n.spawn(|mut mb| {
+                let _ = mb.try_receive();
+            });
+            n.wait(&a).unwrap();
+        }
+    };
+    spawn_and_wait(200);
+    const N: u64 = 2000;
+    let before = minor_faults();
+    spawn_and_wait(N as usize);
+    let faults = minor_faults() - before;
+    // A fresh stack faults in at least its top page and the bottom page generator writes
+    // its overflow sentinel to: 2 per actor. Reused stacks have both resident already.
+    assert!(
+        faults < N / 2,
+        "{faults} page faults for {N} sequential actors: stacks are not reused"
+    );
+}
+
+type Body = Box<dyn FnOnce(Mailbox) -> Value + Send>;
+
+/// Run `first` on `n1` (it must end by itself, or `release` must end it), then start probes
+/// on `n2` until one runs on first's stack; that one runs `second`. Returns first's address
+/// and result, and second's address (`second` may still be running).
+fn on_reused_stack(
+    n1: &Node,
+    first: impl FnOnce(Mailbox) -> Value + Send + 'static,
+    release: impl FnOnce(&Address),
+    n2: &Node,
+    second: impl FnOnce(Mailbox) -> Value + Send + 'static,
+) -> (Address, Result<Value, ExitReason>, Address) {
+    let marker = Arc::new(AtomicUsize::new(0));
+    let m = marker.clone();
+    let a = n1.spawn(move |mb| {
+        m.store(stack_marker(), Ordering::SeqCst);
+        first(mb)
+    });
+    release(&a);
+    let first_result = n1.wait(&a);
+    let first_marker = marker.load(Ordering::SeqCst);
+    assert_ne!(first_marker, 0);
+
+    let second: Arc<Mutex<Option<Body>>> = Arc::new(Mutex::new(Some(Box::new(second))));
+    for _ in 0..20_000 {
+        let (tx, rx) = std::sync::mpsc::channel::<bool>();
+        let second = second.clone();
+        let probe = n2.spawn(move |mb| {
+            let hit = same_stack(stack_marker(), first_marker);
+            tx.send(hit).unwrap();
+            if !hit {
+                return Value::Null;
+            }
+            let body = second.lock().unwrap().take().expect("one hit");
+            body(mb)
+        });
+        if rx.recv().unwrap() {
+            return (a, first_result, probe);
+        }
+        n2.wait(&probe).unwrap();
+    }
+    panic!("no actor ran on a reused stack in 20,000 spawns: coroutine reuse is off");
+}
+
+may::coroutine_local!(static USER_LOCAL: std::cell::Cell<u32> = std::cell::Cell::new(0));
+
+#[test]
+fn coroutine_locals_and_the_actor_context_start_fresh() {
+    let _serial = serial();
+    let (n1, n2) = (node(), node());
+    let (first, r1, second) = on_reused_stack(
+        &n1,
+        |mb| {
+            USER_LOCAL.with(|c| c.set(42));
+            json!({"local": USER_LOCAL.with(|c| c.get()), "me": mb.addr()})
+        },
+        |_| {},
+        &n2,
+        |mb| {
+            json!({
+                "local": USER_LOCAL.with(|c| c.get()),
+                "curaddr": curaddr(),
+                "me": mb.addr(),
+                "node": current_node().map(|n| n.name().to_string()),
+            })
+        },
+    );
+    assert_eq!(r1, Ok(json!({"local": 42, "me": first})));
+    let got = n2.wait(&second).unwrap();
+    assert_eq!(got["local"], 0, "coroutine-local data leaked: {got}");
+    assert_eq!(got["curaddr"], json!(second), "{got}");
+    assert_eq!(got["me"], json!(second), "{got}");
+    assert_eq!(got["node"], json!(n2.name()), "{got}");
+    assert_ne!(n1.name(), n2.name());
+}
+
+#[test]
+fn a_registered_name_does_not_pass_to_the_next_actor() {
+    let _serial = serial();
+    let n = node();
+    let n2 = n.clone();
+    let (first, _, second) = on_reused_stack(
+        &n,
+        move |mb| {
+            n2.register("pooled-name", &mb.addr()).unwrap();
+            Value::Null
+        },
+        |_| {},
+        &n,
+        |mut mb| {
+            // Registered by the first actor, which ended: gone.
+            let before = mb.node().whereis("pooled-name");
+            let mine = mb.node().register("other-name", &mb.addr()).is_ok();
+            let _ = mb.receive();
+            json!({"before": before, "registered": mine})
+        },
+    );
+    assert_eq!(n.whereis("pooled-name"), None);
+    assert_ne!(first, second);
+    second.send("stop").unwrap();
+    let got = n.wait(&second).unwrap();
+    assert_eq!(got, json!({"before": null, "registered": true}));
+    assert_eq!(n.whereis("other-name"), None);
+}
+
+#[test]
+fn links_of_the_previous_actor_do_not_carry_over() {
+    let _serial = serial();
+    let n = node();
+    let mut inbox = n.inbox(); // a thread inbox traps the exits of its links
+    let watcher = inbox.addr();
+    let (first, _, second) = on_reused_stack(
+        &n,
+        move |mut mb| {
+            mb.link(&watcher);
+            json!("first done")
+        },
+        |_| {},
+        &n,
+        |mut mb| -> Value {
+            let _ = mb.receive();
+            panic!("second crashes")
+        },
+    );
+    let exit = pattern!({"address": address, "exit": object});
+    let (_, got) = inbox.receive_match(&[&exit]);
+    assert_eq!(
+        got,
+        json!({"address": first, "exit": {"normal": "first done"}})
+    );
+
+    // The DOWN comes after any exit signal the crash sends to links, so once it is here an
+    // exit message from `second` would be too.
+    let r = inbox.monitor(&second);
+    second.send("crash").unwrap();
+    let (_, down) = inbox.receive_match(&[&pattern!({"down": = r})]);
+    assert_eq!(down["exit"], json!({"panic": "second crashes"}));
+    assert_eq!(
+        inbox.try_receive(),
+        None,
+        "the crash reached the first actor's link"
+    );
+    assert!(matches!(n.wait(&second), Err(ExitReason::Panicked(_))));
+}
+
+#[test]
+fn monitors_of_the_previous_actor_do_not_carry_over() {
+    let _serial = serial();
+    let n = node();
+    let mut inbox = n.inbox();
+    let first_ref = Arc::new(Mutex::new(None));
+    let fr = first_ref.clone();
+    let (first, _, second) = on_reused_stack(
+        &n,
+        |mut mb| mb.receive(),
+        |a| {
+            *fr.lock().unwrap() = Some(inbox.monitor(a));
+            a.send("go").unwrap();
+        },
+        &n,
+        |mut mb| mb.receive(),
+    );
+    let r1 = first_ref.lock().unwrap().take().unwrap();
+    let (_, down) = inbox.receive_match(&[&pattern!({"down": = r1})]);
+    assert_eq!(down["address"], json!(first));
+
+    let r2 = inbox.monitor(&second);
+    second.send("bye").unwrap();
+    let (_, down) = inbox.receive_match(&[&pattern!({"down": = r2})]);
+    assert_eq!(down["exit"], json!({"normal": "bye"}));
+    // Only the DOWN of the monitor placed on `second`: none under the first actor's ref.
+    assert_eq!(inbox.try_receive(), None);
+}
+
+#[test]
+fn a_pending_timer_of_the_previous_actor_does_not_fire_into_the_next() {
+    let _serial = serial();
+    let n = node();
+    const FIRST_TIMEOUT: Duration = Duration::from_millis(200);
+    let (_, r1, second) = on_reused_stack(
+        &n,
+        // Woken by a message well before its timeout: the timer is still pending as it ends.
+        |mut mb| json!(mb.receive_timeout(FIRST_TIMEOUT).is_ok()),
+        |a| a.send("early").unwrap(),
+        &n,
+        |mut mb| {
+            let t0 = Instant::now();
+            let got = mb.receive_timeout(Duration::from_secs(120)).ok();
+            json!({"got": got, "waited_ms": t0.elapsed().as_millis() as u64})
+        },
+    );
+    assert_eq!(r1, Ok(json!(true)));
+    // Outlive the first actor's timer before sending; a stale timer would have woken
+    // `second` with a timeout (or an empty wake-up) by now.
+    std::thread::sleep(FIRST_TIMEOUT * 3);
+    second.send("late").unwrap();
+    let got = n.wait(&second).unwrap();
+    assert_eq!(got["got"], "late", "{got}");
+}
+
+#[test]
+fn an_actor_that_panicked_leaves_a_usable_stack() {
+    let _serial = serial();
+    let n = node();
+    let (_, r1, second) = on_reused_stack(
+        &n,
+        |_| -> Value { panic!("first panics") },
+        |_| {},
+        &n,
+        |mut mb| {
+            // Deep enough to use the stack well past the first actor's frames.
+            fn depth(k: u32) -> u32 {
+                let pad = std::hint::black_box([k as u8; 512]);
+                if k == 0 {
+                    pad[0] as u32
+                } else {
+                    depth(k - 1) + pad[1] as u32
+                }
+            }
+            json!({"msg": mb.receive(), "depth": depth(200)})
+        },
+    );
+    assert_eq!(r1, Err(ExitReason::Panicked("first panics".into())));
+    second.send("fine").unwrap();
+    // depth(k) adds k for every frame k = 200..=0.
+    let expected: u32 = (0..=200).sum();
+    assert_eq!(
+        n.wait(&second).unwrap(),
+        json!({"msg": "fine", "depth": expected})
+    );
+}
