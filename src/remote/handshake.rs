@@ -22,7 +22,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use super::digest::{constant_time_eq, hex, hmac_sha256};
+use super::digest::{constant_time_eq, hex, hmac_sha256, random_bytes};
 use super::frame::{Decoder, Frame, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION, encode_into};
 
 /// Why a handshake failed.
@@ -51,11 +51,9 @@ impl std::fmt::Display for HandshakeError {
 
 /// 32 bytes from the OS random generator, hex-encoded.
 fn fresh_challenge() -> Result<String, HandshakeError> {
-    let mut b = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| HandshakeError::Io(format!("no randomness: {e}")))?;
-    Ok(hex(&b))
+    random_bytes::<32>()
+        .map(|b| hex(&b))
+        .map_err(|e| HandshakeError::Io(format!("no randomness: {e}")))
 }
 
 fn digest(cookie: &str, dir: &str, challenge: &str, from: &str, to: &str) -> String {
