@@ -183,11 +183,12 @@ fn max_actors() -> usize {
     *MAX.get_or_init(|| crate::config::current().get_max_actors())
 }
 
-/// Releases one live-actor slot when dropped.
-struct LiveSlot;
+/// Releases one live-actor slot when dropped. Network coroutines (handshakes, readers,
+/// writers, dialers) hold one too: see `remote::go`.
+pub(crate) struct LiveSlot;
 
 impl LiveSlot {
-    fn take() -> Result<LiveSlot, SpawnError> {
+    pub(crate) fn take() -> Result<LiveSlot, SpawnError> {
         let limit = max_actors();
         let prev = LIVE.fetch_add(1, Ordering::Relaxed);
         if prev >= limit {
@@ -263,7 +264,20 @@ pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
     // coroutine gets the configured stack (1 MiB by default), sized for the deepest JSON
     // serde_json accepts, and `may` puts a guard page under it, so an overflow faults instead
     // of corrupting memory.
-    unsafe { builder.spawn(f) }.map(|_handle| ())
+    //
+    // `may`'s spawn returns `io::Result` but *panics* when it cannot allocate the stack
+    // (generator's `Stack::new`: `expect("failed to alloc sys stack")` on mmap failure). No
+    // caller of pyact may be unwound by that, least of all the listener: the panic is caught
+    // here and becomes an error. Unwinding from there is sound: the stack allocation fails
+    // before the coroutine exists, and the closure (with whatever it owns) is simply dropped.
+    let spawned = catch_unwind(AssertUnwindSafe(move || unsafe { builder.spawn(f) }));
+    match spawned {
+        Ok(r) => r.map(|_handle| ()),
+        Err(p) => Err(std::io::Error::other(format!(
+            "cannot create a coroutine: {}",
+            reason_from_panic(p)
+        ))),
+    }
 }
 
 /// Start the coroutine of a new actor on `node`. The single place pyact creates coroutines.

@@ -295,6 +295,21 @@ impl Node {
         self.shard(id).live.remove(&id);
     }
 
+    /// Does `addr` (of this node) belong to this start of the node? An address of another
+    /// creation names an actor of an earlier process on the same `host:port`: dead.
+    pub(crate) fn same_creation(&self, addr: &Address) -> bool {
+        addr.0.creation == 0 || addr.0.creation == self.creation()
+    }
+
+    /// The live actor `addr` (of this node) names, if any.
+    pub(crate) fn cell_of(&self, addr: &Address) -> Option<Arc<ActorCell>> {
+        if self.same_creation(addr) {
+            self.cell(addr.id())
+        } else {
+            None
+        }
+    }
+
     /// The live actor with this id, if any.
     pub(crate) fn cell(&self, id: u64) -> Option<Arc<ActorCell>> {
         self.shard(id).live.get(&id).cloned()
@@ -325,7 +340,7 @@ impl Node {
 
     /// Deliver to an actor of this node by id.
     pub(crate) fn deliver_local(&self, addr: &Address, env: Envelope) -> Result<(), SendError> {
-        match self.cell(addr.id()) {
+        match self.cell_of(addr) {
             Some(cell) => cell
                 .queue
                 .push(env)
@@ -356,6 +371,9 @@ impl Node {
     pub fn wait_reason(&self, addr: &Address) -> ExitReason {
         if addr.node_id() != self.name() {
             return crate::remote::wait(self, addr);
+        }
+        if !self.same_creation(addr) {
+            return ExitReason::NoSuchActor;
         }
         let rx = {
             let sh = self.shard(addr.id());
@@ -417,7 +435,7 @@ impl Node {
     /// ```
     pub fn register(&self, name: &str, addr: &Address) -> Result<(), RegistryError> {
         let cell = (addr.node_id() == self.name())
-            .then(|| self.cell(addr.id()))
+            .then(|| self.cell_of(addr))
             .flatten()
             .ok_or_else(|| RegistryError::NotLocal(addr.clone()))?;
         let mut reg = lock(&self.0.registry);
@@ -502,20 +520,28 @@ impl std::fmt::Debug for Node {
     }
 }
 
-/// An address for actor `id` of node `node`, resolved to the live actor when it lives on
-/// the current actor's node (or, outside any actor, on any node of this process).
-pub(crate) fn resolve(node: &str, id: u64) -> Address {
+/// An address for actor `id` of node `node` (of start `creation`, 0 if unknown), resolved
+/// to the live actor when it lives on the current actor's node (or, outside any actor, on
+/// any node of this process) and the creation matches that node's.
+pub(crate) fn resolve(node: &str, id: u64, creation: u32) -> Address {
     let here = actor::current_node();
     let local = match &here {
         Some(n) if n.name() == node => Some(n.clone()),
         Some(_) => None,
         None => local_node(node),
     };
-    let cell = local.and_then(|n| n.cell(id));
+    let cell = local
+        .filter(|n| creation == 0 || creation == n.creation())
+        .and_then(|n| n.cell(id));
     match cell {
-        Some(c) => Address::new(c.node_id.clone(), id, Arc::downgrade(&c)),
-        None => Address::new(node.into(), id, Weak::new()),
+        Some(c) => Address::with_creation(c.node_id.clone(), id, creation, Arc::downgrade(&c)),
+        None => Address::with_creation(node.into(), id, creation, Weak::new()),
     }
+}
+
+/// The creation number of this process's node `name`, if it has one.
+pub(crate) fn local_creation(name: &str) -> Option<u32> {
+    local_node(name).map(|n| n.creation())
 }
 
 /// Route an envelope to an address that has no resolved live cell. The sending node is the

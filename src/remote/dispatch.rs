@@ -121,7 +121,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 }
                 None => {
                     let conn = conn.clone();
-                    let _ = crate::actor::go(move || {
+                    let _ = super::go(move || {
                         let reason = rx.recv().unwrap_or(ExitReason::NoSuchActor);
                         let _ = conn.push_frame(&Frame::WaitReply { req, reason });
                     });

@@ -57,11 +57,12 @@ mod listener;
 mod options;
 mod peers;
 mod requests;
+mod sources;
 mod watch;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -105,6 +106,18 @@ pub(crate) struct Remote {
     factories: Mutex<HashMap<String, Factory>>,
     stopped: AtomicBool,
     listen_addr: Mutex<Option<SocketAddr>>,
+    /// This node start's creation number (random, nonzero): see the protocol docs.
+    pub(crate) creation: u32,
+    /// Challenges this node issued and has not seen answered (reflection guard).
+    issued: handshake::Issued,
+    /// Handshakes in progress on the listener (capped by `max_handshakes`).
+    handshaking: AtomicUsize,
+    /// Failed handshakes per source address.
+    sources: sources::Sources,
+    /// Peers whose last dial failed: sends fail fast until the back-off ends.
+    backoff: Mutex<HashMap<Arc<str>, dialer::Backoff>>,
+    /// The creation number each connected peer declared in its handshake.
+    creations: Mutex<HashMap<Arc<str>, u32>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -124,6 +137,12 @@ impl Remote {
             factories: Mutex::default(),
             stopped: AtomicBool::new(false),
             listen_addr: Mutex::default(),
+            creation: new_creation(),
+            issued: handshake::Issued::default(),
+            handshaking: AtomicUsize::new(0),
+            sources: sources::Sources::default(),
+            backoff: Mutex::default(),
+            creations: Mutex::default(),
         }
     }
 
@@ -135,9 +154,56 @@ impl Remote {
     }
 }
 
+/// A random nonzero creation number for a node start. The OS random generator cannot
+/// really fail on Linux; if it ever does, the clock and the process id stand in (still
+/// different from the previous start of a node on the same port, which is what matters).
+fn new_creation() -> u32 {
+    let c = match digest::random_bytes::<4>() {
+        Ok(b) => u32::from_be_bytes(b),
+        Err(e) => {
+            log::warn!("no randomness for the creation number ({e}); using the clock");
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            (t.as_nanos() as u32) ^ std::process::id().rotate_left(16)
+        }
+    };
+    c.max(1)
+}
+
+/// Start a network coroutine (handshake, reader, writer, dialer). It holds one slot of the
+/// process's live-actor budget ([`Config::max_actors`](crate::Config::max_actors)) while it
+/// runs, so connections cannot exhaust what actors are protected by; without a slot, or if
+/// the coroutine cannot be created, this fails with an error and nothing panics.
+pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
+    let slot = crate::actor::LiveSlot::take().map_err(|e| std::io::Error::other(e.to_string()))?;
+    crate::actor::go(move || {
+        let _slot = slot;
+        f()
+    })
+}
+
+/// The connection to send to `addr` on, if `addr` may still name a live actor: an address
+/// of another creation of its node (an earlier start of the process on that port) names an
+/// actor that is gone, whatever its id ([`SendError::DeadActor`]).
+pub(crate) fn conn_for(from: &Node, addr: &Address) -> Result<Arc<Conn>, SendError> {
+    let conn = conn_to(from, addr.node_id())?;
+    let want = addr.creation();
+    if want != 0 {
+        let have = lock(&from.remote().creations)
+            .get(addr.node_id())
+            .copied()
+            .unwrap_or(0);
+        if have != want {
+            return Err(SendError::DeadActor(addr.clone()));
+        }
+    }
+    Ok(conn)
+}
+
 /// Send an envelope to an actor on another node.
 pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), SendError> {
-    let conn = conn_to(from, addr.node_id())?;
+    let conn = conn_for(from, addr)?;
     let to = addr.id();
     let bytes = match env {
         Envelope::Msg(v) => {
@@ -185,7 +251,7 @@ pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), Sen
 
 /// The live cell behind `addr` if it is an actor of the node that is "here".
 pub(crate) fn local_cell_of(addr: &Address) -> Option<Arc<ActorCell>> {
-    crate::node::home_node(addr).and_then(|n| n.cell(addr.id()))
+    crate::node::home_node(addr).and_then(|n| n.cell_of(addr))
 }
 
 /// Does `addr` name an actor of the node that is "here"?
@@ -207,6 +273,21 @@ impl Node {
         &self.0.remote
     }
 
+    /// This node start's creation number: random and nonzero, carried by every address of
+    /// the node (`{"$addr": "host:port/id/creation"}`), so that an address of an earlier
+    /// process on the same `host:port` never reaches an actor of this one.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node};
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|_| ());
+    /// assert_ne!(node.creation(), 0);
+    /// assert_eq!(a.creation(), node.creation());
+    /// ```
+    pub fn creation(&self) -> u32 {
+        self.0.remote.creation
+    }
+
     /// Connect to the node `cookie@host:port` now (sends connect on demand anyway), using
     /// that cookie for the handshake. Returns the typed reason if it cannot.
     ///
@@ -224,7 +305,7 @@ impl Node {
         if n.cookie != self.cookie() {
             lock(&self.remote().cookies).insert(peer.clone().into(), n.cookie.clone());
         }
-        conn_to(self, &peer)
+        dialer::conn_to_opt(self, &peer, false)
             .map(|_| ())
             .map_err(|e| NodeError::Connect {
                 node: peer,
