@@ -30,6 +30,9 @@
 //! node keeps serving everyone else. Before the handshake completes a peer can make the node
 //! buffer at most 4 KiB, for at most the handshake timeout.
 //!
+//! The wire protocol (handshake, frames, creation numbers, limits) is specified in
+//! [`protocol`].
+//!
 //! **Where each part lives.** One door in each direction between the core and the network:
 //! the core hands this module an envelope for a remote address (`send`); `dispatch`
 //! hands the core an envelope for a local id. Between them:
@@ -37,9 +40,10 @@
 //! | file | role |
 //! |---|---|
 //! | `options.rs` | [`NodeOptions`]: every limit and deadline |
-//! | `listener.rs` | bind, accept, the acceptor's handshake |
-//! | `dialer.rs` | open a connection to a peer, the connector's handshake |
-//! | `handshake.rs`, `digest.rs` | the cookie proof |
+//! | `listener.rs` | bind, accept, the handshake cap, the acceptor's handshake |
+//! | `dialer.rs` | open a connection to a peer, the connector's handshake, redial back-off |
+//! | `handshake.rs`, `digest.rs` | the cookie proof, the identity rules, the handshake deadline |
+//! | `sources.rs` | failed handshakes per source address: rate limit and log throttle |
 //! | `frame.rs` | the wire format |
 //! | `connection.rs` | one authenticated connection: its reader and writer |
 //! | `peers.rs` | the peer table; what a failed connection takes down |
@@ -49,6 +53,9 @@
 
 mod connection;
 mod dialer;
+
+#[doc = include_str!("protocol.md")]
+pub mod protocol {}
 mod digest;
 mod dispatch;
 pub(crate) mod frame;
