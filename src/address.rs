@@ -27,6 +27,7 @@
 use std::any::Any;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 
 use serde::de::Error as _;
@@ -47,8 +48,9 @@ pub(crate) struct AddrInner {
     /// Actor id, unique on its node.
     pub(crate) id: u64,
     /// The node start's creation number; 0 when unknown (an old-form address, or one made
-    /// from a local cell: then [`Address::creation`] asks the local node).
-    pub(crate) creation: u32,
+    /// from a local cell: then [`Address::creation`] asks the local node once and keeps the
+    /// answer here).
+    pub(crate) creation: AtomicU32,
     /// The actor itself when it lives in this process and was resolved (fast path).
     pub(crate) cell: Weak<ActorCell>,
 }
@@ -67,7 +69,7 @@ impl Address {
         Address(Arc::new(AddrInner {
             node,
             id,
-            creation,
+            creation: AtomicU32::new(creation),
             cell,
         }))
     }
@@ -76,10 +78,20 @@ impl Address {
     /// [module docs](self)); 0 if unknown (an address read in the old form, naming a node
     /// that is not in this process).
     pub fn creation(&self) -> u32 {
-        match self.0.creation {
-            0 => crate::node::local_creation(&self.0.node).unwrap_or(0),
+        match self.0.creation.load(Ordering::Relaxed) {
+            0 => {
+                let c = crate::node::local_creation(&self.0.node).unwrap_or(0);
+                // Only a live local node answers, and a node's creation never changes.
+                self.0.creation.store(c, Ordering::Relaxed);
+                c
+            }
             c => c,
         }
+    }
+
+    /// The creation this address was made with (0: unknown), without asking anyone.
+    pub(crate) fn known_creation(&self) -> u32 {
+        self.0.creation.load(Ordering::Relaxed)
     }
 
     /// The `host:port` of the node this actor lives on.

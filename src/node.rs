@@ -298,7 +298,8 @@ impl Node {
     /// Does `addr` (of this node) belong to this start of the node? An address of another
     /// creation names an actor of an earlier process on the same `host:port`: dead.
     pub(crate) fn same_creation(&self, addr: &Address) -> bool {
-        addr.0.creation == 0 || addr.0.creation == self.creation()
+        let c = addr.known_creation();
+        c == 0 || c == self.creation()
     }
 
     /// The live actor `addr` (of this node) names, if any.
