@@ -55,6 +55,8 @@ pub trait Actor: Send + 'static {
 pub(crate) struct ActorCell {
     pub(crate) id: u64,
     pub(crate) node_id: Arc<str>,
+    /// The creation number of its node's start (see [`Address::creation`]).
+    pub(crate) creation: u32,
     pub(crate) queue: MailQueue,
     pub(crate) state: Mutex<CellState>,
     /// A call's throwaway mailbox: its end is not worth an exit record.
@@ -77,10 +79,11 @@ pub(crate) struct CellState {
 }
 
 impl ActorCell {
-    pub(crate) fn new(id: u64, node_id: Arc<str>, ephemeral: bool) -> Self {
+    pub(crate) fn new(id: u64, node_id: Arc<str>, creation: u32, ephemeral: bool) -> Self {
         ActorCell {
             id,
             node_id,
+            creation,
             queue: MailQueue::new(),
             state: Mutex::new(CellState::default()),
             ephemeral,
@@ -95,7 +98,12 @@ impl ActorCell {
 
     /// An address for this cell.
     pub(crate) fn address(self: &Arc<Self>) -> Address {
-        Address::new(self.node_id.clone(), self.id, Arc::downgrade(self))
+        Address::with_creation(
+            self.node_id.clone(),
+            self.id,
+            self.creation,
+            Arc::downgrade(self),
+        )
     }
 
     /// Drop a link (the other side ended or unlinked).

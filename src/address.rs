@@ -27,7 +27,6 @@
 use std::any::Any;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 
 use serde::de::Error as _;
@@ -47,19 +46,14 @@ pub(crate) struct AddrInner {
     pub(crate) node: Arc<str>,
     /// Actor id, unique on its node.
     pub(crate) id: u64,
-    /// The node start's creation number; 0 when unknown (an old-form address, or one made
-    /// from a local cell: then [`Address::creation`] asks the local node once and keeps the
-    /// answer here).
-    pub(crate) creation: AtomicU32,
+    /// The node start's creation number; 0 when unknown (an old-form address).
+    pub(crate) creation: u32,
     /// The actor itself when it lives in this process and was resolved (fast path).
     pub(crate) cell: Weak<ActorCell>,
 }
 
 impl Address {
-    pub(crate) fn new(node: Arc<str>, id: u64, cell: Weak<ActorCell>) -> Self {
-        Address::with_creation(node, id, 0, cell)
-    }
-
+    /// An address of actor `id` of start `creation` (0: unknown) of `node`.
     pub(crate) fn with_creation(
         node: Arc<str>,
         id: u64,
@@ -69,29 +63,16 @@ impl Address {
         Address(Arc::new(AddrInner {
             node,
             id,
-            creation: AtomicU32::new(creation),
+            creation,
             cell,
         }))
     }
 
     /// The creation number of the node start this actor belongs to (see the
     /// [module docs](self)); 0 if unknown (an address read in the old form, naming a node
-    /// that is not in this process).
+    /// that is not in this process, or whose actor is not alive).
     pub fn creation(&self) -> u32 {
-        match self.0.creation.load(Ordering::Relaxed) {
-            0 => {
-                let c = crate::node::local_creation(&self.0.node).unwrap_or(0);
-                // Only a live local node answers, and a node's creation never changes.
-                self.0.creation.store(c, Ordering::Relaxed);
-                c
-            }
-            c => c,
-        }
-    }
-
-    /// The creation this address was made with (0: unknown), without asking anyone.
-    pub(crate) fn known_creation(&self) -> u32 {
-        self.0.creation.load(Ordering::Relaxed)
+        self.0.creation
     }
 
     /// The `host:port` of the node this actor lives on.

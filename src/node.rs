@@ -279,7 +279,12 @@ impl Node {
 
     fn new_cell(&self, ephemeral: bool) -> Arc<ActorCell> {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        Arc::new(ActorCell::new(id, self.0.id.clone(), ephemeral))
+        Arc::new(ActorCell::new(
+            id,
+            self.0.id.clone(),
+            self.creation(),
+            ephemeral,
+        ))
     }
 
     fn shard(&self, id: u64) -> MutexGuard<'_, Shard> {
@@ -298,7 +303,7 @@ impl Node {
     /// Does `addr` (of this node) belong to this start of the node? An address of another
     /// creation names an actor of an earlier process on the same `host:port`: dead.
     pub(crate) fn same_creation(&self, addr: &Address) -> bool {
-        let c = addr.known_creation();
+        let c = addr.creation();
         c == 0 || c == self.creation()
     }
 
@@ -535,14 +540,9 @@ pub(crate) fn resolve(node: &str, id: u64, creation: u32) -> Address {
         .filter(|n| creation == 0 || creation == n.creation())
         .and_then(|n| n.cell(id));
     match cell {
-        Some(c) => Address::with_creation(c.node_id.clone(), id, creation, Arc::downgrade(&c)),
+        Some(c) => c.address(),
         None => Address::with_creation(node.into(), id, creation, Weak::new()),
     }
-}
-
-/// The creation number of this process's node `name`, if it has one.
-pub(crate) fn local_creation(name: &str) -> Option<u32> {
-    local_node(name).map(|n| n.creation())
 }
 
 /// Route an envelope to an address that has no resolved live cell. The sending node is the

@@ -8,7 +8,12 @@ use super::*;
 fn local_addr(node: &Node, id: u64) -> Address {
     match node.cell(id) {
         Some(c) => c.address(),
-        None => Address::new(node.0.id.clone(), id, std::sync::Weak::new()),
+        None => Address::with_creation(
+            node.0.id.clone(),
+            id,
+            node.creation(),
+            std::sync::Weak::new(),
+        ),
     }
 }
 
