@@ -35,20 +35,25 @@ pub(crate) struct Backoff {
 /// The connection this node sends to `peer` on, opening it if needed (unless the peer is in
 /// back-off after a failed dial: then `NoConnection` at once).
 pub(crate) fn conn_to(node: &Node, peer: &str) -> Result<Arc<Conn>, SendError> {
-    conn_to_opt(node, peer, true)
+    conn_and_creation(node, peer, true).map(|(c, _)| c)
 }
 
-/// Like [`conn_to`]; `respect_backoff: false` dials even during a back-off.
-pub(crate) fn conn_to_opt(
+/// Like [`conn_to`], with the creation number the peer declared on that connection;
+/// `respect_backoff: false` dials even during a back-off.
+pub(crate) fn conn_and_creation(
     node: &Node,
     peer: &str,
     respect_backoff: bool,
-) -> Result<Arc<Conn>, SendError> {
+) -> Result<(Arc<Conn>, u32), SendError> {
     let r = node.remote();
-    if let Some(c) = lock(&r.peers).get(peer).and_then(|p| p.out.clone())
-        && !c.is_closed()
-    {
-        return Ok(c);
+    let live = || {
+        lock(&r.peers)
+            .get(peer)
+            .and_then(|p| Some((p.out.clone()?, p.creation)))
+            .filter(|(c, _)| !c.is_closed())
+    };
+    if let Some(found) = live() {
+        return Ok(found);
     }
     if r.stopped.load(Ordering::Acquire) {
         return Err(SendError::NoConnection {
@@ -61,10 +66,8 @@ pub(crate) fn conn_to_opt(
     }
     let gate = lock(&r.dialing).entry(peer.into()).or_default().clone();
     let _one_at_a_time = gate.lock();
-    if let Some(c) = lock(&r.peers).get(peer).and_then(|p| p.out.clone())
-        && !c.is_closed()
-    {
-        return Ok(c);
+    if let Some(found) = live() {
+        return Ok(found);
     }
     if respect_backoff {
         // The dial we queued behind may have just failed.
@@ -88,7 +91,9 @@ pub(crate) fn conn_to_opt(
         }),
     };
     record(node, peer, &result);
-    result
+    let conn = result?;
+    let creation = lock(&r.peers).get(peer).map_or(0, |p| p.creation);
+    Ok((conn, creation))
 }
 
 /// `Err(NoConnection)` if `peer` is in back-off.
@@ -183,7 +188,8 @@ fn dial(node: &Node, peer: &str) -> Result<Arc<Conn>, SendError> {
     };
     let (declared, decoder) =
         handshake::connect(&mut stream, &me, peer).map_err(|e| fail(e.to_string()))?;
-    lock(&r.creations).insert(peer.into(), declared.creation);
+    // Recorded before the connection is, so whoever finds the connection finds this too.
+    lock(&r.peers).entry(peer.into()).or_default().creation = declared.creation;
     let conn =
         serve_conn(node, stream, peer.into(), decoder, true).map_err(|e| fail(e.to_string()))?;
     log::debug!("{}: connected to {peer}", node.name());

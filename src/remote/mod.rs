@@ -123,8 +123,6 @@ pub(crate) struct Remote {
     sources: sources::Sources,
     /// Peers whose last dial failed: sends fail fast until the back-off ends.
     backoff: Mutex<HashMap<Arc<str>, dialer::Backoff>>,
-    /// The creation number each connected peer declared in its handshake.
-    creations: Mutex<HashMap<Arc<str>, u32>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,7 +147,6 @@ impl Remote {
             handshaking: AtomicUsize::new(0),
             sources: sources::Sources::default(),
             backoff: Mutex::default(),
-            creations: Mutex::default(),
         }
     }
 
@@ -194,16 +191,11 @@ pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
 /// of another creation of its node (an earlier start of the process on that port) names an
 /// actor that is gone, whatever its id ([`SendError::DeadActor`]).
 pub(crate) fn conn_for(from: &Node, addr: &Address) -> Result<Arc<Conn>, SendError> {
-    let conn = conn_to(from, addr.node_id())?;
+    let (conn, have) = dialer::conn_and_creation(from, addr.node_id(), true)?;
     let want = addr.creation();
-    if want != 0 {
-        let have = lock(&from.remote().creations)
-            .get(addr.node_id())
-            .copied()
-            .unwrap_or(0);
-        if have != want {
-            return Err(SendError::DeadActor(addr.clone()));
-        }
+    // `have` is 0 only if the connection failed meanwhile: then the send fails anyway.
+    if want != 0 && have != 0 && want != have {
+        return Err(SendError::DeadActor(addr.clone()));
     }
     Ok(conn)
 }
@@ -312,7 +304,7 @@ impl Node {
         if n.cookie != self.cookie() {
             lock(&self.remote().cookies).insert(peer.clone().into(), n.cookie.clone());
         }
-        dialer::conn_to_opt(self, &peer, false)
+        dialer::conn_and_creation(self, &peer, false)
             .map(|_| ())
             .map_err(|e| NodeError::Connect {
                 node: peer,
