@@ -3,7 +3,9 @@
 //! Each [`Node`] listens on its `host:port`. Sending to an address on another node opens a
 //! connection on first use (the sender waits at most the connect + handshake timeout, then
 //! gets [`SendError::NoConnection`]); the connection is kept and shared by every actor of
-//! the node, and re-opened by the next send after a failure.
+//! the node, and re-opened by the next send after a failure. After a *failed dial* the peer
+//! is in back-off ([`NodeOptions::redial_backoff`]): sends to it fail at once with
+//! `NoConnection` until the back-off ends (see `dialer.rs`).
 //!
 //! **Who sends on which connection.** A node sends its traffic only on connections *it*
 //! opened (one per peer), and reads on every connection. So between two nodes there may be
@@ -24,11 +26,22 @@
 //! [`NodeOptions::heartbeat_interval`]; a connection on which nothing arrives for
 //! [`NodeOptions::heartbeat_timeout`] (default 5 s) is declared dead.
 //!
-//! **Bad peers.** A peer that fails the cookie challenge is refused and logged, and none of
-//! its frames is delivered. Oversized frames, malformed JSON, unknown frame kinds, a frame
-//! cut short, or a handshake that stalls close that one connection with a log line; the
-//! node keeps serving everyone else. Before the handshake completes a peer can make the node
-//! buffer at most 4 KiB, for at most the handshake timeout.
+//! **Bad peers.** A peer that fails the cookie challenge, or claims an identity it may not
+//! have (our own name, our own challenge, another name than the one dialled), is refused,
+//! and none of its frames is delivered. Oversized frames, malformed JSON, unknown frame
+//! kinds, a frame cut short, or a handshake that stalls close that one connection with a log
+//! line; the node keeps serving everyone else. Before the handshake completes a peer can
+//! make the node buffer at most 4 KiB, for at most the handshake deadline (5 s in total, not
+//! per read); at most [`NodeOptions::max_handshakes`] handshakes run at once; a source
+//! address whose handshakes keep failing is rate-limited and logged at most once a second
+//! ([`NodeOptions::failed_handshakes`]). Every network coroutine but the listener holds a
+//! slot of the live-actor budget, and a coroutine that cannot be created closes its
+//! connection instead of panicking.
+//!
+//! **Incarnations.** Every node start picks a random creation number
+//! ([`Node::creation`]), exchanged in the handshake and carried by addresses: a send, wait,
+//! link or monitor for an address of another creation of a node treats its actor as dead
+//! (`noproc`).
 //!
 //! The wire protocol (handshake, frames, creation numbers, limits) is specified in
 //! [`protocol`].
