@@ -158,3 +158,47 @@ fn failed_handshakes_from_one_source_are_rate_limited_and_logged_once_a_second()
         }
     }
 }
+
+/// The back-off ends: a peer that comes up where dials failed is reached again (by a later
+/// send, without any explicit connect).
+#[test]
+fn a_peer_that_comes_back_is_reached_after_the_back_off() {
+    recorder();
+    let a = node_with(
+        "secret",
+        NodeOptions::default()
+            .redial_backoff(Duration::from_millis(50), Duration::from_millis(400)),
+    );
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let nobody: Address = format!("127.0.0.1:{port}/1").parse().unwrap();
+    let mut inbox = a.inbox();
+    for _ in 0..3 {
+        assert!(matches!(
+            nobody.send("anyone?"),
+            Err(SendError::NoConnection { .. })
+        ));
+    }
+    let b = Node::new(&Mesh::new(), &format!("secret@127.0.0.1:{port}")).unwrap();
+    let me = inbox.addr();
+    let echo = b.spawn(move |mut mb| {
+        let m = mb.receive();
+        me.send(json!({"got": m})).unwrap();
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match echo.send("hello again") {
+            Ok(()) => break,
+            Err(SendError::NoConnection { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("never reached the peer that came back: {e}"),
+        }
+    }
+    let got = inbox
+        .receive_timeout(Duration::from_secs(30))
+        .expect("the echo");
+    assert_eq!(got["got"], "hello again");
+}
