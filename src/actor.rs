@@ -181,7 +181,9 @@ fn reason_from_panic(payload: Box<dyn Any + Send>) -> ExitReason {
 /// Live coroutine actors in this process (threads' inboxes are not counted).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// How many actors are alive in this process right now.
+/// How many actors are alive in this process right now, counting the network's coroutines
+/// (handshakes, connection readers and writers, dialers) too: all of them share the budget
+/// of [`Config::max_actors`](crate::Config::max_actors).
 pub fn live_actors() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
