@@ -61,6 +61,7 @@ fn victim() -> (Node, Arc<AtomicUsize>) {
 fn lure(
     a: &Node,
     attacker: &TcpListener,
+    cookie: &str,
 ) -> (
     std::thread::JoinHandle<Result<(), pyact::NodeError>>,
     TcpStream,
@@ -68,7 +69,8 @@ fn lure(
 ) {
     let x = attacker.local_addr().unwrap();
     let a2 = a.clone();
-    let dial = std::thread::spawn(move || a2.connect(&format!("anything@{x}")));
+    let name = format!("{cookie}@{x}");
+    let dial = std::thread::spawn(move || a2.connect(&name));
     let (mut d, _) = attacker.accept().unwrap();
     let h = read_frame(&mut d).expect("the node says hello");
     (dial, d, h["hello"].clone())
@@ -84,7 +86,7 @@ fn reflection_attack_without_the_cookie_is_refused() {
     let a_addr = a.name().to_string();
 
     // 1. The attacker hands the node's own Hello (its name and creation) to its listener.
-    let (dial, mut d, h) = lure(&a, &attacker);
+    let (dial, mut d, h) = lure(&a, &attacker, "anything");
     assert_eq!(h["node"], a_addr.as_str());
     let mut l = TcpStream::connect(&a_addr).unwrap();
     write_frame(&mut l, &json!({"hello": h.clone()})).unwrap();
@@ -110,7 +112,7 @@ fn reflection_attack_without_the_cookie_is_refused() {
 
     // 3. Same, but the challenge now names the dialled node: only "a challenge we issued is
     //    never answered" stops it (the listener's handshake on l2 is still waiting).
-    let (dial, mut d, _) = lure(&a, &attacker);
+    let (dial, mut d, _) = lure(&a, &attacker, "anything");
     let reflected = ch["challenge"].clone();
     write_frame(
         &mut d,
@@ -125,7 +127,7 @@ fn reflection_attack_without_the_cookie_is_refused() {
     assert!(dial.join().unwrap().is_err());
 
     // 4. A fresh challenge, but from a node that is not the one dialled.
-    let (dial, mut d, _) = lure(&a, &attacker);
+    let (dial, mut d, _) = lure(&a, &attacker, "anything");
     write_frame(
         &mut d,
         &json!({"challenge": {"version": 2, "node": "127.0.0.1:9", "creation": 5,
@@ -243,4 +245,85 @@ fn handshakes_past_the_cap_are_closed_at_once() {
         }
     }
     assert!(b.connected_nodes().contains(&a.name().to_string()));
+}
+
+fn proof(cookie: &str, dir: &str, challenge: &str, from: (&str, u64), to: (&str, u64)) -> String {
+    use hmac::{KeyInit, Mac};
+    let msg = format!(
+        "pyact-v2|{dir}|{challenge}|{}|{}|{}|{}",
+        from.0, from.1, to.0, to.1
+    );
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(cookie.as_bytes()).unwrap();
+    mac.update(msg.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The acceptor's side of the reflection rule, which only a peer *with* the cookie can
+/// reach (a wrong digest is refused first): the listener never answers a challenge that the
+/// node's own dialer issued and is waiting on. Also checks the digest layout of the protocol
+/// page, since the valid proof here is computed from it.
+#[test]
+fn the_listener_never_answers_a_challenge_its_own_dialer_issued() {
+    let (a, _) = victim();
+    let attacker = TcpListener::bind("127.0.0.1:0").unwrap();
+    let x = attacker.local_addr().unwrap().to_string();
+    let a_addr = a.name().to_string();
+    let ka = a.creation() as u64;
+
+    // The node dials us; we answer as the node it dialled and get its challenge cA.
+    let (dial, mut d, _) = lure(&a, &attacker, "secret");
+    write_frame(
+        &mut d,
+        &json!({"challenge": {"version": 2, "node": x, "creation": 77,
+                              "challenge": "cd".repeat(32)}}),
+    )
+    .unwrap();
+    let resp = read_frame(&mut d).expect("a response")["response"].clone();
+    assert_eq!(
+        resp["digest"],
+        proof("secret", "A>B", &"cd".repeat(32), (&a_addr, ka), (&x, 77)),
+        "the digest is the one the protocol page specifies"
+    );
+    let c_a = resp["challenge"].as_str().unwrap().to_string();
+
+    // Now we connect to its listener, prove the cookie, and hand it cA to answer.
+    let mut l = TcpStream::connect(&a_addr).unwrap();
+    write_frame(&mut l, &hello(&x, 77)).unwrap();
+    let ch = read_frame(&mut l).expect("a challenge")["challenge"].clone();
+    let c_b = ch["challenge"].as_str().unwrap();
+    let digest = proof("secret", "A>B", c_b, (&x, 77), (&a_addr, ka));
+    write_frame(
+        &mut l,
+        &json!({"response": {"digest": digest, "challenge": c_a}}),
+    )
+    .unwrap();
+    let answer = read_frame(&mut l);
+    assert!(
+        answer.as_ref().is_none_or(|f| f.get("refused").is_some()),
+        "the listener must not answer the dialer's own challenge, got {answer:?}"
+    );
+
+    // Control: the same with a fresh challenge is answered (so the refusal above was the
+    // reflection rule, not a wrong proof).
+    let mut l2 = TcpStream::connect(&a_addr).unwrap();
+    write_frame(&mut l2, &hello(&x, 78)).unwrap();
+    let ch = read_frame(&mut l2).expect("a challenge")["challenge"].clone();
+    let c_b = ch["challenge"].as_str().unwrap();
+    let digest = proof("secret", "A>B", c_b, (&x, 78), (&a_addr, ka));
+    write_frame(
+        &mut l2,
+        &json!({"response": {"digest": digest, "challenge": "ef".repeat(32)}}),
+    )
+    .unwrap();
+    let ack = read_frame(&mut l2).expect("an ack");
+    assert_eq!(
+        ack["ack"]["digest"],
+        proof("secret", "B>A", &"ef".repeat(32), (&a_addr, ka), (&x, 78))
+    );
+    drop((d, l, l2));
+    let _ = dial.join();
 }
