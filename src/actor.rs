@@ -55,6 +55,8 @@ pub trait Actor: Send + 'static {
 pub(crate) struct ActorCell {
     pub(crate) id: u64,
     pub(crate) node_id: Arc<str>,
+    /// The creation number of its node's start (see [`Address::creation`]).
+    pub(crate) creation: u32,
     pub(crate) queue: MailQueue,
     pub(crate) state: Mutex<CellState>,
     /// A call's throwaway mailbox: its end is not worth an exit record.
@@ -81,10 +83,11 @@ pub(crate) struct CellState {
 }
 
 impl ActorCell {
-    pub(crate) fn new(id: u64, node_id: Arc<str>, ephemeral: bool) -> Self {
+    pub(crate) fn new(id: u64, node_id: Arc<str>, creation: u32, ephemeral: bool) -> Self {
         ActorCell {
             id,
             node_id,
+            creation,
             queue: MailQueue::new(),
             state: Mutex::new(CellState::default()),
             ephemeral,
@@ -101,7 +104,12 @@ impl ActorCell {
 
     /// An address for this cell.
     pub(crate) fn address(self: &Arc<Self>) -> Address {
-        Address::new(self.node_id.clone(), self.id, Arc::downgrade(self))
+        Address::with_creation(
+            self.node_id.clone(),
+            self.id,
+            self.creation,
+            Arc::downgrade(self),
+        )
     }
 
     /// Drop a link (the other side ended or unlinked).
@@ -179,7 +187,9 @@ fn reason_from_panic(payload: Box<dyn Any + Send>) -> ExitReason {
 /// Live coroutine actors in this process (threads' inboxes are not counted).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// How many actors are alive in this process right now.
+/// How many actors are alive in this process right now, counting the network's coroutines
+/// (handshakes, connection readers and writers, dialers) too: all of them share the budget
+/// of [`Config::max_actors`](crate::Config::max_actors).
 pub fn live_actors() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
@@ -189,11 +199,12 @@ fn max_actors() -> usize {
     *MAX.get_or_init(|| crate::config::current().actor_limit())
 }
 
-/// Releases one live-actor slot when dropped.
-struct LiveSlot;
+/// Releases one live-actor slot when dropped. Network coroutines (handshakes, readers,
+/// writers, dialers) hold one too: see `remote::go`.
+pub(crate) struct LiveSlot;
 
 impl LiveSlot {
-    fn take() -> Result<LiveSlot, SpawnError> {
+    pub(crate) fn take() -> Result<LiveSlot, SpawnError> {
         let limit = max_actors();
         let prev = LIVE.fetch_add(1, Ordering::Relaxed);
         if prev >= limit {
@@ -269,7 +280,22 @@ pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
     // coroutine gets the configured stack (1 MiB by default), sized for the deepest JSON
     // serde_json accepts, and `may` puts a guard page under it, so an overflow faults instead
     // of corrupting memory.
-    unsafe { crate::pool::launch(builder, f) }
+    //
+    // `may`'s spawn returns `io::Result` but *panics* when it cannot allocate the stack
+    // (generator's `Stack::new`: `expect("failed to alloc sys stack")` on mmap failure). No
+    // caller of pyact may be unwound by that, least of all the listener: the panic is caught
+    // here and becomes an error. Unwinding from there is sound: the stack allocation fails
+    // before the coroutine exists, and the closure (with whatever it owns) is simply dropped.
+    let spawned = catch_unwind(AssertUnwindSafe(move || unsafe {
+        crate::pool::launch(builder, f)
+    }));
+    match spawned {
+        Ok(r) => r,
+        Err(p) => Err(std::io::Error::other(format!(
+            "cannot create a coroutine: {}",
+            reason_from_panic(p)
+        ))),
+    }
 }
 
 /// Start the coroutine of a new actor on `node`. The single place pyact creates coroutines.

@@ -5,10 +5,20 @@
 //! messages as
 //!
 //! ```json
-//! {"$addr": "host:port/42"}
+//! {"$addr": "host:port/42/3735928559"}
 //! ```
 //!
-//! so an actor that receives it can deserialize it and send to it, on any node.
+//! so an actor that receives it can deserialize it and send to it, on any node. The third
+//! part is the *creation number* of the node's start ([`Node::creation`](crate::Node::creation)):
+//! a node restarted on the same `host:port` picks another one, and an address of the old
+//! start is then treated as the address of a dead actor (sends fail with
+//! [`SendError::DeadActor`], `wait` returns [`ExitReason::NoSuchActor`], links and monitors
+//! fire with `noproc`) instead of reaching whichever new actor got the same id.
+//!
+//! The older form without a creation, `{"$addr": "host:port/42"}`, is still read: it names
+//! actor 42 of *whatever* start of the node is running (creation unknown, not checked).
+//! Two addresses are equal when their node and id are; the creation is a liveness check,
+//! not part of the identity.
 //!
 //! Sending ([`Address::send`], or `addr | msg` as in the seed) turns the message into JSON,
 //! then delivers it: straight into the target's [`MailQueue`](crate::mailbox) when the target
@@ -36,13 +46,33 @@ pub(crate) struct AddrInner {
     pub(crate) node: Arc<str>,
     /// Actor id, unique on its node.
     pub(crate) id: u64,
+    /// The node start's creation number; 0 when unknown (an old-form address).
+    pub(crate) creation: u32,
     /// The actor itself when it lives in this process and was resolved (fast path).
     pub(crate) cell: Weak<ActorCell>,
 }
 
 impl Address {
-    pub(crate) fn new(node: Arc<str>, id: u64, cell: Weak<ActorCell>) -> Self {
-        Address(Arc::new(AddrInner { node, id, cell }))
+    /// An address of actor `id` of start `creation` (0: unknown) of `node`.
+    pub(crate) fn with_creation(
+        node: Arc<str>,
+        id: u64,
+        creation: u32,
+        cell: Weak<ActorCell>,
+    ) -> Self {
+        Address(Arc::new(AddrInner {
+            node,
+            id,
+            creation,
+            cell,
+        }))
+    }
+
+    /// The creation number of the node start this actor belongs to (see the
+    /// [module docs](self)); 0 if unknown (an address read in the old form, naming a node
+    /// that is not in this process, or whose actor is not alive).
+    pub fn creation(&self) -> u32 {
+        self.0.creation
     }
 
     /// The `host:port` of the node this actor lives on.
@@ -191,7 +221,10 @@ impl Serialize for Address {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(Some(1))?;
-        m.serialize_entry(ADDR_KEY, &self.to_string())?;
+        match self.creation() {
+            0 => m.serialize_entry(ADDR_KEY, &self.to_string())?,
+            c => m.serialize_entry(ADDR_KEY, &format!("{self}/{c}"))?,
+        }
         m.end()
     }
 }
@@ -210,20 +243,34 @@ impl<'de> Deserialize<'de> for Address {
 
 impl std::str::FromStr for Address {
     type Err = SendError;
-    /// Parse `host:port/id`.
+    /// Parse `host:port/id/creation`, or the old form `host:port/id` (creation unknown).
     fn from_str(s: &str) -> Result<Self, SendError> {
         parse_address(s).ok_or_else(|| SendError::BadAddress(s.to_string()))
     }
 }
 
-fn parse_address(s: &str) -> Option<Address> {
-    let (node, id) = s.rsplit_once('/')?;
+/// Split `host:port/id[/creation]` into its parts (creation 0 when absent).
+fn split_address(s: &str) -> Option<(&str, u64, u32)> {
+    let (node, id, creation) = match s.split('/').collect::<Vec<_>>()[..] {
+        [node, id] => (node, id, None),
+        [node, id, c] => (node, id, Some(c)),
+        _ => return None,
+    };
     let id: u64 = id.parse().ok()?;
+    let creation = match creation {
+        None => 0,
+        Some(c) => c.parse::<u32>().ok().filter(|&c| c != 0)?,
+    };
     let (host, port) = node.rsplit_once(':')?;
     if host.is_empty() || port.parse::<u16>().is_err() {
         return None;
     }
-    Some(crate::node::resolve(node, id))
+    Some((node, id, creation))
+}
+
+fn parse_address(s: &str) -> Option<Address> {
+    let (node, id, creation) = split_address(s)?;
+    Some(crate::node::resolve(node, id, creation))
 }
 
 /// Is `v` an encoded address? (for the `address` pattern)
@@ -232,16 +279,7 @@ pub(crate) fn is_encoded_address(v: &Value) -> bool {
         o.len() == 1
             && o.get(ADDR_KEY)
                 .and_then(Value::as_str)
-                .is_some_and(parse_address_parts)
-    })
-}
-
-fn parse_address_parts(s: &str) -> bool {
-    s.rsplit_once('/').is_some_and(|(node, id)| {
-        id.parse::<u64>().is_ok()
-            && node
-                .rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+                .is_some_and(|s| split_address(s).is_some())
     })
 }
 

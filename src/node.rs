@@ -325,7 +325,12 @@ impl Node {
 
     fn new_cell(&self, ephemeral: bool) -> Arc<ActorCell> {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        Arc::new(ActorCell::new(id, self.0.id.clone(), ephemeral))
+        Arc::new(ActorCell::new(
+            id,
+            self.0.id.clone(),
+            self.creation(),
+            ephemeral,
+        ))
     }
 
     fn shard(&self, id: u64) -> MutexGuard<'_, Shard> {
@@ -339,6 +344,22 @@ impl Node {
 
     pub(crate) fn remove_cell(&self, id: u64) {
         self.shard(id).live.remove(&id);
+    }
+
+    /// Does `addr` (of this node) belong to this start of the node? An address of another
+    /// creation names an actor of an earlier process on the same `host:port`: dead.
+    pub(crate) fn same_creation(&self, addr: &Address) -> bool {
+        let c = addr.creation();
+        c == 0 || c == self.creation()
+    }
+
+    /// The live actor `addr` (of this node) names, if any.
+    pub(crate) fn cell_of(&self, addr: &Address) -> Option<Arc<ActorCell>> {
+        if self.same_creation(addr) {
+            self.cell(addr.id())
+        } else {
+            None
+        }
     }
 
     /// The live actor with this id, if any.
@@ -371,7 +392,7 @@ impl Node {
 
     /// Deliver to an actor of this node by id.
     pub(crate) fn deliver_local(&self, addr: &Address, env: Envelope) -> Result<(), SendError> {
-        match self.cell(addr.id()) {
+        match self.cell_of(addr) {
             Some(cell) => cell
                 .queue
                 .push(env)
@@ -402,6 +423,9 @@ impl Node {
     pub fn wait_reason(&self, addr: &Address) -> ExitReason {
         if addr.node_id() != self.name() {
             return crate::remote::wait(self, addr);
+        }
+        if !self.same_creation(addr) {
+            return ExitReason::NoSuchActor;
         }
         let rx = {
             let sh = self.shard(addr.id());
@@ -463,7 +487,7 @@ impl Node {
     /// ```
     pub fn register(&self, name: &str, addr: &Address) -> Result<(), RegistryError> {
         let cell = (addr.node_id() == self.name())
-            .then(|| self.cell(addr.id()))
+            .then(|| self.cell_of(addr))
             .flatten()
             .ok_or_else(|| RegistryError::NotLocal(addr.clone()))?;
         let mut reg = lock(&self.0.registry);
@@ -548,19 +572,22 @@ impl std::fmt::Debug for Node {
     }
 }
 
-/// An address for actor `id` of node `node`, resolved to the live actor when it lives on
-/// the current actor's node (or, outside any actor, on any node of this process).
-pub(crate) fn resolve(node: &str, id: u64) -> Address {
+/// An address for actor `id` of node `node` (of start `creation`, 0 if unknown), resolved
+/// to the live actor when it lives on the current actor's node (or, outside any actor, on
+/// any node of this process) and the creation matches that node's.
+pub(crate) fn resolve(node: &str, id: u64, creation: u32) -> Address {
     let here = actor::current_node();
     let local = match &here {
         Some(n) if n.name() == node => Some(n.clone()),
         Some(_) => None,
         None => local_node(node),
     };
-    let cell = local.and_then(|n| n.cell(id));
+    let cell = local
+        .filter(|n| creation == 0 || creation == n.creation())
+        .and_then(|n| n.cell(id));
     match cell {
-        Some(c) => Address::new(c.node_id.clone(), id, Arc::downgrade(&c)),
-        None => Address::new(node.into(), id, Weak::new()),
+        Some(c) => c.address(),
+        None => Address::with_creation(node.into(), id, creation, Weak::new()),
     }
 }
 

@@ -111,14 +111,17 @@ fn serde_json_round_trip() {
     let mut inbox = node.inbox();
     let addr = inbox.addr();
     let text = serde_json::to_string(&addr).unwrap();
-    assert_eq!(text, format!("{{\"$addr\":\"{addr}\"}}"));
+    assert_eq!(
+        text,
+        format!("{{\"$addr\":\"{addr}/{}\"}}", node.creation())
+    );
     let back: Address = serde_json::from_str(&text).unwrap();
     assert_eq!(back, addr);
     back.send("sent via the round-tripped address").unwrap();
     assert_eq!(inbox.receive(), "sent via the round-tripped address");
 
     let v = serde_json::to_value(&addr).unwrap();
-    assert_eq!(v, json!({"$addr": addr.to_string()}));
+    assert_eq!(v, json!({"$addr": format!("{addr}/{}", node.creation())}));
     assert!(pattern!(address).matches(&v));
     let inside: Value = json!({"who": [addr, {"deep": addr}]});
     let text = serde_json::to_string(&inside).unwrap();
@@ -151,6 +154,9 @@ fn malformed_addresses_are_rejected() {
         "127.0.0.1:4000/abc",
         "127.0.0.1:4000/-1",
         ":4000/5",
+        "127.0.0.1:4000/5/0",
+        "127.0.0.1:4000/5/x",
+        "127.0.0.1:4000/5/6/7",
     ] {
         assert_eq!(
             bad.parse::<Address>(),

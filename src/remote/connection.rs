@@ -93,7 +93,7 @@ pub(crate) fn start(
     let mut wstream = stream.try_clone()?;
     let wconn = conn.clone();
     let wnode = node.clone();
-    crate::actor::go(move || {
+    super::go(move || {
         let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
         loop {
             match rx.recv_timeout(beat.interval) {
@@ -124,11 +124,12 @@ pub(crate) fn start(
     let rconn = conn.clone();
     let rnode = node.clone();
     let mut rstream = stream;
-    crate::actor::go(move || {
+    super::go(move || {
         crate::actor::set_context(Some((rnode.clone(), None)));
         let why = read_loop(&rnode, &rconn, &mut rstream, &mut decoder, beat);
         super::peers::conn_failed(&rnode, &rconn, &why);
-    })?;
+    })
+    .inspect_err(|_| conn.close())?; // the writer sees it closed and ends
     Ok(conn)
 }
 

@@ -8,7 +8,12 @@ use super::*;
 fn local_addr(node: &Node, id: u64) -> Address {
     match node.cell(id) {
         Some(c) => c.address(),
-        None => Address::new(node.0.id.clone(), id, std::sync::Weak::new()),
+        None => Address::with_creation(
+            node.0.id.clone(),
+            id,
+            node.creation(),
+            std::sync::Weak::new(),
+        ),
     }
 }
 
@@ -121,7 +126,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 }
                 None => {
                     let conn = conn.clone();
-                    let _ = crate::actor::go(move || {
+                    let _ = super::go(move || {
                         let reason = rx.recv().unwrap_or(ExitReason::NoSuchActor);
                         let _ = conn.push_frame(&Frame::WaitReply { req, reason });
                     });

@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::{Address, ExitReason, Ref};
 
 /// Wire protocol version, checked in the handshake.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2 added the creation number to `Hello` and `Challenge` (and to the digests).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame the handshake accepts: an unauthenticated peer cannot make us buffer more.
 pub(crate) const HANDSHAKE_MAX_FRAME: usize = 4096;
@@ -28,11 +29,13 @@ pub(crate) enum Frame {
         proto: String,
         version: u32,
         node: String,
+        creation: u32,
     },
     /// Acceptor → connector: who I am, and prove you know the cookie.
     Challenge {
         version: u32,
         node: String,
+        creation: u32,
         challenge: String,
     },
     /// Connector → acceptor: proof, and my challenge to you.

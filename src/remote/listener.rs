@@ -1,6 +1,7 @@
 //! The listening socket: bind it, accept connections, run the acceptor's handshake.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -30,6 +31,12 @@ pub(crate) fn bind(name: &NodeName) -> Result<std::net::TcpListener, NodeError> 
 }
 
 /// Hand a bound std listener to `may` and start accepting.
+///
+/// The accept loop never blocks on a peer and never panics: each accepted connection is
+/// either closed at once (its source is rate-limited, too many handshakes are in progress,
+/// or the process is at its live-actor budget) or handed to a handshake coroutine of its own.
+/// The listener itself is not counted against the live-actor budget (one per node, for the
+/// node's life).
 pub(crate) fn start(node: &Node, listener: std::net::TcpListener) {
     use std::os::unix::io::{FromRawFd, IntoRawFd};
     *lock(&node.remote().listen_addr) = listener.local_addr().ok();
@@ -47,12 +54,7 @@ pub(crate) fn start(node: &Node, listener: std::net::TcpListener) {
                 break;
             }
             match accepted {
-                Ok((stream, from)) => {
-                    let node2 = node.clone();
-                    if let Err(e) = crate::actor::go(move || accept_one(&node2, stream, from)) {
-                        log::error!("{}: cannot start a handshake coroutine: {e}", node.name());
-                    }
-                }
+                Ok((stream, from)) => admit(&node, stream, from),
                 Err(e) => {
                     log::warn!("{}: accept failed: {e}", node.name());
                     may::coroutine::sleep(Duration::from_millis(50));
@@ -66,6 +68,58 @@ pub(crate) fn start(node: &Node, listener: std::net::TcpListener) {
     }
 }
 
+/// One handshake slot of `max_handshakes`, released on drop.
+struct HandshakeSlot(Node);
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        self.0.remote().handshaking.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Decide what becomes of an accepted connection; dropping `stream` closes it.
+fn admit(node: &Node, stream: may::net::TcpStream, from: SocketAddr) {
+    let r = node.remote();
+    if let Err(report) = r.sources.admit(from.ip(), &r.opts) {
+        if let Some(rep) = report {
+            log::warn!(
+                "{}: {} is rate-limited after failed handshakes: {} failed and {} connection(s) \
+                 closed unheard in the last second(s)",
+                node.name(),
+                from.ip(),
+                rep.failed,
+                rep.unheard
+            );
+        }
+        return;
+    }
+    if r.handshaking.fetch_add(1, Ordering::AcqRel) >= r.opts.max_handshakes {
+        r.handshaking.fetch_sub(1, Ordering::AcqRel);
+        if r.sources.busy_log_due() {
+            log::warn!(
+                "{}: {} handshakes in progress (the limit): closing new connections, e.g. from {from}",
+                node.name(),
+                r.opts.max_handshakes
+            );
+        }
+        return;
+    }
+    let slot = HandshakeSlot(node.clone());
+    let node2 = node.clone();
+    if let Err(e) = super::go(move || {
+        let _slot = slot;
+        accept_one(&node2, stream, from)
+    }) {
+        // The closure, with the stream and the handshake slot, was dropped: closed.
+        if r.sources.busy_log_due() {
+            log::error!(
+                "{}: cannot start a handshake coroutine ({e}): closing connections from {from} and others",
+                node.name()
+            );
+        }
+    }
+}
+
 pub(super) fn tune(stream: &may::net::TcpStream) {
     let s = socket2::SockRef::from(stream.inner());
     let _ = s.set_tcp_nodelay(true);
@@ -76,16 +130,31 @@ pub(super) fn tune(stream: &may::net::TcpStream) {
 fn accept_one(node: &Node, mut stream: may::net::TcpStream, from: SocketAddr) {
     tune(&stream);
     let r = node.remote();
-    let _ = stream.set_read_timeout(Some(r.opts.handshake_timeout));
-    let _ = stream.set_write_timeout(Some(r.opts.handshake_timeout));
-    match handshake::accept(&mut stream, node.name(), node.cookie()) {
-        Ok((peer, decoder)) => match serve_conn(node, stream, peer.into(), decoder, false) {
-            Ok(conn) => log::debug!("{}: accepted {} from {from}", node.name(), conn.peer),
-            Err(e) => log::error!("{}: cannot serve {from}: {e}", node.name()),
-        },
-        Err(handshake::HandshakeError::BadCookie) => {
-            log::warn!("{}: refused {from}: wrong cookie", node.name())
+    let me = handshake::Me {
+        name: node.name(),
+        creation: r.creation,
+        cookie: node.cookie(),
+        issued: &r.issued,
+        deadline: std::time::Instant::now() + r.opts.handshake_timeout,
+    };
+    match handshake::accept(&mut stream, &me) {
+        Ok((peer, decoder)) => {
+            let name: Arc<str> = peer.name.into();
+            lock(&r.peers).entry(name.clone()).or_default().creation = peer.creation;
+            match serve_conn(node, stream, name, decoder, false) {
+                Ok(conn) => log::debug!("{}: accepted {} from {from}", node.name(), conn.peer),
+                Err(e) => log::error!("{}: cannot serve {from}: {e}", node.name()),
+            }
         }
-        Err(e) => log::warn!("{}: handshake with {from} failed: {e}", node.name()),
+        Err(e) => {
+            if let Some(rep) = r.sources.failed(from.ip(), &r.opts) {
+                log::warn!(
+                    "{}: refused {from}: {e} ({} failed handshake(s) from {} since the last report)",
+                    node.name(),
+                    rep.failed,
+                    from.ip()
+                );
+            }
+        }
     }
 }

@@ -3,7 +3,9 @@
 //! Each [`Node`] listens on its `host:port`. Sending to an address on another node opens a
 //! connection on first use (the sender waits at most the connect + handshake timeout, then
 //! gets [`SendError::NoConnection`]); the connection is kept and shared by every actor of
-//! the node, and re-opened by the next send after a failure.
+//! the node, and re-opened by the next send after a failure. After a *failed dial* the peer
+//! is in back-off ([`NodeOptions::redial_backoff`]): sends to it fail at once with
+//! `NoConnection` until the back-off ends (see `dialer.rs`).
 //!
 //! **Who sends on which connection.** A node sends its traffic only on connections *it*
 //! opened (one per peer), and reads on every connection. So between two nodes there may be
@@ -24,11 +26,25 @@
 //! interval set by [`NodeOptions::heartbeat`] (default 1 s); a connection on which nothing arrives for
 //! the heartbeat timeout (default 5 s) is declared dead.
 //!
-//! **Bad peers.** A peer that fails the cookie challenge is refused and logged, and none of
-//! its frames is delivered. Oversized frames, malformed JSON, unknown frame kinds, a frame
-//! cut short, or a handshake that stalls close that one connection with a log line; the
-//! node keeps serving everyone else. Before the handshake completes a peer can make the node
-//! buffer at most 4 KiB, for at most the handshake timeout.
+//! **Bad peers.** A peer that fails the cookie challenge, or claims an identity it may not
+//! have (our own name, our own challenge, another name than the one dialled), is refused,
+//! and none of its frames is delivered. Oversized frames, malformed JSON, unknown frame
+//! kinds, a frame cut short, or a handshake that stalls close that one connection with a log
+//! line; the node keeps serving everyone else. Before the handshake completes a peer can
+//! make the node buffer at most 4 KiB, for at most the handshake deadline (5 s in total, not
+//! per read); at most [`NodeOptions::max_handshakes`] handshakes run at once; a source
+//! address whose handshakes keep failing is rate-limited and logged at most once a second
+//! ([`NodeOptions::failed_handshakes`]). Every network coroutine but the listener holds a
+//! slot of the live-actor budget, and a coroutine that cannot be created closes its
+//! connection instead of panicking.
+//!
+//! **Incarnations.** Every node start picks a random creation number
+//! ([`Node::creation`]), exchanged in the handshake and carried by addresses: a send, wait,
+//! link or monitor for an address of another creation of a node treats its actor as dead
+//! (`noproc`).
+//!
+//! The wire protocol (handshake, frames, creation numbers, limits) is specified in
+//! [`protocol`].
 //!
 //! **Where each part lives.** One door in each direction between the core and the network:
 //! the core hands this module an envelope for a remote address (`send`); `dispatch`
@@ -37,9 +53,10 @@
 //! | file | role |
 //! |---|---|
 //! | `options.rs` | [`NodeOptions`]: every limit and deadline |
-//! | `listener.rs` | bind, accept, the acceptor's handshake |
-//! | `dialer.rs` | open a connection to a peer, the connector's handshake |
-//! | `handshake.rs`, `digest.rs` | the cookie proof |
+//! | `listener.rs` | bind, accept, the handshake cap, the acceptor's handshake |
+//! | `dialer.rs` | open a connection to a peer, the connector's handshake, redial back-off |
+//! | `handshake.rs`, `digest.rs` | the cookie proof, the identity rules, the handshake deadline |
+//! | `sources.rs` | failed handshakes per source address: rate limit and log throttle |
 //! | `frame.rs` | the wire format |
 //! | `connection.rs` | one authenticated connection: its reader and writer |
 //! | `peers.rs` | the peer table; what a failed connection takes down |
@@ -49,6 +66,9 @@
 
 mod connection;
 mod dialer;
+
+#[doc = include_str!("protocol.md")]
+pub mod protocol {}
 mod digest;
 mod dispatch;
 pub(crate) mod frame;
@@ -57,11 +77,12 @@ mod listener;
 mod options;
 mod peers;
 mod requests;
+mod sources;
 mod watch;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -105,6 +126,16 @@ pub(crate) struct Remote {
     factories: Mutex<HashMap<String, Factory>>,
     stopped: AtomicBool,
     listen_addr: Mutex<Option<SocketAddr>>,
+    /// This node start's creation number (random, nonzero): see the protocol docs.
+    pub(crate) creation: u32,
+    /// Challenges this node issued and has not seen answered (reflection guard).
+    issued: handshake::Issued,
+    /// Handshakes in progress on the listener (capped by `max_handshakes`).
+    handshaking: AtomicUsize,
+    /// Failed handshakes per source address.
+    sources: sources::Sources,
+    /// Peers whose last dial failed: sends fail fast until the back-off ends.
+    backoff: Mutex<HashMap<Arc<str>, dialer::Backoff>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -124,6 +155,11 @@ impl Remote {
             factories: Mutex::default(),
             stopped: AtomicBool::new(false),
             listen_addr: Mutex::default(),
+            creation: new_creation(),
+            issued: handshake::Issued::default(),
+            handshaking: AtomicUsize::new(0),
+            sources: sources::Sources::default(),
+            backoff: Mutex::default(),
         }
     }
 
@@ -135,9 +171,51 @@ impl Remote {
     }
 }
 
+/// A random nonzero creation number for a node start. The OS random generator cannot
+/// really fail on Linux; if it ever does, the clock and the process id stand in (still
+/// different from the previous start of a node on the same port, which is what matters).
+fn new_creation() -> u32 {
+    let c = match digest::random_bytes::<4>() {
+        Ok(b) => u32::from_be_bytes(b),
+        Err(e) => {
+            log::warn!("no randomness for the creation number ({e}); using the clock");
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            (t.as_nanos() as u32) ^ std::process::id().rotate_left(16)
+        }
+    };
+    c.max(1)
+}
+
+/// Start a network coroutine (handshake, reader, writer, dialer). It holds one slot of the
+/// process's live-actor budget ([`Config::max_actors`](crate::Config::max_actors)) while it
+/// runs, so connections cannot exhaust what actors are protected by; without a slot, or if
+/// the coroutine cannot be created, this fails with an error and nothing panics.
+pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
+    let slot = crate::actor::LiveSlot::take().map_err(|e| std::io::Error::other(e.to_string()))?;
+    crate::actor::go(move || {
+        let _slot = slot;
+        f()
+    })
+}
+
+/// The connection to send to `addr` on, if `addr` may still name a live actor: an address
+/// of another creation of its node (an earlier start of the process on that port) names an
+/// actor that is gone, whatever its id ([`SendError::DeadActor`]).
+pub(crate) fn conn_for(from: &Node, addr: &Address) -> Result<Arc<Conn>, SendError> {
+    let (conn, have) = dialer::conn_and_creation(from, addr.node_id(), true)?;
+    let want = addr.creation();
+    // `have` is 0 only if the connection failed meanwhile: then the send fails anyway.
+    if want != 0 && have != 0 && want != have {
+        return Err(SendError::DeadActor(addr.clone()));
+    }
+    Ok(conn)
+}
+
 /// Send an envelope to an actor on another node.
 pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), SendError> {
-    let conn = conn_to(from, addr.node_id())?;
+    let conn = conn_for(from, addr)?;
     let to = addr.id();
     let bytes = match env {
         Envelope::Msg(v) => {
@@ -185,7 +263,7 @@ pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), Sen
 
 /// The live cell behind `addr` if it is an actor of the node that is "here".
 pub(crate) fn local_cell_of(addr: &Address) -> Option<Arc<ActorCell>> {
-    crate::node::home_node(addr).and_then(|n| n.cell(addr.id()))
+    crate::node::home_node(addr).and_then(|n| n.cell_of(addr))
 }
 
 /// Does `addr` name an actor of the node that is "here"?
@@ -207,6 +285,21 @@ impl Node {
         &self.0.remote
     }
 
+    /// This node start's creation number: random and nonzero, carried by every address of
+    /// the node (`{"$addr": "host:port/id/creation"}`), so that an address of an earlier
+    /// process on the same `host:port` never reaches an actor of this one.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node};
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|_| ());
+    /// assert_ne!(node.creation(), 0);
+    /// assert_eq!(a.creation(), node.creation());
+    /// ```
+    pub fn creation(&self) -> u32 {
+        self.0.remote.creation
+    }
+
     /// Connect to the node `cookie@host:port` now (sends connect on demand anyway), using
     /// that cookie for the handshake. Returns the typed reason if it cannot.
     ///
@@ -224,7 +317,7 @@ impl Node {
         if n.cookie != self.cookie() {
             lock(&self.remote().cookies).insert(peer.clone().into(), n.cookie.clone());
         }
-        conn_to(self, &peer)
+        dialer::conn_and_creation(self, &peer, false)
             .map(|_| ())
             .map_err(|e| NodeError::Connect {
                 node: peer,

@@ -22,6 +22,11 @@ pub struct NodeOptions {
     pub(crate) connect_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
     pub(crate) request_timeout: Duration,
+    pub(crate) max_handshakes: usize,
+    pub(crate) failed_handshake_burst: u32,
+    pub(crate) failed_handshake_refill: Duration,
+    pub(crate) redial_first: Duration,
+    pub(crate) redial_max: Duration,
 }
 
 impl Default for NodeOptions {
@@ -33,6 +38,11 @@ impl Default for NodeOptions {
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: handshake::HANDSHAKE_TIMEOUT,
             request_timeout: Duration::from_secs(10),
+            max_handshakes: 256,
+            failed_handshake_burst: 10,
+            failed_handshake_refill: Duration::from_secs(1),
+            redial_first: Duration::from_millis(100),
+            redial_max: Duration::from_secs(5),
         }
     }
 }
@@ -52,7 +62,13 @@ impl NodeOptions {
         self
     }
 
-    /// Deadline for TCP connect, and for each step of the handshake (defaults 5 s).
+    /// Deadline for TCP connect, and for the *whole* handshake (defaults 5 s each).
+    ///
+    /// The handshake deadline is one overall deadline, not a per-read one, so a peer that
+    /// trickles a byte at a time holds a connection (and one of the
+    /// [`max_handshakes`](Self::max_handshakes) slots) for at most this long. 5 s is far
+    /// above a handshake's few round trips even across continents, and short enough that a
+    /// flood of stalled connections drains quickly.
     pub fn connect_timeout(mut self, connect: Duration, handshake: Duration) -> Self {
         self.connect_timeout = connect;
         self.handshake_timeout = handshake;
@@ -62,6 +78,51 @@ impl NodeOptions {
     /// Deadline for remote `whereis` and remote spawn replies (default 10 s).
     pub fn request_timeout(mut self, t: Duration) -> Self {
         self.request_timeout = t;
+        self
+    }
+
+    /// Most handshakes in progress at once on the listener (default 256). A connection
+    /// accepted past this cap is closed at once, without reading from it.
+    ///
+    /// Why 256: a handshake is a few small frames and finishes in a few round trips, so even a
+    /// node that many peers dial at the same moment rarely has more than a handful in
+    /// progress; 256 leaves room for a whole cluster restarting at once while bounding what
+    /// unauthenticated strangers can hold (256 coroutines and 256 × 4 KiB of buffers) for at
+    /// most the handshake deadline.
+    pub fn max_handshakes(mut self, n: usize) -> Self {
+        self.max_handshakes = n.max(1);
+        self
+    }
+
+    /// Rate limit of failed handshakes per source IP address: a token bucket of `burst`
+    /// failures (default 10), one token back every `refill` (default 1 s). While a source
+    /// has no token left, its new connections are closed at once, without a handshake; its
+    /// failures are logged at most once per second.
+    ///
+    /// Why: a wrong cookie guess costs the guesser one connection and us a handshake (two
+    /// random challenges and HMACs); without a limit one client can try hundreds of cookies
+    /// a second and flood the log. Ten quick failures cover a misconfigured node retrying
+    /// or a few peers behind one NAT address; one a second after that makes guessing a
+    /// cookie hopeless and keeps the log readable.
+    pub fn failed_handshakes(mut self, burst: u32, refill: Duration) -> Self {
+        self.failed_handshake_burst = burst.max(1);
+        self.failed_handshake_refill = refill;
+        self
+    }
+
+    /// Back-off after a failed dial (defaults: first 100 ms, doubling up to 5 s). While a
+    /// node is in back-off, sends to it fail at once with
+    /// [`SendError::NoConnection`](crate::SendError::NoConnection) instead of each one
+    /// dialling again; the first send after the back-off dials. [`Node::connect`](crate::Node::connect)
+    /// always dials at once.
+    ///
+    /// Why these: 100 ms is long enough that a sender looping on a dead node costs about ten
+    /// dials a second instead of one per message, and short enough that a peer that
+    /// restarts is reached again almost at once; the 5 s cap matches the heartbeat timeout,
+    /// the time a live peer takes to be declared dead.
+    pub fn redial_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.redial_first = first;
+        self.redial_max = max.max(first);
         self
     }
 }

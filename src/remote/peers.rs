@@ -14,6 +14,9 @@ pub(crate) struct Peer {
     pub(crate) out: Option<Arc<Conn>>,
     /// Connections the peer opened to us.
     pub(crate) inbound: Vec<Arc<Conn>>,
+    /// The creation number the peer declared in its latest handshake (0: none yet). Kept
+    /// beside `out` so a send reads both under one lock (see `dialer::conn_and_creation`).
+    pub(crate) creation: u32,
 }
 
 /// Start the loops of an authenticated stream, record it as the connection this node sends

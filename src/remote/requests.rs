@@ -43,6 +43,9 @@ fn request(
 
 /// Remote `wait`.
 pub(crate) fn wait(node: &Node, addr: &Address) -> ExitReason {
+    if let Err(SendError::DeadActor(_)) = super::conn_for(node, addr) {
+        return ExitReason::NoSuchActor; // another creation of that node
+    }
     let to = addr.id();
     match request(node, addr.node_id(), |req| Frame::Wait { req, to }, None) {
         Ok(Frame::WaitReply { reason, .. }) => reason,

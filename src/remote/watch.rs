@@ -47,24 +47,29 @@ fn remote_watch(
         remote: target.clone(),
         monitor,
     });
-    let sent = conn_to(&node, target.node_id()).and_then(|c| {
+    let sent = super::conn_for(&node, target).and_then(|c| {
         c.push_frame(&f()).map_err(|_| SendError::NoConnection {
             node: target.node_id().into(),
             why: "closed".into(),
         })
     });
-    if sent.is_err() {
+    if let Err(e) = sent {
+        // Another creation of that node: the target is dead (noproc), not unreachable.
+        let reason = match e {
+            SendError::DeadActor(_) => ExitReason::NoSuchActor,
+            _ => ExitReason::NoConnection,
+        };
         lock(&node.remote().watches)
             .retain(|w| !(w.local == *local && w.remote == *target && w.monitor == monitor));
         let sig = match monitor {
             Some(reference) => Signal::Down {
                 reference,
                 from: target.clone(),
-                reason: ExitReason::NoConnection,
+                reason,
             },
             None => Signal::Exit {
                 from: target.clone(),
-                reason: ExitReason::NoConnection,
+                reason,
                 linked: true,
             },
         };

@@ -1,0 +1,85 @@
+//! Network coroutines count against the live-actor budget, and the listener survives every
+//! spawn it cannot make (issue 7 row 4). Its own test binary: the budget is process-wide.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use pyact::{Address, Mesh, Node, SpawnError, json, live_actors, pattern};
+
+const LIMIT: usize = 40;
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Does the node answer a Hello with a frame (a handshake ran), or close the connection?
+fn handshake_runs(node: &Node) -> bool {
+    let mut s = TcpStream::connect(node.name()).unwrap();
+    let body = serde_json::to_vec(&json!({"hello": {
+        "proto": "pyact", "version": 2, "node": "127.0.0.1:1", "creation": 9}}))
+    .unwrap();
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    let _ = s.write_all(&out);
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut b = [0u8; 4];
+    match s.read_exact(&mut b) {
+        Ok(()) => true,
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            panic!("neither answered nor closed")
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn connections_beyond_the_budget_are_closed_and_the_listener_goes_on() {
+    pyact::Config::default().max_actors(LIMIT).apply().unwrap();
+    let a = Node::new(&Mesh::new(), "secret@127.0.0.1:0").unwrap();
+    let b = Node::new(&Mesh::new(), "secret@127.0.0.1:0").unwrap();
+
+    // Actors take the whole budget.
+    let mut blocked: Vec<Address> = Vec::new();
+    loop {
+        match a.try_spawn(|mut mb| {
+            mb.receive();
+        }) {
+            Ok(x) => blocked.push(x),
+            Err(SpawnError::TooManyActors { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(live_actors(), LIMIT);
+
+    // A burst of connections: no handshake coroutine can start, each is closed at once,
+    // and the listener does not die of it.
+    for _ in 0..30 {
+        assert!(!handshake_runs(&a), "a handshake ran with no budget left");
+    }
+    assert_eq!(
+        live_actors(),
+        LIMIT,
+        "connections took no slot they could not have"
+    );
+
+    // With room again, the same listener serves a legitimate peer end to end.
+    for x in blocked.drain(..10) {
+        x.send("stop").unwrap();
+        a.wait(&x).unwrap();
+    }
+    assert!(handshake_runs(&a), "the listener is still accepting");
+    b.connect(&format!("secret@{}", a.name())).unwrap();
+    let echo = a.spawn(|mut mb| {
+        let m = mb.receive();
+        let to: Address = serde_json::from_value(m["reply_to"].clone()).unwrap();
+        to.send(json!({"echo": m["n"]})).unwrap();
+    });
+    let mut inbox = b.inbox();
+    let remote_echo: Address = echo.to_string().parse().unwrap();
+    remote_echo
+        .send(json!({"reply_to": inbox.addr(), "n": 7}))
+        .unwrap();
+    let (_, got) = inbox
+        .receive_match_timeout(&[&pattern!({"echo": int})], PATIENCE)
+        .expect("the echo over the new connection");
+    assert_eq!(got["echo"], 7);
+    assert!(live_actors() <= LIMIT);
+}

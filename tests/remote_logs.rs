@@ -1,0 +1,204 @@
+//! Faults whose cost is measured in dials and log lines (issue 7 rows 9 and 12). Its own
+//! test binary: it installs a logger that counts records, and a logger is process-wide.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use pyact::{Address, Mesh, Node, NodeOptions, SendError, json};
+
+/// Every warning (and worse) pyact logged, as text.
+struct Recorder(Mutex<Vec<String>>);
+
+impl log::Log for Recorder {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::Level::Warn
+    }
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            self.0.lock().unwrap().push(r.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn recorder() -> &'static Recorder {
+    static R: OnceLock<&'static Recorder> = OnceLock::new();
+    R.get_or_init(|| {
+        let r: &'static Recorder = Box::leak(Box::new(Recorder(Mutex::default())));
+        log::set_logger(r).unwrap();
+        log::set_max_level(log::LevelFilter::Warn);
+        r
+    })
+}
+
+fn lines_where(f: impl Fn(&str) -> bool) -> usize {
+    recorder().0.lock().unwrap().iter().filter(|l| f(l)).count()
+}
+
+fn node_with(cookie: &str, opts: NodeOptions) -> Node {
+    Node::with_options(&Mesh::new(), &format!("{cookie}@127.0.0.1:0"), opts).unwrap()
+}
+
+/// A "peer" that accepts connections and drops them at once (a node that died and whose
+/// port something else now holds, or a half-dead host), counting every dial it gets.
+fn dial_counter() -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let (n, stop) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (n2, stop2) = (n.clone(), stop.clone());
+    std::thread::spawn(move || {
+        while !stop2.load(Ordering::Relaxed) {
+            match l.accept() {
+                Ok((s, _)) => {
+                    n2.fetch_add(1, Ordering::SeqCst);
+                    drop(s);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+    });
+    (addr, n, stop)
+}
+
+/// Row 9: after a failed dial, sends fail fast with `NoConnection` during the back-off; a
+/// sender hammering a dead peer causes a handful of dials and log lines, not one per message.
+#[test]
+fn sends_to_an_unreachable_peer_fail_fast_during_the_back_off() {
+    recorder();
+    let a = node_with("secret", NodeOptions::default());
+    let (peer, dials, stop) = dial_counter();
+    let target: Address = format!("{peer}/1").parse().unwrap();
+    const N: u64 = 20_000;
+    let sender = a.spawn(move |_mb| {
+        let mut no_connection = 0u64;
+        let mut other = Vec::new();
+        for i in 0..N {
+            match target.send(json!({"i": i})) {
+                Err(SendError::NoConnection { .. }) => no_connection += 1,
+                r => other.push(format!("{r:?}")),
+            }
+        }
+        json!({"no_connection": no_connection, "other": other})
+    });
+    let r = a.wait(&sender).unwrap();
+    stop.store(true, Ordering::Relaxed);
+    assert_eq!(
+        r["no_connection"], N,
+        "every send failed with NoConnection: {r}"
+    );
+    let dials = dials.load(Ordering::SeqCst);
+    assert!(
+        (1..=40).contains(&dials),
+        "{dials} dials for {N} sends: the back-off must spare the dead peer"
+    );
+    let needle = format!("cannot connect to {peer}");
+    let lines = lines_where(|l| l.contains(&needle));
+    assert!(
+        (1..=4).contains(&lines),
+        "{lines} warnings for {dials} failed dials: logged on change, not per dial or message"
+    );
+}
+
+/// Row 12: wrong-cookie guesses from one source are rate-limited (past the burst the node
+/// closes the source's connections unheard) and logged at most once per second; a good
+/// peer from the same address gets in once tokens come back.
+#[test]
+fn failed_handshakes_from_one_source_are_rate_limited_and_logged_once_a_second() {
+    recorder();
+    const BURST: u32 = 5;
+    let refill = Duration::from_millis(500);
+    let a = node_with(
+        "secret",
+        NodeOptions::default().failed_handshakes(BURST, refill),
+    );
+    let guesser = node_with("guess", NodeOptions::default());
+    const GUESSES: usize = 100;
+    let (mut heard, mut unheard) = (0usize, 0usize);
+    let t0 = Instant::now();
+    for i in 0..GUESSES {
+        match guesser.connect(&format!("guess{i}@{}", a.name())) {
+            Ok(()) => panic!("a wrong cookie got in"),
+            Err(e) if e.to_string().contains("refused by peer") => heard += 1,
+            Err(_) => unheard += 1,
+        }
+    }
+    let elapsed = t0.elapsed();
+    // Tokens: the burst, plus one per refill period that passed, plus one for rounding.
+    let allowed = BURST as usize + (elapsed.as_secs_f64() / refill.as_secs_f64()) as usize + 1;
+    assert!(
+        heard >= 1 && heard <= allowed,
+        "{heard} of {GUESSES} guesses got a handshake in {elapsed:?}; at most {allowed} may"
+    );
+    assert_eq!(heard + unheard, GUESSES);
+    let me = format!("{}: ", a.name());
+    let lines = lines_where(|l| {
+        l.starts_with(&me) && (l.contains("refused 127.0.0.1") || l.contains("rate-limited"))
+    });
+    let max_lines = elapsed.as_secs() as usize + 2;
+    assert!(
+        (1..=max_lines).contains(&lines),
+        "{lines} log lines about the guesser in {elapsed:?}: at most one per second"
+    );
+
+    let good = node_with("secret", NodeOptions::default());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match good.connect(&format!("secret@{}", a.name())) {
+            Ok(()) => break,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "the good peer never got in: {e}");
+                std::thread::sleep(refill / 2);
+            }
+        }
+    }
+}
+
+/// The back-off ends: a peer that comes up where dials failed is reached again (by a later
+/// send, without any explicit connect).
+#[test]
+fn a_peer_that_comes_back_is_reached_after_the_back_off() {
+    recorder();
+    let a = node_with(
+        "secret",
+        NodeOptions::default()
+            .redial_backoff(Duration::from_millis(50), Duration::from_millis(400)),
+    );
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let nobody: Address = format!("127.0.0.1:{port}/1").parse().unwrap();
+    let mut inbox = a.inbox();
+    for _ in 0..3 {
+        assert!(matches!(
+            nobody.send("anyone?"),
+            Err(SendError::NoConnection { .. })
+        ));
+    }
+    let b = Node::new(&Mesh::new(), &format!("secret@127.0.0.1:{port}")).unwrap();
+    let me = inbox.addr();
+    let echo = b.spawn(move |mut mb| {
+        let m = mb.receive();
+        me.send(json!({"got": m})).unwrap();
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match echo.send("hello again") {
+            Ok(()) => break,
+            Err(SendError::NoConnection { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("never reached the peer that came back: {e}"),
+        }
+    }
+    let got = inbox
+        .receive_timeout(Duration::from_secs(30))
+        .expect("the echo");
+    assert_eq!(got["got"], "hello again");
+}

@@ -1,0 +1,63 @@
+//! `may` panics when it cannot allocate a coroutine stack (generator's `Stack::new` expects
+//! the `mmap` to succeed); pyact turns that into an error, and the listener survives it
+//! (issue 7 row 4). Its own test binary: it changes `may`'s process-wide stack size after
+//! start, to 16 TiB, which no machine this runs on can map, so stack allocation fails the way
+//! it does when `vm.max_map_count` or memory runs out.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use pyact::{Mesh, Node, SpawnError, json};
+
+/// Does the node answer a Hello (a handshake coroutine ran), or close the connection?
+fn handshake_runs(node: &Node) -> bool {
+    let mut s = TcpStream::connect(node.name()).unwrap();
+    let body = serde_json::to_vec(&json!({"hello": {
+        "proto": "pyact", "version": 2, "node": "127.0.0.1:1", "creation": 9}}))
+    .unwrap();
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    let _ = s.write_all(&out);
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut b = [0u8; 4];
+    match s.read_exact(&mut b) {
+        Ok(()) => true,
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            panic!("neither answered nor closed")
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn failed_stack_allocation_is_an_error_and_the_listener_survives_it() {
+    pyact::Config::default().pool_capacity(1).apply().unwrap();
+    let node = Node::new(&Mesh::new(), "secret@127.0.0.1:0").unwrap();
+    assert!(handshake_runs(&node));
+    let normal = may::config().get_stack_size();
+
+    may::config().set_stack_size(1 << 41); // words: 16 TiB
+    // A pooled stack may serve a spawn or two; then `may` must allocate, and fails.
+    let err = (0..10)
+        .find_map(|_| node.try_spawn(|_| ()).err())
+        .expect("spawns fail once no pooled stack is left");
+    assert!(
+        matches!(&err, SpawnError::Io(why) if why.contains("coroutine")),
+        "{err:?}"
+    );
+    // A burst of connections while no coroutine can be made: each is closed, none kills
+    // the listener.
+    let mut answered = 0;
+    for _ in 0..30 {
+        answered += usize::from(handshake_runs(&node));
+    }
+    assert!(
+        answered < 30,
+        "no handshake coroutine could have been made for most"
+    );
+
+    may::config().set_stack_size(normal);
+    assert!(handshake_runs(&node), "the listener is still accepting");
+    assert!(node.try_spawn(|_| ()).is_ok());
+}
