@@ -71,19 +71,23 @@ impl Address {
     /// assert_eq!(inbox.receive(), "seed style");
     /// ```
     pub fn send<M: Serialize + 'static>(&self, msg: M) -> Result<(), SendError> {
+        crate::actor::checkpoint(); // issue 8: a pending kill acts at every pyact call
         self.deliver(Envelope::Msg(into_value(msg)?))
     }
 
     /// Send a borrowed message (serialized, so the caller keeps it).
     pub fn send_ref<M: Serialize + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
+        crate::actor::checkpoint();
         let v = serde_json::to_value(msg).map_err(|e| SendError::NotJson(e.to_string()))?;
         self.deliver(Envelope::Msg(v))
     }
 
-    /// Kill the actor: it ends with [`ExitReason::Killed`] at its next receive, whether or not
-    /// it traps exits (Erlang's `exit(Pid, kill)`). Killing a thread's inbox delivers the kill
-    /// as an exit message instead (a thread cannot be unwound).
+    /// Kill the actor: it ends with [`ExitReason::Killed`] at its next pyact call (or at once
+    /// if it is parked in one), whether or not it traps exits (Erlang's `exit(Pid, kill)`).
+    /// Killing a thread's inbox delivers the kill as an exit message instead (a thread cannot
+    /// be unwound).
     pub fn kill(&self) -> Result<(), SendError> {
+        crate::actor::checkpoint();
         self.deliver(Envelope::Signal(Box::new(Signal::Kill)))
     }
 
@@ -91,6 +95,7 @@ impl Address {
     /// that reason unless it traps exits (then it receives an exit message); a normal reason
     /// is ignored by a target that does not trap exits.
     pub fn exit(&self, from: &Address, reason: ExitReason) -> Result<(), SendError> {
+        crate::actor::checkpoint();
         self.deliver(Envelope::Signal(Box::new(Signal::Exit {
             from: from.clone(),
             reason,

@@ -51,10 +51,14 @@ impl Mailbox {
         add_link_from(other, &me);
     }
 
-    /// Remove the link with `other` on both sides (no signal is sent).
+    /// Remove the link with `other` on both sides (no signal is sent). An exit signal from
+    /// `other` through this link that arrived but was not handled yet is cancelled: once
+    /// `unlink` returns, the link can no longer end this actor (Erlang's guarantee). A
+    /// trapped exit already turned into a message stays in the mailbox.
     pub fn unlink(&mut self, other: &Address) {
         let me = self.addr();
         self.cell().forget_link(other);
+        self.cell().queue.cancel_linked_doom(other);
         match other
             .local_cell()
             .or_else(|| crate::remote::local_cell_of(other))
@@ -90,14 +94,33 @@ impl Mailbox {
         let Some(target) = self.remove_monitor(&reference) else {
             return false;
         };
-        match target
-            .local_cell()
-            .or_else(|| crate::remote::local_cell_of(&target))
-        {
-            Some(cell) => cell.lock().monitors.retain(|(r, _)| *r != reference),
-            None => crate::remote::demonitor(self.node(), &target, reference),
-        }
+        drop_monitor(self.node(), &target, reference);
         true
+    }
+}
+
+/// Remove monitor `reference` from `target`'s table (its watcher demonitored, or ended).
+pub(crate) fn drop_monitor(node: &crate::Node, target: &Address, reference: Ref) {
+    match target
+        .local_cell()
+        .or_else(|| crate::remote::local_cell_of(target))
+    {
+        Some(cell) => cell.lock().monitors.retain(|(r, _)| *r != reference),
+        None if crate::remote::is_local_node(target) => {}
+        // The network side keeps the remote half (see `remote::demonitor`).
+        None => crate::remote::demonitor(node, target, reference),
+    }
+}
+
+/// Hook for the network side: a local actor `ended` that was linked to local actor
+/// `peer`; drop the link from `peer`'s table at once (the exit signal still travels, in
+/// order, and is handled as usual).
+pub(crate) fn forget_ended_link(peer: &Address, ended: &Address) {
+    if let Some(cell) = peer
+        .local_cell()
+        .or_else(|| crate::remote::local_cell_of(peer))
+    {
+        cell.forget_link(ended);
     }
 }
 

@@ -935,6 +935,7 @@ impl Node {
 
     /// Stop listening, close every connection, and kill every actor of this node.
     pub fn shutdown(&self) {
+        self.mark_shut_down(); // issue 8: never picked, never spawns again (see node.rs)
         let r = self.remote();
         if r.stopped.swap(true, Ordering::AcqRel) {
             return;

@@ -536,8 +536,19 @@ fn a_child_that_exits_before_its_ack_fails_the_start() {
     let node = node();
     let mut inbox = node.inbox();
     let me = inbox.addr();
+    // "ok" acks its start after its report, so the report is out before "broken" starts
+    // (the failed start shuts "ok" down at its next pyact call).
+    let report = me.clone();
+    let ok_spec = ChildSpec::new("ok", move |mut mb: Mailbox| {
+        report
+            .send(json!({"started": "ok", "address": mb.addr()}))
+            .unwrap();
+        pyact::supervisor::init_ack();
+        mb.receive();
+    })
+    .sync_start(true);
     let sup = Supervisor::new(Strategy::OneForOne)
-        .child(worker("ok", &me))
+        .child(ok_spec)
         .child(
             ChildSpec::new("broken", |_mb: Mailbox| -> Result<(), String> {
                 Err("cannot init".into())
