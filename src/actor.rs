@@ -171,6 +171,15 @@ impl ActorCell {
             other => log::debug!("{node_id}/{id} exited: {other}"),
         }
         node.record_exit(id, name.as_deref(), reason.clone(), !self.ephemeral);
+        // Peers' tables drop the link now, before anyone can see this actor as ended, and
+        // not when (if ever) the peer handles the signal: a long-lived peer does not collect
+        // entries of ended actors.
+        if !links.is_empty() {
+            let me = self.address();
+            for l in &links {
+                crate::link::forget_ended_link(l, &me);
+            }
+        }
         for w in waiters {
             w.send(reason.clone());
         }
@@ -179,9 +188,6 @@ impl ActorCell {
         }
         let me = self.address();
         for l in links {
-            // The peer's table drops the link now, not when (if ever) the peer handles the
-            // signal: a long-lived peer does not collect entries of ended actors.
-            crate::link::forget_ended_link(&l, &me);
             let _ = l.deliver(Envelope::Signal(Box::new(Signal::Exit {
                 from: me.clone(),
                 reason: reason.clone(),
