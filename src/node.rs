@@ -626,15 +626,37 @@ pub(crate) fn find_cell_by_ptr(ptr: usize) -> Option<(Address, Option<String>)> 
 
 /// The oldest live node of this process (a shut-down node is not live).
 pub(crate) fn any_local_node() -> Option<Node> {
-    let nodes = lock(local_nodes());
-    let mut live: Vec<Node> = nodes
+    let nodes: Vec<Node> = lock(local_nodes())
         .values()
         .filter_map(Weak::upgrade)
         .map(Node)
-        .filter(|n| !n.is_shut_down())
         .collect();
-    live.sort_by_key(|n| n.0.created);
-    live.into_iter().next()
+    oldest_live(nodes)
+}
+
+/// The oldest of `nodes` that is not shut down.
+fn oldest_live(nodes: impl IntoIterator<Item = Node>) -> Option<Node> {
+    nodes
+        .into_iter()
+        .filter(|n| !n.is_shut_down())
+        .min_by_key(|n| n.0.created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shut_down_node_is_never_picked_as_the_oldest() {
+        let mesh = Mesh::new();
+        let old = Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+        let young = Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+        assert_eq!(oldest_live([young.clone(), old.clone()]), Some(old.clone()));
+        old.shutdown();
+        assert_eq!(oldest_live([young.clone(), old.clone()]), Some(young.clone()));
+        assert_eq!(oldest_live([old.clone()]), None);
+        assert!(any_local_node().is_some_and(|n| n != old));
+    }
 }
 
 /// The node that counts as "here" for `addr`: the current actor's node if `addr` names it,
