@@ -642,6 +642,16 @@ fn oldest_live(nodes: impl IntoIterator<Item = Node>) -> Option<Node> {
         .min_by_key(|n| n.0.created)
 }
 
+/// The node that counts as "here" for `addr`: the current actor's node if `addr` names it,
+/// or (outside any actor) the process's node of that name.
+pub(crate) fn home_node(addr: &Address) -> Option<Node> {
+    match actor::current_node() {
+        Some(n) if n.name() == addr.node_id() => Some(n),
+        Some(_) => None,
+        None => local_node(addr.node_id()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -653,18 +663,11 @@ mod tests {
         let young = Node::new(&mesh, "c@127.0.0.1:0").unwrap();
         assert_eq!(oldest_live([young.clone(), old.clone()]), Some(old.clone()));
         old.shutdown();
-        assert_eq!(oldest_live([young.clone(), old.clone()]), Some(young.clone()));
+        assert_eq!(
+            oldest_live([young.clone(), old.clone()]),
+            Some(young.clone())
+        );
         assert_eq!(oldest_live([old.clone()]), None);
         assert!(any_local_node().is_some_and(|n| n != old));
-    }
-}
-
-/// The node that counts as "here" for `addr`: the current actor's node if `addr` names it,
-/// or (outside any actor) the process's node of that name.
-pub(crate) fn home_node(addr: &Address) -> Option<Node> {
-    match actor::current_node() {
-        Some(n) if n.name() == addr.node_id() => Some(n),
-        Some(_) => None,
-        None => local_node(addr.node_id()),
     }
 }

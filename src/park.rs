@@ -113,6 +113,11 @@ impl<T> OneShot<T> {
         }
     }
 
+    /// The value, if it is there.
+    pub(crate) fn try_take(&self) -> Option<T> {
+        self.value.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     /// Park until the value is there (see [`park_until`]); `None` if `deadline` passed.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<T> {
         let mut got = None;

@@ -11,11 +11,7 @@ use pyact::{Config, Mesh, Node, json};
 
 #[test]
 fn a_spinning_actor_does_not_strand_actors_queued_behind_it() {
-    Config::default()
-        .workers(2)
-        .watchdog(None)
-        .apply()
-        .unwrap();
+    Config::default().workers(2).watchdog(None).apply().unwrap();
     let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
