@@ -9,11 +9,40 @@
 //!    table and starts a coroutine with the configured stack.
 //! 2. The coroutine runs the user function under `catch_unwind`; the function's return value
 //!    becomes the [`ExitReason`] (`IntoExit`), a panic becomes
-//!    [`ExitReason::Panicked`] with the panic message, and an exit signal unwinds the
-//!    coroutine with its reason.
+//!    [`ExitReason::Panicked`] with the panic message (reported once with `log::error!`, see
+//!    `panic.rs`), and an exit signal unwinds the coroutine with its reason.
 //! 3. [`ActorCell::finish`] closes the mailbox (later sends report
 //!    [`SendError::DeadActor`](crate::SendError::DeadActor)), records the reason for late
-//!    waiters, and notifies waiters, links and monitors, in that order.
+//!    waiters, drops the actor from its local peers' link tables, and notifies waiters, links
+//!    and monitors, in that order.
+//!
+//! ## Where a kill acts
+//!
+//! A kill, or an exit signal that ends the actor, acts when it *arrives* (Erlang's rule): it
+//! is set aside by the mailbox (see `MailQueue`) and the actor ends at its next pyact call
+//! — send, spawn, receive, call, wait, [`sleep`](crate::sleep),
+//! [`yield_now`](crate::yield_now), [`blocking`](crate::blocking) — or at once if it is
+//! parked in one. The check costs one atomic load. Rust code cannot be preempted, so an
+//! actor busy without any pyact call ends when it makes one.
+//!
+//! ## Stack overflow: the process aborts, naming the actor
+//!
+//! What happens underneath (`generator` 0.8, under `may` 0.3): every coroutine stack has a
+//! guard page; a fault on it enters `generator`'s SIGSEGV handler, which prints "coroutine
+//! has overflowed its stack" and switches straight back to the scheduler. The overflowed
+//! frames are abandoned, never unwound: nothing on them is dropped (locks stay locked,
+//! borrows lent to other threads stay live) and `may` recycles the stack. The actor's code
+//! never returns, so without pyact it became a zombie: `wait` hung, links and monitors never
+//! fired, its live slot leaked.
+//!
+//! Ending it with a typed reason instead cannot be made sound: its frames may hold a lock, a
+//! `RefCell` borrow or a reference lent to a scoped thread, and their memory is reused. So
+//! pyact aborts the process at once, with a message (stderr and `log::error!`) naming the
+//! actor's address and registered name: a crash you can see beats a node that silently
+//! rots. How it is noticed: `may` drops the coroutine's local storage when it recycles the
+//! coroutine; pyact's context lives there and aborts if its actor never finished. Size the
+//! stack with [`Config::stack_size`](crate::Config::stack_size) or make deep recursion
+//! iterative.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -474,7 +503,8 @@ pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
     // for actor code") not to hold thread-locals across a receive. (2) Stack overflow: every
     // coroutine gets the configured stack (1 MiB by default), sized for the deepest JSON
     // serde_json accepts, and `may` puts a guard page under it, so an overflow faults instead
-    // of corrupting memory.
+    // of corrupting memory; pyact then aborts the process rather than run on with the
+    // abandoned frames (module docs, "Stack overflow").
     unsafe { builder.spawn(f) }.map(|_handle| ())
 }
 

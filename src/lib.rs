@@ -48,14 +48,16 @@
 //! | supervisors | [`supervisor`] |
 //! | routers | [`router`] |
 //! | runtime configuration | [`config`] |
+//! | sleeping, yielding, parking | [`park`] |
+//! | blocking std calls off the workers | [`blocking`] |
+//! | the watchdog | [`watchdog`] |
 //!
 //! ## Rules for actor code
-//! - Block only in pyact calls (receive, wait) or `may` primitives; a blocking
-//!   `std` call (e.g. `std::thread::sleep`, `std::sync::mpsc::Receiver::recv`) stalls a
-//!   whole worker thread.
-//! - Do not hold a reference to a `thread_local!` across a receive: the coroutine may
-//!   resume on another worker thread.
-//! - A panic ends the actor that panicked, with [`ExitReason::Panicked`]; nothing else.
+//! See the README's "Rules for actor code": block only in pyact calls ([`sleep`],
+//! [`blocking`], receive, wait, call), call [`yield_now`] in long loops, never hold a
+//! `thread_local!` reference across a pyact call. A panic ends only the actor that panicked
+//! ([`ExitReason::Panicked`], reported through `log`); a stack overflow aborts the process
+//! naming the actor (see [`actor`]); the [`watchdog`] names an actor that holds its worker.
 
 #![warn(missing_docs)]
 

@@ -19,9 +19,18 @@
 //!   `{"down": <ref>, "address": <target>, "exit": <reason>}` whatever the reason.
 //!   Monitoring a dead or unknown actor delivers that DOWN at once with reason `noproc`.
 //!   [`Mailbox::demonitor`] removes the monitor and any DOWN of it already in the mailbox.
-//! - Signals travel in the target's mailbox queue, so between two actors they keep the order
-//!   of the messages sent before them. An actor that is busy (not in a receive) handles an
-//!   exit signal at its next receive; Rust code cannot be preempted safely.
+//! - A signal acts when it *arrives*. One that ends its receiver (a kill; an abnormal exit
+//!   signal to an actor that does not trap exits at that moment) ends it at its next pyact
+//!   call (send, spawn, receive, call, wait, sleep, yield_now, blocking), or at once if it is
+//!   parked in one; Rust code cannot be preempted, so an actor busy without any pyact call
+//!   ends when it makes one. Every other signal (trapped exits, normal exits, DOWNs) travels
+//!   in the target's mailbox queue, so between two actors it keeps the order of the messages
+//!   sent before it.
+//! - [`Mailbox::unlink`] cancels an exit signal from that link that arrived but has not
+//!   acted yet: once `unlink` returns, the link can no longer end the actor.
+//! - When an actor (or inbox) ends, its monitors are removed from their targets' tables and
+//!   its links from its local peers' tables, so a long-lived actor collects no entries of
+//!   ended ones ([`Node::actor_info`](crate::Node::actor_info) shows both tables).
 //! - Across nodes: links and monitors on remote addresses are kept by the remote node too;
 //!   when the connection to a node is lost every link and monitor to an actor on it fires
 //!   with reason `noconnection`.

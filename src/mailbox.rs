@@ -14,10 +14,11 @@
 //! [`Mailbox::mark`] lets a request/reply exchange skip every message that arrived before the
 //! request was sent (the reply cannot be among them), as Erlang does for fresh references.
 //!
-//! System signals travel in the same queue, in order with the messages, and are handled the
-//! moment they are pulled: an exit signal kills the actor (by unwinding its coroutine) unless
-//! it traps exits, in which case it becomes an ordinary message; a monitor's DOWN becomes an
-//! ordinary message. Shapes:
+//! A signal that ends the actor (a kill, or an abnormal exit signal while it does not trap
+//! exits) skips the queue and acts at the actor's next pyact call (see `MailQueue`). Other
+//! system signals travel in the same queue, in order with the messages, and are handled the
+//! moment they are pulled: a trapped exit becomes an ordinary message, a normal exit to an
+//! actor that does not trap is dropped, a monitor's DOWN becomes an ordinary message. Shapes:
 //!
 //! - exit (trapped): `{"address": <address>, "exit": <reason>}`
 //! - down: `{"down": <ref>, "address": <address>, "exit": <reason>}`
