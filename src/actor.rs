@@ -455,6 +455,27 @@ pub(crate) fn checkpoint() {
     }
 }
 
+/// A send's hot path: the kill check and [`may_deliver_locally`] for `node_id` (if the
+/// target resolved to a live cell) with one coroutine-local lookup. Returns whether the
+/// message may go straight into that cell.
+#[inline]
+pub(crate) fn checkpoint_may_deliver(node_id: Option<&str>) -> bool {
+    let (doomed, local) = CONTEXT.with(|c| {
+        let c = c.borrow();
+        let doomed = match &c.actor {
+            Some((_, cell)) if cell.queue.is_doomed() => Some(cell.clone()),
+            _ => None,
+        };
+        let here = c.node_name();
+        let local = node_id.is_some_and(|id| here.is_none_or(|n| n == id));
+        (doomed, local)
+    });
+    if let Some(cell) = doomed {
+        die_if_doomed(&cell);
+    }
+    local
+}
+
 /// End the running actor (`cell`) if a deadly exit signal is pending for it. Never unwinds
 /// while a panic is already unwinding (that would abort): the actor is ending anyway.
 #[cold]

@@ -71,15 +71,13 @@ impl Address {
     /// assert_eq!(inbox.receive(), "seed style");
     /// ```
     pub fn send<M: Serialize + 'static>(&self, msg: M) -> Result<(), SendError> {
-        crate::actor::checkpoint(); // issue 8: a pending kill acts at every pyact call
-        self.deliver(Envelope::Msg(into_value(msg)?))
+        self.deliver_checked(Envelope::Msg(into_value(msg)?))
     }
 
     /// Send a borrowed message (serialized, so the caller keeps it).
     pub fn send_ref<M: Serialize + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
-        crate::actor::checkpoint();
         let v = serde_json::to_value(msg).map_err(|e| SendError::NotJson(e.to_string()))?;
-        self.deliver(Envelope::Msg(v))
+        self.deliver_checked(Envelope::Msg(v))
     }
 
     /// Kill the actor: it ends with [`ExitReason::Killed`] at its next pyact call (or at once
@@ -101,6 +99,22 @@ impl Address {
             reason,
             linked: false,
         })))
+    }
+
+    /// A user's send: first the kill check every pyact call makes (issue 8: a pending kill
+    /// ends the sending actor here), sharing its lookup with the "local?" check of
+    /// [`deliver`](Address::deliver).
+    #[inline]
+    fn deliver_checked(&self, env: Envelope) -> Result<(), SendError> {
+        let cell = self.0.cell.upgrade();
+        let local = crate::actor::checkpoint_may_deliver(cell.as_deref().map(|c| &*c.node_id));
+        match cell {
+            Some(cell) if local => cell
+                .queue
+                .push(env)
+                .map_err(|_| SendError::DeadActor(self.clone())),
+            _ => crate::node::route(self, env),
+        }
     }
 
     /// Deliver an envelope: locally when possible, else through the current node's routes.

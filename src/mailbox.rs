@@ -237,7 +237,8 @@ impl MailQueue {
             }
             crate::park::mark_parked();
             let _ = me.park(timeout);
-            crate::park::mark_running();
+            // The running actor is `watch` (no lookup needed on this hot path).
+            crate::watchdog::set_running(watch.map_or(0, |w| w as *const ActorCell as usize));
             self.to_wake.take();
             if let Some(q) = foreign {
                 q.set_alarm(None);

@@ -17,7 +17,6 @@
 //! that park from a busy worker) may be reported although its worker is free; use pyact's
 //! calls ([`sleep`](crate::sleep), [`blocking`](crate::blocking), receive) instead.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};
 use std::time::{Duration, Instant};
@@ -37,37 +36,24 @@ fn slots() -> &'static Mutex<Vec<Weak<Slot>>> {
 }
 
 thread_local! {
-    static SLOT: Arc<Slot> = {
+    /// This thread's slot, or `None` when the watchdog is off (one TLS access per mark).
+    static SLOT: Option<Arc<Slot>> = crate::config::current().get_watchdog().map(|_| {
         let s = Arc::new(Slot::default());
         slots().lock().unwrap_or_else(|p| p.into_inner()).push(Arc::downgrade(&s));
         s
-    };
-    static ENABLED: Cell<Option<bool>> = const { Cell::new(None) };
+    });
 }
 
 /// Mark this thread as running actor `cell_ptr` (0: none).
 #[inline]
 pub(crate) fn set_running(cell_ptr: usize) {
-    if !enabled() {
-        return;
-    }
     let _ = SLOT.try_with(|s| {
-        s.running.store(cell_ptr, Ordering::Relaxed);
-        let n = s.switches.load(Ordering::Relaxed);
-        s.switches.store(n.wrapping_add(1), Ordering::Relaxed);
-    });
-}
-
-#[inline]
-fn enabled() -> bool {
-    ENABLED.with(|e| match e.get() {
-        Some(on) => on,
-        None => {
-            let on = crate::config::current().get_watchdog().is_some();
-            e.set(Some(on));
-            on
+        if let Some(s) = s {
+            s.running.store(cell_ptr, Ordering::Relaxed);
+            let n = s.switches.load(Ordering::Relaxed);
+            s.switches.store(n.wrapping_add(1), Ordering::Relaxed);
         }
-    })
+    });
 }
 
 /// Start the watchdog thread (once per process) if the configuration asks for one.

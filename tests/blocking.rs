@@ -133,7 +133,7 @@ fn the_watchdog_names_an_actor_that_holds_its_worker() {
     let node = node();
     let hog = node.spawn(|_| {
         // The bug the watchdog is for: a std sleep in actor code.
-        std::thread::sleep(Duration::from_millis(400));
+        std::thread::sleep(Duration::from_secs(1));
     });
     node.wait(&hog).unwrap();
     let warnings = WARNINGS.lock().unwrap().clone();
