@@ -151,7 +151,16 @@ impl Scheduler {
         #[cfg(feature = "rand_work_steal")]
         let mut rng = fastrand::Rng::new();
 
+        // pyact patch: a worker drained its global queue only when its local queue was
+        // empty, so a coroutine that keeps yielding (always back in the local queue) starved
+        // every coroutine spawned or woken from outside the workers. Look at the global
+        // queue every few tasks too.
+        let mut ticks: u32 = 0;
         'work: loop {
+            ticks = ticks.wrapping_add(1);
+            if ticks % 61 == 0 {
+                self.collect_global(id);
+            }
             match local.pop() {
                 Some(co) => {
                     run_coroutine(co);
