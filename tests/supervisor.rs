@@ -686,3 +686,35 @@ fn shutting_down_a_child_blocked_in_a_call_kills_it_at_once() {
     mute.send("stop").unwrap();
     sup.stop_server(t).unwrap();
 }
+
+/// A child that makes no pyact call cannot be killed; its supervisor gives up on it after
+/// `KILL_TIMEOUT` instead of waiting forever (issue 8, row 4: every supervisor wait has a
+/// deadline).
+#[test]
+fn a_child_that_ignores_its_kill_is_abandoned_after_the_kill_timeout() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let node = node();
+    let mut inbox = node.inbox();
+    let me = inbox.addr();
+    let release = Arc::new(AtomicBool::new(false));
+    let r2 = release.clone();
+    let spec = ChildSpec::new("deaf", move |mb: Mailbox| {
+        me.send(json!({"started": "deaf", "address": mb.addr()}))
+            .unwrap();
+        // Busy without any pyact call (`may`'s own yield lets other actors run).
+        while !r2.load(Ordering::Acquire) {
+            may::coroutine::yield_now();
+        }
+    })
+    .shutdown(Shutdown::BrutalKill);
+    let sup = Supervisor::new(Strategy::OneForOne)
+        .child(spec)
+        .spawn(&node);
+    let (_, deaf) = started(&mut inbox);
+    let t = pyact::supervisor::KILL_TIMEOUT * 12;
+    assert_eq!(terminate_child(&sup, &deaf, t), Ok(()));
+    release.store(true, Ordering::Release);
+    node.wait(&deaf).unwrap();
+    sup.stop_server(t).unwrap();
+}
