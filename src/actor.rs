@@ -21,7 +21,7 @@
 //! A kill, or an exit signal that ends the actor, acts when it *arrives* (Erlang's rule): it
 //! is set aside by the mailbox (see `MailQueue`) and the actor ends at its next pyact call
 //! — send, spawn, receive, call, wait, [`sleep`](crate::sleep),
-//! [`yield_now`](crate::yield_now), [`blocking`](crate::blocking) — or at once if it is
+//! [`yield_now`](crate::yield_now), [`blocking`](crate::blocking()) — or at once if it is
 //! parked in one. The check costs one atomic load. Rust code cannot be preempted, so an
 //! actor busy without any pyact call ends when it makes one.
 //!

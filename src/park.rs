@@ -1,7 +1,7 @@
 //! Parking: how a pyact call blocks the running actor (or thread) so that nothing else is
 //! blocked and an exit signal still reaches it.
 //!
-//! Every blocking pyact call (receive, wait, [`sleep`], [`blocking`](crate::blocking), a
+//! Every blocking pyact call (receive, wait, [`sleep`], [`blocking`](crate::blocking()), a
 //! call's wait for its reply) parks through here or through the mailbox's own loop, which
 //! follows the same three rules:
 //!

@@ -15,7 +15,7 @@
 //!
 //! What it cannot see: an actor that blocks in a `may` primitive directly (pyact cannot tell
 //! that park from a busy worker) may be reported although its worker is free; use pyact's
-//! calls ([`sleep`](crate::sleep), [`blocking`](crate::blocking), receive) instead.
+//! calls ([`sleep`](crate::sleep), [`blocking`](crate::blocking()), receive) instead.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};
