@@ -9,11 +9,40 @@
 //!    table and starts a coroutine with the configured stack.
 //! 2. The coroutine runs the user function under `catch_unwind`; the function's return value
 //!    becomes the [`ExitReason`] (`IntoExit`), a panic becomes
-//!    [`ExitReason::Panicked`] with the panic message, and an exit signal unwinds the
-//!    coroutine with its reason.
+//!    [`ExitReason::Panicked`] with the panic message (reported once with `log::error!`, see
+//!    `panic.rs`), and an exit signal unwinds the coroutine with its reason.
 //! 3. `ActorCell::finish` closes the mailbox (later sends report
 //!    [`SendError::DeadActor`](crate::SendError::DeadActor)), records the reason for late
-//!    waiters, and notifies waiters, links and monitors, in that order.
+//!    waiters, drops the actor from its local peers' link tables, and notifies waiters, links
+//!    and monitors, in that order.
+//!
+//! ## Where a kill acts
+//!
+//! A kill, or an exit signal that ends the actor, acts when it *arrives* (Erlang's rule): it
+//! is set aside by the mailbox (see `MailQueue`) and the actor ends at its next pyact call
+//! — send, spawn, receive, call, wait, [`sleep`](crate::sleep),
+//! [`yield_now`](crate::yield_now), [`blocking`](crate::blocking()) — or at once if it is
+//! parked in one. The check costs one atomic load. Rust code cannot be preempted, so an
+//! actor busy without any pyact call ends when it makes one.
+//!
+//! ## Stack overflow: the process aborts, naming the actor
+//!
+//! What happens underneath (`generator` 0.8, under `may` 0.3): every coroutine stack has a
+//! guard page; a fault on it enters `generator`'s SIGSEGV handler, which prints "coroutine
+//! has overflowed its stack" and switches straight back to the scheduler. The overflowed
+//! frames are abandoned, never unwound: nothing on them is dropped (locks stay locked,
+//! borrows lent to other threads stay live) and `may` recycles the stack. The actor's code
+//! never returns, so without pyact it became a zombie: `wait` hung, links and monitors never
+//! fired, its live slot leaked.
+//!
+//! Ending it with a typed reason instead cannot be made sound: its frames may hold a lock, a
+//! `RefCell` borrow or a reference lent to a scoped thread, and their memory is reused. So
+//! pyact aborts the process at once, with a message (stderr and `log::error!`) naming the
+//! actor's address and registered name: a crash you can see beats a node that silently
+//! rots. How it is noticed: `may` drops the coroutine's local storage when it recycles the
+//! coroutine; pyact's context lives there and aborts if its actor never finished. Size the
+//! stack with [`Config::stack_size`](crate::Config::stack_size) or make deep recursion
+//! iterative.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -67,13 +96,32 @@ pub(crate) struct ActorCell {
     pub(crate) runs: OnceLock<&'static str>,
 }
 
+/// Someone waiting for an actor's end.
+pub(crate) enum Waiter {
+    /// A channel (the network side's remote waits).
+    Chan(may::sync::mpsc::Sender<ExitReason>),
+    /// A local `wait`, parked so that an exit signal still reaches a waiting actor.
+    Slot(Arc<crate::park::OneShot<ExitReason>>),
+}
+
+impl Waiter {
+    fn send(self, reason: ExitReason) {
+        match self {
+            Waiter::Chan(tx) => {
+                let _ = tx.send(reason);
+            }
+            Waiter::Slot(s) => s.set(reason),
+        }
+    }
+}
+
 /// What others may change about an actor, guarded by one short-held lock.
 #[derive(Default)]
 pub(crate) struct CellState {
     /// Set once, when the actor ends.
     pub(crate) exit: Option<ExitReason>,
     /// Threads/actors blocked in `wait`.
-    pub(crate) waiters: Vec<may::sync::mpsc::Sender<ExitReason>>,
+    pub(crate) waiters: Vec<Waiter>,
     /// Linked actors (bidirectional: each side records the other).
     pub(crate) links: HashSet<Address>,
     /// Monitors placed on this actor: (reference, watcher).
@@ -83,12 +131,20 @@ pub(crate) struct CellState {
 }
 
 impl ActorCell {
-    pub(crate) fn new(id: u64, node_id: Arc<str>, creation: u32, ephemeral: bool) -> Self {
+    /// A cell for an actor (`actor`: its coroutine can be unwound by an exit signal) or
+    /// for an inbox.
+    pub(crate) fn new(
+        id: u64,
+        node_id: Arc<str>,
+        creation: u32,
+        ephemeral: bool,
+        actor: bool,
+    ) -> Self {
         ActorCell {
             id,
             node_id,
             creation,
-            queue: MailQueue::new(),
+            queue: MailQueue::new(actor),
             state: Mutex::new(CellState::default()),
             ephemeral,
             born: std::time::Instant::now(),
@@ -117,6 +173,28 @@ impl ActorCell {
         self.lock().links.remove(other);
     }
 
+    /// Take the pending deadly exit signals (see [`MailQueue::push`]) and return the reason
+    /// the first one ends this actor with, or `None` if none is pending (or `unlink`
+    /// cancelled them).
+    pub(crate) fn take_doom(&self) -> Option<ExitReason> {
+        for sig in self.queue.take_doom() {
+            match sig {
+                Signal::Kill => return Some(ExitReason::Killed),
+                Signal::Exit {
+                    from,
+                    reason,
+                    linked: true,
+                } => {
+                    self.forget_link(&from);
+                    return Some(crate::mailbox::linked_exit(from, reason));
+                }
+                Signal::Exit { reason, .. } => return Some(reason),
+                Signal::Down { .. } => {}
+            }
+        }
+        None
+    }
+
     /// Record the end of the actor and tell everyone who asked. Idempotent.
     pub(crate) fn finish(self: &Arc<Self>, node: &Node, reason: ExitReason) {
         let dropped = self.queue.close();
@@ -142,8 +220,17 @@ impl ActorCell {
             other => log::debug!("{node_id}/{id} exited: {other}"),
         }
         node.record_exit(id, name.as_deref(), reason.clone(), !self.ephemeral);
+        // Peers' tables drop the link now, before anyone can see this actor as ended, and
+        // not when (if ever) the peer handles the signal: a long-lived peer does not collect
+        // entries of ended actors.
+        if !links.is_empty() {
+            let me = self.address();
+            for l in &links {
+                crate::link::forget_ended_link(l, &me);
+            }
+        }
         for w in waiters {
-            let _ = w.send(reason.clone());
+            w.send(reason.clone());
         }
         if links.is_empty() && monitors.is_empty() {
             return;
@@ -184,6 +271,18 @@ fn reason_from_panic(payload: Box<dyn Any + Send>) -> ExitReason {
     }
 }
 
+/// An actor panicked: one `error!` with its address, registered name and message (the panic
+/// hook's output is suppressed for actor panics, see [`crate::panic`]).
+#[cold]
+fn report_panic(cell: &Arc<ActorCell>, msg: &str) {
+    let name = cell.lock().name.clone();
+    let addr = cell.address();
+    match name {
+        Some(n) => log::error!("actor {addr} (registered as {n:?}) panicked: {msg}"),
+        None => log::error!("actor {addr} panicked: {msg}"),
+    }
+}
+
 /// Live coroutine actors in this process (threads' inboxes are not counted).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
@@ -221,11 +320,89 @@ impl Drop for LiveSlot {
     }
 }
 
-may::coroutine_local!(static CONTEXT: RefCell<Option<(Node, Option<Address>)>> = RefCell::new(None));
+/// What pyact knows about the running coroutine or thread.
+///
+/// - `actor`: the actor whose coroutine this is (set once, when it starts). It wins over
+///   everything else, so an [`inbox`](Node::inbox) made inside an actor never changes that
+///   actor's [`curaddr`].
+/// - `inboxes`: a thread's live inboxes, newest last. An inbox leaves the list when it is
+///   dropped, so a thread's context follows its inboxes' lives (the newest live one is
+///   "here"; none left means no context).
+/// - `other`: a node context without an inbox (the network's reader loops).
+#[derive(Default)]
+pub(crate) struct Context {
+    actor: Option<(Node, Arc<ActorCell>)>,
+    inboxes: Vec<(Node, Address)>,
+    other: Option<(Node, Option<Address>)>,
+}
 
-/// The node and address of the running actor (or of the thread's latest inbox).
+impl Context {
+    fn get(&self) -> Option<(Node, Option<Address>)> {
+        if let Some((n, cell)) = &self.actor {
+            return Some((n.clone(), Some(cell.address())));
+        }
+        if let Some((n, a)) = self.inboxes.last() {
+            return Some((n.clone(), Some(a.clone())));
+        }
+        self.other.clone()
+    }
+
+    fn node_name(&self) -> Option<&str> {
+        if let Some((n, _)) = &self.actor {
+            return Some(n.name());
+        }
+        if let Some((n, _)) = self.inboxes.last() {
+            return Some(n.name());
+        }
+        self.other.as_ref().map(|(n, _)| n.name())
+    }
+}
+
+impl Drop for Context {
+    /// An actor's context is dropped with its coroutine's local storage. If its cell was never
+    /// finished, the coroutine was abandoned without unwinding: that is what `generator` (under
+    /// `may`) does when a coroutine runs into its stack's guard page. See
+    /// [`crate::actor`]'s "Stack overflow" section for why pyact aborts here.
+    fn drop(&mut self) {
+        if let Some((node, cell)) = &self.actor
+            && !cell.queue.is_closed()
+        {
+            stack_overflow_abort(node, cell);
+        }
+    }
+}
+
+/// The process cannot go on soundly: report which actor overflowed its stack, then abort.
+#[cold]
+fn stack_overflow_abort(node: &Node, cell: &ActorCell) -> ! {
+    let name = cell
+        .state
+        .try_lock()
+        .ok()
+        .and_then(|st| st.name.clone())
+        .map(|n| format!(" (registered as {n:?})"))
+        .unwrap_or_default();
+    let msg = format!(
+        "pyact: actor {}/{}{name} on node {} overflowed its coroutine stack (or was abandoned \
+         by the scheduler without unwinding); aborting the process: its frames were never \
+         unwound, so nothing it held can be released safely. Raise Config::stack_size or \
+         make the recursion iterative.",
+        cell.node_id,
+        cell.id,
+        node.name()
+    );
+    log::error!("{msg}");
+    // A fatal message must reach the terminal even without a logger installed, as the
+    // standard library's own "thread has overflowed its stack" does.
+    eprintln!("{msg}");
+    std::process::abort()
+}
+
+may::coroutine_local!(static CONTEXT: RefCell<Context> = RefCell::new(Context::default()));
+
+/// The node and address of the running actor (or of the thread's newest live inbox).
 pub(crate) fn context() -> Option<(Node, Option<Address>)> {
-    CONTEXT.with(|c| c.borrow().clone())
+    CONTEXT.with(|c| c.borrow().get())
 }
 
 /// May code running here deliver straight into a mailbox of node `node_id`? Yes outside any
@@ -233,14 +410,105 @@ pub(crate) fn context() -> Option<(Node, Option<Address>)> {
 /// must cross the wire, with its cookie check and ordering).
 #[inline]
 pub(crate) fn may_deliver_locally(node_id: &str) -> bool {
-    CONTEXT.with(|c| match &*c.borrow() {
-        Some((n, _)) => n.name() == node_id,
-        None => true,
+    CONTEXT.with(|c| c.borrow().node_name().is_none_or(|n| n == node_id))
+}
+
+/// Set (or clear) a node context without an inbox, e.g. for the network's reader loops.
+pub(crate) fn set_context(ctx: Option<(Node, Option<Address>)>) {
+    CONTEXT.with(|c| c.borrow_mut().other = ctx);
+}
+
+/// Make `addr` (a thread's new inbox) the thread's context, unless this is an actor's
+/// coroutine (an actor's `curaddr` never changes).
+pub(crate) fn push_inbox(node: &Node, addr: Address) {
+    CONTEXT.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.actor.is_none() {
+            c.inboxes.push((node.clone(), addr));
+        }
+    });
+}
+
+/// An inbox ended: it no longer counts as the thread's context.
+pub(crate) fn pop_inbox(addr: &Address) {
+    // `try_with`-like safety: during thread teardown the local may be gone already.
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        CONTEXT.with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                c.inboxes.retain(|(_, a)| a != addr);
+            }
+        })
+    }));
+}
+
+/// The cell of the actor whose coroutine is running, if this is one.
+pub(crate) fn current_actor() -> Option<Arc<ActorCell>> {
+    CONTEXT.with(|c| c.borrow().actor.as_ref().map(|(_, cell)| cell.clone()))
+}
+
+/// Is this an actor's coroutine? (For the panic hook: cheap, never panics.)
+pub(crate) fn in_actor() -> bool {
+    may::coroutine::is_coroutine()
+        && CONTEXT.with(|c| c.try_borrow().is_ok_and(|c| c.actor.is_some()))
+}
+
+/// The running actor's cell as a number, only for the watchdog's identity checks (0 outside
+/// an actor).
+#[inline]
+pub(crate) fn current_actor_ptr() -> usize {
+    CONTEXT.with(|c| {
+        c.borrow()
+            .actor
+            .as_ref()
+            .map_or(0, |(_, cell)| Arc::as_ptr(cell) as usize)
     })
 }
 
-pub(crate) fn set_context(ctx: Option<(Node, Option<Address>)>) {
-    CONTEXT.with(|c| *c.borrow_mut() = ctx);
+/// The kill check every pyact call makes: if an exit signal that ends this actor is
+/// pending, end it now (by unwinding its coroutine). Cheap when none is pending: one
+/// coroutine-local lookup and one atomic load.
+#[inline]
+pub(crate) fn checkpoint() {
+    let doomed = CONTEXT.with(|c| match &c.borrow().actor {
+        Some((_, cell)) if cell.queue.is_doomed() => Some(cell.clone()),
+        _ => None,
+    });
+    if let Some(cell) = doomed {
+        die_if_doomed(&cell);
+    }
+}
+
+/// A send's hot path: the kill check and [`may_deliver_locally`] for `node_id` (if the
+/// target resolved to a live cell) with one coroutine-local lookup. Returns whether the
+/// message may go straight into that cell.
+#[inline]
+pub(crate) fn checkpoint_may_deliver(node_id: Option<&str>) -> bool {
+    let (doomed, local) = CONTEXT.with(|c| {
+        let c = c.borrow();
+        let doomed = match &c.actor {
+            Some((_, cell)) if cell.queue.is_doomed() => Some(cell.clone()),
+            _ => None,
+        };
+        let here = c.node_name();
+        let local = node_id.is_some_and(|id| here.is_none_or(|n| n == id));
+        (doomed, local)
+    });
+    if let Some(cell) = doomed {
+        die_if_doomed(&cell);
+    }
+    local
+}
+
+/// End the running actor (`cell`) if a deadly exit signal is pending for it. Never unwinds
+/// while a panic is already unwinding (that would abort): the actor is ending anyway.
+#[cold]
+pub(crate) fn die_if_doomed(cell: &ActorCell) {
+    if std::thread::panicking() {
+        return;
+    }
+    if let Some(reason) = cell.take_doom() {
+        std::panic::resume_unwind(Box::new(ExitUnwind(reason)));
+    }
 }
 
 /// The address of the running actor: the seed's `curaddr()`. `None` outside an actor (and
@@ -279,7 +547,8 @@ pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
     // for actor code") not to hold thread-locals across a receive. (2) Stack overflow: every
     // coroutine gets the configured stack (1 MiB by default), sized for the deepest JSON
     // serde_json accepts, and `may` puts a guard page under it, so an overflow faults instead
-    // of corrupting memory.
+    // of corrupting memory; pyact then aborts the process rather than run on with the
+    // abandoned frames (module docs, "Stack overflow").
     //
     // `may`'s spawn returns `io::Result` but *panics* when it cannot allocate the stack
     // (generator's `Stack::new`: `expect("failed to alloc sys stack")` on mmap failure). No
@@ -309,6 +578,11 @@ where
     F: FnOnce(Mailbox) -> R + Send + 'static,
     R: IntoExit,
 {
+    checkpoint();
+    if node.is_shut_down() {
+        return Err(SpawnError::NodeDown(node.name().to_string()));
+    }
+    crate::watchdog::start();
     let slot = LiveSlot::take()?;
     let _ = cell.runs.set(std::any::type_name::<F>());
     let addr = cell.address();
@@ -318,16 +592,24 @@ where
     node.insert_cell(cell.clone());
     let node2 = node.clone();
     let body = move || {
-        set_context(Some((node2.clone(), Some(cell.address()))));
+        CONTEXT.with(|c| c.borrow_mut().actor = Some((node2.clone(), cell.clone())));
+        crate::park::mark_running();
         let mailbox = Mailbox::new(cell.clone(), node2.clone(), false);
         let reason = match catch_unwind(AssertUnwindSafe(move || f(mailbox).into_exit())) {
             Ok(r) => r,
-            Err(payload) => reason_from_panic(payload),
+            Err(payload) => {
+                let reason = reason_from_panic(payload);
+                if let ExitReason::Panicked(msg) = &reason {
+                    report_panic(&cell, msg);
+                }
+                reason
+            }
         };
         // Free the live-actor slot before waking waiters, so a spawn right after `wait`
         // sees it.
         drop(slot);
         cell.finish(&node2, reason);
+        crate::park::mark_parked();
     };
     match go(body) {
         Ok(()) => Ok(addr),

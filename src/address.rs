@@ -101,19 +101,21 @@ impl Address {
     /// assert_eq!(inbox.receive(), "seed style");
     /// ```
     pub fn send<M: Serialize + 'static>(&self, msg: M) -> Result<(), SendError> {
-        self.deliver(Envelope::Msg(into_value(msg)?))
+        self.deliver_checked(Envelope::Msg(into_value(msg)?))
     }
 
     /// Send a borrowed message (serialized, so the caller keeps it).
     pub fn send_ref<M: Serialize + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
         let v = serde_json::to_value(msg).map_err(|e| SendError::NotJson(e.to_string()))?;
-        self.deliver(Envelope::Msg(v))
+        self.deliver_checked(Envelope::Msg(v))
     }
 
-    /// Kill the actor: it ends with [`ExitReason::Killed`] at its next receive, whether or not
-    /// it traps exits (Erlang's `exit(Pid, kill)`). Killing a thread's inbox delivers the kill
-    /// as an exit message instead (a thread cannot be unwound).
+    /// Kill the actor: it ends with [`ExitReason::Killed`] at its next pyact call (or at once
+    /// if it is parked in one), whether or not it traps exits (Erlang's `exit(Pid, kill)`).
+    /// Killing a thread's inbox delivers the kill as an exit message instead (a thread cannot
+    /// be unwound).
     pub fn kill(&self) -> Result<(), SendError> {
+        crate::actor::checkpoint();
         self.deliver(Envelope::Signal(Box::new(Signal::Kill)))
     }
 
@@ -121,11 +123,28 @@ impl Address {
     /// that reason unless it traps exits (then it receives an exit message); a normal reason
     /// is ignored by a target that does not trap exits.
     pub fn exit(&self, from: &Address, reason: ExitReason) -> Result<(), SendError> {
+        crate::actor::checkpoint();
         self.deliver(Envelope::Signal(Box::new(Signal::Exit {
             from: from.clone(),
             reason,
             linked: false,
         })))
+    }
+
+    /// A user's send: first the kill check every pyact call makes (issue 8: a pending kill
+    /// ends the sending actor here), sharing its lookup with the "local?" check of
+    /// [`deliver`](Address::deliver).
+    #[inline]
+    fn deliver_checked(&self, env: Envelope) -> Result<(), SendError> {
+        let cell = self.0.cell.upgrade();
+        let local = crate::actor::checkpoint_may_deliver(cell.as_deref().map(|c| &*c.node_id));
+        match cell {
+            Some(cell) if local => cell
+                .queue
+                .push(env)
+                .map_err(|_| SendError::DeadActor(self.clone())),
+            _ => crate::node::route(self, env),
+        }
     }
 
     /// Deliver an envelope: locally when possible, else through the current node's routes.

@@ -1,4 +1,5 @@
-//! Runtime configuration: worker threads, coroutine stack size, the live-actor limit.
+//! Runtime configuration: worker threads, coroutine stack size, the live-actor limit, the
+//! watchdog threshold and what happens to actor panics.
 //!
 //! `may` reads its configuration once, when its scheduler starts, and silently ignores any
 //! later change. pyact therefore owns that configuration: [`Config::apply`] writes it into
@@ -8,6 +9,7 @@
 //! of being ignored.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Default coroutine stack: 1 MiB of *virtual* memory.
 ///
@@ -43,7 +45,12 @@ pub struct Config {
     max_actors: Option<usize>,
     exit_records: usize,
     pool_capacity: usize,
+    watchdog: Option<Duration>,
+    panic_output: bool,
 }
+
+/// Default [`Config::watchdog`] threshold.
+pub const DEFAULT_WATCHDOG: Duration = Duration::from_millis(100);
 
 impl Default for Config {
     fn default() -> Self {
@@ -55,6 +62,8 @@ impl Default for Config {
             max_actors: None,
             exit_records: 65_536,
             pool_capacity: DEFAULT_POOL_CAPACITY,
+            watchdog: Some(DEFAULT_WATCHDOG),
+            panic_output: false,
         }
     }
 }
@@ -130,6 +139,34 @@ impl Config {
         self
     }
 
+    /// Report (with `log::warn!`, once per incident) an actor that holds its worker thread
+    /// longer than this without a pyact call; `None` turns the watchdog off. Default
+    /// [`DEFAULT_WATCHDOG`] (100 ms). See [`crate::watchdog`].
+    pub fn watchdog(mut self, threshold: Option<Duration>) -> Self {
+        self.watchdog = threshold;
+        self
+    }
+
+    /// Keep Rust's panic hook output (the "thread panicked at" message, and a backtrace if
+    /// `RUST_BACKTRACE` is set) for panics in actors. Default `false`: an actor's panic is
+    /// reported once through `log::error!` with its address, registered name and message,
+    /// and the hook's output is suppressed for actor panics only (panics outside actors
+    /// still reach the hook in force). See [`crate::actor`].
+    pub fn panic_output(mut self, keep: bool) -> Self {
+        self.panic_output = keep;
+        self
+    }
+
+    /// The watchdog threshold in force (`None`: off).
+    pub fn watchdog_threshold(&self) -> Option<Duration> {
+        self.watchdog
+    }
+
+    /// Whether actor panics also go to the panic hook.
+    pub fn keeps_panic_output(&self) -> bool {
+        self.panic_output
+    }
+
     /// The configured worker count.
     pub fn worker_count(&self) -> usize {
         self.workers
@@ -162,6 +199,9 @@ impl Config {
         if self.workers == 0 {
             return Err(ConfigError::Invalid("workers must be at least 1"));
         }
+        if self.watchdog.is_some_and(|t| t.is_zero()) {
+            return Err(ConfigError::Invalid("watchdog threshold must be positive"));
+        }
         if self.stack_size < 16 * 1024 {
             return Err(ConfigError::Invalid("stack_size must be at least 16 KiB"));
         }
@@ -179,6 +219,7 @@ impl Config {
                 // its default, 1,000). The pool grows lazily from the first ended
                 // coroutine on (src/pool.rs).
                 .set_pool_capacity(1);
+            crate::panic::install(self.panic_output);
             log::debug!("pyact runtime configured: {self:?}");
             Ok(())
         } else if *running == self {

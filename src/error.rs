@@ -68,6 +68,8 @@ pub enum SpawnError {
     UnknownFactory(String),
     /// A remote spawn failed on the way.
     Remote(String),
+    /// The node (named here) was shut down: it spawns nothing any more.
+    NodeDown(String),
 }
 
 impl fmt::Display for SpawnError {
@@ -85,6 +87,7 @@ impl fmt::Display for SpawnError {
                 write!(f, "no actor factory named {name:?} on that node")
             }
             SpawnError::Remote(e) => write!(f, "remote spawn failed: {e}"),
+            SpawnError::NodeDown(n) => write!(f, "node {n} was shut down; spawn on a live node"),
         }
     }
 }

@@ -52,14 +52,16 @@
 //! | routers | [`router`] |
 //! | runtime configuration | [`config`] |
 //! | bytes inside messages, base64 | [`binary`] |
+//! | sleeping, yielding, parking | [`park`] |
+//! | blocking std calls off the workers | [`blocking`] |
+//! | the watchdog | [`watchdog`] |
 //!
 //! ## Rules for actor code
-//! - Block only in pyact calls (receive, wait) or `may` primitives; a blocking
-//!   `std` call (e.g. `std::thread::sleep`, `std::sync::mpsc::Receiver::recv`) stalls a
-//!   whole worker thread.
-//! - Do not hold a reference to a `thread_local!` across a receive: the coroutine may
-//!   resume on another worker thread.
-//! - A panic ends the actor that panicked, with [`ExitReason::Panicked`]; nothing else.
+//! See the README's "Rules for actor code": block only in pyact calls ([`sleep`],
+//! [`blocking`], receive, wait, call), call [`yield_now`] in long loops, never hold a
+//! `thread_local!` reference across a pyact call. A panic ends only the actor that panicked
+//! ([`ExitReason::Panicked`], reported through `log`); a stack overflow aborts the process
+//! naming the actor (see [`actor`]); the [`watchdog`] names an actor that holds its worker.
 
 #![warn(missing_docs)]
 
@@ -67,6 +69,7 @@ pub mod actor;
 pub mod address;
 pub mod ask;
 pub mod binary;
+pub mod blocking;
 pub mod config;
 mod error;
 pub mod exit;
@@ -75,6 +78,8 @@ pub mod mailbox;
 pub mod mesh;
 pub mod node;
 pub mod observe;
+mod panic;
+pub mod park;
 pub mod pattern;
 mod pool;
 mod reference;
@@ -83,17 +88,20 @@ pub mod router;
 pub mod server;
 pub mod supervisor;
 mod wait;
+pub mod watchdog;
 
 pub use actor::{Actor, curaddr, current_node, live_actors, spawn, spawn_link};
 pub use address::Address;
 pub use ask::{ask, reply};
 pub use binary::Binary;
+pub use blocking::blocking;
 pub use config::{Config, ConfigError};
 pub use error::{NodeError, RegistryError, SendError, SpawnError};
 pub use exit::{ExitReason, IntoExit};
 pub use mailbox::{Mailbox, Mark, Timeout};
 pub use mesh::Mesh;
-pub use node::{Node, NodeName};
+pub use node::{ActorInfo, Node, NodeName};
+pub use park::{sleep, yield_now};
 pub use pattern::Pattern;
 pub use reference::Ref;
 pub use remote::{Factory, NodeOptions};

@@ -19,9 +19,18 @@
 //!   `{"down": <ref>, "address": <target>, "exit": <reason>}` whatever the reason.
 //!   Monitoring a dead or unknown actor delivers that DOWN at once with reason `noproc`.
 //!   [`Mailbox::demonitor`] removes the monitor and any DOWN of it already in the mailbox.
-//! - Signals travel in the target's mailbox queue, so between two actors they keep the order
-//!   of the messages sent before them. An actor that is busy (not in a receive) handles an
-//!   exit signal at its next receive; Rust code cannot be preempted safely.
+//! - A signal acts when it *arrives*. One that ends its receiver (a kill; an abnormal exit
+//!   signal to an actor that does not trap exits at that moment) ends it at its next pyact
+//!   call (send, spawn, receive, call, wait, sleep, yield_now, blocking), or at once if it is
+//!   parked in one; Rust code cannot be preempted, so an actor busy without any pyact call
+//!   ends when it makes one. Every other signal (trapped exits, normal exits, DOWNs) travels
+//!   in the target's mailbox queue, so between two actors it keeps the order of the messages
+//!   sent before it.
+//! - [`Mailbox::unlink`] cancels an exit signal from that link that arrived but has not
+//!   acted yet: once `unlink` returns, the link can no longer end the actor.
+//! - When an actor (or inbox) ends, its monitors are removed from their targets' tables and
+//!   its links from its local peers' tables, so a long-lived actor collects no entries of
+//!   ended ones ([`Node::actor_info`](crate::Node::actor_info) shows both tables).
 //! - Across nodes: links and monitors on remote addresses are kept by the remote node too;
 //!   when the connection to a node is lost every link and monitor to an actor on it fires
 //!   with reason `noconnection`.
@@ -51,10 +60,14 @@ impl Mailbox {
         add_link_from(other, &me);
     }
 
-    /// Remove the link with `other` on both sides (no signal is sent).
+    /// Remove the link with `other` on both sides (no signal is sent). An exit signal from
+    /// `other` through this link that arrived but was not handled yet is cancelled: once
+    /// `unlink` returns, the link can no longer end this actor (Erlang's guarantee). A
+    /// trapped exit already turned into a message stays in the mailbox.
     pub fn unlink(&mut self, other: &Address) {
         let me = self.addr();
         self.cell().forget_link(other);
+        self.cell().queue.cancel_linked_doom(other);
         match other
             .local_cell()
             .or_else(|| crate::remote::local_cell_of(other))
@@ -90,14 +103,33 @@ impl Mailbox {
         let Some(target) = self.remove_monitor(&reference) else {
             return false;
         };
-        match target
-            .local_cell()
-            .or_else(|| crate::remote::local_cell_of(&target))
-        {
-            Some(cell) => cell.lock().monitors.retain(|(r, _)| *r != reference),
-            None => crate::remote::demonitor(self.node(), &target, reference),
-        }
+        drop_monitor(self.node(), &target, reference);
         true
+    }
+}
+
+/// Remove monitor `reference` from `target`'s table (its watcher demonitored, or ended).
+pub(crate) fn drop_monitor(node: &crate::Node, target: &Address, reference: Ref) {
+    match target
+        .local_cell()
+        .or_else(|| crate::remote::local_cell_of(target))
+    {
+        Some(cell) => cell.lock().monitors.retain(|(r, _)| *r != reference),
+        None if crate::remote::is_local_node(target) => {}
+        // The network side keeps the remote half (see `remote::demonitor`).
+        None => crate::remote::demonitor(node, target, reference),
+    }
+}
+
+/// Hook for the network side: a local actor `ended` that was linked to local actor
+/// `peer`; drop the link from `peer`'s table at once (the exit signal still travels, in
+/// order, and is handled as usual).
+pub(crate) fn forget_ended_link(peer: &Address, ended: &Address) {
+    if let Some(cell) = peer
+        .local_cell()
+        .or_else(|| crate::remote::local_cell_of(peer))
+    {
+        cell.forget_link(ended);
     }
 }
 

@@ -14,10 +14,11 @@
 //! [`Mailbox::mark`] lets a request/reply exchange skip every message that arrived before the
 //! request was sent (the reply cannot be among them), as Erlang does for fresh references.
 //!
-//! System signals travel in the same queue, in order with the messages, and are handled the
-//! moment they are pulled: an exit signal kills the actor (by unwinding its coroutine) unless
-//! it traps exits, in which case it becomes an ordinary message; a monitor's DOWN becomes an
-//! ordinary message. Shapes:
+//! A signal that ends the actor (a kill, or an abnormal exit signal while it does not trap
+//! exits) skips the queue and acts at the actor's next pyact call (see `MailQueue`). Other
+//! system signals travel in the same queue, in order with the messages, and are handled the
+//! moment they are pulled: a trapped exit becomes an ordinary message, a normal exit to an
+//! actor that does not trap is dropped, a monitor's DOWN becomes an ordinary message. Shapes:
 //!
 //! - exit (trapped): `{"address": <address>, "exit": <reason>}`
 //! - down: `{"down": <ref>, "address": <address>, "exit": <reason>}`
@@ -25,8 +26,8 @@
 //! where `<reason>` is an [`ExitReason`] encoded as in [`crate::exit`].
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use may::queue::mpsc_list::Queue;
@@ -87,26 +88,55 @@ impl Parker {
 }
 
 /// The shared, producer side of a mailbox.
+///
+/// Deadly signals skip the queue. A kill, or an abnormal exit signal to an actor that does
+/// not trap exits, ends the actor whatever else is queued (Erlang's semantics: the signal
+/// acts when it arrives, not when the actor gets round to reading), so [`push`](Self::push)
+/// puts it aside in `doom`, raises the `doomed` flag and wakes the actor wherever pyact has
+/// parked it. Every pyact call the actor makes checks that flag (one atomic load) and ends
+/// the actor (see `actor::checkpoint`). [`Mailbox::unlink`] removes a pending signal of
+/// the link it removes, so an unlinked actor is never killed by that link.
 pub(crate) struct MailQueue {
     queue: Queue<Envelope>,
     to_wake: AtomicOption<Arc<Blocker>>,
     closed: AtomicBool,
+    /// An actor's queue (an inbox cannot be unwound: every signal becomes a message).
+    killable: bool,
+    /// Mirror of the owner's `trap_exit`, read by senders to classify exit signals.
+    trapping: AtomicBool,
+    /// A deadly signal is waiting in `doom`.
+    doomed: AtomicBool,
+    doom: Mutex<Vec<Signal>>,
+    /// The actor parked elsewhere than in its own receive (a call, a wait, a sleep...).
+    alarm_wake: AtomicOption<Arc<Blocker>>,
 }
 
 impl MailQueue {
-    pub(crate) fn new() -> Self {
+    /// A queue for an actor (`killable`) or for an inbox.
+    pub(crate) fn new(killable: bool) -> Self {
         MailQueue {
             queue: Queue::new(),
             to_wake: AtomicOption::none(),
             closed: AtomicBool::new(false),
+            killable,
+            trapping: AtomicBool::new(!killable),
+            doomed: AtomicBool::new(false),
+            doom: Mutex::new(Vec::new()),
+            alarm_wake: AtomicOption::none(),
         }
     }
 
     /// Append an envelope and wake the receiver. Fails (returning it) once the mailbox closed.
+    /// A deadly signal is set aside instead (see the type's docs).
     #[inline]
     pub(crate) fn push(&self, env: Envelope) -> Result<(), Envelope> {
         if self.closed.load(Ordering::Acquire) {
             return Err(env);
+        }
+        if let Envelope::Signal(sig) = &env
+            && self.is_deadly(sig)
+        {
+            return self.push_doom(env);
         }
         self.queue.push(env);
         if let Some(w) = self.to_wake.take() {
@@ -115,26 +145,106 @@ impl MailQueue {
         Ok(())
     }
 
+    fn is_deadly(&self, sig: &Signal) -> bool {
+        self.killable
+            && match sig {
+                Signal::Kill => true,
+                Signal::Exit { reason, .. } => {
+                    !reason.is_normal() && !self.trapping.load(Ordering::Acquire)
+                }
+                Signal::Down { .. } => false,
+            }
+    }
+
+    #[cold]
+    fn push_doom(&self, env: Envelope) -> Result<(), Envelope> {
+        let Envelope::Signal(sig) = env else {
+            unreachable!("only signals are deadly")
+        };
+        {
+            let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
+            doom.push(*sig);
+            self.doomed.store(true, Ordering::Release);
+        }
+        if let Some(w) = self.to_wake.take() {
+            w.unpark();
+        }
+        if let Some(w) = self.alarm_wake.take() {
+            w.unpark();
+        }
+        Ok(())
+    }
+
+    /// Is a deadly signal pending?
+    #[inline]
+    pub(crate) fn is_doomed(&self) -> bool {
+        self.doomed.load(Ordering::Acquire)
+    }
+
+    /// Take every pending deadly signal, oldest first.
+    pub(crate) fn take_doom(&self) -> Vec<Signal> {
+        if !self.is_doomed() {
+            return Vec::new();
+        }
+        let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
+        self.doomed.store(false, Ordering::Release);
+        std::mem::take(&mut *doom)
+    }
+
+    /// `unlink`: forget a pending exit signal that came through the link with `from`.
+    pub(crate) fn cancel_linked_doom(&self, from: &Address) {
+        let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
+        doom.retain(|s| !matches!(s, Signal::Exit { from: f, linked: true, .. } if f == from));
+        if doom.is_empty() {
+            self.doomed.store(false, Ordering::Release);
+        }
+    }
+
+    /// The owner's trap_exit setting, for classifying signals as they arrive.
+    pub(crate) fn set_trapping(&self, on: bool) {
+        self.trapping.store(on, Ordering::Release);
+    }
+
+    /// Has the mailbox closed (its owner ended)?
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Register `b` to be woken by a deadly signal while the actor is parked outside its own
+    /// receive; `None` clears it.
+    pub(crate) fn set_alarm(&self, b: Option<Arc<Blocker>>) {
+        match b {
+            Some(b) => self.alarm_wake.store(b),
+            None => {
+                self.alarm_wake.take();
+            }
+        }
+    }
+
     /// Consumer only: take the next envelope, parking until one arrives or `deadline` passes.
+    /// `watch`: the running actor's cell, if any: a deadly signal for it ends the wait
+    /// (`Popped::Doomed`), whether this is its own mailbox or one it uses (a call's).
     /// `parker` is the consumer's cached blocker (see [`Parker`]).
-    fn pop_wait(&self, deadline: Option<Instant>, parker: &mut Parker) -> Option<Envelope> {
+    fn pop_wait(
+        &self,
+        deadline: Option<Instant>,
+        watch: Option<&ActorCell>,
+        parker: &mut Parker,
+    ) -> Popped {
         loop {
+            if let Some(w) = watch
+                && w.queue.is_doomed()
+            {
+                return Popped::Doomed;
+            }
             if let Some(e) = self.queue.pop() {
-                return Some(e);
+                return Popped::Env(e);
             }
             let timeout = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return None;
-                    }
-                    // `may`'s timer counts whole milliseconds: a coroutine parked for less
-                    // than 1 ms is never woken, and 1.9 ms wakes after 1 ms. Round up; the
-                    // loop re-checks the deadline after an early or late wake-up.
-                    Some(Duration::from_millis(
-                        left.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64,
-                    ))
-                }
+                Some(d) => match crate::park::timeout_until(d) {
+                    Some(t) => Some(t),
+                    None => return Popped::Timeout,
+                },
                 None => None,
             };
             // Register as the one to wake, re-check (a push may have raced), then park. A
@@ -143,12 +253,25 @@ impl MailQueue {
             // the queue and the deadline and parks again.
             let me = parker.get();
             self.to_wake.store(me.clone());
-            if let Some(e) = self.queue.pop() {
-                self.to_wake.take();
-                return Some(e);
+            let foreign = watch.map(|w| &w.queue).filter(|q| !std::ptr::eq(*q, self));
+            if let Some(q) = foreign {
+                q.set_alarm(Some(me.clone()));
             }
+            if !self.queue.is_empty() || watch.is_some_and(|w| w.queue.is_doomed()) {
+                self.to_wake.take();
+                if let Some(q) = foreign {
+                    q.set_alarm(None);
+                }
+                continue;
+            }
+            crate::park::mark_parked();
             let _ = me.park(timeout);
+            // The running actor is `watch` (no lookup needed on this hot path).
+            crate::watchdog::set_running(watch.map_or(0, |w| w as *const ActorCell as usize));
             self.to_wake.take();
+            if let Some(q) = foreign {
+                q.set_alarm(None);
+            }
         }
     }
 
@@ -162,6 +285,28 @@ impl MailQueue {
         }
         n
     }
+}
+
+/// The watched actor's cell: the mailbox's owner `cell` if it is an actor's, or `other`
+/// (a free function so that a receive can borrow its cell and its parker apart).
+#[inline]
+fn watched<'a>(
+    cell: &'a Arc<ActorCell>,
+    other: &'a Option<Arc<ActorCell>>,
+) -> Option<&'a ActorCell> {
+    if cell.queue.killable {
+        Some(cell)
+    } else {
+        other.as_deref()
+    }
+}
+
+/// What [`MailQueue::pop_wait`] found.
+enum Popped {
+    Env(Envelope),
+    Timeout,
+    /// A deadly signal is pending for the running actor.
+    Doomed,
 }
 
 /// A receive that found nothing before its deadline.
@@ -251,7 +396,9 @@ impl Mailbox {
     /// (Erlang's `process_flag(trap_exit, true)`). Returns the previous setting.
     /// A thread's inbox always traps exits.
     pub fn trap_exit(&mut self, on: bool) -> bool {
-        std::mem::replace(&mut self.trap_exit, on || self.inbox)
+        let on = on || self.inbox;
+        self.cell.queue.set_trapping(on);
+        std::mem::replace(&mut self.trap_exit, on)
     }
 
     /// Number of messages taken out of the queue but not yet matched.
@@ -267,18 +414,62 @@ impl Mailbox {
     /// handled as in any receive.
     pub fn mark(&mut self) -> Mark {
         let now = Some(Instant::now());
-        while let Some(env) = self.cell.queue.pop_wait(now, &mut self.parker) {
-            let msg = match env {
-                Envelope::Msg(v) => v,
-                Envelope::Signal(sig) => match self.on_signal(*sig) {
-                    Some(v) => v,
-                    None => continue,
-                },
-            };
+        let other = self.other_watch();
+        loop {
+            let msg =
+                match self
+                    .cell
+                    .queue
+                    .pop_wait(now, watched(&self.cell, &other), &mut self.parker)
+                {
+                    Popped::Timeout => break,
+                    Popped::Doomed => {
+                        self.doomed(&other);
+                        continue;
+                    }
+                    Popped::Env(Envelope::Msg(v)) => v,
+                    Popped::Env(Envelope::Signal(sig)) => match self.on_signal(*sig) {
+                        Some(v) => v,
+                        None => continue,
+                    },
+                };
             self.seq += 1;
             self.saved.push_back(Saved { seq: self.seq, msg });
         }
         Mark(self.seq + 1)
+    }
+
+    /// The actor whose deadly signals interrupt a receive on this mailbox: its owner if this
+    /// is an actor's mailbox, else the running actor if any (an inbox or a call's mailbox
+    /// used inside an actor). A plain thread is never interrupted.
+    /// Returns the running actor only when it is not this mailbox's owner (that one is
+    /// `self.cell`, no lookup needed): see [`Mailbox::watched`].
+    #[inline]
+    fn other_watch(&self) -> Option<Arc<ActorCell>> {
+        if self.cell.queue.killable {
+            None
+        } else {
+            crate::actor::current_actor()
+        }
+    }
+
+    /// The watched actor's cell: this mailbox's owner, or `other` (from `other_watch`).
+    #[inline]
+    fn watched<'a>(&'a self, other: &'a Option<Arc<ActorCell>>) -> Option<&'a ActorCell> {
+        watched(&self.cell, other)
+    }
+
+    /// A deadly signal is pending for the watched actor: end it (unless `unlink` cancelled
+    /// the signal).
+    #[cold]
+    fn doomed(&mut self, other: &Option<Arc<ActorCell>>) {
+        let reason = match self.watched(other) {
+            Some(cell) => cell.take_doom(),
+            None => None,
+        };
+        if let Some(reason) = reason {
+            self.die(reason)
+        }
     }
 
     /// Take the next message, whatever it is, blocking until one arrives.
@@ -386,6 +577,11 @@ impl Mailbox {
         deadline: Option<Instant>,
         mut pick: impl FnMut(&Value) -> Option<R>,
     ) -> Result<(R, Value), Timeout> {
+        // 0. A pending kill or deadly exit signal acts before anything is received.
+        let other = self.other_watch();
+        if self.watched(&other).is_some_and(|w| w.queue.is_doomed()) {
+            self.doomed(&other);
+        }
         // 1. Messages already taken out but not matched, oldest first.
         // The save queue is in arrival order, so the messages before `since` are a prefix
         // that is skipped without being looked at.
@@ -403,10 +599,18 @@ impl Mailbox {
         }
         // 2. New arrivals, each looked at once.
         loop {
-            let msg = match self.cell.queue.pop_wait(deadline, &mut self.parker) {
-                None => return Err(Timeout),
-                Some(Envelope::Msg(v)) => v,
-                Some(Envelope::Signal(sig)) => match self.on_signal(*sig) {
+            let msg = match self.cell.queue.pop_wait(
+                deadline,
+                watched(&self.cell, &other),
+                &mut self.parker,
+            ) {
+                Popped::Timeout => return Err(Timeout),
+                Popped::Doomed => {
+                    self.doomed(&other);
+                    continue;
+                }
+                Popped::Env(Envelope::Msg(v)) => v,
+                Popped::Env(Envelope::Signal(sig)) => match self.on_signal(*sig) {
                     Some(v) => v,
                     None => continue,
                 },
@@ -437,13 +641,7 @@ impl Mailbox {
                 } else if reason.is_normal() {
                     None
                 } else if linked {
-                    // Keep the root cause, not one wrapper per hop: a crash travelling down a
-                    // chain of 1,000 links must stay a small, JSON-encodable reason.
-                    let reason = match reason {
-                        ExitReason::Linked { reason, .. } => reason,
-                        other => Box::new(other),
-                    };
-                    self.die(ExitReason::Linked { from, reason })
+                    self.die(linked_exit(from, reason))
                 } else {
                     self.die(reason)
                 }
@@ -479,8 +677,14 @@ impl Mailbox {
 
 impl Drop for Mailbox {
     fn drop(&mut self) {
+        // The owner ended (or gave up its mailbox): its monitors go from their targets'
+        // tables, so a long-lived target does not collect stale entries.
+        for (reference, target) in self.monitors.drain() {
+            crate::link::drop_monitor(&self.node, &target, reference);
+        }
         // A thread's inbox ends when it is dropped; an actor's end is recorded by its runner.
         if self.inbox {
+            crate::actor::pop_inbox(&self.cell.address());
             self.cell
                 .finish(&self.node, ExitReason::Normal(Value::Null));
         }
@@ -498,6 +702,18 @@ impl std::fmt::Debug for Mailbox {
 
 fn first_match(patterns: &[&Pattern], v: &Value) -> Option<usize> {
     patterns.iter().position(|p| p.matches(v))
+}
+
+/// The reason an actor ends with when a linked actor's abnormal `reason` reaches it.
+///
+/// Keeps the root cause, not one wrapper per hop: a crash travelling down a chain of 1,000
+/// links must stay a small, JSON-encodable reason.
+pub(crate) fn linked_exit(from: Address, reason: ExitReason) -> ExitReason {
+    let reason = match reason {
+        ExitReason::Linked { reason, .. } => reason,
+        other => Box::new(other),
+    };
+    ExitReason::Linked { from, reason }
 }
 
 /// The message a trapped exit becomes.

@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use serde_json::Value;
@@ -95,6 +95,17 @@ fn redact(name: &str) -> String {
     }
 }
 
+/// A snapshot of a live actor, from [`Node::actor_info`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorInfo {
+    /// The actors it is linked to (sorted).
+    pub links: Vec<Address>,
+    /// The watchers of its monitors, one entry per monitor.
+    pub monitored_by: Vec<Address>,
+    /// Its registered name.
+    pub name: Option<String>,
+}
+
 /// A local node. Cheap to clone (one `Arc`); all clones are the same node.
 #[derive(Clone)]
 pub struct Node(pub(crate) Arc<NodeInner>);
@@ -111,6 +122,8 @@ pub(crate) struct NodeInner {
     pub(crate) remote: Remote,
     /// Creation order, so "the process's oldest node" is well defined.
     created: u64,
+    /// Set by [`Node::shutdown`]: the node is gone for routing and spawning.
+    down: AtomicBool,
 }
 
 #[derive(Default)]
@@ -221,6 +234,7 @@ impl Node {
                 static COUNTER: AtomicU64 = AtomicU64::new(0);
                 COUNTER.fetch_add(1, Ordering::Relaxed)
             },
+            down: AtomicBool::new(false),
         }));
         LIVE_NODES.fetch_add(1, Ordering::AcqRel);
         lock(local_nodes()).insert(id, Arc::downgrade(&node.0));
@@ -260,7 +274,7 @@ impl Node {
         F: FnOnce(Mailbox) -> R + Send + 'static,
         R: IntoExit,
     {
-        actor::start(self, self.new_cell(false), f, None)
+        actor::start(self, self.new_cell(false, true), f, None)
     }
 
     /// Spawn a struct-based [`Actor`].
@@ -275,7 +289,11 @@ impl Node {
         F: FnOnce(Mailbox) -> R + Send + 'static,
         R: IntoExit,
     {
-        let cell = self.new_cell(false);
+        actor::checkpoint();
+        if self.is_shut_down() {
+            return Err(SpawnError::NodeDown(self.name().to_string()));
+        }
+        let cell = self.new_cell(false, true);
         let child = cell.address();
         crate::link::add_link_from(to, &child);
         actor::start(self, cell, f, Some(to.clone())).inspect_err(|_| {
@@ -289,6 +307,11 @@ impl Node {
     /// A mailbox for the calling thread (or coroutine): an address of its own to receive
     /// replies on, with the same receive API as an actor. It is not counted as an actor, it
     /// always traps exits, and it ends (normally) when dropped.
+    ///
+    /// In a plain thread the newest live inbox is the thread's context ([`curaddr`](crate::curaddr),
+    /// the node sends and spawns go from); when it is dropped the thread's context goes back
+    /// to its previous live inbox, or to none. Inside an actor an inbox never changes the
+    /// actor's context.
     ///
     /// ```
     /// # use pyact::{Mesh, Node};
@@ -304,7 +327,7 @@ impl Node {
     /// ```
     pub fn inbox(&self) -> Mailbox {
         let mb = self.thread_mailbox(false);
-        actor::set_context(Some((self.clone(), Some(mb.addr()))));
+        actor::push_inbox(self, mb.addr());
         mb
     }
 
@@ -318,19 +341,32 @@ impl Node {
 
     /// A registered mailbox that is not an actor (no coroutine of its own).
     fn thread_mailbox(&self, ephemeral: bool) -> Mailbox {
-        let cell = self.new_cell(ephemeral);
+        let cell = self.new_cell(ephemeral, false);
         self.insert_cell(cell.clone());
         Mailbox::new(cell, self.clone(), true)
     }
 
-    fn new_cell(&self, ephemeral: bool) -> Arc<ActorCell> {
+    fn new_cell(&self, ephemeral: bool, actor: bool) -> Arc<ActorCell> {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         Arc::new(ActorCell::new(
             id,
             self.0.id.clone(),
             self.creation(),
             ephemeral,
+            actor,
         ))
+    }
+
+    /// Has this node been [shut down](Node::shutdown)? A shut-down node is gone: it spawns
+    /// nothing ([`SpawnError::NodeDown`]) and is never picked as the node a plain thread
+    /// sends or calls from.
+    pub fn is_shut_down(&self) -> bool {
+        self.0.down.load(Ordering::Acquire)
+    }
+
+    /// Mark the node shut down (the first step of [`Node::shutdown`]).
+    pub(crate) fn mark_shut_down(&self) {
+        self.0.down.store(true, Ordering::Release);
     }
 
     fn shard(&self, id: u64) -> MutexGuard<'_, Shard> {
@@ -420,30 +456,34 @@ impl Node {
     }
 
     /// Like [`Node::wait`], but returns the raw [`ExitReason`].
+    ///
+    /// In an actor, only the actor is parked, and a kill or deadly exit signal ends it during
+    /// the wait.
     pub fn wait_reason(&self, addr: &Address) -> ExitReason {
+        actor::checkpoint();
         if addr.node_id() != self.name() {
-            return crate::remote::wait(self, addr);
+            return crate::park::outside(|| crate::remote::wait(self, addr));
         }
         if !self.same_creation(addr) {
             return ExitReason::NoSuchActor;
         }
-        let rx = {
+        let done = {
             let sh = self.shard(addr.id());
             if let Some(cell) = sh.live.get(&addr.id()) {
                 let mut st = cell.lock();
                 if let Some(r) = &st.exit {
                     return r.clone();
                 }
-                let (tx, rx) = may::sync::mpsc::channel();
-                st.waiters.push(tx);
-                rx
+                let done = crate::park::OneShot::new();
+                st.waiters.push(actor::Waiter::Slot(done.clone()));
+                done
             } else if let Some(r) = sh.dead.get(&addr.id()) {
                 return r.clone();
             } else {
                 return ExitReason::NoSuchActor;
             }
         };
-        rx.recv().unwrap_or(ExitReason::NoSuchActor)
+        done.wait(None).unwrap_or(ExitReason::NoSuchActor)
     }
 
     /// Register `tx` to get the exit reason of local actor `id` (for remote waits). Returns
@@ -459,7 +499,7 @@ impl Node {
             if let Some(r) = &st.exit {
                 return Some(r.clone());
             }
-            st.waiters.push(tx);
+            st.waiters.push(actor::Waiter::Chan(tx));
             None
         } else {
             Some(sh.dead.get(&id).cloned().unwrap_or(ExitReason::NoSuchActor))
@@ -526,7 +566,7 @@ impl Node {
         if node == self.name() {
             return Ok(self.whereis(name));
         }
-        crate::remote::whereis(self, node, name)
+        crate::park::outside(|| crate::remote::whereis(self, node, name))
     }
 
     /// Send to the actor registered as `name` on this node.
@@ -553,6 +593,39 @@ impl Node {
     /// Number of live actors (and inboxes) on this node.
     pub fn actor_count(&self) -> usize {
         self.0.shards.iter().map(|s| lock(s).live.len()).sum()
+    }
+
+    /// What this node knows about one of its live actors (Erlang's `process_info`): its
+    /// links, who monitors it, its registered name. `None` if it is not a live actor (or
+    /// inbox) of this node.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node};
+    /// let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
+    /// let a = node.spawn(|mut mb| { mb.receive(); });
+    /// let mut inbox = node.inbox();
+    /// inbox.monitor(&a);
+    /// assert_eq!(node.actor_info(&a).unwrap().monitored_by, vec![inbox.addr()]);
+    /// a.send("stop").unwrap();
+    /// node.wait(&a).unwrap();
+    /// assert!(node.actor_info(&a).is_none());
+    /// ```
+    pub fn actor_info(&self, addr: &Address) -> Option<ActorInfo> {
+        if addr.node_id() != self.name() {
+            return None;
+        }
+        let cell = self.cell(addr.id())?;
+        let st = cell.lock();
+        if st.exit.is_some() {
+            return None;
+        }
+        let mut links: Vec<Address> = st.links.iter().cloned().collect();
+        links.sort();
+        Some(ActorInfo {
+            links,
+            monitored_by: st.monitors.iter().map(|(_, w)| w.clone()).collect(),
+            name: st.name.clone(),
+        })
     }
 
     pub(crate) fn cookie(&self) -> &str {
@@ -610,12 +683,37 @@ pub(crate) fn route(addr: &Address, env: Envelope) -> Result<(), SendError> {
     }
 }
 
-/// The oldest live node of this process.
+/// The live actor whose cell is at `ptr` (see [`crate::watchdog`]): its address and name.
+pub(crate) fn find_cell_by_ptr(ptr: usize) -> Option<(Address, Option<String>)> {
+    let nodes: Vec<Node> = lock(local_nodes())
+        .values()
+        .filter_map(Weak::upgrade)
+        .map(Node)
+        .collect();
+    nodes.iter().find_map(|n| {
+        n.live_cells()
+            .into_iter()
+            .find(|c| Arc::as_ptr(c) as usize == ptr)
+            .map(|c| (c.address(), c.lock().name.clone()))
+    })
+}
+
+/// The oldest live node of this process (a shut-down node is not live).
 pub(crate) fn any_local_node() -> Option<Node> {
-    let nodes = lock(local_nodes());
-    let mut live: Vec<Node> = nodes.values().filter_map(Weak::upgrade).map(Node).collect();
-    live.sort_by_key(|n| n.0.created);
-    live.into_iter().next()
+    let nodes: Vec<Node> = lock(local_nodes())
+        .values()
+        .filter_map(Weak::upgrade)
+        .map(Node)
+        .collect();
+    oldest_live(nodes)
+}
+
+/// The oldest of `nodes` that is not shut down.
+fn oldest_live(nodes: impl IntoIterator<Item = Node>) -> Option<Node> {
+    nodes
+        .into_iter()
+        .filter(|n| !n.is_shut_down())
+        .min_by_key(|n| n.0.created)
 }
 
 /// The node that counts as "here" for `addr`: the current actor's node if `addr` names it,
@@ -625,5 +723,25 @@ pub(crate) fn home_node(addr: &Address) -> Option<Node> {
         Some(n) if n.name() == addr.node_id() => Some(n),
         Some(_) => None,
         None => local_node(addr.node_id()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shut_down_node_is_never_picked_as_the_oldest() {
+        let mesh = Mesh::new();
+        let old = Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+        let young = Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+        assert_eq!(oldest_live([young.clone(), old.clone()]), Some(old.clone()));
+        old.shutdown();
+        assert_eq!(
+            oldest_live([young.clone(), old.clone()]),
+            Some(young.clone())
+        );
+        assert_eq!(oldest_live([old.clone()]), None);
+        assert!(any_local_node().is_some_and(|n| n != old));
     }
 }

@@ -508,6 +508,10 @@ fn reason_of(payload: &(dyn Any + Send)) -> ExitReason {
 /// Run `server` on `mailbox` until it stops; returns the exit reason, so it fits an actor
 /// body or a supervisor's child factory: `node.spawn(|mb| serve(MyServer::new(), mb))`.
 /// See the [module docs](self) for the loop's rules.
+///
+/// If [`Server::init`] calls [`Context::stop`], the server is not started: it does not
+/// [`init_ack`](crate::supervisor::init_ack), so under a supervisor the child's start fails
+/// (and with it the supervisor's start, or `start_child`).
 pub fn serve<S: Server>(mut server: S, mailbox: Mailbox) -> ExitReason {
     let mut ctx = Context {
         mailbox,
@@ -518,7 +522,11 @@ pub fn serve<S: Server>(mut server: S, mailbox: Mailbox) -> ExitReason {
     let run = catch_unwind(AssertUnwindSafe(|| {
         server.init(&mut ctx);
         initialized = true;
-        crate::supervisor::init_ack();
+        // An init that asked to stop did not start: no ack, so a supervisor starting this
+        // child sees it exit instead and fails its own start, as documented there.
+        if ctx.stop.is_none() {
+            crate::supervisor::init_ack();
+        }
         loop {
             if let Some(reason) = ctx.stop.take() {
                 return reason;

@@ -46,12 +46,15 @@
 //!
 //! **Stopping a child** (Erlang's `shutdown`): the supervisor monitors it and sends it an exit
 //! signal with [`ExitReason::Shutdown`] (a child that does not trap exits dies at its next
-//! receive; one that traps exits gets the message and should end). If the child has not ended
-//! after its [`Shutdown::Timeout`], it is killed ([`Address::kill`], untrappable);
-//! [`Shutdown::BrutalKill`] kills at once, [`Shutdown::Infinity`] waits forever (the default
-//! for supervisors, so a subtree shuts down completely). The supervisor waits for each child
-//! to end before stopping the next. Rust code cannot be preempted: a child busy outside a
-//! receive ends only when it next receives.
+//! pyact call, or at once if it is parked in one; one that traps exits gets the message and
+//! should end). If the child has not ended after its [`Shutdown::Timeout`], it is killed
+//! ([`Address::kill`], untrappable); [`Shutdown::BrutalKill`] kills at once,
+//! [`Shutdown::Infinity`] waits forever (the default for supervisors, so a subtree shuts down
+//! completely: every wait inside it is bounded). A killed child gets [`KILL_TIMEOUT`] to end;
+//! one that does not (busy without any pyact call: Rust code cannot be preempted) is logged
+//! and abandoned, so no other wait of the supervisor is unbounded. A
+//! [`sync_start`](ChildSpec::sync_start) child gets [`START_TIMEOUT`] to ack. The supervisor
+//! waits for each child to end before stopping the next.
 //!
 //! **Stopping the supervisor.** An exit message with an abnormal reason from an actor that is
 //! not one of its children (its parent supervisor shutting it down, an explicit
@@ -420,6 +423,8 @@ enum StartFailure {
     Spawn(SpawnError),
     /// Exited before its ack; carries its address and its exit message.
     Exited(Address, Value),
+    /// Did not ack within [`START_TIMEOUT`] (and was killed).
+    NoAck(Address),
 }
 
 impl fmt::Display for StartFailure {
@@ -427,6 +432,7 @@ impl fmt::Display for StartFailure {
         match self {
             StartFailure::Spawn(e) => write!(f, "{e}"),
             StartFailure::Exited(a, msg) => write!(f, "{a} exited with {}", msg["exit"]),
+            StartFailure::NoAck(a) => write!(f, "{a} did not ack within {START_TIMEOUT:?}"),
         }
     }
 }
@@ -470,13 +476,27 @@ fn start_one(ctx: &mut Context, spec: &ChildSpec, args: &Value) -> Result<Addres
     if let Some(r) = ack {
         let started = crate::pattern!({"$started": = r});
         let exited = crate::pattern!({"address": = addr, "exit": _});
-        let (which, msg) = ctx.receive_match(&[&started, &exited]);
-        if which == 1 {
-            return Err(StartFailure::Exited(addr, msg));
+        match ctx.receive_match_timeout(&[&started, &exited], START_TIMEOUT) {
+            Ok((1, msg)) => return Err(StartFailure::Exited(addr, msg)),
+            Ok(_) => {}
+            Err(_) => {
+                // A start that never acks must not hang the supervisor: kill the child and
+                // fail the start (its exit message is dropped by the shutdown wait).
+                shutdown_child(ctx, &addr, Shutdown::BrutalKill);
+                return Err(StartFailure::NoAck(addr));
+            }
         }
     }
     Ok(addr)
 }
+
+/// How long a [`ChildSpec::sync_start`] child may take to [`init_ack`] before the supervisor
+/// kills it and fails its start.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a supervisor waits for a killed child to end before it gives up on it (a child
+/// that never makes a pyact call cannot be killed, see [`Address::kill`]).
+pub const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Stop one child (see "Stopping a child" in the module docs); returns its exit reason.
 fn shutdown_child(ctx: &mut Context, child: &Address, how: Shutdown) -> ExitReason {
@@ -493,13 +513,25 @@ fn shutdown_child(ctx: &mut Context, child: &Address, how: Shutdown) -> ExitReas
         Shutdown::Timeout(t) => ctx.receive_match_timeout(&pats, t).ok(),
         _ => None,
     };
-    let (which, msg) = got.unwrap_or_else(|| {
-        if let Shutdown::Timeout(t) = how {
+    let got = got.or_else(|| match how {
+        Shutdown::Infinity => Some(ctx.receive_match(&pats)),
+        Shutdown::Timeout(t) => {
             log::warn!("supervisor {me}: child {child} did not stop within {t:?}; killing it");
             let _ = child.kill();
+            ctx.receive_match_timeout(&pats, KILL_TIMEOUT).ok()
         }
-        ctx.receive_match(&pats)
+        Shutdown::BrutalKill => ctx.receive_match_timeout(&pats, KILL_TIMEOUT).ok(),
     });
+    let Some((which, msg)) = got else {
+        // A kill acts at the child's next pyact call; a child that makes none (a busy loop,
+        // a blocking std call) cannot be stopped. Give up on it rather than hang the tree.
+        log::error!(
+            "supervisor {me}: child {child} did not end within {KILL_TIMEOUT:?} of being \
+             killed (busy outside any pyact call?); abandoning it"
+        );
+        ctx.demonitor(mref);
+        return ExitReason::Killed;
+    };
     if which == 0 {
         ctx.demonitor(mref);
     } else {
@@ -575,6 +607,11 @@ impl SupervisorServer {
             Err(StartFailure::Spawn(e)) => {
                 let key = self.children[i].key;
                 let reason = ExitReason::Failed(format!("could not spawn: {e}"));
+                let _ = ctx.addr().send(json!({"$retry": key, "exit": reason}));
+            }
+            Err(f @ StartFailure::NoAck(_)) => {
+                let key = self.children[i].key;
+                let reason = ExitReason::Failed(format!("could not start: {f}"));
                 let _ = ctx.addr().send(json!({"$retry": key, "exit": reason}));
             }
         }

@@ -141,11 +141,15 @@ fn exit_signals() {
     b.send("still here").unwrap();
     assert_eq!(node.wait(&b), Ok(json!("still here")));
 
-    // An actor that traps exits gets them as messages, whatever the reason.
-    let c = node.spawn(|mut mb| {
+    // An actor that traps exits gets them as messages, whatever the reason. (A signal acts
+    // when it arrives, as in Erlang: the actor traps before it says it is ready.)
+    let c = node.spawn(move |mut mb| {
         mb.trap_exit(true);
+        me.send(json!({"ready": curaddr().unwrap()})).unwrap();
         json!([mb.receive(), mb.receive()])
     });
+    let me = inbox.addr();
+    await_ready(&mut inbox, &c);
     c.exit(&me, ExitReason::Shutdown).unwrap();
     c.exit(&me, ExitReason::Normal(json!(1))).unwrap();
     assert_eq!(

@@ -106,3 +106,24 @@ fn a_second_different_config_is_refused() {
     let a = node.spawn(|_| pyact::json!("fine"));
     assert_eq!(node.wait(&a).unwrap(), "fine");
 }
+
+#[test]
+fn a_shut_down_node_spawns_nothing() {
+    let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    let survivor = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    assert!(!node.is_shut_down());
+    node.shutdown();
+    assert!(node.is_shut_down());
+    assert_eq!(
+        node.try_spawn(|_| ()),
+        Err(pyact::SpawnError::NodeDown(node.name().to_string()))
+    );
+    assert_eq!(
+        node.spawn_link(&survivor, |_| ()),
+        Err(pyact::SpawnError::NodeDown(node.name().to_string()))
+    );
+    // Its actors were killed by the shutdown.
+    assert_eq!(node.wait(&survivor), Err(pyact::ExitReason::Killed));
+}

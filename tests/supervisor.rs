@@ -536,8 +536,19 @@ fn a_child_that_exits_before_its_ack_fails_the_start() {
     let node = node();
     let mut inbox = node.inbox();
     let me = inbox.addr();
+    // "ok" acks its start after its report, so the report is out before "broken" starts
+    // (the failed start shuts "ok" down at its next pyact call).
+    let report = me.clone();
+    let ok_spec = ChildSpec::new("ok", move |mut mb: Mailbox| {
+        report
+            .send(json!({"started": "ok", "address": mb.addr()}))
+            .unwrap();
+        pyact::supervisor::init_ack();
+        mb.receive();
+    })
+    .sync_start(true);
     let sup = Supervisor::new(Strategy::OneForOne)
-        .child(worker("ok", &me))
+        .child(ok_spec)
         .child(
             ChildSpec::new("broken", |_mb: Mailbox| -> Result<(), String> {
                 Err("cannot init".into())
@@ -607,4 +618,103 @@ fn which_children_from_a_plain_thread() {
     assert_eq!(kids.len(), 1);
     assert_eq!(kids[0].id, "w");
     assert!(kids[0].address.is_some());
+}
+
+/// A server whose `init` asks to stop.
+struct RefusesToStart;
+
+impl Server for RefusesToStart {
+    fn init(&mut self, ctx: &mut Context) {
+        ctx.stop(ExitReason::Failed("no database".into()));
+    }
+}
+
+#[test]
+fn a_server_child_whose_init_stops_fails_the_supervisor_start() {
+    let node = node();
+    let sup = Supervisor::new(Strategy::OneForOne)
+        .child(ChildSpec::server("db", || RefusesToStart))
+        .spawn(&node);
+    match node.wait(&sup) {
+        Err(ExitReason::Failed(m)) => assert!(m.contains("db failed to start"), "{m}"),
+        other => panic!("expected a start failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_nested_supervisor_whose_child_init_stops_fails_the_parent_start() {
+    let node = node();
+    let inner =
+        Supervisor::new(Strategy::OneForOne).child(ChildSpec::server("db", || RefusesToStart));
+    let sup = Supervisor::new(Strategy::OneForOne)
+        .child(ChildSpec::supervisor("inner", inner))
+        .spawn(&node);
+    match node.wait(&sup) {
+        Err(ExitReason::Failed(m)) => assert!(m.contains("inner failed to start"), "{m}"),
+        other => panic!("expected a start failure, got {other:?}"),
+    }
+}
+
+/// A child stuck in a call to a server that never answers is killed at once when its
+/// supervisor shuts it down (issue 8, row 4): the shutdown does not wait for the call.
+#[test]
+fn shutting_down_a_child_blocked_in_a_call_kills_it_at_once() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let me = inbox.addr();
+    let mute = node.spawn(|mut mb| {
+        loop {
+            if mb.receive() == "stop" {
+                return;
+            }
+        }
+    });
+    let m2 = mute.clone();
+    let spec = ChildSpec::new("caller", move |mb: Mailbox| {
+        me.send(json!({"started": "caller", "address": mb.addr()}))
+            .unwrap();
+        let _ = m2.call("never", Value::Null, Duration::from_secs(3600));
+    })
+    .shutdown(Shutdown::BrutalKill);
+    let sup = Supervisor::new(Strategy::OneForOne)
+        .child(spec)
+        .spawn(&node);
+    let (_, caller) = started(&mut inbox);
+    let t = Duration::from_secs(60);
+    terminate_child(&sup, &caller, t).unwrap();
+    assert_eq!(node.wait(&caller), Err(ExitReason::Killed));
+    mute.send("stop").unwrap();
+    sup.stop_server(t).unwrap();
+}
+
+/// A child that makes no pyact call cannot be killed; its supervisor gives up on it after
+/// `KILL_TIMEOUT` instead of waiting forever (issue 8, row 4: every supervisor wait has a
+/// deadline).
+#[test]
+fn a_child_that_ignores_its_kill_is_abandoned_after_the_kill_timeout() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let node = node();
+    let mut inbox = node.inbox();
+    let me = inbox.addr();
+    let release = Arc::new(AtomicBool::new(false));
+    let r2 = release.clone();
+    let spec = ChildSpec::new("deaf", move |mb: Mailbox| {
+        me.send(json!({"started": "deaf", "address": mb.addr()}))
+            .unwrap();
+        // Busy without any pyact call (`may`'s own yield lets other actors run).
+        while !r2.load(Ordering::Acquire) {
+            may::coroutine::yield_now();
+        }
+    })
+    .shutdown(Shutdown::BrutalKill);
+    let sup = Supervisor::new(Strategy::OneForOne)
+        .child(spec)
+        .spawn(&node);
+    let (_, deaf) = started(&mut inbox);
+    let t = pyact::supervisor::KILL_TIMEOUT * 12;
+    assert_eq!(terminate_child(&sup, &deaf, t), Ok(()));
+    release.store(true, Ordering::Release);
+    node.wait(&deaf).unwrap();
+    sup.stop_server(t).unwrap();
 }

@@ -387,6 +387,8 @@ impl Node {
 
     /// Stop listening, close every connection, and kill every actor of this node.
     pub fn shutdown(&self) {
+        // Never picked as a sending node, never spawns again (see node.rs).
+        self.mark_shut_down();
         let r = self.remote();
         if r.stopped.swap(true, Ordering::AcqRel) {
             return;

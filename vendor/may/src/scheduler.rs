@@ -2,7 +2,7 @@ use std::cell::Cell;
 #[cfg(feature = "work_steal")]
 use std::cell::UnsafeCell;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::thread;
 use std::time::Duration;
@@ -95,6 +95,9 @@ pub struct Scheduler {
     #[cfg(feature = "work_steal")]
     stealers: Vec<Steal<CoroutineImpl>>,
     global_queues: Vec<Queue<CoroutineImpl>>,
+    // pyact patch: one consumer at a time per global queue, so an idle worker can drain the
+    // global queue of a busy one (see PYACT-PATCH.md).
+    global_locks: Vec<AtomicBool>,
     event_loop: EventLoop,
     timer_thread: TimerThread,
     pub pool: CoroutinePool,
@@ -114,6 +117,7 @@ impl Scheduler {
         let local_queues = Vec::from_iter(queues.into_iter().map(|(_s, l)| UnsafeCell::new(l)));
 
         let global_queues = Vec::from_iter((0..workers).map(|_| Queue::new()));
+        let global_locks = Vec::from_iter((0..workers).map(|_| AtomicBool::new(false)));
 
         Box::new(Scheduler {
             pool: CoroutinePool::new(),
@@ -122,6 +126,7 @@ impl Scheduler {
             #[cfg(feature = "work_steal")]
             stealers,
             global_queues,
+            global_locks,
             timer_thread: TimerThread::new(),
             workers,
         })
@@ -146,7 +151,16 @@ impl Scheduler {
         #[cfg(feature = "rand_work_steal")]
         let mut rng = fastrand::Rng::new();
 
+        // pyact patch: a worker drained its global queue only when its local queue was
+        // empty, so a coroutine that keeps yielding (always back in the local queue) starved
+        // every coroutine spawned or woken from outside the workers. Look at the global
+        // queue every few tasks too.
+        let mut ticks: u32 = 0;
         'work: loop {
+            ticks = ticks.wrapping_add(1);
+            if ticks % 61 == 0 {
+                self.collect_global(id);
+            }
             match local.pop() {
                 Some(co) => {
                     run_coroutine(co);
@@ -172,6 +186,17 @@ impl Scheduler {
                 let stealer = self.stealers.get(target).unwrap();
                 if let Some(co) = stealer.steal_into(local) {
                     run_coroutine(co);
+                    continue 'work;
+                }
+            }
+            // pyact patch: coroutines scheduled from outside the workers (spawns and wake-ups
+            // from plain threads) go round-robin to the workers' global queues, which only
+            // their owner used to drain: behind a worker held by a busy coroutine they were
+            // stranded. An idle worker now drains the others' global queues too.
+            for i in 1..self.workers {
+                let target = (id + i) % self.workers;
+                self.collect_global_from(id, target);
+                if local.has_tasks() {
                     continue 'work;
                 }
             }
@@ -232,11 +257,29 @@ impl Scheduler {
 
     #[inline]
     pub fn collect_global(&self, id: usize) {
+        self.collect_global_from(id, id);
+    }
+
+    /// Move the coroutines of worker `from`'s global queue into worker `id`'s local queue.
+    /// The global queue has a single-consumer pop: a try-lock keeps one consumer at a time
+    /// (pyact patch; the owner used to be its only consumer).
+    #[inline]
+    pub fn collect_global_from(&self, id: usize, from: usize) {
         #[cfg(feature = "work_steal")]
         let local = unsafe { &mut *self.local_queues.get_unchecked(id).get() };
         #[cfg(not(feature = "work_steal"))]
         let local = unsafe { self.local_queues.get_unchecked(id) };
-        let global = unsafe { self.global_queues.get_unchecked(id) };
+        let global = unsafe { self.global_queues.get_unchecked(from) };
+        let lock = unsafe { self.global_locks.get_unchecked(from) };
+        if global.is_empty() {
+            return;
+        }
+        if lock
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
         let mut v = global.bulk_pop();
         while !v.is_empty() {
             for co in v {
@@ -247,6 +290,7 @@ impl Scheduler {
             }
             v = global.bulk_pop();
         }
+        lock.store(false, Ordering::Release);
     }
 
     #[inline]

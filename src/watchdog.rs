@@ -1,0 +1,147 @@
+//! The watchdog: a helper thread that reports an actor holding its worker thread too long.
+//!
+//! Actors share a few worker threads and cannot be preempted. An actor that computes for a
+//! long time without a pyact call, or blocks in a `std` call (`std::thread::sleep`, a
+//! blocking socket, a `std` lock or channel), stalls every actor queued on its worker. That
+//! is a bug in the actor code, and it is silent, so pyact watches for it:
+//!
+//! - each thread that runs actors has a slot saying which actor it is running and how many
+//!   times it switched (pyact marks the slot when an actor starts, parks in a pyact call,
+//!   resumes, and ends: two relaxed stores, no lock);
+//! - the watchdog thread samples the slots every quarter of the threshold; an actor seen
+//!   running without a switch for longer than [`Config::watchdog`](crate::Config::watchdog)
+//!   (default 100 ms) is reported once per incident with `log::warn!`, naming its address
+//!   (and registered name). The incident ends when the worker switches.
+//!
+//! What it cannot see: an actor that blocks in a `may` primitive directly (pyact cannot tell
+//! that park from a busy worker) may be reported although its worker is free; use pyact's
+//! calls ([`sleep`](crate::sleep), [`blocking`](crate::blocking()), receive) instead.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once, Weak};
+use std::time::{Duration, Instant};
+
+/// What one thread is running.
+#[derive(Default)]
+struct Slot {
+    /// The running actor's cell (as a pointer, only compared, never dereferenced), or 0.
+    running: AtomicUsize,
+    /// Bumped at every mark: an unchanged count means the thread did not switch.
+    switches: AtomicU64,
+}
+
+fn slots() -> &'static Mutex<Vec<Weak<Slot>>> {
+    static SLOTS: Mutex<Vec<Weak<Slot>>> = Mutex::new(Vec::new());
+    &SLOTS
+}
+
+thread_local! {
+    /// This thread's slot, or `None` when the watchdog is off (one TLS access per mark).
+    static SLOT: Option<Arc<Slot>> = crate::config::current().watchdog_threshold().map(|_| {
+        let s = Arc::new(Slot::default());
+        slots().lock().unwrap_or_else(|p| p.into_inner()).push(Arc::downgrade(&s));
+        s
+    });
+}
+
+/// Mark this thread as running actor `cell_ptr` (0: none).
+#[inline]
+pub(crate) fn set_running(cell_ptr: usize) {
+    let _ = SLOT.try_with(|s| {
+        if let Some(s) = s {
+            s.running.store(cell_ptr, Ordering::Relaxed);
+            let n = s.switches.load(Ordering::Relaxed);
+            s.switches.store(n.wrapping_add(1), Ordering::Relaxed);
+        }
+    });
+}
+
+/// Start the watchdog thread (once per process) if the configuration asks for one.
+pub(crate) fn start() {
+    static START: Once = Once::new();
+    START.call_once(|| {
+        let Some(threshold) = crate::config::current().watchdog_threshold() else {
+            return;
+        };
+        let spawned = std::thread::Builder::new()
+            .name("pyact-watchdog".into())
+            .spawn(move || watch(threshold));
+        if let Err(e) = spawned {
+            log::warn!("pyact watchdog not started: {e}");
+        }
+    });
+}
+
+/// One slot's state as last sampled.
+struct Seen {
+    slot: Weak<Slot>,
+    running: usize,
+    switches: u64,
+    since: Instant,
+    reported: bool,
+}
+
+fn watch(threshold: Duration) {
+    let period = (threshold / 4).max(Duration::from_millis(1));
+    let mut seen: Vec<Seen> = Vec::new();
+    loop {
+        std::thread::sleep(period);
+        // New threads join the watch list.
+        {
+            let mut all = slots().lock().unwrap_or_else(|p| p.into_inner());
+            all.retain(|w| w.strong_count() > 0);
+            for w in all.iter() {
+                if !seen.iter().any(|s| s.slot.ptr_eq(w)) {
+                    seen.push(Seen {
+                        slot: w.clone(),
+                        running: 0,
+                        switches: 0,
+                        since: Instant::now(),
+                        reported: false,
+                    });
+                }
+            }
+        }
+        seen.retain(|s| s.slot.strong_count() > 0);
+        let now = Instant::now();
+        for s in seen.iter_mut() {
+            let Some(slot) = s.slot.upgrade() else {
+                continue;
+            };
+            let running = slot.running.load(Ordering::Relaxed);
+            let switches = slot.switches.load(Ordering::Relaxed);
+            if running == 0 || running != s.running || switches != s.switches {
+                *s = Seen {
+                    slot: s.slot.clone(),
+                    running,
+                    switches,
+                    since: now,
+                    reported: false,
+                };
+                continue;
+            }
+            let held = now.duration_since(s.since);
+            if !s.reported && held >= threshold {
+                s.reported = true;
+                report(running, held);
+            }
+        }
+    }
+}
+
+/// Name the actor whose cell is at `ptr` (if it is still alive) and warn.
+fn report(ptr: usize, held: Duration) {
+    let who = crate::node::find_cell_by_ptr(ptr)
+        .map(|(addr, name)| match name {
+            Some(n) => format!("actor {addr} (registered as {n:?})"),
+            None => format!("actor {addr}"),
+        })
+        .unwrap_or_else(|| "an actor".to_string());
+    log::warn!(
+        "{who} has held its worker thread for {} ms without a pyact call: every actor queued \
+         on that worker is stalled. Blocking std calls belong in pyact::blocking, waits in \
+         pyact::sleep, long loops should call pyact::yield_now (see the README's rules for \
+         actor code)",
+        held.as_millis()
+    );
+}

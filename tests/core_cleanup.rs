@@ -1,0 +1,124 @@
+//! An ended watcher leaves nothing behind (issue 8, row 6), and a thread's context follows
+//! its inboxes (row 7).
+
+use std::time::Duration;
+
+use pyact::{Mesh, Node, curaddr, json};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn node() -> Node {
+    Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap()
+}
+
+#[test]
+fn ended_watchers_leave_no_monitors_on_a_long_lived_target() {
+    let node = node();
+    let target = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let watchers: Vec<_> = (0..100)
+        .map(|_| {
+            let t = target.clone();
+            node.spawn(move |mut mb| {
+                mb.monitor(&t);
+            })
+        })
+        .collect();
+    for w in &watchers {
+        node.wait(w).unwrap();
+    }
+    let info = node.actor_info(&target).expect("target alive");
+    assert_eq!(info.monitored_by.len(), 0, "stale monitors: {info:?}");
+    target.send("stop").unwrap();
+    node.wait(&target).unwrap();
+}
+
+#[test]
+fn ended_linked_actors_leave_no_links_on_a_long_lived_target() {
+    let node = node();
+    let target = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let peers: Vec<_> = (0..100)
+        .map(|_| {
+            let t = target.clone();
+            node.spawn(move |mut mb| {
+                mb.link(&t);
+            })
+        })
+        .collect();
+    for p in &peers {
+        node.wait(p).unwrap();
+    }
+    let info = node.actor_info(&target).expect("target alive");
+    assert!(info.links.is_empty(), "stale links: {info:?}");
+    target.send("stop").unwrap();
+    node.wait(&target).unwrap();
+}
+
+#[test]
+fn a_live_watcher_is_listed_until_it_ends() {
+    let node = node();
+    let target = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let t = target.clone();
+    let watcher = node.spawn(move |mut mb| {
+        mb.monitor(&t);
+        mb.link(&t); // placed after the monitor: seeing it means both are there
+        mb.receive();
+    });
+    let deadline = std::time::Instant::now() + LONG;
+    while node.actor_info(&target).unwrap().links.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "monitor never placed");
+        std::thread::yield_now();
+    }
+    let info = node.actor_info(&target).unwrap();
+    assert_eq!(info.monitored_by, vec![watcher.clone()]);
+    assert_eq!(info.links, vec![watcher.clone()]);
+    watcher.send("bye").unwrap();
+    node.wait(&watcher).unwrap();
+    let info = node.actor_info(&target).unwrap();
+    assert!(
+        info.monitored_by.is_empty() && info.links.is_empty(),
+        "{info:?}"
+    );
+    target.send("stop").unwrap();
+}
+
+#[test]
+fn a_threads_context_follows_its_inboxes() {
+    std::thread::spawn(|| {
+        let node = node();
+        assert_eq!(curaddr(), None);
+        let first = node.inbox();
+        assert_eq!(curaddr(), Some(first.addr()));
+        let second = node.inbox();
+        assert_eq!(curaddr(), Some(second.addr()));
+        drop(second);
+        assert_eq!(curaddr(), Some(first.addr()));
+        drop(first);
+        assert_eq!(
+            curaddr(),
+            None,
+            "a dropped inbox is still the thread's address"
+        );
+        assert!(pyact::current_node().is_none());
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn an_inbox_made_inside_an_actor_does_not_change_its_curaddr() {
+    let node = node();
+    let a = node.spawn(|mb| {
+        let me = mb.addr();
+        let inbox = pyact::current_node().unwrap().inbox();
+        let same = curaddr() == Some(me.clone());
+        drop(inbox);
+        json!([same, curaddr() == Some(me)])
+    });
+    assert_eq!(node.wait(&a).unwrap(), json!([true, true]));
+}
