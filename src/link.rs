@@ -30,7 +30,7 @@
 //!   acted yet: once `unlink` returns, the link can no longer end the actor.
 //! - When an actor (or inbox) ends, its monitors are removed from their targets' tables and
 //!   its links from its local peers' tables, so a long-lived actor collects no entries of
-//!   ended ones ([`Node::actor_info`](crate::Node::actor_info) shows both tables).
+//!   ended ones ([`Node::info`](crate::Node::info) shows both tables).
 //! - Across nodes: links and monitors on remote addresses are kept by the remote node too;
 //!   when the connection to a node is lost every link and monitor to an actor on it fires
 //!   with reason `noconnection`.

@@ -95,17 +95,6 @@ fn redact(name: &str) -> String {
     }
 }
 
-/// A snapshot of a live actor, from [`Node::actor_info`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActorInfo {
-    /// The actors it is linked to (sorted).
-    pub links: Vec<Address>,
-    /// The watchers of its monitors, one entry per monitor.
-    pub monitored_by: Vec<Address>,
-    /// Its registered name.
-    pub name: Option<String>,
-}
-
 /// A local node. Cheap to clone (one `Arc`); all clones are the same node.
 #[derive(Clone)]
 pub struct Node(pub(crate) Arc<NodeInner>);
@@ -593,39 +582,6 @@ impl Node {
     /// Number of live actors (and inboxes) on this node.
     pub fn actor_count(&self) -> usize {
         self.0.shards.iter().map(|s| lock(s).live.len()).sum()
-    }
-
-    /// What this node knows about one of its live actors (Erlang's `process_info`): its
-    /// links, who monitors it, its registered name. `None` if it is not a live actor (or
-    /// inbox) of this node.
-    ///
-    /// ```
-    /// # use pyact::{Mesh, Node};
-    /// let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
-    /// let a = node.spawn(|mut mb| { mb.receive(); });
-    /// let mut inbox = node.inbox();
-    /// inbox.monitor(&a);
-    /// assert_eq!(node.actor_info(&a).unwrap().monitored_by, vec![inbox.addr()]);
-    /// a.send("stop").unwrap();
-    /// node.wait(&a).unwrap();
-    /// assert!(node.actor_info(&a).is_none());
-    /// ```
-    pub fn actor_info(&self, addr: &Address) -> Option<ActorInfo> {
-        if addr.node_id() != self.name() {
-            return None;
-        }
-        let cell = self.cell(addr.id())?;
-        let st = cell.lock();
-        if st.exit.is_some() {
-            return None;
-        }
-        let mut links: Vec<Address> = st.links.iter().cloned().collect();
-        links.sort();
-        Some(ActorInfo {
-            links,
-            monitored_by: st.monitors.iter().map(|(_, w)| w.clone()).collect(),
-            name: st.name.clone(),
-        })
     }
 
     pub(crate) fn cookie(&self) -> &str {

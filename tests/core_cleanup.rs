@@ -28,7 +28,7 @@ fn ended_watchers_leave_no_monitors_on_a_long_lived_target() {
     for w in &watchers {
         node.wait(w).unwrap();
     }
-    let info = node.actor_info(&target).expect("target alive");
+    let info = node.info(&target).expect("target alive");
     assert_eq!(info.monitored_by.len(), 0, "stale monitors: {info:?}");
     target.send("stop").unwrap();
     node.wait(&target).unwrap();
@@ -51,7 +51,7 @@ fn ended_linked_actors_leave_no_links_on_a_long_lived_target() {
     for p in &peers {
         node.wait(p).unwrap();
     }
-    let info = node.actor_info(&target).expect("target alive");
+    let info = node.info(&target).expect("target alive");
     assert!(info.links.is_empty(), "stale links: {info:?}");
     target.send("stop").unwrap();
     node.wait(&target).unwrap();
@@ -70,16 +70,16 @@ fn a_live_watcher_is_listed_until_it_ends() {
         mb.receive();
     });
     let deadline = std::time::Instant::now() + LONG;
-    while node.actor_info(&target).unwrap().links.is_empty() {
+    while node.info(&target).unwrap().links.is_empty() {
         assert!(std::time::Instant::now() < deadline, "monitor never placed");
         std::thread::yield_now();
     }
-    let info = node.actor_info(&target).unwrap();
+    let info = node.info(&target).unwrap();
     assert_eq!(info.monitored_by, vec![watcher.clone()]);
     assert_eq!(info.links, vec![watcher.clone()]);
     watcher.send("bye").unwrap();
     node.wait(&watcher).unwrap();
-    let info = node.actor_info(&target).unwrap();
+    let info = node.info(&target).unwrap();
     assert!(
         info.monitored_by.is_empty() && info.links.is_empty(),
         "{info:?}"
