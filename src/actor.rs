@@ -144,7 +144,7 @@ impl ActorCell {
             id,
             node_id,
             creation,
-            queue: MailQueue::new(actor),
+            queue: MailQueue::new(actor, ephemeral),
             state: Mutex::new(CellState::default()),
             ephemeral,
             born: std::time::Instant::now(),

@@ -98,7 +98,9 @@ where
     }
     let result = match result {
         Some(r) => r,
-        None => done.wait(None).expect("no deadline"),
+        None => done
+            .wait(None, crate::observe::Status::Blocking)
+            .expect("no deadline"),
     };
     match result {
         Ok(r) => r,

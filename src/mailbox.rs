@@ -26,7 +26,7 @@
 //! where `<reason>` is an [`ExitReason`] encoded as in [`crate::exit`].
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::actor::{ActorCell, ExitUnwind};
+use crate::observe::Status;
 use crate::{Address, ExitReason, Node, Pattern, Ref};
 
 /// What travels through a [`MailQueue`]: a user message or a system signal.
@@ -109,11 +110,27 @@ pub(crate) struct MailQueue {
     doom: Mutex<Vec<Signal>>,
     /// The actor parked elsewhere than in its own receive (a call, a wait, a sleep...).
     alarm_wake: AtomicOption<Arc<Blocker>>,
+    /// A call's throwaway mailbox: parking on it means "waiting in a call".
+    call: bool,
+    /// What the owner is doing, an [`observe::Status`](crate::observe::Status) as a `u8`:
+    /// written only around a park (never per message), read by `Node::info`.
+    status: AtomicU8,
+    /// Envelopes pushed into `queue`: the only counter senders pay for (one relaxed add),
+    /// so that `Node::info` can tell how many wait (`pushed - popped`).
+    pushed: AtomicU64,
+    /// Envelopes the consumer popped. Single writer (the consumer): a plain load + store.
+    popped: AtomicU64,
+    /// Messages the owner took out of the queue (its `Mailbox::seq`), mirrored by the
+    /// consumer for `Node::info`.
+    received: AtomicU64,
+    /// Length of the owner's save queue, mirrored by the consumer for `Node::info`.
+    saved: AtomicUsize,
 }
 
 impl MailQueue {
     /// A queue for an actor (`killable`) or for an inbox.
-    pub(crate) fn new(killable: bool) -> Self {
+    /// `call`: the throwaway mailbox of a call (see [`crate::observe::Status::Calling`]).
+    pub(crate) fn new(killable: bool, call: bool) -> Self {
         MailQueue {
             queue: Queue::new(),
             to_wake: AtomicOption::none(),
@@ -123,6 +140,12 @@ impl MailQueue {
             doomed: AtomicBool::new(false),
             doom: Mutex::new(Vec::new()),
             alarm_wake: AtomicOption::none(),
+            call,
+            status: AtomicU8::new(Status::Running as u8),
+            pushed: AtomicU64::new(0),
+            popped: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            saved: AtomicUsize::new(0),
         }
     }
 
@@ -138,6 +161,7 @@ impl MailQueue {
         {
             return self.push_doom(env);
         }
+        self.pushed.fetch_add(1, Ordering::Relaxed);
         self.queue.push(env);
         if let Some(w) = self.to_wake.take() {
             w.unpark();
@@ -238,6 +262,9 @@ impl MailQueue {
                 return Popped::Doomed;
             }
             if let Some(e) = self.queue.pop() {
+                // Single consumer: no read-modify-write needed.
+                self.popped
+                    .store(self.popped.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 return Popped::Env(e);
             }
             let timeout = match deadline {
@@ -264,10 +291,19 @@ impl MailQueue {
                 }
                 continue;
             }
+            // The status belongs to the running actor if any, else to this mailbox's owner
+            // (a thread's inbox).
+            let owner = watch.map_or(self, |w| &w.queue);
+            owner.set_status(if self.call {
+                Status::Calling
+            } else {
+                Status::Receiving
+            });
             crate::park::mark_parked();
             let _ = me.park(timeout);
             // The running actor is `watch` (no lookup needed on this hot path).
             crate::watchdog::set_running(watch.map_or(0, |w| w as *const ActorCell as usize));
+            owner.set_status(Status::Running);
             self.to_wake.take();
             if let Some(q) = foreign {
                 q.set_alarm(None);
@@ -283,7 +319,37 @@ impl MailQueue {
         while self.queue.pop().is_some() {
             n += 1;
         }
+        self.popped.fetch_add(n as u64, Ordering::Relaxed);
         n
+    }
+
+    /// Record what the owner is doing (only around parks: see `status`).
+    #[inline]
+    pub(crate) fn set_status(&self, s: Status) {
+        self.status.store(s as u8, Ordering::Relaxed);
+    }
+
+    /// What the owner is doing (a snapshot, for `Node::info`).
+    pub(crate) fn status(&self) -> Status {
+        Status::from_u8(self.status.load(Ordering::Relaxed))
+    }
+
+    /// Messages and signals queued but not pulled yet (a snapshot, for `Node::info`). Read
+    /// `popped` first: `pushed` only grows, so the difference is never below the truth
+    /// at the moment `popped` was read.
+    pub(crate) fn queued(&self) -> usize {
+        let popped = self.popped.load(Ordering::Relaxed);
+        let pushed = self.pushed.load(Ordering::Relaxed);
+        pushed.saturating_sub(popped) as usize
+    }
+
+    /// Messages the owner received (pulled from its queue), and the length of its save
+    /// queue (a snapshot, for `Node::info`).
+    pub(crate) fn received_and_saved(&self) -> (u64, usize) {
+        (
+            self.received.load(Ordering::Relaxed),
+            self.saved.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -436,6 +502,7 @@ impl Mailbox {
             self.seq += 1;
             self.saved.push_back(Saved { seq: self.seq, msg });
         }
+        self.mirror();
         Mark(self.seq + 1)
     }
 
@@ -595,6 +662,7 @@ impl Mailbox {
         }
         if let Some((i, r)) = found {
             let s = self.saved.remove(i).expect("index from iteration");
+            self.mirror();
             return Ok((r, s.msg));
         }
         // 2. New arrivals, each looked at once.
@@ -617,10 +685,21 @@ impl Mailbox {
             };
             self.seq += 1;
             if let Some(r) = pick(&msg) {
+                self.mirror();
                 return Ok((r, msg));
             }
             self.saved.push_back(Saved { seq: self.seq, msg });
+            self.mirror();
         }
+    }
+
+    /// Publish the counters `Node::info` shows (two relaxed stores to the consumer's own
+    /// fields: no read-modify-write, nothing for senders).
+    #[inline]
+    fn mirror(&self) {
+        let q = &self.cell.queue;
+        q.received.store(self.seq, Ordering::Relaxed);
+        q.saved.store(self.saved.len(), Ordering::Relaxed);
     }
 
     /// Handle a system signal: die, or turn it into a message, or drop it.
@@ -671,6 +750,7 @@ impl Mailbox {
         // Purge first: a DOWN already pulled into the save queue has left `monitors`.
         let key = serde_json::to_value(reference).unwrap_or(Value::Null);
         self.saved.retain(|s| s.msg.get("down") != Some(&key));
+        self.mirror();
         self.monitors.remove(reference)
     }
 }

@@ -472,7 +472,8 @@ impl Node {
                 return ExitReason::NoSuchActor;
             }
         };
-        done.wait(None).unwrap_or(ExitReason::NoSuchActor)
+        done.wait(None, crate::observe::Status::Waiting)
+            .unwrap_or(ExitReason::NoSuchActor)
     }
 
     /// Register `tx` to get the exit reason of local actor `id` (for remote waits). Returns

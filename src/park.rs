@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use may::sync::{AtomicOption, Blocker};
 
 use crate::actor;
+use crate::observe::Status;
 
 /// The time left until `deadline`, rounded up to `may`'s whole milliseconds; `None` once it
 /// has passed.
@@ -49,10 +50,12 @@ pub(crate) fn mark_running() {
 }
 
 /// Park until `ready()` holds (woken through `slot`), or `deadline` passes (`false`).
-/// In an actor, a deadly exit signal ends it (the call unwinds) before or during the wait.
+/// In an actor, a deadly exit signal ends it (the call unwinds) before or during the wait,
+/// and `why` is its [`Status`] while parked (see [`crate::Node::info`]).
 pub(crate) fn park_until(
     slot: &AtomicOption<Arc<Blocker>>,
     deadline: Option<Instant>,
+    why: Status,
     mut ready: impl FnMut() -> bool,
 ) -> bool {
     let me_actor = actor::current_actor();
@@ -77,9 +80,15 @@ pub(crate) fn park_until(
         }
         let got = ready();
         if !got && !me_actor.as_ref().is_some_and(|c| c.queue.is_doomed()) {
+            if let Some(cell) = &me_actor {
+                cell.queue.set_status(why);
+            }
             mark_parked();
             let _ = me.park(timeout);
             mark_running();
+            if let Some(cell) = &me_actor {
+                cell.queue.set_status(Status::Running);
+            }
         }
         slot.take();
         if let Some(cell) = &me_actor {
@@ -118,10 +127,11 @@ impl<T> OneShot<T> {
         self.value.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
-    /// Park until the value is there (see [`park_until`]); `None` if `deadline` passed.
-    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<T> {
+    /// Park until the value is there (see [`park_until`], for `why`); `None` if `deadline`
+    /// passed.
+    pub(crate) fn wait(&self, deadline: Option<Instant>, why: Status) -> Option<T> {
         let mut got = None;
-        park_until(&self.wake, deadline, || {
+        park_until(&self.wake, deadline, why, || {
             got = self.value.lock().unwrap_or_else(|p| p.into_inner()).take();
             got.is_some()
         });
@@ -151,11 +161,11 @@ pub fn sleep(d: Duration) {
     let Some(deadline) = Instant::now().checked_add(d) else {
         // "Forever": park with no deadline; only an exit signal ends it.
         let never = AtomicOption::none();
-        park_until(&never, None, || false);
+        park_until(&never, None, Status::Sleeping, || false);
         return;
     };
     let never = AtomicOption::none();
-    park_until(&never, Some(deadline), || false);
+    park_until(&never, Some(deadline), Status::Sleeping, || false);
 }
 
 /// Let other actors run: the calling actor goes to the back of its worker's run queue (in

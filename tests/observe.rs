@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pyact::observe::MailboxKind;
+use pyact::observe::{ActorInfo, MailboxKind, Status};
 use pyact::{Actor, Address, IntoExit, Mailbox, Mesh, Node, json};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -132,4 +132,135 @@ fn info_is_none_for_other_nodes_and_unknown_ids() {
     assert_eq!(a.info(&ghost), None);
     on_b.send("bye").unwrap();
     b.wait(&on_b).unwrap();
+}
+
+/// Polls `node.info(addr)` until `ok` holds (the actor gets there on its own schedule);
+/// fails with the last snapshot after a generous deadline.
+fn info_until(node: &Node, addr: &Address, ok: impl Fn(&ActorInfo) -> bool) -> ActorInfo {
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        let info = node.info(addr).expect("live");
+        if ok(&info) {
+            return info;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never got there: {info:?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn status_tells_receive_call_wait_sleep_blocking_and_running() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let me = inbox.addr();
+
+    let receiver = node.spawn(|mut mb| mb.receive());
+    info_until(&node, &receiver, |i| i.status == Status::Receiving);
+
+    // A server that never answers: its caller waits in the call's throwaway mailbox.
+    let mute = node.spawn(|mut mb| {
+        mb.receive();
+        mb.receive()
+    });
+    let m = mute.clone();
+    let caller = node.spawn(move |_| {
+        let _ = m.call("hello", json!(null), LONG);
+    });
+    info_until(&node, &caller, |i| i.status == Status::Calling);
+
+    let r = receiver.clone();
+    let waiter = node.spawn(move |_| r.wait());
+    info_until(&node, &waiter, |i| i.status == Status::Waiting);
+
+    let sleeper = node.spawn(|_| pyact::sleep(LONG));
+    info_until(&node, &sleeper, |i| i.status == Status::Sleeping);
+
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let blocked = node.spawn(move |_| pyact::blocking(move || held.recv_timeout(LONG).is_ok()));
+    info_until(&node, &blocked, |i| i.status == Status::Blocking);
+
+    // Spinning in its own code: running, whatever it did before.
+    let go = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let g = go.clone();
+    let spinner = node.spawn(move |mut mb| {
+        mb.receive(); // first seen waiting...
+        me.send("spinning").unwrap();
+        while !g.load(std::sync::atomic::Ordering::Relaxed) {
+            std::hint::spin_loop();
+        }
+    });
+    info_until(&node, &spinner, |i| i.status == Status::Receiving);
+    spinner.send("spin").unwrap();
+    assert_eq!(inbox.receive_timeout(LONG).unwrap(), "spinning");
+    assert_eq!(node.info(&spinner).unwrap().status, Status::Running);
+    go.store(true, std::sync::atomic::Ordering::Relaxed);
+    spinner.wait().unwrap();
+
+    // Woken, each is back to running and ends.
+    release.send(()).unwrap();
+    assert_eq!(blocked.wait().unwrap(), true);
+    receiver.send("bye").unwrap();
+    receiver.wait().unwrap();
+    waiter.wait().unwrap();
+    mute.kill().unwrap();
+    caller.wait().unwrap();
+    sleeper.kill().unwrap();
+    assert!(sleeper.wait().is_err());
+}
+
+#[test]
+fn mailbox_len_counts_queued_and_saved_and_received_counts_pulled() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let me = inbox.addr();
+
+    // Queued, never pulled: it sleeps.
+    let sleeper = node.spawn(|_| pyact::sleep(LONG));
+    info_until(&node, &sleeper, |i| i.status == Status::Sleeping);
+    sleeper.send(1).unwrap();
+    sleeper.send(2).unwrap();
+    let info = node.info(&sleeper).unwrap();
+    assert_eq!((info.mailbox_len, info.received), (2, 0), "{info:?}");
+    assert!(info.has_unread);
+    sleeper.kill().unwrap();
+    assert!(sleeper.wait().is_err());
+
+    // Pulled but unmatched: they stay in the save queue.
+    let picky = node.spawn(move |mut mb| {
+        mb.receive_match(&[&pyact::pattern!("go")]);
+        me.send("went").unwrap();
+        mb.receive_match(&[&pyact::pattern!("end")]);
+        json!(mb.saved_len())
+    });
+    for n in 1..=3 {
+        picky.send(n).unwrap();
+    }
+    let info = info_until(&node, &picky, |i| {
+        i.received == 3 && i.status == Status::Receiving
+    });
+    assert_eq!(info.mailbox_len, 3, "{info:?}");
+    assert!(!info.has_unread);
+    picky.send("go").unwrap();
+    assert_eq!(inbox.receive_timeout(LONG).unwrap(), "went");
+    let info = info_until(&node, &picky, |i| i.status == Status::Receiving);
+    assert_eq!((info.received, info.mailbox_len), (4, 3), "{info:?}");
+    picky.send("end").unwrap();
+    assert_eq!(picky.wait().unwrap(), 3);
+
+    // A thread's inbox counts the same way.
+    let mine = inbox.addr();
+    let before = node.info(&mine).unwrap().received;
+    mine.send("a").unwrap();
+    mine.send("b").unwrap();
+    assert_eq!(node.info(&mine).unwrap().mailbox_len, 2);
+    assert_eq!(inbox.receive(), "a");
+    let info = node.info(&mine).unwrap();
+    assert_eq!(
+        (info.mailbox_len, info.received),
+        (1, before + 1),
+        "{info:?}"
+    );
 }
