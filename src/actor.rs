@@ -219,6 +219,10 @@ impl ActorCell {
             ExitReason::Normal(_) => log::debug!("{node_id}/{id} exited normally"),
             other => log::debug!("{node_id}/{id} exited: {other}"),
         }
+        // Counted before it leaves the live table, so `Node::stats` never misses it.
+        node.0
+            .counters
+            .ended(self.runs.get().is_some(), self.queue.delivered());
         node.record_exit(id, name.as_deref(), reason.clone(), !self.ephemeral);
         // Peers' tables drop the link now, before anyone can see this actor as ended, and
         // not when (if ever) the peer handles the signal: a long-lived peer does not collect
@@ -589,6 +593,7 @@ where
     if let Some(parent) = &link_to {
         cell.lock().links.insert(parent.clone());
     }
+    node.0.counters.spawned();
     node.insert_cell(cell.clone());
     let node2 = node.clone();
     let body = move || {
@@ -616,6 +621,7 @@ where
         Err(e) => {
             // The closure (and the live slot in it) was dropped by the failed spawn.
             node.remove_cell(addr.id());
+            node.0.counters.spawn_failed();
             Err(SpawnError::Io(e.to_string()))
         }
     }

@@ -329,6 +329,11 @@ impl MailQueue {
         self.status.store(s as u8, Ordering::Relaxed);
     }
 
+    /// Envelopes delivered into this queue so far (for `Node::stats`).
+    pub(crate) fn delivered(&self) -> u64 {
+        self.pushed.load(Ordering::Relaxed)
+    }
+
     /// What the owner is doing (a snapshot, for `Node::info`).
     pub(crate) fn status(&self) -> Status {
         Status::from_u8(self.status.load(Ordering::Relaxed))

@@ -113,6 +113,8 @@ pub(crate) struct NodeInner {
     created: u64,
     /// Set by [`Node::shutdown`]: the node is gone for routing and spawning.
     down: AtomicBool,
+    /// Lifetime totals for [`Node::stats`].
+    pub(crate) counters: crate::observe::Counters,
 }
 
 #[derive(Default)]
@@ -224,6 +226,7 @@ impl Node {
                 COUNTER.fetch_add(1, Ordering::Relaxed)
             },
             down: AtomicBool::new(false),
+            counters: Default::default(),
         }));
         LIVE_NODES.fetch_add(1, Ordering::AcqRel);
         lock(local_nodes()).insert(id, Arc::downgrade(&node.0));

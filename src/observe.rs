@@ -1,5 +1,7 @@
-//! Looking into a running node: which actors it runs, under which names, and what each one
-//! is linked to and watched by (what Erlang's `observer` and `process_info` show).
+//! Looking into a running node: which actors it runs, under which names, what each one is
+//! doing, how much mail it has, what it is linked to and watched by ([`Node::info`], what
+//! Erlang's `process_info` shows), and the node's totals and peers ([`Node::stats`], what
+//! `observer` shows).
 //!
 //! Everything here is a *snapshot* taken under the node's short locks, one actor at a time:
 //! an actor may start, end or change its links while a listing is built, so the parts of a
@@ -11,6 +13,7 @@
 //! are one relaxed atomic add per send and two relaxed stores per receive, by the side that
 //! owns them (measured in `benches/pingpong.rs`: within the noise).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::{Address, Node};
@@ -40,7 +43,7 @@ pub enum Status {
     /// Parked in one of its receives, waiting for a message that matches.
     Receiving = 1,
     /// Parked waiting for an answer in a call's throwaway mailbox: a
-    /// [`call`](crate::Address::call), [`ask`](crate::ask),
+    /// [`call`](crate::Address::call), [`ask`](crate::ask()),
     /// [`wait_timeout`](crate::Address::wait_timeout).
     Calling = 2,
     /// Parked in [`Node::wait`] (or [`Address::wait`]) for another actor's end.
@@ -199,5 +202,125 @@ impl Node {
             mailbox_len: cell.queue.queued() + saved,
             received,
         })
+    }
+}
+
+/// Lifetime totals of a node, for [`Node::stats`]. Touched once per spawn and once per end,
+/// never per message: messages are counted by each mailbox (see `MailQueue`), and a mailbox
+/// that ends hands its count over here.
+#[derive(Default)]
+pub(crate) struct Counters {
+    spawned: AtomicU64,
+    ended: AtomicU64,
+    /// Envelopes delivered into mailboxes of this node that have ended since.
+    delivered_to_ended: AtomicU64,
+}
+
+impl Counters {
+    /// An actor is about to start.
+    pub(crate) fn spawned(&self) {
+        self.spawned.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The actor counted by [`spawned`](Self::spawned) could not start after all.
+    pub(crate) fn spawn_failed(&self) {
+        self.spawned.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A mailbox ended (`actor`: an actor's, not an inbox's or a call's), after `delivered`
+    /// envelopes were delivered to it.
+    pub(crate) fn ended(&self, actor: bool, delivered: u64) {
+        if actor {
+            self.ended.fetch_add(1, Ordering::Relaxed);
+        }
+        self.delivered_to_ended
+            .fetch_add(delivered, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot of a node's totals and its peers: see [`Node::stats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeStats {
+    /// Actors running now (not thread inboxes or call mailboxes).
+    pub live_actors: usize,
+    /// Actors spawned on this node since it started.
+    pub spawned: u64,
+    /// Actors of this node that have ended (`spawned - ended` can exceed `live_actors`
+    /// for an instant: an actor counts as ended once its end is recorded).
+    pub ended: u64,
+    /// Messages and signals delivered into this node's mailboxes (actors, inboxes and call
+    /// mailboxes, live or ended) since it started, whoever sent them: actors and threads
+    /// of this process, and the network side delivering what peers sent. Deadly signals
+    /// (kills) that skip the queue are not counted.
+    pub delivered: u64,
+    /// The nodes this node is connected to, sorted by node id.
+    pub peers: Vec<PeerStats>,
+}
+
+/// One peer of a node, in [`NodeStats::peers`].
+///
+/// Only what the node's public network API tells is filled in today (the peer and that it
+/// is connected). The struct is `#[non_exhaustive]` so that the network layer can add its
+/// per-peer counters (messages and bytes in and out, outbound queue length) as fields here
+/// without breaking anyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerStats {
+    /// The peer's node id (`host:port`).
+    pub node: String,
+    /// The state of the connection.
+    pub state: PeerState,
+}
+
+/// The state of a node's connection with a peer, in [`PeerStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PeerState {
+    /// An authenticated connection is open (see [`Node::connected_nodes`]).
+    Connected,
+}
+
+impl Node {
+    /// A snapshot of this node's totals and peers (what Erlang's `observer` shows on its
+    /// system page). Costs one pass over the node's actor table; nothing is counted per
+    /// message but the mailboxes' own counters.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node};
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|mut mb| mb.receive());
+    /// a.send("bye").unwrap();
+    /// a.wait().unwrap();
+    /// let stats = node.stats();
+    /// assert_eq!((stats.live_actors, stats.spawned, stats.ended), (0, 1, 1));
+    /// assert_eq!(stats.delivered, 1);
+    /// assert!(stats.peers.is_empty());
+    /// ```
+    pub fn stats(&self) -> NodeStats {
+        let c = &self.0.counters;
+        // The live table first, then the totals: a mailbox hands its count over before it
+        // leaves the table, so one that ends meanwhile is counted twice at worst, never
+        // missed. `spawned` last, so that `ended <= spawned`.
+        let cells = self.live_cells();
+        let live_actors = cells.iter().filter(|c| c.runs.get().is_some()).count();
+        let delivered_live: u64 = cells.iter().map(|c| c.queue.delivered()).sum();
+        let delivered_to_ended = c.delivered_to_ended.load(Ordering::Relaxed);
+        let ended = c.ended.load(Ordering::Relaxed);
+        let spawned = c.spawned.load(Ordering::Relaxed);
+        NodeStats {
+            live_actors,
+            spawned,
+            ended,
+            delivered: delivered_to_ended + delivered_live,
+            peers: self
+                .connected_nodes()
+                .into_iter()
+                .map(|node| PeerStats {
+                    node,
+                    state: PeerState::Connected,
+                })
+                .collect(),
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pyact::observe::{ActorInfo, MailboxKind, Status};
+use pyact::observe::{ActorInfo, MailboxKind, PeerState, Status};
 use pyact::{Actor, Address, IntoExit, Mailbox, Mesh, Node, json};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -263,4 +263,78 @@ fn mailbox_len_counts_queued_and_saved_and_received_counts_pulled() {
         (1, before + 1),
         "{info:?}"
     );
+}
+
+#[test]
+fn stats_count_spawned_ended_live_and_delivered() {
+    let node = node();
+    let fresh = node.stats();
+    assert_eq!(
+        (
+            fresh.live_actors,
+            fresh.spawned,
+            fresh.ended,
+            fresh.delivered
+        ),
+        (0, 0, 0, 0)
+    );
+    let actors: Vec<Address> = (0..3)
+        .map(|_| node.spawn(|mut mb| mb.receive_match(&[&pyact::pattern!("end")]).1))
+        .collect();
+    let crasher = node.spawn(|_| -> () { panic!("counted as ended too") });
+    assert!(crasher.wait().is_err());
+    let stats = node.stats();
+    assert_eq!(
+        (stats.live_actors, stats.spawned, stats.ended),
+        (3, 4, 1),
+        "{stats:?}"
+    );
+    for (i, a) in actors.iter().enumerate() {
+        a.send(i).unwrap(); // never matched, still delivered
+        a.send("end").unwrap();
+    }
+    for a in &actors {
+        a.wait().unwrap();
+    }
+    let stats = node.stats();
+    assert_eq!(
+        (
+            stats.live_actors,
+            stats.spawned,
+            stats.ended,
+            stats.delivered
+        ),
+        (0, 4, 4, 6),
+        "{stats:?}"
+    );
+    // Thread inboxes are not actors, but what they are sent is delivered.
+    let mut inbox = node.inbox();
+    inbox.addr().send(1).unwrap();
+    inbox.receive();
+    drop(inbox);
+    let stats = node.stats();
+    assert_eq!(
+        (
+            stats.live_actors,
+            stats.spawned,
+            stats.ended,
+            stats.delivered
+        ),
+        (0, 4, 4, 7),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn stats_list_connected_peers() {
+    let a = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    let b = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    assert!(a.stats().peers.is_empty());
+    a.connect(&format!("k@{}", b.name())).unwrap();
+    let peers = a.stats().peers;
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert_eq!(peers[0].node, b.name());
+    assert_eq!(peers[0].state, PeerState::Connected);
+    a.disconnect(b.name());
+    assert!(a.stats().peers.is_empty());
 }
