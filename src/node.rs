@@ -172,6 +172,9 @@ pub(crate) fn single_node() -> bool {
 impl Drop for NodeInner {
     fn drop(&mut self) {
         LIVE_NODES.fetch_sub(1, Ordering::AcqRel);
+        // The node's last handle is gone (its actors, inboxes and network loops hold one
+        // each, so nothing of it runs any more).
+        log::info!("node {} down: its last handle was dropped", self.id);
     }
 }
 
@@ -232,7 +235,7 @@ impl Node {
         lock(local_nodes()).insert(id, Arc::downgrade(&node.0));
         mesh.add_local(&node);
         crate::remote::start(&node, listener);
-        log::debug!("node {} up", node.name());
+        log::info!("node {} up", node.name());
         Ok(node)
     }
 
