@@ -1,5 +1,6 @@
-//! A live view of a running node: its actors, their names, links, monitors, mail, age, and
-//! the node's peers, redrawn in the terminal (what Erlang's `observer` shows first).
+//! A live view of a running node: its actors, their names, what each is doing, its mailbox
+//! length and messages received, links, monitors, age; the node's totals and peers, redrawn
+//! in the terminal (what Erlang's `observer` shows first).
 //!
 //! ```text
 //! cargo run --example observe                 # refreshes every second until Ctrl-C
@@ -15,7 +16,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pyact::observe::{ActorInfo, MailboxKind};
+use pyact::observe::{ActorInfo, MailboxKind, Status};
 use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
 use pyact::{Address, Mailbox, Mesh, Node, Timeout, curaddr, json};
 
@@ -66,13 +67,24 @@ fn row(info: &ActorInfo, child_ids: &HashMap<Address, String>) -> String {
         (None, None) if info.kind == MailboxKind::Inbox => "(thread inbox)".into(),
         (None, None) => "(call)".into(),
     };
+    let status = match info.status {
+        Status::Running => "running",
+        Status::Receiving => "receiving",
+        Status::Calling => "calling",
+        Status::Waiting => "waiting",
+        Status::Sleeping => "sleeping",
+        Status::Blocking => "blocking",
+        _ => "other",
+    };
     format!(
-        "{:>4}  {:<10} {:<36} {:>7.1}s  {:<5} {:<10} {:<12} {}",
+        "{:>4}  {:<10} {:<36} {:>7.1}s  {:<9} {:>4} {:>6}  {:<10} {:<12} {}",
         info.address.id(),
         info.name.as_deref().unwrap_or("-"),
         runs,
         info.age.as_secs_f64(),
-        if info.has_unread { "yes" } else { "no" },
+        status,
+        info.mailbox_len,
+        info.received,
         list(&info.links),
         list(&info.monitored_by),
         if info.exiting { "exiting" } else { "" },
@@ -116,16 +128,22 @@ fn main() {
         let ticks = node
             .whereis("counter")
             .and_then(|c| c.ask(json!({"get": "ticks"}), Duration::from_secs(5)).ok());
+        let stats = node.stats();
+        let peers: Vec<&str> = stats.peers.iter().map(|p| p.node.as_str()).collect();
         println!(
             "node {}  actors: {}  peers: {:?}  ticks counted: {}",
             node.name(),
-            node.actors().len(),
-            node.mesh().nodes(),
+            stats.live_actors,
+            peers,
             ticks.unwrap_or_default()
         );
         println!(
-            "{:>4}  {:<10} {:<36} {:>8}  {:<5} {:<10} {:<12} state",
-            "id", "name", "runs", "age", "mail", "links", "monitored by"
+            "spawned: {}  ended: {}  messages delivered: {}",
+            stats.spawned, stats.ended, stats.delivered
+        );
+        println!(
+            "{:>4}  {:<10} {:<36} {:>8}  {:<9} {:>4} {:>6}  {:<10} {:<12} state",
+            "id", "name", "runs", "age", "status", "mail", "recv", "links", "monitored by"
         );
         for (addr, _) in node.actors() {
             if let Some(info) = node.info(&addr) {

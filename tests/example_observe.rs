@@ -35,7 +35,11 @@ fn the_observe_example_prints_the_node_table() {
         assert!(lines[0].contains("actors: 4"), "{frame}");
         // One peer: the second node the example connects.
         assert!(lines[0].contains("peers: [\"127.0.0.1:"), "{frame}");
-        assert!(lines[1].contains("monitored by"), "{frame}");
+        let totals: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(totals[0], "spawned:", "{frame}");
+        let spawned: u64 = totals[1].parse().unwrap();
+        assert!(spawned >= 4, "{frame}");
+        assert!(lines[2].contains("monitored by"), "{frame}");
         let row = |what: &str| {
             lines
                 .iter()
@@ -48,7 +52,22 @@ fn the_observe_example_prints_the_node_table() {
         let sup = row("Supervisor::spawn");
         assert_eq!(sup[1], "sup");
         let sup_id = sup[0];
-        assert_eq!(sup[5].split(',').count(), 3, "{frame}");
+        assert_eq!(sup[7].split(',').count(), 3, "{frame}");
+        const STATUSES: [&str; 6] = [
+            "running",
+            "receiving",
+            "calling",
+            "waiting",
+            "sleeping",
+            "blocking",
+        ];
+        assert!(STATUSES.contains(&sup[4]), "{frame}");
+        // The counter answered the frame's question: it received at least that message.
+        let counter = row("\"counter\"");
+        let (status, mail, recv) = (counter[5], counter[6], counter[7]);
+        assert!(STATUSES.contains(&status), "{frame}");
+        mail.parse::<usize>().unwrap();
+        assert!(recv.parse::<u64>().unwrap() >= 1, "{frame}");
         for child in ["\"counter\"", "\"ticker\"", "\"flaky\""] {
             assert!(row(child).contains(&sup_id), "{child} not linked: {frame}");
         }
