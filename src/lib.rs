@@ -53,12 +53,12 @@
 //! | runtime configuration | [`config`] |
 //! | bytes inside messages, base64 | [`binary`] |
 //! | sleeping, yielding, parking | [`park`] |
-//! | blocking std calls off the workers | [`blocking`] |
+//! | blocking std calls off the workers | [`blocking`](mod@blocking) |
 //! | the watchdog | [`watchdog`] |
 //!
 //! ## Rules for actor code
 //! See the README's "Rules for actor code": block only in pyact calls ([`sleep`],
-//! [`blocking`], receive, wait, call), call [`yield_now`] in long loops, never hold a
+//! [`blocking`](fn@blocking), receive, wait, call), call [`yield_now`] in long loops, never hold a
 //! `thread_local!` reference across a pyact call. A panic ends only the actor that panicked
 //! ([`ExitReason::Panicked`], reported through `log`); a stack overflow aborts the process
 //! naming the actor (see [`actor`]); the [`watchdog`] names an actor that holds its worker.
