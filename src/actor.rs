@@ -61,13 +61,41 @@ pub(crate) struct ActorCell {
     pub(crate) ephemeral: bool,
 }
 
+/// Someone waiting for an actor's end.
+pub(crate) enum Waiter {
+    /// A `wait` blocked in this process.
+    Local(may::sync::mpsc::Sender<ExitReason>),
+    /// A peer's remote wait: a table entry, not a coroutine. `key` (connection serial,
+    /// request id) finds it again when the connection ends; `reply` queues the answer.
+    Remote {
+        key: (u64, u64),
+        reply: Box<dyn FnOnce(&ExitReason) + Send>,
+    },
+}
+
+impl Waiter {
+    /// Is this the remote wait `req` of connection `serial`?
+    pub(crate) fn is_remote(&self, serial: u64, req: u64) -> bool {
+        matches!(self, Waiter::Remote { key, .. } if *key == (serial, req))
+    }
+
+    fn fire(self, reason: &ExitReason) {
+        match self {
+            Waiter::Local(tx) => {
+                let _ = tx.send(reason.clone());
+            }
+            Waiter::Remote { reply, .. } => reply(reason),
+        }
+    }
+}
+
 /// What others may change about an actor, guarded by one short-held lock.
 #[derive(Default)]
 pub(crate) struct CellState {
     /// Set once, when the actor ends.
     pub(crate) exit: Option<ExitReason>,
-    /// Threads/actors blocked in `wait`.
-    pub(crate) waiters: Vec<may::sync::mpsc::Sender<ExitReason>>,
+    /// Who waits for the end: blocked `wait`s and peers' remote waits.
+    pub(crate) waiters: Vec<Waiter>,
     /// Linked actors (bidirectional: each side records the other).
     pub(crate) links: HashSet<Address>,
     /// Monitors placed on this actor: (reference, watcher).
@@ -129,8 +157,9 @@ impl ActorCell {
         }
         node.record_exit(id, name.as_deref(), reason.clone(), !self.ephemeral);
         for w in waiters {
-            let _ = w.send(reason.clone());
+            w.fire(&reason);
         }
+        crate::remote::local_ended(node, id);
         if links.is_empty() && monitors.is_empty() {
             return;
         }

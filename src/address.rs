@@ -101,10 +101,7 @@ impl Address {
     /// Deliver an envelope: locally when possible, else through the current node's routes.
     pub(crate) fn deliver(&self, env: Envelope) -> Result<(), SendError> {
         if let Some(cell) = self.local_cell() {
-            return cell
-                .queue
-                .push(env)
-                .map_err(|_| SendError::DeadActor(self.clone()));
+            return cell.queue.push(env).map_err(|_| cell.queue.refusal(self));
         }
         crate::node::route(self, env)
     }

@@ -77,6 +77,7 @@ mod reference;
 pub mod remote;
 pub mod router;
 pub mod server;
+mod spawn_options;
 pub mod supervisor;
 
 pub use actor::{Actor, curaddr, current_node, live_actors, spawn};
@@ -90,10 +91,11 @@ pub use mesh::Mesh;
 pub use node::{Node, NodeName};
 pub use pattern::Pattern;
 pub use reference::Ref;
-pub use remote::{Factory, NodeOptions};
+pub use remote::{Factory, NetStats, NodeOptions};
 pub use router::{Router, Routing};
 pub use serde_json::{Value, json};
 pub use server::{CallError, Server, ServerError, serve};
+pub use spawn_options::SpawnOptions;
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
 
 /// A random `u64` from the standard library's per-process random hasher keys (not for

@@ -26,7 +26,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use may::queue::mpsc_list::Queue;
@@ -70,6 +70,11 @@ pub(crate) struct MailQueue {
     queue: Queue<Envelope>,
     to_wake: AtomicOption<Arc<Blocker>>,
     closed: AtomicBool,
+    /// Most user messages queued at once (`usize::MAX`: unbounded), see
+    /// [`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit).
+    limit: AtomicUsize,
+    /// User messages queued (counted only when bounded).
+    len: AtomicUsize,
 }
 
 impl MailQueue {
@@ -78,6 +83,22 @@ impl MailQueue {
             queue: Queue::new(),
             to_wake: AtomicOption::none(),
             closed: AtomicBool::new(false),
+            limit: AtomicUsize::new(usize::MAX),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Bound the number of queued user messages (before the owner starts receiving).
+    pub(crate) fn set_limit(&self, n: usize) {
+        self.limit.store(n, Ordering::Relaxed);
+    }
+
+    /// The error for a refused push: the mailbox is closed (dead actor) or full.
+    pub(crate) fn refusal(&self, addr: &Address) -> crate::SendError {
+        if self.closed.load(Ordering::Acquire) {
+            crate::SendError::DeadActor(addr.clone())
+        } else {
+            crate::SendError::MailboxFull(addr.clone())
         }
     }
 
@@ -85,6 +106,14 @@ impl MailQueue {
     #[inline]
     pub(crate) fn push(&self, env: Envelope) -> Result<(), Envelope> {
         if self.closed.load(Ordering::Acquire) {
+            return Err(env);
+        }
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit != usize::MAX
+            && matches!(env, Envelope::Msg(_))
+            && self.len.fetch_add(1, Ordering::AcqRel) >= limit
+        {
+            self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(env);
         }
         self.queue.push(env);
@@ -98,7 +127,7 @@ impl MailQueue {
     fn pop_wait(&self, deadline: Option<Instant>) -> Option<Envelope> {
         loop {
             if let Some(e) = self.queue.pop() {
-                return Some(e);
+                return Some(self.taken(e));
             }
             let timeout = match deadline {
                 Some(d) => {
@@ -121,11 +150,20 @@ impl MailQueue {
             self.to_wake.store(me.clone());
             if let Some(e) = self.queue.pop() {
                 self.to_wake.take();
-                return Some(e);
+                return Some(self.taken(e));
             }
             let _ = me.park(timeout);
             self.to_wake.take();
         }
+    }
+
+    /// Count a user message out of a bounded queue.
+    #[inline]
+    fn taken(&self, e: Envelope) -> Envelope {
+        if matches!(e, Envelope::Msg(_)) && self.limit.load(Ordering::Relaxed) != usize::MAX {
+            self.len.fetch_sub(1, Ordering::AcqRel);
+        }
+        e
     }
 
     /// Consumer only: close the mailbox and drop what is still in it; returns how many

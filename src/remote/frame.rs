@@ -95,6 +95,9 @@ pub(crate) enum Frame {
     },
     /// Sent when a connection is otherwise idle, so silence means a dead peer.
     Heartbeat,
+    /// Acceptor → connector, right after the handshake: this connection is now the one
+    /// between the two nodes (see `peers.rs`). The alternative is `Refused`.
+    Admitted,
 }
 
 /// A borrowed user-message frame, encoded without copying the message.
@@ -220,10 +223,51 @@ impl Decoder {
         }
         let body = &avail[4..4 + size];
         self.start += 4 + size;
-        serde_json::from_slice(body)
-            .map(Some)
-            .map_err(|e| FrameError::Malformed(e.to_string()))
+        decode_body(body).map(Some)
     }
+}
+
+/// How deep a message payload may nest (arrays and objects): the most `serde_json` parses
+/// (its recursion limit is 128 levels, so 127 nested containers). The sender refuses deeper
+/// messages with [`SendError::TooDeep`](crate::SendError::TooDeep); the receiver parses the
+/// payload of a compact `msg` frame on its own, so the envelope's two levels do not count.
+pub(crate) const MAX_DEPTH: usize = 127;
+
+/// How deeply `v` nests, counting at most up to `MAX_DEPTH + 1` (so a hostile value costs
+/// no more than that much recursion).
+pub(crate) fn depth_exceeds(v: &Value, limit: usize) -> bool {
+    fn go(v: &Value, left: usize) -> bool {
+        match v {
+            Value::Array(a) => left == 0 || a.iter().any(|x| go(x, left - 1)),
+            Value::Object(o) => left == 0 || o.values().any(|x| go(x, left - 1)),
+            _ => false,
+        }
+    }
+    go(v, limit)
+}
+
+/// Decode one frame body. A user message in the compact form this crate writes,
+/// `{"msg":{"to":N,"msg":PAYLOAD}}`, is taken apart by hand and only PAYLOAD goes through
+/// the JSON parser, so a payload may use every level the parser allows; anything else is
+/// parsed as a whole.
+pub(crate) fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
+    const HEAD: &[u8] = br#"{"msg":{"to":"#;
+    const MID: &[u8] = br#","msg":"#;
+    if let Some(rest) = body.strip_prefix(HEAD)
+        && let Some(rest) = rest.strip_suffix(b"}}")
+    {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if (1..=20).contains(&digits)
+            && let Some(payload) = rest[digits..].strip_prefix(MID)
+            && let Ok(to) = std::str::from_utf8(&rest[..digits])
+                .unwrap_or("x")
+                .parse::<u64>()
+            && let Ok(msg) = serde_json::from_slice::<Value>(payload)
+        {
+            return Ok(Frame::Msg { to, msg });
+        }
+    }
+    serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ mod listener;
 mod options;
 mod peers;
 mod requests;
+mod stats;
 mod watch;
 
 use std::collections::HashMap;
@@ -82,8 +83,9 @@ pub use options::NodeOptions;
 use peers::{Peer, conn_failed};
 use requests::Pending;
 pub(crate) use requests::{wait, whereis};
-use watch::Watch;
-pub(crate) use watch::{demonitor, link, monitor, unlink};
+pub use stats::NetStats;
+use watch::{Watch, Watches};
+pub(crate) use watch::{demonitor, link, local_ended, monitor, unlink};
 
 /// An actor factory for remote spawn: gets the mailbox and the JSON arguments.
 pub type Factory = Arc<dyn Fn(Mailbox, Value) -> ExitReason + Send + Sync>;
@@ -99,7 +101,7 @@ pub(crate) struct Remote {
     /// Outstanding requests: id -> (peer, where the reply goes).
     pending: Mutex<HashMap<u64, Pending>>,
     /// Links and monitors between local actors and actors on other nodes.
-    watches: Mutex<Vec<Watch>>,
+    watches: Watches,
     /// Node-event subscribers.
     subscribers: Mutex<Vec<Address>>,
     factories: Mutex<HashMap<String, Factory>>,
@@ -119,7 +121,7 @@ impl Remote {
             dialing: Mutex::default(),
             cookies: Mutex::default(),
             pending: Mutex::default(),
-            watches: Mutex::default(),
+            watches: Watches::default(),
             subscribers: Mutex::default(),
             factories: Mutex::default(),
             stopped: AtomicBool::new(false),
@@ -136,50 +138,83 @@ impl Remote {
 }
 
 /// Send an envelope to an actor on another node.
+///
+/// A user message is checked before anything else: deeper than a receiver can parse
+/// ([`SendError::TooDeep`]) or larger than the frame limit ([`SendError::TooLarge`]) is
+/// refused here, so what `send` accepts arrives. It then waits for room in the connection's
+/// outbound queue, at most the write timeout ([`SendError::Overloaded`]). Signals never wait.
 pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), SendError> {
-    let conn = conn_to(from, addr.node_id())?;
+    let r = from.remote();
     let to = addr.id();
-    let bytes = match env {
+    let f = match env {
         Envelope::Msg(v) => {
-            frame::encode_msg(to, &v, from.remote().opts.max_frame).map_err(|size| {
+            if frame::depth_exceeds(&v, frame::MAX_DEPTH) {
+                return Err(SendError::TooDeep {
+                    limit: frame::MAX_DEPTH,
+                });
+            }
+            let bytes = frame::encode_msg(to, &v, r.opts.max_frame).map_err(|size| {
                 SendError::TooLarge {
                     size,
-                    limit: from.remote().opts.max_frame,
+                    limit: r.opts.max_frame,
                 }
-            })?
+            })?;
+            let conn = conn_to(from, addr.node_id())?;
+            return conn.push(&bytes).map_err(|e| {
+                peers::push_error(
+                    addr.node_id(),
+                    e,
+                    r.opts.outbound_limit,
+                    r.opts.write_timeout,
+                )
+            });
         }
-        Envelope::Signal(sig) => {
-            let f = match *sig {
-                Signal::Kill => Frame::Kill { to },
-                Signal::Exit {
-                    from,
-                    reason,
-                    linked,
-                } => Frame::Exit {
-                    to,
-                    from,
-                    reason,
-                    linked,
-                },
-                Signal::Down {
-                    reference,
-                    from,
-                    reason,
-                } => Frame::Down {
-                    to,
-                    reference,
-                    from,
-                    reason,
-                },
-            };
-            let mut out = Vec::new();
-            frame::encode_into(&f, &mut out);
-            out
-        }
+        Envelope::Signal(sig) => match *sig {
+            Signal::Kill => Frame::Kill { to },
+            Signal::Exit {
+                from,
+                reason,
+                linked,
+            } => Frame::Exit {
+                to,
+                from,
+                reason,
+                linked,
+            },
+            Signal::Down {
+                reference,
+                from,
+                reason,
+            } => Frame::Down {
+                to,
+                reference,
+                from,
+                reason,
+            },
+        },
     };
-    conn.push(bytes).map_err(|_| SendError::NoConnection {
-        node: addr.node_id().into(),
-        why: "connection closed".into(),
+    let conn = conn_to(from, addr.node_id())?;
+    // A link or monitor the peer placed here fires: it leaves the connection's table.
+    match &f {
+        Frame::Down { reference, .. } => {
+            conn.placed().monitors.remove(reference);
+        }
+        Frame::Exit {
+            from: local,
+            linked: true,
+            ..
+        } => {
+            conn.placed().links.remove(&(local.id(), addr.clone()));
+        }
+        _ => {}
+    }
+    conn.push_frame(&f).map_err(|e| {
+        peers::push_error(
+            addr.node_id(),
+            e,
+            r.opts.outbound_limit,
+            r.opts.write_timeout,
+        )
     })
 }
 
@@ -234,14 +269,10 @@ impl Node {
 
     /// Close every connection with `peer` (`host:port`): both sides see the other go down.
     pub fn disconnect(&self, peer: &str) {
-        let conns = lock(&self.remote().peers).get(peer).map(|p| {
-            p.out
-                .iter()
-                .chain(p.inbound.iter())
-                .cloned()
-                .collect::<Vec<_>>()
-        });
-        if let Some(c) = conns.and_then(|c| c.into_iter().next()) {
+        let conn = lock(&self.remote().peers)
+            .get(peer)
+            .and_then(|p| p.out.clone());
+        if let Some(c) = conn {
             conn_failed(self, &c, "disconnected locally");
         }
     }
@@ -250,10 +281,7 @@ impl Node {
     pub fn connected_nodes(&self) -> Vec<String> {
         let mut v: Vec<String> = lock(&self.remote().peers)
             .iter()
-            .filter(|(_, p)| {
-                p.out.as_ref().is_some_and(|c| !c.is_closed())
-                    || p.inbound.iter().any(|c| !c.is_closed())
-            })
+            .filter(|(_, p)| p.out.as_ref().is_some_and(|c| !c.is_closed()))
             .map(|(k, _)| k.to_string())
             .collect();
         v.sort();

@@ -22,6 +22,10 @@ pub struct NodeOptions {
     pub(crate) connect_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
     pub(crate) request_timeout: Duration,
+    pub(crate) outbound_limit: usize,
+    pub(crate) write_timeout: Duration,
+    pub(crate) max_remote_waits: usize,
+    pub(crate) max_remote_watches: usize,
 }
 
 impl Default for NodeOptions {
@@ -33,6 +37,10 @@ impl Default for NodeOptions {
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: handshake::HANDSHAKE_TIMEOUT,
             request_timeout: Duration::from_secs(10),
+            outbound_limit: 4 << 20,
+            write_timeout: Duration::from_secs(5),
+            max_remote_waits: 65_536,
+            max_remote_watches: 65_536,
         }
     }
 }
@@ -62,6 +70,43 @@ impl NodeOptions {
     /// Deadline for remote `whereis` and remote spawn replies (default 10 s).
     pub fn request_timeout(mut self, t: Duration) -> Self {
         self.request_timeout = t;
+        self
+    }
+
+    /// Bound of each connection's outbound queue, in bytes of encoded frames (default
+    /// 4 MiB: about 100 ms of a fast link, far more than a healthy peer ever lets build up,
+    /// small enough that a hundred stuck peers cost well under a gigabyte). A sender whose
+    /// message does not fit waits for room, at most [`NodeOptions::write_timeout`], then gets
+    /// [`SendError::Overloaded`](crate::SendError::Overloaded). One message larger than the
+    /// bound still goes when the queue is empty.
+    pub fn outbound_limit(mut self, bytes: usize) -> Self {
+        self.outbound_limit = bytes.max(1);
+        self
+    }
+
+    /// How long a write to a peer may make no progress, and how long a sender waits for
+    /// room in a full outbound queue (default 5 s, the heartbeat timeout: a peer that
+    /// stops reading for that long is treated like one that stops talking, and dropped).
+    pub fn write_timeout(mut self, t: Duration) -> Self {
+        self.write_timeout = t;
+        self
+    }
+
+    /// Most remote `wait`s one connection may have outstanding on this node's actors
+    /// (default 65,536: each is a table entry of about 100 bytes, so a hostile peer holds at
+    /// most a few MiB; a legitimate node rarely waits on more than a few thousand actors at
+    /// once). Past it a wait is answered at once with [`ExitReason::Failed`](crate::ExitReason::Failed).
+    pub fn max_remote_waits(mut self, n: usize) -> Self {
+        self.max_remote_waits = n;
+        self
+    }
+
+    /// Most links plus monitors one connection may have placed on this node's actors
+    /// (default 65,536, for the same reason as [`NodeOptions::max_remote_waits`]). Past it
+    /// a monitor gets an immediate DOWN, and a link an immediate exit signal, with reason
+    /// [`ExitReason::Failed`](crate::ExitReason::Failed) naming the limit.
+    pub fn max_remote_watches(mut self, n: usize) -> Self {
+        self.max_remote_watches = n;
         self
     }
 }
