@@ -3,7 +3,7 @@
 //! - The **outbox** is a byte buffer of encoded frames, bounded by
 //!   [`NodeOptions::outbound_limit`](crate::NodeOptions::outbound_limit). A user message that
 //!   does not fit makes its sender (actor or plain thread) wait for room, at most
-//!   [`NodeOptions::write_timeout`](crate::NodeOptions::write_timeout); then the send fails
+//!   [`NodeOptions::send_timeout`](crate::NodeOptions::send_timeout); then the send fails
 //!   with [`SendError::Overloaded`](crate::SendError::Overloaded). Control frames (replies,
 //!   exit and down signals) never wait, so a reader can always answer; they may overshoot the
 //!   bound by one more limit's worth, past which the peer is evidently not reading its
@@ -78,6 +78,7 @@ pub(crate) struct Conn {
     out: Mutex<Outbox>,
     limit: usize,
     write_timeout: Duration,
+    send_timeout: Duration,
     closed: AtomicBool,
     stream: TcpStream,
     /// What the peer placed here through this connection.
@@ -93,6 +94,7 @@ impl Conn {
         peer: Arc<str>,
         limit: usize,
         write_timeout: Duration,
+        send_timeout: Duration,
     ) -> std::io::Result<Arc<Conn>> {
         static SERIAL: AtomicU64 = AtomicU64::new(1);
         Ok(Arc::new(Conn {
@@ -101,6 +103,7 @@ impl Conn {
             out: Mutex::new(Outbox::default()),
             limit: limit.max(1),
             write_timeout,
+            send_timeout,
             closed: AtomicBool::new(false),
             stream: stream.try_clone()?,
             placed: Mutex::default(),
@@ -116,7 +119,7 @@ impl Conn {
         self.placed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queue a user message's bytes, waiting (at most the write timeout) for room when the
+    /// Queue a user message's bytes, waiting (at most the send timeout) for room when the
     /// outbox is full. An empty outbox takes any one frame, so a frame larger than the bound
     /// still travels.
     pub(crate) fn push(&self, bytes: &[u8]) -> Result<(), PushError> {
@@ -135,7 +138,7 @@ impl Conn {
                 }
                 return Ok(());
             }
-            let d = *deadline.get_or_insert_with(|| Instant::now() + self.write_timeout);
+            let d = *deadline.get_or_insert_with(|| Instant::now() + self.send_timeout);
             let left = d.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(PushError::Overloaded);

@@ -165,7 +165,7 @@ pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), Sen
                     addr.node_id(),
                     e,
                     r.opts.outbound_limit,
-                    r.opts.write_timeout,
+                    r.opts.sender_wait(),
                 )
             });
         }

@@ -24,6 +24,7 @@ pub struct NodeOptions {
     pub(crate) request_timeout: Duration,
     pub(crate) outbound_limit: usize,
     pub(crate) write_timeout: Duration,
+    pub(crate) send_timeout: Option<Duration>,
     pub(crate) max_remote_waits: usize,
     pub(crate) max_remote_watches: usize,
 }
@@ -39,6 +40,7 @@ impl Default for NodeOptions {
             request_timeout: Duration::from_secs(10),
             outbound_limit: 4 << 20,
             write_timeout: Duration::from_secs(5),
+            send_timeout: None,
             max_remote_waits: 65_536,
             max_remote_watches: 65_536,
         }
@@ -77,7 +79,8 @@ impl NodeOptions {
     /// 4 MiB: about 100 ms of a fast link, far more than a healthy peer ever lets build up,
     /// small enough that a hundred stuck peers cost well under a gigabyte). A sender whose
     /// message does not fit waits for room, at most [`NodeOptions::write_timeout`], then gets
-    /// [`SendError::Overloaded`](crate::SendError::Overloaded). One message larger than the
+    /// [`SendError::Overloaded`](crate::SendError::Overloaded) (see also
+    /// [`NodeOptions::send_timeout`]). One message larger than the
     /// bound still goes when the queue is empty.
     pub fn outbound_limit(mut self, bytes: usize) -> Self {
         self.outbound_limit = bytes.max(1);
@@ -90,6 +93,20 @@ impl NodeOptions {
     pub fn write_timeout(mut self, t: Duration) -> Self {
         self.write_timeout = t;
         self
+    }
+
+    /// How long a sender waits for room in a full outbound queue before it gets
+    /// [`SendError::Overloaded`](crate::SendError::Overloaded) (default: the write timeout).
+    /// Shorter makes senders fail fast under load while a slow-but-alive peer keeps its
+    /// connection.
+    pub fn send_timeout(mut self, t: Duration) -> Self {
+        self.send_timeout = Some(t);
+        self
+    }
+
+    /// The sender's wait in force.
+    pub(crate) fn sender_wait(&self) -> Duration {
+        self.send_timeout.unwrap_or(self.write_timeout)
     }
 
     /// Most remote `wait`s one connection may have outstanding on this node's actors

@@ -125,6 +125,7 @@ pub(super) fn serve_conn(
         peer.clone(),
         r.opts.outbound_limit,
         r.opts.write_timeout,
+        r.opts.sender_wait(),
     )?;
     if outgoing {
         let verdict = read_verdict(&mut stream, &mut decoder);
