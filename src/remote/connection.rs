@@ -334,6 +334,50 @@ fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
     }
 }
 
+/// How long a reader dispatches without letting others run.
+const FAIR_SLICE: Duration = Duration::from_millis(1);
+
+/// Step aside until everything runnable on this worker has run, *including* coroutines that
+/// wait in `may`'s global queue (every new spawn, every wake-up from a plain thread).
+///
+/// `may::coroutine::yield_now` is not enough: it requeues on the worker's local queue, and a
+/// worker takes its global queue only when the local one is empty, which a reader flooding
+/// an actor (the reader wakes the actor, the actor wakes nothing, the reader requeues)
+/// never lets happen: a spawn on that worker would wait for the whole flood. Instead the
+/// reader parks and a helper thread wakes it: a wake-up from outside the workers goes
+/// through the global queue, behind the coroutines already there. The cost, one thread
+/// hand-off (microseconds), is paid at most once per [`FAIR_SLICE`] of dispatch.
+fn yield_fairly() {
+    use std::sync::OnceLock;
+    use std::sync::mpsc::{Sender, channel};
+    static KICKER: OnceLock<Option<Mutex<Sender<Arc<Blocker>>>>> = OnceLock::new();
+    let kicker = KICKER.get_or_init(|| {
+        let (tx, rx) = channel::<Arc<Blocker>>();
+        std::thread::Builder::new()
+            .name("pyact-reader-kicker".into())
+            .spawn(move || {
+                for b in rx {
+                    b.unpark();
+                }
+            })
+            .map_err(|e| log::error!("cannot start the reader kicker thread: {e}"))
+            .ok()
+            .map(|_| Mutex::new(tx))
+    });
+    let me = Blocker::current();
+    let sent = kicker.as_ref().is_some_and(|k| {
+        k.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(me.clone())
+            .is_ok()
+    });
+    if sent {
+        let _ = me.park(None);
+    } else {
+        may::coroutine::yield_now();
+    }
+}
+
 /// Read and dispatch frames until something goes wrong; returns what went wrong.
 fn read_loop(
     node: &Node,
@@ -343,6 +387,7 @@ fn read_loop(
     beat: Beat,
 ) -> String {
     const CHUNK: usize = 64 * 1024;
+    let mut busy_since = Instant::now();
     loop {
         loop {
             match decoder.next_frame() {
@@ -367,8 +412,11 @@ fn read_loop(
             return "closed".into();
         }
         // Let local actors run between batches: a flood from one peer must not hold this
-        // worker for longer than one chunk's dispatch.
-        may::coroutine::yield_now();
+        // worker for longer than about a millisecond of dispatch.
+        if busy_since.elapsed() >= FAIR_SLICE {
+            yield_fairly();
+            busy_since = Instant::now();
+        }
         let buf = decoder.spare(CHUNK);
         let res = stream.read(buf);
         match res {
