@@ -75,6 +75,8 @@ pub(crate) struct MailQueue {
     limit: AtomicUsize,
     /// User messages queued (counted only when bounded).
     len: AtomicUsize,
+    /// A connection's reader waiting for room (bounded mailboxes only).
+    room: AtomicOption<Arc<Blocker>>,
 }
 
 impl MailQueue {
@@ -85,6 +87,7 @@ impl MailQueue {
             closed: AtomicBool::new(false),
             limit: AtomicUsize::new(usize::MAX),
             len: AtomicUsize::new(0),
+            room: AtomicOption::none(),
         }
     }
 
@@ -162,8 +165,42 @@ impl MailQueue {
     fn taken(&self, e: Envelope) -> Envelope {
         if matches!(e, Envelope::Msg(_)) && self.limit.load(Ordering::Relaxed) != usize::MAX {
             self.len.fetch_sub(1, Ordering::AcqRel);
+            if let Some(w) = self.room.take() {
+                w.unpark();
+            }
         }
         e
+    }
+
+    /// Push a user message into a bounded mailbox, waiting up to `timeout` for room (for a
+    /// connection's reader: see `SpawnOptions`). Fails at once if the mailbox is closed.
+    pub(crate) fn push_waiting(
+        &self,
+        mut env: Envelope,
+        timeout: Duration,
+    ) -> Result<(), Envelope> {
+        let mut deadline = None;
+        loop {
+            env = match self.push(env) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.closed.load(Ordering::Acquire) || left.is_zero() {
+                return Err(env);
+            }
+            let me = Blocker::current();
+            self.room.store(me.clone());
+            if self.len.load(Ordering::Acquire) < self.limit.load(Ordering::Relaxed) {
+                self.room.take();
+                continue;
+            }
+            let _ = me.park(Some(Duration::from_millis(
+                left.as_millis().clamp(1, u64::MAX as u128) as u64,
+            )));
+            self.room.take();
+        }
     }
 
     /// Consumer only: close the mailbox and drop what is still in it; returns how many

@@ -7,10 +7,13 @@
 //! - a send from this process (actor or thread) fails at once with
 //!   [`SendError::MailboxFull`](crate::SendError::MailboxFull) and queues nothing (it does not
 //!   wait: two bounded actors sending to each other could otherwise wait forever);
-//! - a message arriving from another node is dropped and logged (rate-limited), because the
-//!   connection's reader must never wait on one slow actor: every other actor sharing the
-//!   connection would stall behind it. The sending node's own bound (its outbound queue)
-//!   still pushes back on a flood.
+//! - a message arriving from another node makes that connection's reader wait for room, at
+//!   most [`NodeOptions::mailbox_wait`](crate::NodeOptions::mailbox_wait) (default 100 ms),
+//!   then it is dropped and logged (rate-limited). While the reader waits it reads nothing
+//!   else from that peer, so a flood is pushed back through TCP to the sending node, whose
+//!   outbound queue fills and whose senders get
+//!   [`SendError::Overloaded`](crate::SendError::Overloaded): backpressure end to end, at the
+//!   price of a short head-of-line stall for that one peer's other messages.
 //!
 //! Exit signals, kills and DOWN messages are never refused: they are how an actor learns
 //! that it must stop, and they are few.

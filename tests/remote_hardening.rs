@@ -108,6 +108,24 @@ fn a_name_that_is_not_connected_is_admitted_and_its_end_is_its_own() {
     // Only that peer went down.
     round_trip(&mut inbox, &echo, 2);
     assert_eq!(a.connected_nodes(), vec![b.name().to_string()]);
+    // The same name connects again: the old connection's late failure reports (its reader
+    // and its writer both report) must not take the new one down.
+    let mut p2 = RawPeer::admitted(a.name(), RAW, "k");
+    events.receive_match(&[&pattern!({"nodeup": = RAW})]);
+    for req in 0..20u64 {
+        p2.send(&json!({"whereis": {"req": req, "name": "nobody"}}));
+        assert_eq!(p2.recv_traffic()["whereis_reply"]["req"], req);
+    }
+    assert!(
+        events
+            .try_receive_match(&[&pattern!({"nodedown": = RAW})])
+            .is_none()
+    );
+    let mut names = a.connected_nodes();
+    names.sort();
+    let mut want = vec![b.name().to_string(), RAW.to_string()];
+    want.sort();
+    assert_eq!(names, want);
 }
 
 #[test]
@@ -419,7 +437,8 @@ fn a_sender_facing_a_full_outbound_queue_gets_overloaded_from_a_plain_thread() {
 #[test]
 fn a_bounded_mailbox_drops_a_remote_flood_and_the_connection_stays() {
     let a = node("k");
-    let b = node("k");
+    // The reader does not wait for room at all: what does not fit is dropped.
+    let b = node_with("k", NodeOptions::default().mailbox_wait(Duration::ZERO));
     let gate = b.spawn(|mut mb| {
         mb.receive();
     });
@@ -460,6 +479,65 @@ fn a_bounded_mailbox_drops_a_remote_flood_and_the_connection_stays() {
     assert!(matches!(full.send(2), Err(SendError::MailboxFull(a)) if a == full));
     g2.send("open").unwrap();
     assert_eq!(b.wait(&full), Ok(json!(1)));
+}
+
+#[test]
+fn a_flood_to_a_slow_bounded_actor_is_pushed_back_to_the_sender_and_nothing_is_lost() {
+    let a = node_with(
+        "k",
+        NodeOptions::default()
+            .outbound_limit(64 << 10)
+            .send_timeout(Duration::from_millis(200))
+            .write_timeout(Duration::from_secs(120)),
+    );
+    let b = node_with(
+        "k",
+        NodeOptions::default().mailbox_wait(Duration::from_secs(120)),
+    );
+    let gate = b.spawn(|mut mb| {
+        mb.receive();
+    });
+    let g = gate.clone();
+    let slow = b
+        .spawn_opts(SpawnOptions::new().mailbox_limit(10), move |mut mb| {
+            let _ = pyact::current_node().unwrap().wait(&g);
+            let mut n = 0u64;
+            loop {
+                let m = mb.receive();
+                if m == "end" {
+                    return json!(n);
+                }
+                assert_eq!(m["n"], n, "in order, none lost");
+                n += 1;
+            }
+        })
+        .unwrap();
+    let _ctx = a.inbox();
+    let pad = "p".repeat(16 << 10);
+    let mut sent = 0u64;
+    let err = loop {
+        match slow.send(json!({"n": sent, "pad": pad})) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, SendError::Overloaded { .. }), "{err:?}");
+    // The receiver kept up its end: it held the flood back instead of dropping it.
+    assert_eq!(b.net_stats().dropped_frames, 0);
+    // From A the gate's message would wait behind the flood on the one connection: open it
+    // from B.
+    let g2 = gate.clone();
+    b.spawn(move |_| g2.send("open").unwrap());
+    b.wait(&gate).unwrap();
+    let end = loop {
+        match slow.send("end") {
+            Ok(()) => break Ok(()),
+            Err(SendError::Overloaded { .. }) => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    end.unwrap();
+    assert_eq!(b.wait(&slow), Ok(json!(sent)));
 }
 
 // ---------------------------------------------------------------- row 11

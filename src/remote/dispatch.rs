@@ -1,7 +1,9 @@
 //! What a node does with each frame that arrives on an authenticated connection.
 //!
-//! This runs in the connection's reader, so it never waits on anything: no dial, no
-//! network wait, no blocking push. In particular:
+//! This runs in the connection's reader, so it never waits on the network: no dial, no
+//! blocking push to a peer. (The one wait is local and short: a message for a full bounded
+//! mailbox waits at most [`NodeOptions::mailbox_wait`] for room, see `spawn_options.rs`.)
+//! In particular:
 //! - an answer to the peer (a reply, a `noproc` exit or down for a link or monitor on an
 //!   actor that is gone) goes back on the connection the frame came in on, never through
 //!   routing (which could dial);
@@ -29,10 +31,18 @@ fn local_addr(node: &Node, id: u64) -> Address {
 fn deliver_here(node: &Node, id: u64, env: Envelope) {
     match node.cell(id) {
         Some(cell) => {
-            if cell.queue.push(env).is_err() {
+            let pushed = match env {
+                // A bounded mailbox that is full holds this reader back a little, so a flood
+                // is pushed back to its sender through TCP instead of read and dropped.
+                Envelope::Msg(_) => cell
+                    .queue
+                    .push_waiting(env, node.remote().opts.mailbox_wait),
+                _ => cell.queue.push(env),
+            };
+            if pushed.is_err() {
                 match cell.queue.refusal(&cell.address()) {
                     SendError::MailboxFull(a) => {
-                        // The reader never waits on one slow actor (see spawn_options.rs).
+                        // The reader waits at most `mailbox_wait` (see spawn_options.rs).
                         static FULL: std::sync::atomic::AtomicU64 =
                             std::sync::atomic::AtomicU64::new(0);
                         let n = FULL.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;

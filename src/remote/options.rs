@@ -25,6 +25,7 @@ pub struct NodeOptions {
     pub(crate) outbound_limit: usize,
     pub(crate) write_timeout: Duration,
     pub(crate) send_timeout: Option<Duration>,
+    pub(crate) mailbox_wait: Duration,
     pub(crate) max_remote_waits: usize,
     pub(crate) max_remote_watches: usize,
 }
@@ -41,6 +42,7 @@ impl Default for NodeOptions {
             outbound_limit: 4 << 20,
             write_timeout: Duration::from_secs(5),
             send_timeout: None,
+            mailbox_wait: Duration::from_millis(100),
             max_remote_waits: 65_536,
             max_remote_watches: 65_536,
         }
@@ -107,6 +109,17 @@ impl NodeOptions {
     /// The sender's wait in force.
     pub(crate) fn sender_wait(&self) -> Duration {
         self.send_timeout.unwrap_or(self.write_timeout)
+    }
+
+    /// How long a connection's reader waits for room in a full bounded mailbox
+    /// ([`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit)) before it drops
+    /// the message (default 100 ms). While it waits, nothing else from that peer is read, so
+    /// TCP pushes a flood back to its sender (whose outbound queue fills, and whose senders
+    /// get [`SendError::Overloaded`](crate::SendError::Overloaded)); other peers are not
+    /// affected. Short, so that one stuck actor cannot stall its peer's connection for long.
+    pub fn mailbox_wait(mut self, t: Duration) -> Self {
+        self.mailbox_wait = t;
+        self
     }
 
     /// Most remote `wait`s one connection may have outstanding on this node's actors
