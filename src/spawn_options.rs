@@ -1,26 +1,28 @@
 //! [`SpawnOptions`]: per-actor settings chosen at spawn time ([`Node::spawn_opts`]).
 //!
-//! **Mailbox bound.** An actor's mailbox is unbounded by default, as in Erlang: a sender
-//! never waits and never loses a message to a live actor, and an actor that falls behind
-//! grows its queue. With [`SpawnOptions::mailbox_limit`] the actor holds at most that many
-//! unread user messages; the policy past it is:
-//! - a send from this process (actor or thread) fails at once with
-//!   [`SendError::MailboxFull`](crate::SendError::MailboxFull) and queues nothing (it does not
-//!   wait: two bounded actors sending to each other could otherwise wait forever);
-//! - a message arriving from another node makes that connection's reader wait for room, at
-//!   most [`NodeOptions::mailbox_wait`](crate::NodeOptions::mailbox_wait) (default 100 ms),
-//!   then it is dropped and logged (rate-limited). While the reader waits it reads nothing
-//!   else from that peer, so a flood is pushed back through TCP to the sending node, whose
-//!   outbound queue fills and whose senders get
-//!   [`SendError::Overloaded`](crate::SendError::Overloaded): backpressure end to end, at the
-//!   price of a short head-of-line stall for that one peer's other messages.
-//!
-//! Exit signals, kills and DOWN messages are never refused: they are how an actor learns
-//! that it must stop, and they are few.
+//! The policy of a bounded mailbox is written on [`SpawnOptions`].
 
 use crate::{Address, IntoExit, Mailbox, Node, SpawnError};
 
 /// Options for [`Node::spawn_opts`].
+///
+/// **Mailbox bound.** An actor's mailbox is unbounded by default, as in Erlang: a sender
+/// never waits and never loses a message to a live actor, and an actor that falls behind
+/// grows its queue. With [`SpawnOptions::mailbox_limit`] the actor holds at most that many
+/// unread user messages; the policy past it is:
+/// - a send from this process (actor or thread) fails at once with
+///   [`SendError::MailboxFull`](crate::SendError::MailboxFull) and queues nothing (it does not
+///   wait: two bounded actors sending to each other could otherwise wait forever);
+/// - a message arriving from another node makes that connection's reader wait for room, at
+///   most [`NodeOptions::mailbox_wait`](crate::NodeOptions::mailbox_wait) (default 100 ms),
+///   then it is dropped and logged (rate-limited). While the reader waits it reads nothing
+///   else from that peer, so a flood is pushed back through TCP to the sending node, whose
+///   outbound queue fills and whose senders get
+///   [`SendError::Overloaded`](crate::SendError::Overloaded): backpressure end to end, at the
+///   price of a short head-of-line stall for that one peer's other messages.
+///
+/// Exit signals, kills and DOWN messages are never refused: they are how an actor learns
+/// that it must stop, and they are few.
 ///
 /// ```
 /// use pyact::{Mesh, Node, SendError, SpawnOptions, json};
@@ -51,7 +53,7 @@ impl SpawnOptions {
         SpawnOptions::default()
     }
 
-    /// Hold at most `n` unread user messages (see the [module docs](self) for the policy).
+    /// Hold at most `n` unread user messages (see [`SpawnOptions`] for the policy).
     pub fn mailbox_limit(mut self, n: usize) -> Self {
         self.mailbox_limit = Some(n);
         self

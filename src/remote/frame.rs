@@ -2,10 +2,18 @@
 //!
 //! Every frame is a 4-byte big-endian length `n` followed by `n` bytes of UTF-8 JSON: one
 //! [`Frame`], externally tagged (`{"msg": {"to": 7, "msg": ...}}`). Frames larger than the
-//! receiving node's limit (default 16 MiB, [`NodeOptions::max_frame`](crate::NodeOptions)),
-//! malformed JSON, or an unknown kind close the connection with a logged reason; so does a
-//! peer that closes in the middle of a frame. The handshake frames come first (see
-//! `handshake.rs`); version [`PROTOCOL_VERSION`] is the only one spoken.
+//! receiving node's limit (default 16 MiB, [`NodeOptions::max_frame`](crate::NodeOptions))
+//! close the connection with a logged reason; so does a peer that closes in the middle of a
+//! frame. A complete frame whose body is malformed JSON or an unknown kind is dropped alone
+//! (logged, counted in [`NetStats::dropped_frames`](crate::NetStats)): its length prefix keeps
+//! the stream in step. The handshake frames come first (see `handshake.rs`), then the
+//! acceptor's verdict, `"admitted"` or `{"refused": {"why": ...}}` (see `peers.rs`); version
+//! [`PROTOCOL_VERSION`] is the only one spoken.
+//!
+//! **Depth.** A user message is written in the compact form
+//! `{"msg":{"to":N,"msg":PAYLOAD}}`; a receiver that sees exactly that form parses PAYLOAD on
+//! its own, so PAYLOAD may nest [`MAX_DEPTH`] (127) levels, as much as `serde_json` parses
+//! anywhere. Any other spelling is parsed whole, and the envelope's two levels count.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

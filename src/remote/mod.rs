@@ -5,12 +5,12 @@
 //! gets [`SendError::NoConnection`]); the connection is kept and shared by every actor of
 //! the node, and re-opened by the next send after a failure.
 //!
-//! **Who sends on which connection.** A node sends its traffic only on connections *it*
-//! opened (one per peer), and reads on every connection. So between two nodes there may be
-//! two TCP connections, one per direction. This keeps Erlang's ordering guarantee simply:
-//! messages from one actor to another travel one TCP stream and are delivered in the order
-//! sent. Replies to requests (`wait`, `whereis`, remote spawn) go back on the connection the
-//! request came in on.
+//! **One connection per pair of nodes.** Whoever dialled it, the one connection between two
+//! nodes carries every frame in both directions (`peers.rs`: admission after the
+//! handshake, Erlang's rule that a second connection claiming a connected name is refused,
+//! and a deterministic tie-break when both nodes dial at once). This keeps Erlang's ordering
+//! guarantee simply: messages from one actor to another travel one TCP stream and are
+//! delivered in the order sent.
 //!
 //! **When a connection breaks**, the node declares the peer down: every connection with it
 //! is closed, pending remote `wait`s return [`ExitReason::NoConnection`], every link or
@@ -25,10 +25,25 @@
 //! [`NodeOptions::heartbeat_timeout`] (default 5 s) is declared dead.
 //!
 //! **Bad peers.** A peer that fails the cookie challenge is refused and logged, and none of
-//! its frames is delivered. Oversized frames, malformed JSON, unknown frame kinds, a frame
-//! cut short, or a handshake that stalls close that one connection with a log line; the
-//! node keeps serving everyone else. Before the handshake completes a peer can make the node
-//! buffer at most 4 KiB, for at most the handshake timeout.
+//! its frames is delivered. An oversized frame, a frame cut short, or a handshake that
+//! stalls close that one connection with a log line; a complete frame that is malformed
+//! (bad JSON, unknown kind) is dropped alone with a log line, and the connection carries on.
+//! Before the handshake completes a peer can make the node buffer at most 4 KiB, for at most
+//! the handshake timeout.
+//!
+//! **Bounds a peer runs into** (each enforced in the file named, each a [`NodeOptions`]
+//! setting; the README's threat model lists them with their defaults):
+//! - outbound queue per connection, in bytes, and the write deadline after which a peer
+//!   that stops reading is dropped (`connection.rs`); a sender facing a full queue waits at
+//!   most the send timeout, then gets [`SendError::Overloaded`];
+//! - outstanding remote waits, and links plus monitors, placed per connection
+//!   (`dispatch.rs`), answered with [`ExitReason::Failed`] past the cap;
+//! - a full bounded mailbox holds its connection's reader back at most the mailbox wait,
+//!   then drops the message (`dispatch.rs`, `spawn_options.rs`);
+//! - the frame size (`frame.rs`) and the nesting depth a message may have: the sender
+//!   refuses deeper messages with [`SendError::TooDeep`] (`frame.rs`, `send` below);
+//! - a reader dispatches for at most about a millisecond before letting local actors run
+//!   (`connection.rs`), and never dials or waits on the network (`dispatch.rs`).
 //!
 //! **Where each part lives.** One door in each direction between the core and the network:
 //! the core hands this module an envelope for a remote address (`send`); `dispatch`
@@ -42,10 +57,11 @@
 //! | `handshake.rs`, `digest.rs` | the cookie proof |
 //! | `frame.rs` | the wire format |
 //! | `connection.rs` | one authenticated connection: its reader and writer |
-//! | `peers.rs` | the peer table; what a failed connection takes down |
+//! | `peers.rs` | the peer table, admission; what a failed connection takes down |
 //! | `dispatch.rs` | what an incoming frame does |
 //! | `requests.rs` | remote `wait`, `whereis`, spawn |
-//! | `watch.rs` | links and monitors that cross nodes |
+//! | `watch.rs` | links and monitors that cross nodes (indexed table) |
+//! | `stats.rs` | [`NetStats`]: the sizes of the tables a peer can grow |
 
 mod connection;
 mod dialer;
