@@ -369,6 +369,58 @@ mod tests {
         assert!(d.has_partial());
     }
 
+    fn nested(depth: usize) -> Value {
+        let mut v = json!(1);
+        for _ in 0..depth {
+            v = json!([v]);
+        }
+        v
+    }
+
+    #[test]
+    fn compact_msg_payload_gets_every_level_the_parser_allows() {
+        for depth in [0, 1, 126, MAX_DEPTH] {
+            let bytes = encode_msg(7, &nested(depth), 1 << 20).unwrap();
+            let mut d = Decoder::new(1 << 20);
+            d.feed(&bytes);
+            assert_eq!(
+                d.next_frame(),
+                Ok(Some(Frame::Msg {
+                    to: 7,
+                    msg: nested(depth)
+                })),
+                "depth {depth}"
+            );
+        }
+        // One more level is beyond serde_json, however it is framed.
+        let body = format!(r#"{{"msg":{{"to":7,"msg":{}}}}}"#, nested(MAX_DEPTH + 1));
+        assert!(matches!(
+            decode_body(body.as_bytes()),
+            Err(FrameError::Malformed(_))
+        ));
+        // Another spelling of the same frame goes through the whole-frame parser.
+        let spaced = br#"{ "msg": { "to": 7, "msg": [1] } }"#;
+        assert_eq!(
+            decode_body(spaced),
+            Ok(Frame::Msg {
+                to: 7,
+                msg: json!([1])
+            })
+        );
+        // Junk after the payload is not taken for a payload.
+        assert!(decode_body(br#"{"msg":{"to":7,"msg":1}},"x":2}}"#).is_err());
+    }
+
+    #[test]
+    fn depth_check_counts_containers() {
+        assert!(!depth_exceeds(&json!(1), 0));
+        assert!(depth_exceeds(&json!([1]), 0));
+        assert!(!depth_exceeds(&nested(MAX_DEPTH), MAX_DEPTH));
+        assert!(depth_exceeds(&nested(MAX_DEPTH + 1), MAX_DEPTH));
+        assert!(depth_exceeds(&json!({"a": [{"b": []}]}), 3));
+        assert!(!depth_exceeds(&json!({"a": [{"b": []}]}), 4));
+    }
+
     /// Property test: random bytes never panic the decoder, and every outcome is a frame,
     /// a typed error, or "need more bytes".
     #[test]
