@@ -13,15 +13,14 @@ fn local_actors_make_progress_while_a_peer_floods_the_only_worker() {
     pyact::Config::default().workers(1).apply().unwrap();
     let b = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
     let mut inbox = b.inbox();
-    const N: u64 = 300_000;
-    // A local actor that does 20 spawn + wait once told to, by another actor. (New
+    const N: u64 = 1_000_000;
+    // A local actor that does 10 spawn + wait once told to, by another actor. (New
     // coroutines wait in `may`'s global queue, which a worker takes only when its local queue
-    // is empty: the reader must let it run dry. The same from a plain thread also depends on
-    // when the OS runs that thread, so it is measured in examples/remote_under_attack.rs.)
+    // is empty: the reader must let it run dry.)
     let me = inbox.addr();
     let probe = b.spawn(move |mut mb| {
         mb.receive();
-        for n in 0..20 {
+        for n in 0..10 {
             let t = pyact::spawn(move |_| json!(n));
             assert_eq!(pyact::current_node().unwrap().wait(&t), Ok(json!(n)));
         }
@@ -47,7 +46,18 @@ fn local_actors_make_progress_while_a_peer_floods_the_only_worker() {
     let (_, first) = inbox.receive_match(&[&pattern!("local done"), &pattern!("flood done")]);
     assert_eq!(
         first, "local done",
-        "20 local spawn+waits had to wait for the whole flood"
+        "10 local spawn+waits had to wait for the whole flood"
+    );
+    // The same from this plain thread, while the flood goes on.
+    for n in 0..10 {
+        let t = b.spawn(move |_| json!(n));
+        assert_eq!(b.wait(&t), Ok(json!(n)));
+    }
+    inbox.addr().send("thread done").unwrap();
+    let (_, next) = inbox.receive_match(&[&pattern!("thread done"), &pattern!("flood done")]);
+    assert_eq!(
+        next, "thread done",
+        "10 spawn+waits from a thread had to wait for the whole flood"
     );
     assert_eq!(inbox.receive(), "flood done");
     let _p = writer.join().unwrap();

@@ -344,34 +344,17 @@ const FAIR_SLICE: Duration = Duration::from_millis(1);
 /// worker takes its global queue only when the local one is empty, which a reader flooding
 /// an actor (the reader wakes the actor, the actor wakes nothing, the reader requeues)
 /// never lets happen: a spawn on that worker would wait for the whole flood. Instead the
-/// reader parks and a helper thread wakes it: a wake-up from outside the workers goes
-/// through the global queue, behind the coroutines already there. The cost, one thread
-/// hand-off (microseconds), is paid at most once per [`FAIR_SLICE`] of dispatch.
+/// reader parks and a fresh coroutine, which `may` starts from the global queue, wakes it:
+/// it runs once the worker has drained its local queue and taken the global one, behind the
+/// coroutines that were waiting there. (A helper *thread* waking the reader does not work:
+/// it can wake it before it has parked, and then the park returns at once.) The cost, one
+/// pooled coroutine start, is paid at most once per [`FAIR_SLICE`] of dispatch. On several
+/// workers the waker may start on another one and wake the reader early; a later slice
+/// then tries again.
 fn yield_fairly() {
-    use std::sync::OnceLock;
-    use std::sync::mpsc::{Sender, channel};
-    static KICKER: OnceLock<Option<Mutex<Sender<Arc<Blocker>>>>> = OnceLock::new();
-    let kicker = KICKER.get_or_init(|| {
-        let (tx, rx) = channel::<Arc<Blocker>>();
-        std::thread::Builder::new()
-            .name("pyact-reader-kicker".into())
-            .spawn(move || {
-                for b in rx {
-                    b.unpark();
-                }
-            })
-            .map_err(|e| log::error!("cannot start the reader kicker thread: {e}"))
-            .ok()
-            .map(|_| Mutex::new(tx))
-    });
     let me = Blocker::current();
-    let sent = kicker.as_ref().is_some_and(|k| {
-        k.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(me.clone())
-            .is_ok()
-    });
-    if sent {
+    let waker = me.clone();
+    if crate::actor::go(move || waker.unpark()).is_ok() {
         let _ = me.park(None);
     } else {
         may::coroutine::yield_now();
