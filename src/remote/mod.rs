@@ -305,7 +305,8 @@ impl Node {
     }
 
     /// Subscribe `addr` to node events: it receives `{"nodeup": "host:port"}` and
-    /// `{"nodedown": "host:port", "reason": "..."}` (Erlang's `monitor_nodes`).
+    /// `{"nodedown": "host:port", "reason": "..."}` (Erlang's `monitor_nodes`). `addr` must be
+    /// an actor (or inbox) of this node: events are never sent over the network.
     pub fn monitor_nodes(&self, addr: &Address) {
         lock(&self.remote().subscribers).push(addr.clone());
     }

@@ -274,11 +274,20 @@ pub(crate) fn push_error(peer: &str, e: PushError, limit: usize, waited: Duratio
     }
 }
 
+/// Tell node-event subscribers. Only local ones are told: this runs in a connection's
+/// reader when a peer goes down, and a reader never dials.
 pub(super) fn node_event(node: &Node, msg: Value) {
     let subs = lock(&node.remote().subscribers).clone();
     let mut dead = Vec::new();
     for s in subs {
-        if s.deliver(Envelope::Msg(msg.clone())).is_err() {
+        if s.node_id() != node.name() {
+            log::debug!(
+                "{}: node event not sent to remote subscriber {s}",
+                node.name()
+            );
+            continue;
+        }
+        if node.deliver_local(&s, Envelope::Msg(msg.clone())).is_err() {
             dead.push(s);
         }
     }
