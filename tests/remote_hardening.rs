@@ -180,6 +180,14 @@ fn remote_waits_are_capped_table_entries_released_when_they_fire_or_the_peer_goe
     refused.sort();
     assert_eq!(refused, (100..150).collect::<Vec<u64>>());
     assert_eq!(b.net_stats().remote_waits, 100);
+    // Reusing a request id cannot grow the actor's waiters behind the table's back.
+    for _ in 0..10 {
+        p.send(&json!({"wait": {"req": 7, "to": target.id()}}));
+        let f = p.recv_traffic();
+        assert_eq!(f["wait_reply"]["req"], 7);
+        let why = f["wait_reply"]["reason"]["error"].as_str().unwrap_or("");
+        assert!(why.contains("already waiting"), "{f}");
+    }
     target.send("bye").unwrap();
     let mut answered = Vec::new();
     for _ in 0..100 {
@@ -241,6 +249,18 @@ fn remote_monitors_and_links_are_capped_per_connection() {
     );
     let s = b.net_stats();
     assert_eq!((s.remote_monitors, s.remote_links), (8, 2));
+    // Reusing a reference cannot add an uncounted entry.
+    p.send(&json!({"demonitor": {"to": target.id(), "reference": {"$ref": 1}}}));
+    p.send(&json!({"monitor": {"watcher": watcher, "to": target.id(), "reference": {"$ref": 2}}}));
+    let f = p.recv_traffic();
+    assert_eq!(f["down"]["reference"], json!({"$ref": 2}));
+    assert!(
+        f["down"]["reason"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("already in use")
+    );
+    p.send(&json!({"monitor": {"watcher": watcher, "to": target.id(), "reference": {"$ref": 1}}}));
     // Demonitor frees room.
     p.send(&json!({"demonitor": {"to": target.id(), "reference": {"$ref": 0}}}));
     p.send(&json!({"monitor": {"watcher": watcher, "to": target.id(), "reference": {"$ref": 50}}}));

@@ -176,6 +176,13 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
             };
             {
                 let mut p = conn.placed();
+                if p.monitors.contains_key(&reference) {
+                    // A reused reference would add an entry the table does not count.
+                    drop(p);
+                    return refuse(ExitReason::Failed(format!(
+                        "monitor reference {reference} is already in use"
+                    )));
+                }
                 if p.links.len() + p.monitors.len() >= r.opts.max_remote_watches {
                     drop(p);
                     return refuse(ExitReason::Failed(format!(
@@ -209,16 +216,24 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
         Frame::Wait { req, to } => {
             {
                 let mut p = conn.placed();
-                if p.waits.len() >= r.opts.max_remote_waits {
-                    drop(p);
-                    let reason = ExitReason::Failed(format!(
+                let refusal = if p.waits.contains_key(&req) {
+                    // A reused request id would add a waiter the table does not count.
+                    Some(format!("request id {req} is already waiting"))
+                } else if p.waits.len() >= r.opts.max_remote_waits {
+                    Some(format!(
                         "too many outstanding remote waits from node {} (limit {})",
                         conn.peer, r.opts.max_remote_waits
-                    ));
+                    ))
+                } else {
+                    p.waits.insert(req, to);
+                    None
+                };
+                drop(p);
+                if let Some(why) = refusal {
+                    let reason = ExitReason::Failed(why);
                     let _ = conn.push_frame(&Frame::WaitReply { req, reason });
                     return;
                 }
-                p.waits.insert(req, to);
             }
             let weak = Arc::downgrade(conn);
             let waiter = Waiter::Remote {
