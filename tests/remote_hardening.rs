@@ -11,8 +11,14 @@ use pyact::{
     Address, ExitReason, Mesh, Node, NodeOptions, SendError, SpawnOptions, Value, json, pattern,
 };
 
+/// Options for these tests: raw peers send no heartbeats, and the box is slow, so a silent
+/// peer is declared down only after 10 minutes (no test here relies on that timeout).
+fn base() -> NodeOptions {
+    NodeOptions::default().heartbeat(Duration::from_secs(1), Duration::from_secs(600))
+}
+
 fn node(cookie: &str) -> Node {
-    Node::new(&Mesh::new(), &format!("{cookie}@127.0.0.1:0")).unwrap()
+    node_with(cookie, base())
 }
 
 fn node_with(cookie: &str, opts: NodeOptions) -> Node {
@@ -164,7 +170,7 @@ fn two_nodes_dialing_each_other_at_once_share_one_connection() {
 
 #[test]
 fn remote_waits_are_capped_table_entries_released_when_they_fire_or_the_peer_goes() {
-    let b = node_with("k", NodeOptions::default().max_remote_waits(100));
+    let b = node_with("k", base().max_remote_waits(100));
     let target = b.spawn(|mut mb| mb.receive());
     let mut p = RawPeer::admitted(b.name(), RAW, "k");
     for req in 0..150u64 {
@@ -217,7 +223,7 @@ fn remote_waits_are_capped_table_entries_released_when_they_fire_or_the_peer_goe
 
 #[test]
 fn remote_monitors_and_links_are_capped_per_connection() {
-    let b = node_with("k", NodeOptions::default().max_remote_watches(10));
+    let b = node_with("k", base().max_remote_watches(10));
     let target = b.spawn(|mut mb| mb.receive());
     let mut p = RawPeer::admitted(b.name(), RAW, "k");
     let watcher = addr_json(&format!("{RAW}/7"));
@@ -372,7 +378,8 @@ fn forged_frames_naming_unreachable_nodes_never_make_the_reader_dial() {
 fn a_peer_that_stops_reading_is_dropped_after_the_write_timeout() {
     let b = node_with(
         "k",
-        NodeOptions::default()
+        // Only the write deadline can drop the peer here (see `base`).
+        base()
             .outbound_limit(64 << 10)
             .write_timeout(Duration::from_millis(300)),
     );
@@ -411,10 +418,10 @@ fn kind(e: &SendError) -> &'static str {
 fn a_sender_facing_a_full_outbound_queue_gets_overloaded_from_a_plain_thread() {
     let b = node_with(
         "k",
-        NodeOptions::default()
+        base()
             .outbound_limit(256 << 10)
             .send_timeout(Duration::from_millis(200))
-            .write_timeout(Duration::from_secs(60)),
+            .write_timeout(Duration::from_secs(600)),
     );
     // A peer that reads nothing (the kernel buffers fill, then the outbox).
     let p = RawPeer::admitted(b.name(), RAW, "k");
@@ -458,7 +465,7 @@ fn a_sender_facing_a_full_outbound_queue_gets_overloaded_from_a_plain_thread() {
 fn a_bounded_mailbox_drops_a_remote_flood_and_the_connection_stays() {
     let a = node("k");
     // The reader does not wait for room at all: what does not fit is dropped.
-    let b = node_with("k", NodeOptions::default().mailbox_wait(Duration::ZERO));
+    let b = node_with("k", base().mailbox_wait(Duration::ZERO));
     let gate = b.spawn(|mut mb| {
         mb.receive();
     });
@@ -505,15 +512,12 @@ fn a_bounded_mailbox_drops_a_remote_flood_and_the_connection_stays() {
 fn a_flood_to_a_slow_bounded_actor_is_pushed_back_to_the_sender_and_nothing_is_lost() {
     let a = node_with(
         "k",
-        NodeOptions::default()
+        base()
             .outbound_limit(64 << 10)
             .send_timeout(Duration::from_millis(200))
             .write_timeout(Duration::from_secs(120)),
     );
-    let b = node_with(
-        "k",
-        NodeOptions::default().mailbox_wait(Duration::from_secs(120)),
-    );
+    let b = node_with("k", base().mailbox_wait(Duration::from_secs(120)));
     let gate = b.spawn(|mut mb| {
         mb.receive();
     });
