@@ -19,6 +19,12 @@
 //!   A connector refused for a tie waits (at most the handshake timeout) for the winning
 //!   connection to land in its table and uses it.
 //!
+//!   Known gap: if the smaller node starts dialing in the instant between admitting the
+//!   larger node's connection and registering it, each node can end up admitted by the other
+//!   and then keep its own table's entry, closing the other connection: both close, the
+//!   peers see each other go down once, and the next send reconnects. Replacing a live
+//!   connection instead would have to move the waits and monitors placed through it.
+//!
 //! **A connection's failure removes that connection only**: the table entry is removed, and
 //! the peer declared down, only if it still holds the very connection that failed; a stale
 //! failure never touches a newer connection.
