@@ -19,11 +19,12 @@
 //!   A connector refused for a tie waits (at most the handshake timeout) for the winning
 //!   connection to land in its table and uses it.
 //!
-//!   Known gap: if the smaller node starts dialing in the instant between admitting the
-//!   larger node's connection and registering it, each node can end up admitted by the other
-//!   and then keep its own table's entry, closing the other connection: both close, the
-//!   peers see each other go down once, and the next send reconnects. Replacing a live
-//!   connection instead would have to move the waits and monitors placed through it.
+//!   Why both sides agree: the acceptor checks "already connected" and "dialing" and
+//!   registers, all under the table's lock; the dialer holds the peer's gate while it dials
+//!   and looks at the table again after taking the gate. So a node that admits a connection
+//!   never dials that peer afterwards, and a node that is dialing refuses (smaller name) or
+//!   admits (larger name) the other side's connection, and the other side does the mirror
+//!   image.
 //!
 //! **A connection's failure removes that connection only**: the table entry is removed, and
 //! the peer declared down, only if it still holds the very connection that failed; a stale
