@@ -53,12 +53,12 @@
 //! | runtime configuration | [`config`] |
 //! | bytes inside messages, base64 | [`binary`] |
 //! | sleeping, yielding, parking | [`park`] |
-//! | blocking std calls off the workers | [`blocking`] |
+//! | blocking std calls off the workers | [`blocking()`] |
 //! | the watchdog | [`watchdog`] |
 //!
 //! ## Rules for actor code
 //! See the README's "Rules for actor code": block only in pyact calls ([`sleep`],
-//! [`blocking`], receive, wait, call), call [`yield_now`] in long loops, never hold a
+//! [`blocking()`], receive, wait, call), call [`yield_now`] in long loops, never hold a
 //! `thread_local!` reference across a pyact call. A panic ends only the actor that panicked
 //! ([`ExitReason::Panicked`], reported through `log`); a stack overflow aborts the process
 //! naming the actor (see [`actor`]); the [`watchdog`] names an actor that holds its worker.
@@ -86,6 +86,7 @@ mod reference;
 pub mod remote;
 pub mod router;
 pub mod server;
+mod spawn_options;
 pub mod supervisor;
 mod wait;
 pub mod watchdog;
@@ -104,10 +105,11 @@ pub use node::{ActorInfo, Node, NodeName};
 pub use park::{sleep, yield_now};
 pub use pattern::Pattern;
 pub use reference::Ref;
-pub use remote::{Factory, NodeOptions};
+pub use remote::{Factory, NetStats, NodeOptions};
 pub use router::{Router, Routing};
 pub use serde_json::{Value, json};
 pub use server::{Call, CallError, Server, ServerError, serve};
+pub use spawn_options::SpawnOptions;
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
 
 /// Every Rust block of the README, compiled and run as a doctest, so the README cannot drift
