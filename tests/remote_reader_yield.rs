@@ -4,14 +4,18 @@
 mod common;
 
 use std::io::Write;
+use std::time::Duration;
 
 use common::wire::RawPeer;
-use pyact::{Mesh, Node, json, pattern};
+use pyact::{Mesh, Node, NodeOptions, json, pattern};
 
 #[test]
 fn local_actors_make_progress_while_a_peer_floods_the_only_worker() {
     pyact::Config::default().workers(1).apply().unwrap();
-    let b = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    // A raw peer sends no heartbeats: the node must not call it down for silence while
+    // this loaded machine gets around to the flood.
+    let opts = NodeOptions::default().heartbeat(Duration::from_secs(1), Duration::from_secs(600));
+    let b = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts).unwrap();
     let mut inbox = b.inbox();
     const N: u64 = 1_000_000;
     // A local actor that does 10 spawn + wait once told to, by another actor. (New
@@ -35,10 +39,13 @@ fn local_actors_make_progress_while_a_peer_floods_the_only_worker() {
         }
         me.send("flood done").unwrap();
     });
-    let mut p = RawPeer::admitted(b.name(), "127.0.0.1:1", "k");
+    // The flood is built before the handshake: a raw peer sends no heartbeats, and building
+    // a million frames can take longer than the node's heartbeat timeout on a loaded core,
+    // after which the node would rightly call the silent peer down.
     let bytes: Vec<u8> = (0..N)
         .flat_map(|i| RawPeer::msg_bytes(sink.id(), &json!({"i": i})))
         .collect();
+    let mut p = RawPeer::admitted(b.name(), "127.0.0.1:1", "k");
     let writer = std::thread::spawn(move || {
         p.stream.write_all(&bytes).unwrap();
         p

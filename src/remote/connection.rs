@@ -340,19 +340,26 @@ fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
 const FAIR_SLICE: Duration = Duration::from_millis(1);
 
 /// Step aside until everything runnable on this worker has run, *including* coroutines that
-/// wait in `may`'s global queue (every new spawn, every wake-up from a plain thread).
+/// wait in `may`'s global queue (wake-ups and spawns from plain threads).
 ///
-/// `may::coroutine::yield_now` is not enough: it requeues on the worker's local queue, and a
-/// worker takes its global queue only when the local one is empty, which a reader flooding
-/// an actor (the reader wakes the actor, the actor wakes nothing, the reader requeues)
-/// never lets happen: a spawn on that worker would wait for the whole flood. Instead the
-/// reader parks and a fresh coroutine, which `may` starts from the global queue, wakes it:
-/// it runs once the worker has drained its local queue and taken the global one, behind the
-/// coroutines that were waiting there. (A helper *thread* waking the reader does not work:
-/// it can wake it before it has parked, and then the park returns at once.) The cost, one
-/// pooled coroutine start, is paid at most once per [`FAIR_SLICE`] of dispatch. On several
-/// workers the waker may start on another one and wake the reader early; a later slice
-/// then tries again.
+/// Written for upstream `may`, where `may::coroutine::yield_now` was not enough: it requeues
+/// on the worker's local queue, a worker took its global queue only when the local one was
+/// empty, and a reader flooding an actor (the reader wakes the actor, the actor wakes
+/// nothing, the reader requeues) never let that happen. So the reader parks and a fresh
+/// coroutine wakes it; the wake-up comes after what was runnable before it. (A helper
+/// *thread* waking the reader does not work: it can wake it before it has parked, and then
+/// the park returns at once.)
+///
+/// Since the merge with main two things changed underneath, and the step aside keeps its
+/// meaning: `crate::actor::go` called from a coroutine starts the waker on this worker's
+/// local queue (`pool.rs`), so the reader resumes behind everything already runnable
+/// here, spawns from actors included (they queue locally too); and the vendored `may`
+/// looks at a worker's global queue every 61 tasks (`vendor/may/PYACT-PATCH.md`), so
+/// coroutines scheduled from plain threads get in during the step aside as well
+/// (`tests/remote_reader_yield.rs` checks both on one worker). The cost, one pooled
+/// coroutine start, is paid at most once per [`FAIR_SLICE`] of dispatch. On several workers
+/// the waker may be stolen by another one and wake the reader early; a later slice then
+/// tries again.
 fn yield_fairly() {
     let me = Blocker::current();
     let waker = me.clone();
