@@ -98,19 +98,27 @@ pub(crate) struct ActorCell {
 
 /// Someone waiting for an actor's end.
 pub(crate) enum Waiter {
-    /// A channel (the network side's remote waits).
-    Chan(may::sync::mpsc::Sender<ExitReason>),
-    /// A local `wait`, parked so that an exit signal still reaches a waiting actor.
+    /// A local `wait` (actor or plain thread), parked so that an exit signal still reaches a
+    /// waiting actor.
     Slot(Arc<crate::park::OneShot<ExitReason>>),
+    /// A peer's remote wait: a table entry, not a coroutine. `key` (connection serial,
+    /// request id) finds it again when the connection ends; `reply` queues the answer.
+    Remote {
+        key: (u64, u64),
+        reply: Box<dyn FnOnce(&ExitReason) + Send>,
+    },
 }
 
 impl Waiter {
-    fn send(self, reason: ExitReason) {
+    /// Is this the remote wait `req` of connection `serial`?
+    pub(crate) fn is_remote(&self, serial: u64, req: u64) -> bool {
+        matches!(self, Waiter::Remote { key, .. } if *key == (serial, req))
+    }
+
+    fn fire(self, reason: &ExitReason) {
         match self {
-            Waiter::Chan(tx) => {
-                let _ = tx.send(reason);
-            }
-            Waiter::Slot(s) => s.set(reason),
+            Waiter::Slot(s) => s.set(reason.clone()),
+            Waiter::Remote { reply, .. } => reply(reason),
         }
     }
 }
@@ -120,7 +128,7 @@ impl Waiter {
 pub(crate) struct CellState {
     /// Set once, when the actor ends.
     pub(crate) exit: Option<ExitReason>,
-    /// Threads/actors blocked in `wait`.
+    /// Who waits for the end: blocked `wait`s and peers' remote waits.
     pub(crate) waiters: Vec<Waiter>,
     /// Linked actors (bidirectional: each side records the other).
     pub(crate) links: HashSet<Address>,
@@ -234,8 +242,9 @@ impl ActorCell {
             }
         }
         for w in waiters {
-            w.send(reason.clone());
+            w.fire(&reason);
         }
+        crate::remote::local_ended(node, id);
         if links.is_empty() && monitors.is_empty() {
             return;
         }

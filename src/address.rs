@@ -139,10 +139,7 @@ impl Address {
         let cell = self.0.cell.upgrade();
         let local = crate::actor::checkpoint_may_deliver(cell.as_deref().map(|c| &*c.node_id));
         match cell {
-            Some(cell) if local => cell
-                .queue
-                .push(env)
-                .map_err(|_| SendError::DeadActor(self.clone())),
+            Some(cell) if local => cell.queue.push(env).map_err(|_| cell.queue.refusal(self)),
             _ => crate::node::route(self, env),
         }
     }
@@ -150,10 +147,7 @@ impl Address {
     /// Deliver an envelope: locally when possible, else through the current node's routes.
     pub(crate) fn deliver(&self, env: Envelope) -> Result<(), SendError> {
         if let Some(cell) = self.local_cell() {
-            return cell
-                .queue
-                .push(env)
-                .map_err(|_| SendError::DeadActor(self.clone()));
+            return cell.queue.push(env).map_err(|_| cell.queue.refusal(self));
         }
         crate::node::route(self, env)
     }

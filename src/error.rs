@@ -24,6 +24,25 @@ pub enum SendError {
         /// What went wrong.
         why: String,
     },
+    /// The connection's outbound queue stayed full for the whole write timeout: the peer
+    /// (or the network) does not keep up. Nothing was queued; sending again may succeed.
+    Overloaded {
+        /// `host:port` of the node.
+        node: String,
+        /// The outbound queue's bound in bytes ([`NodeOptions::outbound_limit`](crate::NodeOptions::outbound_limit)).
+        queued_limit: usize,
+        /// How long the sender waited for room.
+        waited: std::time::Duration,
+    },
+    /// The message nests deeper than a receiving node can parse (arrays and objects inside
+    /// each other more than `limit` levels); it would not arrive, so it is not sent.
+    TooDeep {
+        /// The most levels a message may have.
+        limit: usize,
+    },
+    /// The target's mailbox is at its bound (see [`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit)).
+    /// Nothing was queued.
+    MailboxFull(Address),
     /// The encoded message is larger than the frame limit.
     TooLarge {
         /// Encoded size in bytes.
@@ -43,6 +62,20 @@ impl fmt::Display for SendError {
             SendError::NoConnection { node, why } => {
                 write!(f, "no connection to node {node}: {why}")
             }
+            SendError::Overloaded {
+                node,
+                queued_limit,
+                waited,
+            } => write!(
+                f,
+                "node {node} is overloaded: its outbound queue stayed at its bound of \
+                 {queued_limit} bytes for {waited:?}"
+            ),
+            SendError::TooDeep { limit } => write!(
+                f,
+                "message nests deeper than {limit} levels, which a receiving node cannot parse"
+            ),
+            SendError::MailboxFull(a) => write!(f, "mailbox of {a} is full"),
             SendError::TooLarge { size, limit } => write!(
                 f,
                 "message of {size} bytes exceeds the frame limit of {limit} bytes"

@@ -86,6 +86,7 @@ mod reference;
 pub mod remote;
 pub mod router;
 pub mod server;
+mod spawn_options;
 pub mod supervisor;
 mod wait;
 pub mod watchdog;
@@ -105,10 +106,11 @@ pub use observe::ActorInfo;
 pub use park::{sleep, yield_now};
 pub use pattern::Pattern;
 pub use reference::Ref;
-pub use remote::{Factory, NodeOptions};
+pub use remote::{Factory, NetStats, NodeOptions};
 pub use router::{Router, Routing};
 pub use serde_json::{Value, json};
 pub use server::{Call, CallError, Server, ServerError, serve};
+pub use spawn_options::SpawnOptions;
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
 
 /// Every Rust block of the README, compiled and run as a doctest, so the README cannot drift

@@ -125,6 +125,13 @@ pub(crate) struct MailQueue {
     received: AtomicU64,
     /// Length of the owner's save queue, mirrored by the consumer for `Node::info`.
     saved: AtomicUsize,
+    /// Most user messages queued at once (`usize::MAX`: unbounded), see
+    /// [`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit).
+    limit: AtomicUsize,
+    /// User messages queued (counted only when bounded).
+    len: AtomicUsize,
+    /// A connection's reader waiting for room (bounded mailboxes only).
+    room: AtomicOption<Arc<Blocker>>,
 }
 
 impl MailQueue {
@@ -146,6 +153,23 @@ impl MailQueue {
             popped: AtomicU64::new(0),
             received: AtomicU64::new(0),
             saved: AtomicUsize::new(0),
+            limit: AtomicUsize::new(usize::MAX),
+            len: AtomicUsize::new(0),
+            room: AtomicOption::none(),
+        }
+    }
+
+    /// Bound the number of queued user messages (before the owner starts receiving).
+    pub(crate) fn set_limit(&self, n: usize) {
+        self.limit.store(n, Ordering::Relaxed);
+    }
+
+    /// The error for a refused push: the mailbox is closed (dead actor) or full.
+    pub(crate) fn refusal(&self, addr: &Address) -> crate::SendError {
+        if self.closed.load(Ordering::Acquire) {
+            crate::SendError::DeadActor(addr.clone())
+        } else {
+            crate::SendError::MailboxFull(addr.clone())
         }
     }
 
@@ -160,6 +184,14 @@ impl MailQueue {
             && self.is_deadly(sig)
         {
             return self.push_doom(env);
+        }
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit != usize::MAX
+            && matches!(env, Envelope::Msg(_))
+            && self.len.fetch_add(1, Ordering::AcqRel) >= limit
+        {
+            self.len.fetch_sub(1, Ordering::AcqRel);
+            return Err(env);
         }
         self.pushed.fetch_add(1, Ordering::Relaxed);
         self.queue.push(env);
@@ -265,7 +297,7 @@ impl MailQueue {
                 // Single consumer: no read-modify-write needed.
                 self.popped
                     .store(self.popped.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-                return Popped::Env(e);
+                return Popped::Env(self.taken(e));
             }
             let timeout = match deadline {
                 Some(d) => match crate::park::timeout_until(d) {
@@ -308,6 +340,49 @@ impl MailQueue {
             if let Some(q) = foreign {
                 q.set_alarm(None);
             }
+        }
+    }
+
+    /// Count a user message out of a bounded queue.
+    #[inline]
+    fn taken(&self, e: Envelope) -> Envelope {
+        if matches!(e, Envelope::Msg(_)) && self.limit.load(Ordering::Relaxed) != usize::MAX {
+            self.len.fetch_sub(1, Ordering::AcqRel);
+            if let Some(w) = self.room.take() {
+                w.unpark();
+            }
+        }
+        e
+    }
+
+    /// Push a user message into a bounded mailbox, waiting up to `timeout` for room (for a
+    /// connection's reader: see `SpawnOptions`). Fails at once if the mailbox is closed.
+    pub(crate) fn push_waiting(
+        &self,
+        mut env: Envelope,
+        timeout: Duration,
+    ) -> Result<(), Envelope> {
+        let mut deadline = None;
+        loop {
+            env = match self.push(env) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.closed.load(Ordering::Acquire) || left.is_zero() {
+                return Err(env);
+            }
+            let me = Blocker::current();
+            self.room.store(me.clone());
+            if self.len.load(Ordering::Acquire) < self.limit.load(Ordering::Relaxed) {
+                self.room.take();
+                continue;
+            }
+            let _ = me.park(Some(Duration::from_millis(
+                left.as_millis().clamp(1, u64::MAX as u128) as u64,
+            )));
+            self.room.take();
         }
     }
 

@@ -293,8 +293,12 @@ impl Node {
         crate::link::add_link_from(to, &child);
         actor::start(self, cell, f, Some(to.clone())).inspect_err(|_| {
             // Undo the half-made link: the child never existed.
-            if let Some(c) = to.local_cell() {
-                c.forget_link(&child);
+            match to.local_cell().or_else(|| crate::remote::local_cell_of(to)) {
+                Some(c) => c.forget_link(&child),
+                None if !crate::remote::is_local_node(to) => {
+                    crate::remote::unlink(self, to, &child)
+                }
+                None => {}
             }
         })
     }
@@ -341,7 +345,7 @@ impl Node {
         Mailbox::new(cell, self.clone(), true)
     }
 
-    fn new_cell(&self, ephemeral: bool, actor: bool) -> Arc<ActorCell> {
+    pub(crate) fn new_cell(&self, ephemeral: bool, actor: bool) -> Arc<ActorCell> {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         Arc::new(ActorCell::new(
             id,
@@ -424,10 +428,7 @@ impl Node {
     /// Deliver to an actor of this node by id.
     pub(crate) fn deliver_local(&self, addr: &Address, env: Envelope) -> Result<(), SendError> {
         match self.cell_of(addr) {
-            Some(cell) => cell
-                .queue
-                .push(env)
-                .map_err(|_| SendError::DeadActor(addr.clone())),
+            Some(cell) => cell.queue.push(env).map_err(|_| cell.queue.refusal(addr)),
             None => Err(SendError::DeadActor(addr.clone())),
         }
     }
@@ -484,18 +485,14 @@ impl Node {
 
     /// Register `tx` to get the exit reason of local actor `id` (for remote waits). Returns
     /// the reason at once if the actor already ended or is unknown.
-    pub(crate) fn on_exit(
-        &self,
-        id: u64,
-        tx: may::sync::mpsc::Sender<ExitReason>,
-    ) -> Option<ExitReason> {
+    pub(crate) fn on_exit(&self, id: u64, tx: actor::Waiter) -> Option<ExitReason> {
         let sh = self.shard(id);
         if let Some(cell) = sh.live.get(&id) {
             let mut st = cell.lock();
             if let Some(r) = &st.exit {
                 return Some(r.clone());
             }
-            st.waiters.push(actor::Waiter::Chan(tx));
+            st.waiters.push(tx);
             None
         } else {
             Some(sh.dead.get(&id).cloned().unwrap_or(ExitReason::NoSuchActor))

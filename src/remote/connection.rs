@@ -1,66 +1,274 @@
 //! One authenticated TCP connection to another node, and the two coroutines that drive it.
 //!
-//! - The **writer** drains the connection's outbound queue. Senders encode their frame and
-//!   push the bytes (never blocking); the writer takes everything queued (up to 256 KiB) and
-//!   writes it with one `write_all`, so under load many small messages share one syscall.
-//!   When the queue stays empty for the heartbeat interval it writes a `Heartbeat` frame.
+//! - The **outbox** is a byte buffer of encoded frames, bounded by
+//!   [`NodeOptions::outbound_limit`](crate::NodeOptions::outbound_limit). A user message that
+//!   does not fit makes its sender (actor or plain thread) wait for room, at most
+//!   [`NodeOptions::send_timeout`](crate::NodeOptions::send_timeout); then the send fails
+//!   with [`SendError::Overloaded`](crate::SendError::Overloaded). Control frames (replies,
+//!   exit and down signals) never wait, so a reader can always answer; they may overshoot the
+//!   bound by one more limit's worth, past which the peer is evidently not reading its
+//!   replies and the connection is dropped.
+//! - The **writer** takes the whole outbox at once (so under load many small messages share
+//!   one syscall) and writes it with a deadline of `write_timeout`: a peer that stops reading
+//!   is dropped when the deadline passes. When the outbox stays empty for the heartbeat
+//!   interval it writes a `Heartbeat` frame.
 //! - The **reader** reads into a [`Decoder`] and hands each frame to the node
-//!   ([`super::dispatch::on_frame`]), in order. A read that sees nothing for the heartbeat
-//!   timeout means the peer is gone.
+//!   ([`super::dispatch::on_frame`]), in order, yielding its worker after every read so a
+//!   flood from one peer never starves local actors. A read that sees nothing for the
+//!   heartbeat timeout means the peer is gone. A complete frame that is not valid JSON or not
+//!   a known kind is dropped with a log line (the length prefix keeps the stream in step);
+//!   other messages on the connection are unaffected.
 //!
-//! Any failure (I/O error, EOF, silence, a bad frame) closes the connection and reports the
-//! peer down to its node, which fires links and monitors with `noconnection`.
+//! Whichever of the two loops ends first, for whatever reason (I/O error, EOF, silence, an
+//! oversized frame, even a panic), takes the connection down with it: a guard in each loop
+//! closes the socket and reports the failure to the peer table when the loop is left.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::Shutdown;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use may::net::TcpStream;
-use may::sync::mpsc;
+use may::sync::Blocker;
 
-use super::frame::{Decoder, Frame, encode_into};
-use crate::Node;
+use super::frame::{Decoder, Frame, FrameError, encode_into};
+use crate::{Address, Node, Ref};
+
+/// Why a frame could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// The connection is closed.
+    Closed,
+    /// The outbox stayed full for the whole write timeout.
+    Overloaded,
+}
+
+/// The encoded frames waiting for the writer, and who waits for what.
+#[derive(Default)]
+struct Outbox {
+    buf: Vec<u8>,
+    /// The writer, parked until there is something to write.
+    writer: Option<Arc<Blocker>>,
+    /// Senders parked until the writer makes room.
+    senders: Vec<Arc<Blocker>>,
+}
+
+/// What the peer placed on this node's actors through this connection: its outstanding
+/// remote waits, its monitors and its links. Each entry is a few words in a table (no
+/// coroutine), counted against the connection's caps, and removed when it fires, when the
+/// peer takes it back, or when the connection ends.
+#[derive(Default)]
+pub(crate) struct Placed {
+    /// Remote waits: request id -> waited local actor id.
+    pub(crate) waits: HashMap<u64, u64>,
+    /// Monitors: reference -> monitored local actor id.
+    pub(crate) monitors: HashMap<Ref, u64>,
+    /// Links: (local actor id, the peer's actor).
+    pub(crate) links: HashSet<(u64, Address)>,
+}
 
 /// A live connection to `peer`.
 pub(crate) struct Conn {
     /// The peer's node id (`host:port`).
     pub(crate) peer: Arc<str>,
-    tx: Mutex<mpsc::Sender<Vec<u8>>>,
+    /// Unique per process: tells a connection from a newer one with the same peer.
+    pub(crate) serial: u64,
+    out: Mutex<Outbox>,
+    limit: usize,
+    write_timeout: Duration,
+    send_timeout: Duration,
     closed: AtomicBool,
     stream: TcpStream,
+    /// What the peer placed here through this connection.
+    pub(crate) placed: Mutex<Placed>,
+    /// Frames dropped because they were malformed (counted for [`crate::NetStats`]).
+    pub(crate) dropped: AtomicU64,
 }
 
 impl Conn {
-    /// Queue encoded frame bytes for the writer. Fails once the connection closed.
-    pub(crate) fn push(&self, bytes: Vec<u8>) -> Result<(), ()> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(());
+    /// A connection on an authenticated stream; nothing runs until [`Conn::run`].
+    pub(crate) fn new(
+        stream: &TcpStream,
+        peer: Arc<str>,
+        limit: usize,
+        write_timeout: Duration,
+        send_timeout: Duration,
+    ) -> std::io::Result<Arc<Conn>> {
+        static SERIAL: AtomicU64 = AtomicU64::new(1);
+        Ok(Arc::new(Conn {
+            peer,
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+            out: Mutex::new(Outbox::default()),
+            limit: limit.max(1),
+            write_timeout,
+            send_timeout,
+            closed: AtomicBool::new(false),
+            stream: stream.try_clone()?,
+            placed: Mutex::default(),
+            dropped: AtomicU64::new(0),
+        }))
+    }
+
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        self.out.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn placed(&self) -> MutexGuard<'_, Placed> {
+        self.placed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queue a user message's bytes, waiting (at most the send timeout) for room when the
+    /// outbox is full. An empty outbox takes any one frame, so a frame larger than the bound
+    /// still travels.
+    pub(crate) fn push(&self, bytes: &[u8]) -> Result<(), PushError> {
+        let mut deadline: Option<Instant> = None;
+        loop {
+            if self.is_closed() {
+                return Err(PushError::Closed);
+            }
+            let mut out = self.outbox();
+            if out.buf.is_empty() || out.buf.len() + bytes.len() <= self.limit {
+                out.buf.extend_from_slice(bytes);
+                let w = out.writer.take();
+                drop(out);
+                if let Some(w) = w {
+                    w.unpark();
+                }
+                return Ok(());
+            }
+            let d = *deadline.get_or_insert_with(|| Instant::now() + self.send_timeout);
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(PushError::Overloaded);
+            }
+            let me = Blocker::current();
+            out.senders.push(me.clone());
+            drop(out);
+            // `may`'s timer counts whole milliseconds; round up, the loop re-checks.
+            let _ = me.park(Some(Duration::from_millis(
+                left.as_millis().max(1).min(u64::MAX as u128) as u64,
+            )));
         }
-        self.tx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(bytes)
-            .map_err(|_| ())
     }
 
-    /// Queue a frame.
-    pub(crate) fn push_frame(&self, f: &Frame) -> Result<(), ()> {
-        let mut out = Vec::new();
-        encode_into(f, &mut out);
-        self.push(out)
+    /// Queue a control frame (a reply or a signal): never waits. Past twice the bound the
+    /// peer is not reading what it asked for, and the connection is dropped.
+    pub(crate) fn push_frame(&self, f: &Frame) -> Result<(), PushError> {
+        if self.is_closed() {
+            return Err(PushError::Closed);
+        }
+        let mut out = self.outbox();
+        if out.buf.len() > self.limit.saturating_mul(2) {
+            drop(out);
+            log::warn!(
+                "connection to {}: outbox over twice its limit of {} bytes with control frames; dropping it",
+                self.peer,
+                self.limit
+            );
+            self.close();
+            return Err(PushError::Closed);
+        }
+        encode_into(f, &mut out.buf);
+        let w = out.writer.take();
+        drop(out);
+        if let Some(w) = w {
+            w.unpark();
+        }
+        Ok(())
     }
 
-    /// Close both directions; the loops notice and end. Idempotent.
+    /// Close both directions and wake everyone parked on the outbox; the loops notice and
+    /// end. Idempotent.
     pub(crate) fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             let _ = self.stream.shutdown(Shutdown::Both);
+            let (w, s) = {
+                let mut out = self.outbox();
+                (out.writer.take(), std::mem::take(&mut out.senders))
+            };
+            for b in w.into_iter().chain(s) {
+                b.unpark();
+            }
         }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Bytes waiting in the outbox.
+    pub(crate) fn queued(&self) -> usize {
+        self.outbox().buf.len()
+    }
+
+    /// Start the writer and the reader. `decoder` holds whatever the handshake already read
+    /// past its last frame. If either cannot start, the connection is closed and reported.
+    pub(crate) fn run(
+        self: &Arc<Self>,
+        node: &Node,
+        stream: TcpStream,
+        mut decoder: Decoder,
+        max_frame: usize,
+        beat: Beat,
+    ) -> std::io::Result<()> {
+        decoder.set_limit(max_frame);
+        stream.set_read_timeout(Some(beat.timeout))?;
+        stream.set_write_timeout(Some(self.write_timeout))?;
+        let mut wstream = stream.try_clone()?;
+        let (wconn, wnode) = (self.clone(), node.clone());
+        // Both loops are counted network coroutines (`remote::go`): a connection holds two
+        // slots of the live-actor budget, and a failed start closes it instead of panicking.
+        let started = super::go(move || {
+            let guard = DownGuard::new(&wnode, &wconn, "writer ended");
+            let why = write_loop(&wconn, &mut wstream, beat);
+            guard.set(why);
+        });
+        if let Err(e) = started {
+            super::peers::conn_failed(node, self, &format!("cannot start the writer: {e}"));
+            return Err(e);
+        }
+        let (rconn, rnode) = (self.clone(), node.clone());
+        let mut rstream = stream;
+        let started = super::go(move || {
+            crate::actor::set_context(Some((rnode.clone(), None)));
+            let guard = DownGuard::new(&rnode, &rconn, "reader ended");
+            let why = read_loop(&rnode, &rconn, &mut rstream, &mut decoder, beat);
+            guard.set(why);
+        });
+        if let Err(e) = started {
+            super::peers::conn_failed(node, self, &format!("cannot start the reader: {e}"));
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// Reports the connection down when a loop is left, however it is left (a panic included).
+struct DownGuard {
+    node: Node,
+    conn: Arc<Conn>,
+    why: String,
+}
+
+impl DownGuard {
+    fn new(node: &Node, conn: &Arc<Conn>, why: &str) -> Self {
+        DownGuard {
+            node: node.clone(),
+            conn: conn.clone(),
+            why: format!("{why} unexpectedly"),
+        }
+    }
+
+    fn set(mut self, why: String) {
+        self.why = why;
+    }
+}
+
+impl Drop for DownGuard {
+    fn drop(&mut self) {
+        super::peers::conn_failed(&self.node, &self.conn, &self.why);
     }
 }
 
@@ -71,66 +279,95 @@ pub(crate) struct Beat {
     pub(crate) timeout: Duration,
 }
 
-/// Start the reader and writer of an authenticated stream. `decoder` holds whatever the
-/// handshake already read past its last frame.
-pub(crate) fn start(
-    node: &Node,
-    stream: TcpStream,
-    peer: Arc<str>,
-    mut decoder: Decoder,
-    max_frame: usize,
-    beat: Beat,
-) -> std::io::Result<Arc<Conn>> {
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let conn = Arc::new(Conn {
-        peer,
-        tx: Mutex::new(tx),
-        closed: AtomicBool::new(false),
-        stream: stream.try_clone()?,
-    });
-    decoder.set_limit(max_frame);
-    stream.set_read_timeout(Some(beat.timeout))?;
-    let mut wstream = stream.try_clone()?;
-    let wconn = conn.clone();
-    let wnode = node.clone();
-    super::go(move || {
-        let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
-        loop {
-            match rx.recv_timeout(beat.interval) {
-                Ok(first) => {
-                    batch.extend_from_slice(&first);
-                    while batch.len() < 256 * 1024 {
-                        match rx.try_recv() {
-                            Ok(more) => batch.extend_from_slice(&more),
-                            Err(_) => break,
-                        }
+/// Write the outbox until the connection closes or a write fails; returns why it ended.
+fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
+    let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+    loop {
+        let senders = {
+            let mut out = conn.outbox();
+            if out.buf.is_empty() {
+                let me = Blocker::current();
+                out.writer = Some(me.clone());
+                drop(out);
+                if conn.is_closed() {
+                    return "closed".into();
+                }
+                let timed_out = me.park(Some(beat.interval)).is_err();
+                let mut out = conn.outbox();
+                out.writer = None;
+                if out.buf.is_empty() {
+                    if timed_out {
+                        encode_into(&Frame::Heartbeat, &mut out.buf);
+                    } else {
+                        continue;
                     }
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    encode_into(&Frame::Heartbeat, &mut batch);
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                std::mem::swap(&mut out.buf, &mut batch);
+                std::mem::take(&mut out.senders)
+            } else {
+                std::mem::swap(&mut out.buf, &mut batch);
+                std::mem::take(&mut out.senders)
             }
-            if wconn.is_closed() {
-                break;
-            }
-            if let Err(e) = wstream.write_all(&batch) {
-                super::peers::conn_failed(&wnode, &wconn, &format!("write failed: {e}"));
-                break;
-            }
-            batch.clear();
+        };
+        for s in senders {
+            s.unpark();
         }
-    })?;
-    let rconn = conn.clone();
-    let rnode = node.clone();
-    let mut rstream = stream;
-    super::go(move || {
-        crate::actor::set_context(Some((rnode.clone(), None)));
-        let why = read_loop(&rnode, &rconn, &mut rstream, &mut decoder, beat);
-        super::peers::conn_failed(&rnode, &rconn, &why);
-    })
-    .inspect_err(|_| conn.close())?; // the writer sees it closed and ends
-    Ok(conn)
+        if conn.is_closed() {
+            return "closed".into();
+        }
+        if let Err(e) = stream.write_all(&batch) {
+            return if matches!(
+                e.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) {
+                format!(
+                    "peer stopped reading: {} bytes not taken within the write timeout of {:?}",
+                    batch.len(),
+                    conn.write_timeout
+                )
+            } else {
+                format!("write failed: {e}")
+            };
+        }
+        batch.clear();
+        if batch.capacity() > 1 << 20 {
+            batch.shrink_to(64 * 1024);
+        }
+    }
+}
+
+/// How long a reader dispatches without letting others run.
+const FAIR_SLICE: Duration = Duration::from_millis(1);
+
+/// Step aside until everything runnable on this worker has run, *including* coroutines that
+/// wait in `may`'s global queue (wake-ups and spawns from plain threads).
+///
+/// Written for upstream `may`, where `may::coroutine::yield_now` was not enough: it requeues
+/// on the worker's local queue, a worker took its global queue only when the local one was
+/// empty, and a reader flooding an actor (the reader wakes the actor, the actor wakes
+/// nothing, the reader requeues) never let that happen. So the reader parks and a fresh
+/// coroutine wakes it; the wake-up comes after what was runnable before it. (A helper
+/// *thread* waking the reader does not work: it can wake it before it has parked, and then
+/// the park returns at once.)
+///
+/// Since the merge with main two things changed underneath, and the step aside keeps its
+/// meaning: `crate::actor::go` called from a coroutine starts the waker on this worker's
+/// local queue (`pool.rs`), so the reader resumes behind everything already runnable
+/// here, spawns from actors included (they queue locally too); and the vendored `may`
+/// looks at a worker's global queue every 61 tasks (`vendor/may/PYACT-PATCH.md`), so
+/// coroutines scheduled from plain threads get in during the step aside as well
+/// (`tests/remote_reader_yield.rs` checks both on one worker). The cost, one pooled
+/// coroutine start, is paid at most once per [`FAIR_SLICE`] of dispatch. On several workers
+/// the waker may be stolen by another one and wake the reader early; a later slice then
+/// tries again.
+fn yield_fairly() {
+    let me = Blocker::current();
+    let waker = me.clone();
+    if crate::actor::go(move || waker.unpark()).is_ok() {
+        let _ = me.park(None);
+    } else {
+        may::coroutine::yield_now();
+    }
 }
 
 /// Read and dispatch frames until something goes wrong; returns what went wrong.
@@ -142,16 +379,35 @@ fn read_loop(
     beat: Beat,
 ) -> String {
     const CHUNK: usize = 64 * 1024;
+    let mut busy_since = Instant::now();
     loop {
         loop {
             match decoder.next_frame() {
                 Ok(Some(frame)) => super::dispatch::on_frame(node, conn, frame),
                 Ok(None) => break,
+                Err(FrameError::Malformed(e)) => {
+                    // The length prefix was fine, so the stream is still in step: drop this
+                    // one frame, keep the connection others share.
+                    let n = conn.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n.is_power_of_two() {
+                        log::warn!(
+                            "{}: dropped a malformed frame from {} ({n} so far): {e}",
+                            node.name(),
+                            conn.peer
+                        );
+                    }
+                }
                 Err(e) => return format!("{e} from {}", conn.peer),
             }
         }
         if conn.is_closed() {
             return "closed".into();
+        }
+        // Let local actors run between batches: a flood from one peer must not hold this
+        // worker for longer than about a millisecond of dispatch.
+        if busy_since.elapsed() >= FAIR_SLICE {
+            yield_fairly();
+            busy_since = Instant::now();
         }
         let buf = decoder.spare(CHUNK);
         let res = stream.read(buf);

@@ -188,10 +188,18 @@ fn dial(node: &Node, peer: &str) -> Result<Arc<Conn>, SendError> {
     };
     let (declared, decoder) =
         handshake::connect(&mut stream, &me, peer).map_err(|e| fail(e.to_string()))?;
-    // Recorded before the connection is, so whoever finds the connection finds this too.
-    lock(&r.peers).entry(peer.into()).or_default().creation = declared.creation;
-    let conn =
-        serve_conn(node, stream, peer.into(), decoder, true).map_err(|e| fail(e.to_string()))?;
+    // The creation is recorded with the connection, at admission, so whoever finds the
+    // connection finds it too.
+    let conn = serve_conn(
+        node,
+        stream,
+        peer.into(),
+        declared.creation,
+        decoder,
+        true,
+        me.deadline,
+    )
+    .map_err(|e| fail(e.to_string()))?;
     log::debug!("{}: connected to {peer}", node.name());
     Ok(conn)
 }

@@ -1,8 +1,24 @@
 //! What a node does with each frame that arrives on an authenticated connection.
+//!
+//! This runs in the connection's reader, so it never waits on the network: no dial, no
+//! blocking push to a peer. (The one wait is local and short: a message for a full bounded
+//! mailbox waits at most [`NodeOptions::mailbox_wait`] for room, see `spawn_options.rs`.)
+//! In particular:
+//! - an answer to the peer (a reply, a `noproc` exit or down for a link or monitor on an
+//!   actor that is gone) goes back on the connection the frame came in on, never through
+//!   routing (which could dial);
+//! - a peer may link or monitor only on behalf of its own actors: a `link` or `monitor`
+//!   frame naming an actor of any other node is dropped with a log line (it would otherwise
+//!   make this node send, or dial, elsewhere);
+//! - remote waits, links and monitors are entries in tables (the actor's and the
+//!   connection's `Placed`), capped per connection by
+//!   [`NodeOptions::max_remote_waits`] and [`NodeOptions::max_remote_watches`]; past a cap
+//!   the request is answered at once with [`ExitReason::Failed`] naming the limit.
 
 use std::sync::Arc;
 
 use super::*;
+use crate::actor::Waiter;
 
 /// The local address of actor `id` of `node`.
 fn local_addr(node: &Node, id: u64) -> Address {
@@ -20,12 +36,47 @@ fn local_addr(node: &Node, id: u64) -> Address {
 fn deliver_here(node: &Node, id: u64, env: Envelope) {
     match node.cell(id) {
         Some(cell) => {
-            if cell.queue.push(env).is_err() {
-                log::debug!("{}: message for ended actor {id} dropped", node.name());
+            let pushed = match env {
+                // A bounded mailbox that is full holds this reader back a little, so a flood
+                // is pushed back to its sender through TCP instead of read and dropped.
+                Envelope::Msg(_) => cell
+                    .queue
+                    .push_waiting(env, node.remote().opts.mailbox_wait),
+                _ => cell.queue.push(env),
+            };
+            if pushed.is_err() {
+                match cell.queue.refusal(&cell.address()) {
+                    SendError::MailboxFull(a) => {
+                        // The reader waits at most `mailbox_wait` (see spawn_options.rs).
+                        static FULL: std::sync::atomic::AtomicU64 =
+                            std::sync::atomic::AtomicU64::new(0);
+                        let n = FULL.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        if n.is_power_of_two() {
+                            log::warn!(
+                                "{}: mailbox of {a} full: a remote message was dropped ({n} so far)",
+                                node.name()
+                            );
+                        }
+                    }
+                    _ => log::debug!("{}: message for ended actor {id} dropped", node.name()),
+                }
             }
         }
         None => log::debug!("{}: message for unknown actor {id} dropped", node.name()),
     }
+}
+
+/// Does `a` name an actor of the peer at the other end of `conn`? If not, log and say no.
+fn from_peer(node: &Node, conn: &Conn, a: &Address, what: &str) -> bool {
+    if a.node_id() == &*conn.peer {
+        return true;
+    }
+    log::warn!(
+        "{}: {what} frame from {} on behalf of {a}, an actor of another node: dropped",
+        node.name(),
+        conn.peer
+    );
+    false
 }
 
 /// Handle one frame that arrived from `conn.peer`.
@@ -41,8 +92,8 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
             linked,
         } => {
             if linked {
-                lock(&r.watches)
-                    .retain(|w| !(w.monitor.is_none() && w.local.id() == to && w.remote == from));
+                r.watches.remove_link(&local_addr(node, to), &from);
+                conn.placed().links.remove(&(to, from.clone()));
             }
             let sig = Signal::Exit {
                 from,
@@ -57,7 +108,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
             from,
             reason,
         } => {
-            lock(&r.watches).retain(|w| w.monitor != Some(reference));
+            r.watches.remove_ref(reference);
             let sig = Signal::Down {
                 reference,
                 from,
@@ -66,36 +117,86 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
             deliver_here(node, to, Envelope::Signal(Box::new(sig)));
         }
         Frame::Link { from, to } => {
+            if !from_peer(node, conn, &from, "link") {
+                return;
+            }
+            let refuse = |reason: ExitReason| {
+                let _ = conn.push_frame(&Frame::Exit {
+                    to: from.id(),
+                    from: local_addr(node, to),
+                    reason,
+                    linked: true,
+                });
+            };
+            {
+                let mut p = conn.placed();
+                if !p.links.contains(&(to, from.clone()))
+                    && p.links.len() + p.monitors.len() >= r.opts.max_remote_watches
+                {
+                    drop(p);
+                    return refuse(ExitReason::Failed(format!(
+                        "too many links and monitors from node {} (limit {})",
+                        conn.peer, r.opts.max_remote_watches
+                    )));
+                }
+                p.links.insert((to, from.clone()));
+            }
             let linked = node.cell(to).is_some_and(|cell| {
                 let mut st = cell.lock();
                 st.exit.is_none() && st.links.insert(from.clone()) | true
             });
             if linked {
-                lock(&r.watches).push(Watch {
+                r.watches.add(Watch {
                     local: local_addr(node, to),
                     remote: from,
                     monitor: None,
                 });
             } else {
-                let _ = from.deliver(Envelope::Signal(Box::new(Signal::Exit {
-                    from: local_addr(node, to),
-                    reason: ExitReason::NoSuchActor,
-                    linked: true,
-                })));
+                conn.placed().links.remove(&(to, from.clone()));
+                refuse(ExitReason::NoSuchActor);
             }
         }
         Frame::Unlink { from, to } => {
             if let Some(cell) = node.cell(to) {
                 cell.forget_link(&from);
             }
-            lock(&r.watches)
-                .retain(|w| !(w.monitor.is_none() && w.local.id() == to && w.remote == from));
+            r.watches.remove_link(&local_addr(node, to), &from);
+            conn.placed().links.remove(&(to, from));
         }
         Frame::Monitor {
             watcher,
             to,
             reference,
         } => {
+            if !from_peer(node, conn, &watcher, "monitor") {
+                return;
+            }
+            let refuse = |reason: ExitReason| {
+                let _ = conn.push_frame(&Frame::Down {
+                    to: watcher.id(),
+                    reference,
+                    from: local_addr(node, to),
+                    reason,
+                });
+            };
+            {
+                let mut p = conn.placed();
+                if p.monitors.contains_key(&reference) {
+                    // A reused reference would add an entry the table does not count.
+                    drop(p);
+                    return refuse(ExitReason::Failed(format!(
+                        "monitor reference {reference} is already in use"
+                    )));
+                }
+                if p.links.len() + p.monitors.len() >= r.opts.max_remote_watches {
+                    drop(p);
+                    return refuse(ExitReason::Failed(format!(
+                        "too many links and monitors from node {} (limit {})",
+                        conn.peer, r.opts.max_remote_watches
+                    )));
+                }
+                p.monitors.insert(reference, to);
+            }
             let placed = node.cell(to).is_some_and(|cell| {
                 let mut st = cell.lock();
                 if st.exit.is_none() {
@@ -106,31 +207,56 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 }
             });
             if !placed {
-                let _ = watcher.deliver(Envelope::Signal(Box::new(Signal::Down {
-                    reference,
-                    from: local_addr(node, to),
-                    reason: ExitReason::NoSuchActor,
-                })));
+                conn.placed().monitors.remove(&reference);
+                refuse(ExitReason::NoSuchActor);
             }
         }
         Frame::Demonitor { to, reference } => {
-            if let Some(cell) = node.cell(to) {
+            if conn.placed().monitors.remove(&reference).is_some()
+                && let Some(cell) = node.cell(to)
+            {
                 cell.lock().monitors.retain(|(r, _)| *r != reference);
             }
         }
         Frame::Wait { req, to } => {
-            let (tx, rx) = may::sync::mpsc::channel();
-            match node.on_exit(to, tx) {
-                Some(reason) => {
+            {
+                let mut p = conn.placed();
+                let refusal = if p.waits.contains_key(&req) {
+                    // A reused request id would add a waiter the table does not count.
+                    Some(format!("request id {req} is already waiting"))
+                } else if p.waits.len() >= r.opts.max_remote_waits {
+                    Some(format!(
+                        "too many outstanding remote waits from node {} (limit {})",
+                        conn.peer, r.opts.max_remote_waits
+                    ))
+                } else {
+                    p.waits.insert(req, to);
+                    None
+                };
+                drop(p);
+                if let Some(why) = refusal {
+                    let reason = ExitReason::Failed(why);
                     let _ = conn.push_frame(&Frame::WaitReply { req, reason });
+                    return;
                 }
-                None => {
-                    let conn = conn.clone();
-                    let _ = super::go(move || {
-                        let reason = rx.recv().unwrap_or(ExitReason::NoSuchActor);
-                        let _ = conn.push_frame(&Frame::WaitReply { req, reason });
-                    });
-                }
+            }
+            let weak = Arc::downgrade(conn);
+            let waiter = Waiter::Remote {
+                key: (conn.serial, req),
+                reply: Box::new(move |reason: &ExitReason| {
+                    if let Some(c) = weak.upgrade()
+                        && c.placed().waits.remove(&req).is_some()
+                    {
+                        let _ = c.push_frame(&Frame::WaitReply {
+                            req,
+                            reason: reason.clone(),
+                        });
+                    }
+                }),
+            };
+            if let Some(reason) = node.on_exit(to, waiter) {
+                conn.placed().waits.remove(&req);
+                let _ = conn.push_frame(&Frame::WaitReply { req, reason });
             }
         }
         Frame::Whereis { req, name } => {
@@ -172,7 +298,8 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
         | Frame::Challenge { .. }
         | Frame::Response { .. }
         | Frame::Ack { .. }
-        | Frame::Refused { .. } => {
+        | Frame::Refused { .. }
+        | Frame::Admitted => {
             log::warn!(
                 "{}: handshake frame from {} after the handshake; closing",
                 node.name(),

@@ -2,10 +2,18 @@
 //!
 //! Every frame is a 4-byte big-endian length `n` followed by `n` bytes of UTF-8 JSON: one
 //! [`Frame`], externally tagged (`{"msg": {"to": 7, "msg": ...}}`). Frames larger than the
-//! receiving node's limit (default 16 MiB, [`NodeOptions::max_frame`](crate::NodeOptions)),
-//! malformed JSON, or an unknown kind close the connection with a logged reason; so does a
-//! peer that closes in the middle of a frame. The handshake frames come first (see
-//! `handshake.rs`); version [`PROTOCOL_VERSION`] is the only one spoken.
+//! receiving node's limit (default 16 MiB, [`NodeOptions::max_frame`](crate::NodeOptions))
+//! close the connection with a logged reason; so does a peer that closes in the middle of a
+//! frame. A complete frame whose body is malformed JSON or an unknown kind is dropped alone
+//! (logged, counted in [`NetStats::dropped_frames`](crate::NetStats)): its length prefix keeps
+//! the stream in step. The handshake frames come first (see `handshake.rs`), then the
+//! acceptor's verdict, `"admitted"` or `{"refused": {"why": ...}}` (see `peers.rs`); version
+//! [`PROTOCOL_VERSION`] is the only one spoken.
+//!
+//! **Depth.** A user message is written in the compact form
+//! `{"msg":{"to":N,"msg":PAYLOAD}}`; a receiver that sees exactly that form parses PAYLOAD on
+//! its own, so PAYLOAD may nest [`MAX_DEPTH`] (127) levels, as much as `serde_json` parses
+//! anywhere. Any other spelling is parsed whole, and the envelope's two levels count.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -98,6 +106,9 @@ pub(crate) enum Frame {
     },
     /// Sent when a connection is otherwise idle, so silence means a dead peer.
     Heartbeat,
+    /// Acceptor → connector, right after the handshake: this connection is now the one
+    /// between the two nodes (see `peers.rs`). The alternative is `Refused`.
+    Admitted,
 }
 
 /// A borrowed user-message frame, encoded without copying the message.
@@ -223,10 +234,51 @@ impl Decoder {
         }
         let body = &avail[4..4 + size];
         self.start += 4 + size;
-        serde_json::from_slice(body)
-            .map(Some)
-            .map_err(|e| FrameError::Malformed(e.to_string()))
+        decode_body(body).map(Some)
     }
+}
+
+/// How deep a message payload may nest (arrays and objects): the most `serde_json` parses
+/// (its recursion limit is 128 levels, so 127 nested containers). The sender refuses deeper
+/// messages with [`SendError::TooDeep`](crate::SendError::TooDeep); the receiver parses the
+/// payload of a compact `msg` frame on its own, so the envelope's two levels do not count.
+pub(crate) const MAX_DEPTH: usize = 127;
+
+/// How deeply `v` nests, counting at most up to `MAX_DEPTH + 1` (so a hostile value costs
+/// no more than that much recursion).
+pub(crate) fn depth_exceeds(v: &Value, limit: usize) -> bool {
+    fn go(v: &Value, left: usize) -> bool {
+        match v {
+            Value::Array(a) => left == 0 || a.iter().any(|x| go(x, left - 1)),
+            Value::Object(o) => left == 0 || o.values().any(|x| go(x, left - 1)),
+            _ => false,
+        }
+    }
+    go(v, limit)
+}
+
+/// Decode one frame body. A user message in the compact form this crate writes,
+/// `{"msg":{"to":N,"msg":PAYLOAD}}`, is taken apart by hand and only PAYLOAD goes through
+/// the JSON parser, so a payload may use every level the parser allows; anything else is
+/// parsed as a whole.
+pub(crate) fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
+    const HEAD: &[u8] = br#"{"msg":{"to":"#;
+    const MID: &[u8] = br#","msg":"#;
+    if let Some(rest) = body.strip_prefix(HEAD)
+        && let Some(rest) = rest.strip_suffix(b"}}")
+    {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if (1..=20).contains(&digits)
+            && let Some(payload) = rest[digits..].strip_prefix(MID)
+            && let Ok(to) = std::str::from_utf8(&rest[..digits])
+                .unwrap_or("x")
+                .parse::<u64>()
+            && let Ok(msg) = serde_json::from_slice::<Value>(payload)
+        {
+            return Ok(Frame::Msg { to, msg });
+        }
+    }
+    serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))
 }
 
 #[cfg(test)]
@@ -318,6 +370,58 @@ mod tests {
         d.feed(&[0, 0, 0, 20, b'{']);
         assert_eq!(d.next_frame(), Ok(None));
         assert!(d.has_partial());
+    }
+
+    fn nested(depth: usize) -> Value {
+        let mut v = json!(1);
+        for _ in 0..depth {
+            v = json!([v]);
+        }
+        v
+    }
+
+    #[test]
+    fn compact_msg_payload_gets_every_level_the_parser_allows() {
+        for depth in [0, 1, 126, MAX_DEPTH] {
+            let bytes = encode_msg(7, &nested(depth), 1 << 20).unwrap();
+            let mut d = Decoder::new(1 << 20);
+            d.feed(&bytes);
+            assert_eq!(
+                d.next_frame(),
+                Ok(Some(Frame::Msg {
+                    to: 7,
+                    msg: nested(depth)
+                })),
+                "depth {depth}"
+            );
+        }
+        // One more level is beyond serde_json, however it is framed.
+        let body = format!(r#"{{"msg":{{"to":7,"msg":{}}}}}"#, nested(MAX_DEPTH + 1));
+        assert!(matches!(
+            decode_body(body.as_bytes()),
+            Err(FrameError::Malformed(_))
+        ));
+        // Another spelling of the same frame goes through the whole-frame parser.
+        let spaced = br#"{ "msg": { "to": 7, "msg": [1] } }"#;
+        assert_eq!(
+            decode_body(spaced),
+            Ok(Frame::Msg {
+                to: 7,
+                msg: json!([1])
+            })
+        );
+        // Junk after the payload is not taken for a payload.
+        assert!(decode_body(br#"{"msg":{"to":7,"msg":1}},"x":2}}"#).is_err());
+    }
+
+    #[test]
+    fn depth_check_counts_containers() {
+        assert!(!depth_exceeds(&json!(1), 0));
+        assert!(depth_exceeds(&json!([1]), 0));
+        assert!(!depth_exceeds(&nested(MAX_DEPTH), MAX_DEPTH));
+        assert!(depth_exceeds(&nested(MAX_DEPTH + 1), MAX_DEPTH));
+        assert!(depth_exceeds(&json!({"a": [{"b": []}]}), 3));
+        assert!(!depth_exceeds(&json!({"a": [{"b": []}]}), 4));
     }
 
     /// Property test: random bytes never panic the decoder, and every outcome is a frame,

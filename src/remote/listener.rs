@@ -140,8 +140,15 @@ fn accept_one(node: &Node, mut stream: may::net::TcpStream, from: SocketAddr) {
     match handshake::accept(&mut stream, &me) {
         Ok((peer, decoder)) => {
             let name: Arc<str> = peer.name.into();
-            lock(&r.peers).entry(name.clone()).or_default().creation = peer.creation;
-            match serve_conn(node, stream, name, decoder, false) {
+            match serve_conn(
+                node,
+                stream,
+                name,
+                peer.creation,
+                decoder,
+                false,
+                me.deadline,
+            ) {
                 Ok(conn) => log::debug!("{}: accepted {} from {from}", node.name(), conn.peer),
                 Err(e) => log::error!("{}: cannot serve {from}: {e}", node.name()),
             }

@@ -7,12 +7,12 @@
 //! is in back-off ([`NodeOptions::redial_backoff`]): sends to it fail at once with
 //! `NoConnection` until the back-off ends (see `dialer.rs`).
 //!
-//! **Who sends on which connection.** A node sends its traffic only on connections *it*
-//! opened (one per peer), and reads on every connection. So between two nodes there may be
-//! two TCP connections, one per direction. This keeps Erlang's ordering guarantee simply:
-//! messages from one actor to another travel one TCP stream and are delivered in the order
-//! sent. Replies to requests (`wait`, `whereis`, remote spawn) go back on the connection the
-//! request came in on.
+//! **One connection per pair of nodes.** Whoever dialled it, the one connection between two
+//! nodes carries every frame in both directions (`peers.rs`: admission after the
+//! handshake, Erlang's rule that a second connection claiming a connected name is refused,
+//! and a deterministic tie-break when both nodes dial at once). This keeps Erlang's ordering
+//! guarantee simply: messages from one actor to another travel one TCP stream and are
+//! delivered in the order sent.
 //!
 //! **When a connection breaks**, the node declares the peer down: every connection with it
 //! is closed, pending remote `wait`s return [`ExitReason::NoConnection`], every link or
@@ -28,12 +28,13 @@
 //!
 //! **Bad peers.** A peer that fails the cookie challenge, or claims an identity it may not
 //! have (our own name, our own challenge, another name than the one dialled), is refused,
-//! and none of its frames is delivered. Oversized frames, malformed JSON, unknown frame
-//! kinds, a frame cut short, or a handshake that stalls close that one connection with a log
-//! line; the node keeps serving everyone else. Before the handshake completes a peer can
-//! make the node buffer at most 4 KiB, for at most the handshake deadline (5 s in total, not
-//! per read); at most [`NodeOptions::max_handshakes`] handshakes run at once; a source
-//! address whose handshakes keep failing is rate-limited and logged at most once a second
+//! and none of its frames is delivered. An oversized frame, a frame cut short, or a
+//! handshake that stalls close that one connection with a log line; a complete frame that
+//! is malformed (bad JSON, unknown kind) is dropped alone with a log line, and the
+//! connection carries on. Before the handshake completes a peer can make the node buffer at
+//! most 4 KiB, for at most the handshake deadline (5 s in total, not per read); at most
+//! [`NodeOptions::max_handshakes`] handshakes run at once; a source address whose
+//! handshakes keep failing is rate-limited and logged at most once a second
 //! ([`NodeOptions::failed_handshakes`]). Every network coroutine but the listener holds a
 //! slot of the live-actor budget, and a coroutine that cannot be created closes its
 //! connection instead of panicking.
@@ -43,8 +44,25 @@
 //! link or monitor for an address of another creation of a node treats its actor as dead
 //! (`noproc`).
 //!
-//! The wire protocol (handshake, frames, creation numbers, limits) is specified in
-//! [`protocol`].
+//! **Bounds a peer runs into** (each enforced in the file named, each a [`NodeOptions`]
+//! setting; the README's threat model lists them with their defaults):
+//! - the handshake deadline, the cap on handshakes in progress and the failed-handshake
+//!   rate limit per source (`handshake.rs`, `listener.rs`, `sources.rs`);
+//! - outbound queue per connection, in bytes, and the write deadline after which a peer
+//!   that stops reading is dropped (`connection.rs`); a sender facing a full queue waits at
+//!   most the send timeout, then gets [`SendError::Overloaded`];
+//! - outstanding remote waits, and links plus monitors, placed per connection
+//!   (`dispatch.rs`), answered with [`ExitReason::Failed`] past the cap;
+//! - a full bounded mailbox holds its connection's reader back at most the mailbox wait,
+//!   then drops the message (`dispatch.rs`, `spawn_options.rs`);
+//! - the frame size (`frame.rs`) and the nesting depth a message may have: the sender
+//!   refuses deeper messages with [`SendError::TooDeep`] (`frame.rs`, `send` below);
+//! - a reader dispatches for at most about a millisecond before letting local actors run
+//!   (`connection.rs`), and never dials or waits on the network (`dispatch.rs`);
+//! - after a failed dial, the redial back-off (`dialer.rs`).
+//!
+//! The wire protocol (handshake, admission, frames, creation numbers, limits) is specified
+//! in [`protocol`].
 //!
 //! **Where each part lives.** One door in each direction between the core and the network:
 //! the core hands this module an envelope for a remote address (`send`); `dispatch`
@@ -59,10 +77,11 @@
 //! | `sources.rs` | failed handshakes per source address: rate limit and log throttle |
 //! | `frame.rs` | the wire format |
 //! | `connection.rs` | one authenticated connection: its reader and writer |
-//! | `peers.rs` | the peer table; what a failed connection takes down |
+//! | `peers.rs` | the peer table, admission; what a failed connection takes down |
 //! | `dispatch.rs` | what an incoming frame does |
 //! | `requests.rs` | remote `wait`, `whereis`, spawn |
-//! | `watch.rs` | links and monitors that cross nodes |
+//! | `watch.rs` | links and monitors that cross nodes (indexed table) |
+//! | `stats.rs` | [`NetStats`]: the sizes of the tables a peer can grow |
 
 mod connection;
 mod dialer;
@@ -78,6 +97,7 @@ mod options;
 mod peers;
 mod requests;
 mod sources;
+mod stats;
 mod watch;
 
 use std::collections::HashMap;
@@ -103,8 +123,9 @@ pub use options::NodeOptions;
 use peers::{Peer, conn_failed};
 use requests::Pending;
 pub(crate) use requests::{wait, whereis};
-use watch::Watch;
-pub(crate) use watch::{demonitor, link, monitor, unlink};
+pub use stats::NetStats;
+use watch::{Watch, Watches};
+pub(crate) use watch::{demonitor, link, local_ended, monitor, unlink};
 
 /// An actor factory for remote spawn: gets the mailbox and the JSON arguments.
 pub type Factory = Arc<dyn Fn(Mailbox, Value) -> ExitReason + Send + Sync>;
@@ -120,7 +141,7 @@ pub(crate) struct Remote {
     /// Outstanding requests: id -> (peer, where the reply goes).
     pending: Mutex<HashMap<u64, Pending>>,
     /// Links and monitors between local actors and actors on other nodes.
-    watches: Mutex<Vec<Watch>>,
+    watches: Watches,
     /// Node-event subscribers.
     subscribers: Mutex<Vec<Address>>,
     factories: Mutex<HashMap<String, Factory>>,
@@ -150,7 +171,7 @@ impl Remote {
             dialing: Mutex::default(),
             cookies: Mutex::default(),
             pending: Mutex::default(),
-            watches: Mutex::default(),
+            watches: Watches::default(),
             subscribers: Mutex::default(),
             factories: Mutex::default(),
             stopped: AtomicBool::new(false),
@@ -214,50 +235,83 @@ pub(crate) fn conn_for(from: &Node, addr: &Address) -> Result<Arc<Conn>, SendErr
 }
 
 /// Send an envelope to an actor on another node.
+///
+/// A user message is checked before anything else: deeper than a receiver can parse
+/// ([`SendError::TooDeep`]) or larger than the frame limit ([`SendError::TooLarge`]) is
+/// refused here, so what `send` accepts arrives. It then waits for room in the connection's
+/// outbound queue, at most the write timeout ([`SendError::Overloaded`]). Signals never wait.
 pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), SendError> {
-    let conn = conn_for(from, addr)?;
+    let r = from.remote();
     let to = addr.id();
-    let bytes = match env {
+    let f = match env {
         Envelope::Msg(v) => {
-            frame::encode_msg(to, &v, from.remote().opts.max_frame).map_err(|size| {
+            if frame::depth_exceeds(&v, frame::MAX_DEPTH) {
+                return Err(SendError::TooDeep {
+                    limit: frame::MAX_DEPTH,
+                });
+            }
+            let bytes = frame::encode_msg(to, &v, r.opts.max_frame).map_err(|size| {
                 SendError::TooLarge {
                     size,
-                    limit: from.remote().opts.max_frame,
+                    limit: r.opts.max_frame,
                 }
-            })?
+            })?;
+            let conn = conn_for(from, addr)?;
+            return conn.push(&bytes).map_err(|e| {
+                peers::push_error(
+                    addr.node_id(),
+                    e,
+                    r.opts.outbound_limit,
+                    r.opts.sender_wait(),
+                )
+            });
         }
-        Envelope::Signal(sig) => {
-            let f = match *sig {
-                Signal::Kill => Frame::Kill { to },
-                Signal::Exit {
-                    from,
-                    reason,
-                    linked,
-                } => Frame::Exit {
-                    to,
-                    from,
-                    reason,
-                    linked,
-                },
-                Signal::Down {
-                    reference,
-                    from,
-                    reason,
-                } => Frame::Down {
-                    to,
-                    reference,
-                    from,
-                    reason,
-                },
-            };
-            let mut out = Vec::new();
-            frame::encode_into(&f, &mut out);
-            out
-        }
+        Envelope::Signal(sig) => match *sig {
+            Signal::Kill => Frame::Kill { to },
+            Signal::Exit {
+                from,
+                reason,
+                linked,
+            } => Frame::Exit {
+                to,
+                from,
+                reason,
+                linked,
+            },
+            Signal::Down {
+                reference,
+                from,
+                reason,
+            } => Frame::Down {
+                to,
+                reference,
+                from,
+                reason,
+            },
+        },
     };
-    conn.push(bytes).map_err(|_| SendError::NoConnection {
-        node: addr.node_id().into(),
-        why: "connection closed".into(),
+    let conn = conn_for(from, addr)?;
+    // A link or monitor the peer placed here fires: it leaves the connection's table.
+    match &f {
+        Frame::Down { reference, .. } => {
+            conn.placed().monitors.remove(reference);
+        }
+        Frame::Exit {
+            from: local,
+            linked: true,
+            ..
+        } => {
+            conn.placed().links.remove(&(local.id(), addr.clone()));
+        }
+        _ => {}
+    }
+    conn.push_frame(&f).map_err(|e| {
+        peers::push_error(
+            addr.node_id(),
+            e,
+            r.opts.outbound_limit,
+            r.opts.write_timeout,
+        )
     })
 }
 
@@ -327,14 +381,10 @@ impl Node {
 
     /// Close every connection with `peer` (`host:port`): both sides see the other go down.
     pub fn disconnect(&self, peer: &str) {
-        let conns = lock(&self.remote().peers).get(peer).map(|p| {
-            p.out
-                .iter()
-                .chain(p.inbound.iter())
-                .cloned()
-                .collect::<Vec<_>>()
-        });
-        if let Some(c) = conns.and_then(|c| c.into_iter().next()) {
+        let conn = lock(&self.remote().peers)
+            .get(peer)
+            .and_then(|p| p.out.clone());
+        if let Some(c) = conn {
             conn_failed(self, &c, "disconnected locally");
         }
     }
@@ -343,10 +393,7 @@ impl Node {
     pub fn connected_nodes(&self) -> Vec<String> {
         let mut v: Vec<String> = lock(&self.remote().peers)
             .iter()
-            .filter(|(_, p)| {
-                p.out.as_ref().is_some_and(|c| !c.is_closed())
-                    || p.inbound.iter().any(|c| !c.is_closed())
-            })
+            .filter(|(_, p)| p.out.as_ref().is_some_and(|c| !c.is_closed()))
             .map(|(k, _)| k.to_string())
             .collect();
         v.sort();
@@ -354,7 +401,8 @@ impl Node {
     }
 
     /// Subscribe `addr` to node events: it receives `{"nodeup": "host:port"}` and
-    /// `{"nodedown": "host:port", "reason": "..."}` (Erlang's `monitor_nodes`).
+    /// `{"nodedown": "host:port", "reason": "..."}` (Erlang's `monitor_nodes`). `addr` must be
+    /// an actor (or inbox) of this node: events are never sent over the network.
     pub fn monitor_nodes(&self, addr: &Address) {
         lock(&self.remote().subscribers).push(addr.clone());
     }

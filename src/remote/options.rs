@@ -27,6 +27,12 @@ pub struct NodeOptions {
     pub(crate) failed_handshake_refill: Duration,
     pub(crate) redial_first: Duration,
     pub(crate) redial_max: Duration,
+    pub(crate) outbound_limit: usize,
+    pub(crate) write_timeout: Duration,
+    pub(crate) send_timeout: Option<Duration>,
+    pub(crate) mailbox_wait: Duration,
+    pub(crate) max_remote_waits: usize,
+    pub(crate) max_remote_watches: usize,
 }
 
 impl Default for NodeOptions {
@@ -43,6 +49,12 @@ impl Default for NodeOptions {
             failed_handshake_refill: Duration::from_secs(1),
             redial_first: Duration::from_millis(100),
             redial_max: Duration::from_secs(5),
+            outbound_limit: 4 << 20,
+            write_timeout: Duration::from_secs(5),
+            send_timeout: None,
+            mailbox_wait: Duration::from_millis(100),
+            max_remote_waits: 65_536,
+            max_remote_watches: 65_536,
         }
     }
 }
@@ -123,6 +135,69 @@ impl NodeOptions {
     pub fn redial_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.redial_first = first;
         self.redial_max = max.max(first);
+        self
+    }
+
+    /// Bound of each connection's outbound queue, in bytes of encoded frames (default
+    /// 4 MiB: about 100 ms of a fast link, far more than a healthy peer ever lets build up,
+    /// small enough that a hundred stuck peers cost well under a gigabyte). A sender whose
+    /// message does not fit waits for room, at most [`NodeOptions::write_timeout`], then gets
+    /// [`SendError::Overloaded`](crate::SendError::Overloaded) (see also
+    /// [`NodeOptions::send_timeout`]). One message larger than the
+    /// bound still goes when the queue is empty.
+    pub fn outbound_limit(mut self, bytes: usize) -> Self {
+        self.outbound_limit = bytes.max(1);
+        self
+    }
+
+    /// How long a write to a peer may make no progress, and how long a sender waits for
+    /// room in a full outbound queue (default 5 s, the heartbeat timeout: a peer that
+    /// stops reading for that long is treated like one that stops talking, and dropped).
+    pub fn write_timeout(mut self, t: Duration) -> Self {
+        self.write_timeout = t;
+        self
+    }
+
+    /// How long a sender waits for room in a full outbound queue before it gets
+    /// [`SendError::Overloaded`](crate::SendError::Overloaded) (default: the write timeout).
+    /// Shorter makes senders fail fast under load while a slow-but-alive peer keeps its
+    /// connection.
+    pub fn send_timeout(mut self, t: Duration) -> Self {
+        self.send_timeout = Some(t);
+        self
+    }
+
+    /// The sender's wait in force.
+    pub(crate) fn sender_wait(&self) -> Duration {
+        self.send_timeout.unwrap_or(self.write_timeout)
+    }
+
+    /// How long a connection's reader waits for room in a full bounded mailbox
+    /// ([`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit)) before it drops
+    /// the message (default 100 ms). While it waits, nothing else from that peer is read, so
+    /// TCP pushes a flood back to its sender (whose outbound queue fills, and whose senders
+    /// get [`SendError::Overloaded`](crate::SendError::Overloaded)); other peers are not
+    /// affected. Short, so that one stuck actor cannot stall its peer's connection for long.
+    pub fn mailbox_wait(mut self, t: Duration) -> Self {
+        self.mailbox_wait = t;
+        self
+    }
+
+    /// Most remote `wait`s one connection may have outstanding on this node's actors
+    /// (default 65,536: each is a table entry of about 100 bytes, so a hostile peer holds at
+    /// most a few MiB; a legitimate node rarely waits on more than a few thousand actors at
+    /// once). Past it a wait is answered at once with [`ExitReason::Failed`](crate::ExitReason::Failed).
+    pub fn max_remote_waits(mut self, n: usize) -> Self {
+        self.max_remote_waits = n;
+        self
+    }
+
+    /// Most links plus monitors one connection may have placed on this node's actors
+    /// (default 65,536, for the same reason as [`NodeOptions::max_remote_waits`]). Past it
+    /// a monitor gets an immediate DOWN, and a link an immediate exit signal, with reason
+    /// [`ExitReason::Failed`](crate::ExitReason::Failed) naming the limit.
+    pub fn max_remote_watches(mut self, n: usize) -> Self {
+        self.max_remote_watches = n;
         self
     }
 }

@@ -1,81 +1,241 @@
-//! The peer table: which authenticated connections this node has with which node, and what
-//! happens when one fails (the peer is down: links, monitors, waits and node monitors fire).
+//! The peer table: the one authenticated connection this node has with each node, who may
+//! take that place, and what happens when it fails (the peer is down: links, monitors,
+//! waits and node monitors fire).
+//!
+//! **One connection per pair of nodes, used in both directions.** Whoever dialled it, the
+//! connection in the table carries every frame between the two nodes, so messages from one
+//! actor to another travel one TCP stream and arrive in the order sent.
+//!
+//! **Admission (Erlang's rule).** Right after the handshake the acceptor decides, under the
+//! table's lock, and tells the connector with one frame (`Admitted` or `Refused`) before
+//! either side sends traffic:
+//! - a connection claiming the name of a node that already has one is refused ("already
+//!   connected"): a peer that declares another node's name cannot displace, nor take down
+//!   by hanging up, the real node's connection, links and monitors;
+//! - when the two nodes dial each other at once (the acceptor is itself dialing the
+//!   claimed node), the connection dialled by the node with the smaller `host:port` (byte
+//!   order) wins: the acceptor with the smaller name refuses ("tie") and keeps its own dial;
+//!   the one with the larger name admits it, and its own dial is refused by the other side.
+//!   A connector refused for a tie waits (at most the handshake timeout) for the winning
+//!   connection to land in its table and uses it.
+//!
+//!   Why both sides agree: the acceptor checks "already connected" and "dialing" and
+//!   registers, all under the table's lock; the dialer holds the peer's gate while it dials
+//!   and looks at the table again after taking the gate. So a node that admits a connection
+//!   never dials that peer afterwards, and a node that is dialing refuses (smaller name) or
+//!   admits (larger name) the other side's connection, and the other side does the mirror
+//!   image.
+//!
+//! **A connection's failure removes that connection only**: the table entry is removed, and
+//! the peer declared down, only if it still holds the very connection that failed; a stale
+//! failure never touches a newer connection.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::connection::PushError;
 use super::*;
 
+/// What the table knows about one peer.
 #[derive(Default)]
 pub(crate) struct Peer {
-    /// The connection this node sends on.
+    /// The connection with this peer: whoever dialled it, every frame to the peer goes on
+    /// it (hence the name).
     pub(crate) out: Option<Arc<Conn>>,
-    /// Connections the peer opened to us.
-    pub(crate) inbound: Vec<Arc<Conn>>,
-    /// The creation number the peer declared in its latest handshake (0: none yet). Kept
-    /// beside `out` so a send reads both under one lock (see `dialer::conn_and_creation`).
+    /// The creation number the peer declared in the handshake of `out` (0: none yet). Kept
+    /// beside `out` so a send reads both under one lock (see `dialer::conn_and_creation`),
+    /// and written only when a connection is admitted: a refused second connection cannot
+    /// change what the admitted one's peer is.
     pub(crate) creation: u32,
 }
 
-/// Start the loops of an authenticated stream, record it as the connection this node sends
-/// on (`outgoing`) or as one the peer opened, and announce the peer if it is new.
+/// Why an admission was refused, as told to the connector.
+const TIE: &str = "tie: both nodes dialled, the smaller name's connection wins";
+
+/// The live connection with `peer`, if any. Never dials.
+pub(crate) fn established(node: &Node, peer: &str) -> Option<Arc<Conn>> {
+    lock(&node.remote().peers)
+        .get(peer)
+        .and_then(|p| p.out.clone())
+        .filter(|c| !c.is_closed())
+}
+
+/// Is this node dialing `peer` right now? (The dialer holds the peer's gate while it dials.)
+fn dialing(r: &Remote, peer: &str) -> bool {
+    lock(&r.dialing)
+        .get(peer)
+        .is_some_and(|g| g.try_lock().is_err())
+}
+
+/// Put `conn` (whose peer declared `creation`) in the table if admission allows it.
+fn admit(
+    node: &Node,
+    peer: &Arc<str>,
+    creation: u32,
+    conn: &Arc<Conn>,
+    outgoing: bool,
+) -> Result<(), String> {
+    let r = node.remote();
+    let mut peers = lock(&r.peers);
+    if let Some(c) = peers.get(peer).and_then(|p| p.out.as_ref()) {
+        return Err(if c.is_closed() {
+            "the previous connection is still closing".into()
+        } else {
+            "already connected".into()
+        });
+    }
+    if !outgoing && node.name() < &**peer && dialing(r, peer) {
+        return Err(TIE.into());
+    }
+    peers.insert(
+        peer.clone(),
+        Peer {
+            out: Some(conn.clone()),
+            creation,
+        },
+    );
+    Ok(())
+}
+
+/// Read the acceptor's verdict (the first frame after the handshake).
+fn read_verdict(
+    stream: &mut may::net::TcpStream,
+    decoder: &mut frame::Decoder,
+) -> Result<Frame, String> {
+    use std::io::Read;
+    loop {
+        match decoder.next_frame() {
+            Ok(Some(f)) => return Ok(f),
+            Ok(None) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        let buf = decoder.spare(4096);
+        match stream.read(buf) {
+            Ok(0) => {
+                decoder.filled(4096, 0);
+                return Err("closed before admission".into());
+            }
+            Ok(n) => decoder.filled(4096, n),
+            Err(e) => {
+                decoder.filled(4096, 0);
+                return Err(format!("no admission: {e}"));
+            }
+        }
+    }
+}
+
+/// After an authenticated handshake with `peer` (which declared `creation`): admit the
+/// stream (acceptor) or learn whether it was admitted (connector), then start its loops and
+/// announce the peer. The connector may get back the peer's other, winning connection
+/// instead of its own. The admission exchange belongs to the handshake: it must end by the
+/// handshake's one `deadline`.
 pub(super) fn serve_conn(
     node: &Node,
-    stream: may::net::TcpStream,
+    mut stream: may::net::TcpStream,
     peer: Arc<str>,
-    decoder: frame::Decoder,
+    creation: u32,
+    mut decoder: frame::Decoder,
     outgoing: bool,
+    deadline: Instant,
 ) -> std::io::Result<Arc<Conn>> {
+    use std::io::Write;
     let r = node.remote();
-    stream.set_write_timeout(None)?;
-    let conn = connection::start(
-        node,
-        stream,
+    // The handshake left its last per-read timeouts on the stream; the verdict gets what
+    // remains of the same deadline (at least 1 ms: a zero timeout would mean "none").
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    stream.set_read_timeout(Some(left))?;
+    stream.set_write_timeout(Some(left))?;
+    let conn = Conn::new(
+        &stream,
         peer.clone(),
-        decoder,
-        r.opts.max_frame,
-        r.beat(),
+        r.opts.outbound_limit,
+        r.opts.write_timeout,
+        r.opts.sender_wait(),
     )?;
-    let fresh = {
-        let mut peers = lock(&r.peers);
-        let p = peers.entry(peer.clone()).or_default();
-        let fresh = p.out.is_none() && p.inbound.is_empty();
-        if outgoing {
-            p.out = Some(conn.clone());
-        } else {
-            p.inbound.push(conn.clone());
+    if outgoing {
+        let verdict = read_verdict(&mut stream, &mut decoder);
+        match verdict {
+            Ok(Frame::Admitted) => {}
+            Ok(Frame::Refused { why }) => {
+                let deadline = Instant::now()
+                    + if why == TIE {
+                        r.opts.handshake_timeout
+                    } else {
+                        Duration::ZERO
+                    };
+                loop {
+                    if let Some(c) = established(node, &peer) {
+                        return Ok(c);
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(std::io::Error::other(format!("refused by {peer}: {why}")));
+                    }
+                    may::coroutine::sleep(Duration::from_millis(2));
+                }
+            }
+            Ok(other) => {
+                return Err(std::io::Error::other(format!(
+                    "expected admission from {peer}, got {other:?}"
+                )));
+            }
+            Err(why) => return Err(std::io::Error::other(why)),
         }
-        fresh
-    };
-    if fresh {
-        node_event(node, json!({"nodeup": &*peer}));
+        if let Err(why) = admit(node, &peer, creation, &conn, true) {
+            // Our table got a connection with this peer meanwhile: that one serves.
+            return established(node, &peer).ok_or_else(|| std::io::Error::other(why));
+        }
+    } else {
+        let verdict = admit(node, &peer, creation, &conn, false);
+        let mut out = Vec::new();
+        let f = match &verdict {
+            Ok(()) => Frame::Admitted,
+            Err(why) => Frame::Refused { why: why.clone() },
+        };
+        frame::encode_into(&f, &mut out);
+        let written = stream.write_all(&out);
+        if let Err(why) = verdict {
+            log::warn!(
+                "{}: refused a second connection claiming {peer}: {why}",
+                node.name()
+            );
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return Err(std::io::Error::other(why));
+        }
+        if let Err(e) = written {
+            conn_failed(node, &conn, &format!("cannot send admission: {e}"));
+            return Err(e);
+        }
     }
+    conn.run(node, stream, decoder, r.opts.max_frame, r.beat())?;
+    node_event(node, json!({"nodeup": &*peer}));
     Ok(conn)
 }
 
-/// A connection failed: the peer is down. Idempotent per failure.
+/// A connection failed. If it is the peer's connection in the table, the peer is down;
+/// a connection that is not (refused, or already replaced) takes nothing else with it.
+/// Idempotent.
 pub(crate) fn conn_failed(node: &Node, conn: &Arc<Conn>, why: &str) {
-    conn.close();
     let r = node.remote();
     let removed = {
         let mut peers = lock(&r.peers);
-        let known = peers.get(&conn.peer).is_some_and(|p| {
-            p.out.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn))
-                || p.inbound.iter().any(|c| Arc::ptr_eq(c, conn))
-        });
-        if known {
-            peers.remove(&conn.peer)
-        } else {
-            None
+        let current = peers
+            .get(&conn.peer)
+            .and_then(|p| p.out.as_ref())
+            .is_some_and(|c| Arc::ptr_eq(c, conn));
+        if current {
+            peers.remove(&conn.peer);
         }
+        current
     };
-    let Some(peer_conns) = removed else {
+    conn.close();
+    release_placed(node, conn);
+    if !removed {
         return;
-    };
-    for c in peer_conns.out.iter().chain(peer_conns.inbound.iter()) {
-        c.close();
     }
     if !r.stopped.load(Ordering::Acquire) {
         log::warn!("{}: node {} down: {why}", node.name(), conn.peer);
@@ -83,19 +243,30 @@ pub(crate) fn conn_failed(node: &Node, conn: &Arc<Conn>, why: &str) {
     peer_down(node, &conn.peer, why);
 }
 
+/// Remove from this node's actors what the peer placed on them through `conn` (its remote
+/// waits and monitors; its links fire with `noconnection` through the watch table).
+fn release_placed(node: &Node, conn: &Conn) {
+    let placed = std::mem::take(&mut *conn.placed());
+    for (req, id) in placed.waits {
+        if let Some(cell) = node.cell(id) {
+            cell.lock()
+                .waiters
+                .retain(|w| !w.is_remote(conn.serial, req));
+        }
+    }
+    for (reference, id) in placed.monitors {
+        if let Some(cell) = node.cell(id) {
+            cell.lock().monitors.retain(|(r, _)| *r != reference);
+        }
+    }
+}
+
 /// Fire everything that depended on `peer`.
 pub(super) fn peer_down(node: &Node, peer: &str, why: &str) {
     let r = node.remote();
     // Pending requests: dropping the reply senders wakes their waiters with an error.
     lock(&r.pending).retain(|_, (p, _)| &**p != peer);
-    let fired: Vec<Watch> = {
-        let mut w = lock(&r.watches);
-        let (gone, keep): (Vec<Watch>, Vec<Watch>) =
-            w.drain(..).partition(|w| w.remote.node_id() == peer);
-        *w = keep;
-        gone
-    };
-    for w in fired {
+    for w in r.watches.take_peer(peer) {
         if let Some(cell) = node.cell(w.local.id()) {
             let sig = match w.monitor {
                 Some(reference) => Signal::Down {
@@ -118,11 +289,35 @@ pub(super) fn peer_down(node: &Node, peer: &str, why: &str) {
     node_event(node, json!({"nodedown": peer, "reason": why}));
 }
 
+/// Map a failed push to the caller's error.
+pub(crate) fn push_error(peer: &str, e: PushError, limit: usize, waited: Duration) -> SendError {
+    match e {
+        PushError::Closed => SendError::NoConnection {
+            node: peer.into(),
+            why: "connection closed".into(),
+        },
+        PushError::Overloaded => SendError::Overloaded {
+            node: peer.into(),
+            queued_limit: limit,
+            waited,
+        },
+    }
+}
+
+/// Tell node-event subscribers. Only local ones are told: this runs in a connection's
+/// reader when a peer goes down, and a reader never dials.
 pub(super) fn node_event(node: &Node, msg: Value) {
     let subs = lock(&node.remote().subscribers).clone();
     let mut dead = Vec::new();
     for s in subs {
-        if s.deliver(Envelope::Msg(msg.clone())).is_err() {
+        if s.node_id() != node.name() {
+            log::debug!(
+                "{}: node event not sent to remote subscriber {s}",
+                node.name()
+            );
+            continue;
+        }
+        if node.deliver_local(&s, Envelope::Msg(msg.clone())).is_err() {
             dead.push(s);
         }
     }

@@ -1,14 +1,152 @@
 //! Links and monitors between a local actor and an actor on another node.
+//!
+//! The node keeps each one in an indexed table ([`Watches`]) so that it can fire with
+//! `noconnection` when the remote node is lost (found by peer), be removed by its reference
+//! or pair when it fires or is taken back (found by key), and be taken back from the peer
+//! when the local actor ends (found by local actor): a watcher's end sends `demonitor` for
+//! each remote monitor it held, so the peer does not keep a stale entry until the target
+//! ends. A link needs no such message: the watcher's end sends the linked exit signal,
+//! which removes the peer's side.
+//!
+//! None of this ever dials from a reader: frames that answer a peer go back on the
+//! connection the request came in on, and taking back a monitor uses the existing
+//! connection only (no connection: nothing to take back, the peer dropped it already).
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::peers::established;
 use super::*;
 
-/// A link or monitor between a local actor and a remote one, kept so that it can fire with
-/// `noconnection` when the remote node is lost.
-#[derive(Clone)]
+/// A link or monitor between a local actor and a remote one.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Watch {
     pub(crate) local: Address,
     pub(crate) remote: Address,
     pub(crate) monitor: Option<Ref>,
+}
+
+#[derive(Default)]
+struct Table {
+    by_peer: HashMap<Arc<str>, HashSet<Watch>>,
+    by_local: HashMap<u64, HashSet<Watch>>,
+    by_ref: HashMap<Ref, Watch>,
+}
+
+/// Every cross-node link and monitor of one node, indexed by peer, by local actor and by
+/// monitor reference: each operation costs O(1) (or O(entries removed)), never a scan of
+/// the whole table.
+#[derive(Default)]
+pub(crate) struct Watches {
+    table: Mutex<Table>,
+    /// Entries in the table, so an actor's end checks the table without taking its lock
+    /// when it is empty (the common case).
+    len: AtomicUsize,
+}
+
+impl Watches {
+    fn table(&self) -> MutexGuard<'_, Table> {
+        lock(&self.table)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add(&self, w: Watch) {
+        let mut t = self.table();
+        let peer: Arc<str> = w.remote.node_id().into();
+        if !t.by_peer.entry(peer).or_default().insert(w.clone()) {
+            return;
+        }
+        t.by_local
+            .entry(w.local.id())
+            .or_default()
+            .insert(w.clone());
+        if let Some(r) = w.monitor {
+            t.by_ref.insert(r, w);
+        }
+        self.len.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn unindex(&self, t: &mut Table, w: &Watch, skip_peer: bool, skip_local: bool) {
+        if !skip_peer && let Some(s) = t.by_peer.get_mut(w.remote.node_id()) {
+            s.remove(w);
+            if s.is_empty() {
+                t.by_peer.remove(w.remote.node_id());
+            }
+        }
+        if !skip_local && let Some(s) = t.by_local.get_mut(&w.local.id()) {
+            s.remove(w);
+            if s.is_empty() {
+                t.by_local.remove(&w.local.id());
+            }
+        }
+        if let Some(r) = w.monitor {
+            t.by_ref.remove(&r);
+        }
+        self.len.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Remove one entry; whether it was there.
+    pub(crate) fn remove(&self, w: &Watch) -> bool {
+        let mut t = self.table();
+        let there = t
+            .by_peer
+            .get(w.remote.node_id())
+            .is_some_and(|s| s.contains(w));
+        if there {
+            self.unindex(&mut t, w, false, false);
+        }
+        there
+    }
+
+    /// Remove the link between local actor `local` and `remote`.
+    pub(crate) fn remove_link(&self, local: &Address, remote: &Address) -> bool {
+        self.remove(&Watch {
+            local: local.clone(),
+            remote: remote.clone(),
+            monitor: None,
+        })
+    }
+
+    /// Remove the monitor with this reference.
+    pub(crate) fn remove_ref(&self, r: Ref) -> Option<Watch> {
+        let mut t = self.table();
+        let w = t.by_ref.get(&r).cloned()?;
+        self.unindex(&mut t, &w, false, false);
+        Some(w)
+    }
+
+    /// Take every entry with an actor of `peer`.
+    pub(crate) fn take_peer(&self, peer: &str) -> Vec<Watch> {
+        let mut t = self.table();
+        let Some(set) = t.by_peer.remove(peer) else {
+            return Vec::new();
+        };
+        let v: Vec<Watch> = set.into_iter().collect();
+        for w in &v {
+            self.unindex(&mut t, w, true, false);
+        }
+        v
+    }
+
+    /// Take every entry of local actor `id`.
+    pub(crate) fn take_local(&self, id: u64) -> Vec<Watch> {
+        if self.len() == 0 {
+            return Vec::new();
+        }
+        let mut t = self.table();
+        let Some(set) = t.by_local.remove(&id) else {
+            return Vec::new();
+        };
+        let v: Vec<Watch> = set.into_iter().collect();
+        for w in &v {
+            self.unindex(&mut t, w, false, true);
+        }
+        v
+    }
 }
 
 /// The node a local actor `a` lives on.
@@ -42,25 +180,26 @@ fn remote_watch(
     let Some(node) = node_of(local) else {
         return;
     };
-    lock(&node.remote().watches).push(Watch {
+    let w = Watch {
         local: local.clone(),
         remote: target.clone(),
         monitor,
-    });
+    };
+    node.remote().watches.add(w.clone());
     let sent = super::conn_for(&node, target).and_then(|c| {
         c.push_frame(&f()).map_err(|_| SendError::NoConnection {
             node: target.node_id().into(),
             why: "closed".into(),
         })
     });
-    if let Err(e) = sent {
+    if let Err(e) = sent
+        && node.remote().watches.remove(&w)
+    {
         // Another creation of that node: the target is dead (noproc), not unreachable.
         let reason = match e {
             SendError::DeadActor(_) => ExitReason::NoSuchActor,
             _ => ExitReason::NoConnection,
         };
-        lock(&node.remote().watches)
-            .retain(|w| !(w.local == *local && w.remote == *target && w.monitor == monitor));
         let sig = match monitor {
             Some(reference) => Signal::Down {
                 reference,
@@ -79,9 +218,8 @@ fn remote_watch(
 
 /// Local actor `from` unlinks from remote `target`.
 pub(crate) fn unlink(node: &Node, target: &Address, from: &Address) {
-    lock(&node.remote().watches)
-        .retain(|w| !(w.monitor.is_none() && w.local == *from && w.remote == *target));
-    if let Ok(c) = conn_to(node, target.node_id()) {
+    node.remote().watches.remove_link(from, target);
+    if let Some(c) = established(node, target.node_id()) {
         let _ = c.push_frame(&Frame::Unlink {
             from: from.clone(),
             to: target.id(),
@@ -91,11 +229,26 @@ pub(crate) fn unlink(node: &Node, target: &Address, from: &Address) {
 
 /// Remove a monitor on remote `target`.
 pub(crate) fn demonitor(node: &Node, target: &Address, reference: Ref) {
-    lock(&node.remote().watches).retain(|w| w.monitor != Some(reference));
-    if let Ok(c) = conn_to(node, target.node_id()) {
+    node.remote().watches.remove_ref(reference);
+    if let Some(c) = established(node, target.node_id()) {
         let _ = c.push_frame(&Frame::Demonitor {
             to: target.id(),
             reference,
         });
+    }
+}
+
+/// Local actor `id` of `node` ended: forget its cross-node links and monitors, and take
+/// its monitors back from their peers.
+pub(crate) fn local_ended(node: &Node, id: u64) {
+    for w in node.remote().watches.take_local(id) {
+        if let Some(reference) = w.monitor
+            && let Some(c) = established(node, w.remote.node_id())
+        {
+            let _ = c.push_frame(&Frame::Demonitor {
+                to: w.remote.id(),
+                reference,
+            });
+        }
     }
 }

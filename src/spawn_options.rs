@@ -1,0 +1,76 @@
+//! [`SpawnOptions`]: per-actor settings chosen at spawn time ([`Node::spawn_opts`]).
+//!
+//! The policy of a bounded mailbox is written on [`SpawnOptions`].
+
+use crate::{Address, IntoExit, Mailbox, Node, SpawnError};
+
+/// Options for [`Node::spawn_opts`].
+///
+/// **Mailbox bound.** An actor's mailbox is unbounded by default, as in Erlang: a sender
+/// never waits and never loses a message to a live actor, and an actor that falls behind
+/// grows its queue. With [`SpawnOptions::mailbox_limit`] the actor holds at most that many
+/// unread user messages; the policy past it is:
+/// - a send from this process (actor or thread) fails at once with
+///   [`SendError::MailboxFull`](crate::SendError::MailboxFull) and queues nothing (it does not
+///   wait: two bounded actors sending to each other could otherwise wait forever);
+/// - a message arriving from another node makes that connection's reader wait for room, at
+///   most [`NodeOptions::mailbox_wait`](crate::NodeOptions::mailbox_wait) (default 100 ms),
+///   then it is dropped and logged (rate-limited). While the reader waits it reads nothing
+///   else from that peer, so a flood is pushed back through TCP to the sending node, whose
+///   outbound queue fills and whose senders get
+///   [`SendError::Overloaded`](crate::SendError::Overloaded): backpressure end to end, at the
+///   price of a short head-of-line stall for that one peer's other messages.
+///
+/// Exit signals, kills and DOWN messages are never refused: they are how an actor learns
+/// that it must stop, and they are few.
+///
+/// ```
+/// use pyact::{Mesh, Node, SendError, SpawnOptions, json};
+/// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// // An actor that reads nothing until `gate` ends.
+/// let gate = node.spawn(|mut mb| { mb.receive(); });
+/// let g = gate.clone();
+/// let slow = node
+///     .spawn_opts(SpawnOptions::new().mailbox_limit(2), move |mut mb| {
+///         let _ = pyact::current_node().unwrap().wait(&g);
+///         json!([mb.receive(), mb.receive()])
+///     })
+///     .unwrap();
+/// slow.send(1).unwrap();
+/// slow.send(2).unwrap();
+/// assert!(matches!(slow.send(3), Err(SendError::MailboxFull(_))));
+/// gate.send("open").unwrap();
+/// assert_eq!(node.wait(&slow).unwrap(), json!([1, 2]));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SpawnOptions {
+    pub(crate) mailbox_limit: Option<usize>,
+}
+
+impl SpawnOptions {
+    /// Default options: an unbounded mailbox.
+    pub fn new() -> Self {
+        SpawnOptions::default()
+    }
+
+    /// Hold at most `n` unread user messages (see [`SpawnOptions`] for the policy).
+    pub fn mailbox_limit(mut self, n: usize) -> Self {
+        self.mailbox_limit = Some(n);
+        self
+    }
+}
+
+impl Node {
+    /// Spawn an actor with [`SpawnOptions`]. Errors as [`Node::try_spawn`].
+    pub fn spawn_opts<F, R>(&self, opts: SpawnOptions, f: F) -> Result<Address, SpawnError>
+    where
+        F: FnOnce(Mailbox) -> R + Send + 'static,
+        R: IntoExit,
+    {
+        let cell = self.new_cell(false, true);
+        if let Some(n) = opts.mailbox_limit {
+            cell.queue.set_limit(n);
+        }
+        crate::actor::start(self, cell, f, None)
+    }
+}
