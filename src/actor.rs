@@ -100,8 +100,9 @@ pub(crate) struct ActorCell {
 pub(crate) enum Waiter {
     /// A channel (the network side's remote waits).
     Chan(may::sync::mpsc::Sender<ExitReason>),
-    /// A local `wait`, parked so that an exit signal still reaches a waiting actor.
-    Slot(Arc<crate::park::OneShot<ExitReason>>),
+    /// A local `wait`, parked so that an exit signal still reaches a waiting actor: woken,
+    /// it reads the reason from the cell's `exit` (no slot of its own to allocate).
+    Park(Arc<may::sync::Blocker>),
 }
 
 impl Waiter {
@@ -110,7 +111,7 @@ impl Waiter {
             Waiter::Chan(tx) => {
                 let _ = tx.send(reason);
             }
-            Waiter::Slot(s) => s.set(reason),
+            Waiter::Park(b) => b.unpark(),
         }
     }
 }
@@ -334,6 +335,9 @@ pub(crate) struct Context {
     actor: Option<(Node, Arc<ActorCell>)>,
     inboxes: Vec<(Node, Address)>,
     other: Option<(Node, Option<Address>)>,
+    /// This coroutine's (or thread's) blocker for parks outside its mailbox's receive
+    /// (`wait`, calls, sleeps): kept, like the mailbox's, so a park allocates nothing.
+    parker: crate::mailbox::Parker,
 }
 
 impl Context {
@@ -345,6 +349,16 @@ impl Context {
             return Some((n.clone(), Some(a.clone())));
         }
         self.other.clone()
+    }
+
+    fn node(&self) -> Option<Node> {
+        if let Some((n, _)) = &self.actor {
+            return Some(n.clone());
+        }
+        if let Some((n, _)) = self.inboxes.last() {
+            return Some(n.clone());
+        }
+        self.other.as_ref().map(|(n, _)| n.clone())
     }
 
     fn node_name(&self) -> Option<&str> {
@@ -411,6 +425,11 @@ pub(crate) fn context() -> Option<(Node, Option<Address>)> {
 #[inline]
 pub(crate) fn may_deliver_locally(node_id: &str) -> bool {
     CONTEXT.with(|c| c.borrow().node_name().is_none_or(|n| n == node_id))
+}
+
+/// The running coroutine's (or thread's) kept blocker, for `park::park_until`.
+pub(crate) fn blocker() -> Arc<may::sync::Blocker> {
+    CONTEXT.with(|c| c.borrow_mut().parker.get())
 }
 
 /// Set (or clear) a node context without an inbox, e.g. for the network's reader loops.
@@ -519,7 +538,8 @@ pub fn curaddr() -> Option<Address> {
 
 /// The node of the running actor (or of the thread's latest inbox).
 pub fn current_node() -> Option<Node> {
-    context().map(|(n, _)| n)
+    // Not through `context()`, which also builds an address (an allocation per spawn).
+    CONTEXT.with(|c| c.borrow().node())
 }
 
 /// Spawn an actor on the current actor's node: the seed's `actor.spawn`.

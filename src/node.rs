@@ -467,23 +467,28 @@ impl Node {
         if !self.same_creation(addr) {
             return ExitReason::NoSuchActor;
         }
-        let done = {
+        let cell = {
             let sh = self.shard(addr.id());
             if let Some(cell) = sh.live.get(&addr.id()) {
                 let mut st = cell.lock();
                 if let Some(r) = &st.exit {
                     return r.clone();
                 }
-                let done = crate::park::OneShot::new();
-                st.waiters.push(actor::Waiter::Slot(done.clone()));
-                done
+                // The same blocker `park_until` parks below (the context keeps it).
+                st.waiters.push(actor::Waiter::Park(actor::blocker()));
+                cell.clone()
             } else if let Some(r) = sh.dead.get(&addr.id()) {
                 return r.clone();
             } else {
                 return ExitReason::NoSuchActor;
             }
         };
-        done.wait(None).unwrap_or(ExitReason::NoSuchActor)
+        let mut got = None;
+        crate::park::park_until(&may::sync::AtomicOption::none(), None, || {
+            got = cell.lock().exit.clone();
+            got.is_some()
+        });
+        got.unwrap_or(ExitReason::NoSuchActor)
     }
 
     /// Register `tx` to get the exit reason of local actor `id` (for remote waits). Returns

@@ -70,7 +70,7 @@ pub(crate) fn park_until(
             },
             None => None,
         };
-        let me = Blocker::current();
+        let me = actor::blocker();
         slot.store(me.clone());
         if let Some(cell) = &me_actor {
             cell.queue.set_alarm(Some(me.clone()));
