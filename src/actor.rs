@@ -335,9 +335,6 @@ pub(crate) struct Context {
     actor: Option<(Node, Arc<ActorCell>)>,
     inboxes: Vec<(Node, Address)>,
     other: Option<(Node, Option<Address>)>,
-    /// This coroutine's (or thread's) blocker for parks outside its mailbox's receive
-    /// (`wait`, calls, sleeps): kept, like the mailbox's, so a park allocates nothing.
-    parker: crate::mailbox::Parker,
 }
 
 impl Context {
@@ -425,11 +422,6 @@ pub(crate) fn context() -> Option<(Node, Option<Address>)> {
 #[inline]
 pub(crate) fn may_deliver_locally(node_id: &str) -> bool {
     CONTEXT.with(|c| c.borrow().node_name().is_none_or(|n| n == node_id))
-}
-
-/// The running coroutine's (or thread's) kept blocker, for `park::park_until`.
-pub(crate) fn blocker() -> Arc<may::sync::Blocker> {
-    CONTEXT.with(|c| c.borrow_mut().parker.get())
 }
 
 /// Set (or clear) a node context without an inbox, e.g. for the network's reader loops.

@@ -74,7 +74,7 @@ pub(crate) enum Signal {
 pub(crate) struct Parker(Option<(bool, Arc<Blocker>)>);
 
 impl Parker {
-    pub(crate) fn get(&mut self) -> Arc<Blocker> {
+    fn get(&mut self) -> Arc<Blocker> {
         let co = may::coroutine::is_coroutine();
         match &self.0 {
             Some((kind, b)) if *kind == co => b.clone(),

@@ -467,16 +467,16 @@ impl Node {
         if !self.same_creation(addr) {
             return ExitReason::NoSuchActor;
         }
-        let cell = {
+        let (cell, me) = {
             let sh = self.shard(addr.id());
             if let Some(cell) = sh.live.get(&addr.id()) {
                 let mut st = cell.lock();
                 if let Some(r) = &st.exit {
                     return r.clone();
                 }
-                // The same blocker `park_until` parks below (the context keeps it).
-                st.waiters.push(actor::Waiter::Park(actor::blocker()));
-                cell.clone()
+                let me = may::sync::Blocker::current();
+                st.waiters.push(actor::Waiter::Park(me.clone()));
+                (cell.clone(), me)
             } else if let Some(r) = sh.dead.get(&addr.id()) {
                 return r.clone();
             } else {
@@ -484,7 +484,7 @@ impl Node {
             }
         };
         let mut got = None;
-        crate::park::park_until(&may::sync::AtomicOption::none(), None, || {
+        crate::park::park_with(me, &may::sync::AtomicOption::none(), None, || {
             got = cell.lock().exit.clone();
             got.is_some()
         });

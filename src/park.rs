@@ -53,6 +53,18 @@ pub(crate) fn mark_running() {
 pub(crate) fn park_until(
     slot: &AtomicOption<Arc<Blocker>>,
     deadline: Option<Instant>,
+    ready: impl FnMut() -> bool,
+) -> bool {
+    park_with(Blocker::current(), slot, deadline, ready)
+}
+
+/// [`park_until`] with the blocker `me` (one the waker already holds). A blocker is not
+/// reused across parks: a wake that arrives after its `ready()` already held would linger
+/// as a stale token in the next park's blocker.
+pub(crate) fn park_with(
+    me: Arc<Blocker>,
+    slot: &AtomicOption<Arc<Blocker>>,
+    deadline: Option<Instant>,
     mut ready: impl FnMut() -> bool,
 ) -> bool {
     let me_actor = actor::current_actor();
@@ -70,7 +82,6 @@ pub(crate) fn park_until(
             },
             None => None,
         };
-        let me = actor::blocker();
         slot.store(me.clone());
         if let Some(cell) = &me_actor {
             cell.queue.set_alarm(Some(me.clone()));
