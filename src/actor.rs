@@ -605,7 +605,8 @@ where
     let node2 = node.clone();
     let body = move || {
         CONTEXT.with(|c| c.borrow_mut().actor = Some((node2.clone(), cell.clone())));
-        crate::park::mark_running();
+        // `park::mark_running` with the cell at hand (it would look the context up again).
+        crate::watchdog::set_running(Arc::as_ptr(&cell) as usize);
         let mailbox = Mailbox::new(cell.clone(), node2.clone(), false);
         let reason = match catch_unwind(AssertUnwindSafe(move || f(mailbox).into_exit())) {
             Ok(r) => r,
