@@ -63,16 +63,24 @@ impl Done {
         let name = local.get_co().name();
 
         // recycle the coroutine
-        let (size, used) = co.stack_usage();
-        if used == size {
-            eprintln!("stack overflow detected, size={size}");
-            ::std::process::exit(1);
-        }
-        // show the actual used stack size in debug log
-        if local.get_co().stack_size() & 1 == 1 {
+        //
+        // pyact patch (PYACT-PATCH.md): the stack's bottom is only read when full usage
+        // tracking was asked for (an odd stack size). The read faulted in the bottom page
+        // of every fresh stack at its coroutine's end; the guard page under the stack is
+        // what catches an overflow.
+        let size = local.get_co().stack_size();
+        if size & 1 == 1 {
+            let (size, used) = co.stack_usage();
+            if used == size {
+                eprintln!("stack overflow detected, size={size}");
+                ::std::process::exit(1);
+            }
+            // show the actual used stack size in debug log
             println!("coroutine name = {name:?}, stack size = {size},  used size = {used}");
         }
 
+        // A coroutine made with the configured (requested) size came from the pool or can
+        // go into it.
         if size == config().get_stack_size() {
             get_scheduler().pool.put(co);
         }
