@@ -68,8 +68,8 @@ impl Done {
         // tracking was asked for (an odd stack size). The read faulted in the bottom page
         // of every fresh stack at its coroutine's end; the guard page under the stack is
         // what catches an overflow.
-        let size = local.get_co().stack_size();
-        if size & 1 == 1 {
+        let size = co.stack_size();
+        if local.get_co().stack_size() & 1 == 1 {
             let (size, used) = co.stack_usage();
             if used == size {
                 eprintln!("stack overflow detected, size={size}");
@@ -79,8 +79,6 @@ impl Done {
             println!("coroutine name = {name:?}, stack size = {size},  used size = {used}");
         }
 
-        // A coroutine made with the configured (requested) size came from the pool or can
-        // go into it.
         if size == config().get_stack_size() {
             get_scheduler().pool.put(co);
         }
