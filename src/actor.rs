@@ -99,8 +99,9 @@ pub(crate) struct ActorCell {
 /// Someone waiting for an actor's end.
 pub(crate) enum Waiter {
     /// A local `wait` (actor or plain thread), parked so that an exit signal still reaches a
-    /// waiting actor.
-    Slot(Arc<crate::park::OneShot<ExitReason>>),
+    /// waiting actor: woken, it reads the reason from the cell's `exit` (no slot of its own
+    /// to allocate).
+    Park(Arc<may::sync::Blocker>),
     /// A peer's remote wait: a table entry, not a coroutine. `key` (connection serial,
     /// request id) finds it again when the connection ends; `reply` queues the answer.
     Remote {
@@ -117,7 +118,7 @@ impl Waiter {
 
     fn fire(self, reason: &ExitReason) {
         match self {
-            Waiter::Slot(s) => s.set(reason.clone()),
+            Waiter::Park(b) => b.unpark(),
             Waiter::Remote { reply, .. } => reply(reason),
         }
     }
@@ -360,6 +361,16 @@ impl Context {
         self.other.clone()
     }
 
+    fn node(&self) -> Option<Node> {
+        if let Some((n, _)) = &self.actor {
+            return Some(n.clone());
+        }
+        if let Some((n, _)) = self.inboxes.last() {
+            return Some(n.clone());
+        }
+        self.other.as_ref().map(|(n, _)| n.clone())
+    }
+
     fn node_name(&self) -> Option<&str> {
         if let Some((n, _)) = &self.actor {
             return Some(n.name());
@@ -532,7 +543,8 @@ pub fn curaddr() -> Option<Address> {
 
 /// The node of the running actor (or of the thread's latest inbox).
 pub fn current_node() -> Option<Node> {
-    context().map(|(n, _)| n)
+    // Not through `context()`, which also builds an address (an allocation per spawn).
+    CONTEXT.with(|c| c.borrow().node())
 }
 
 /// Spawn an actor on the current actor's node: the seed's `actor.spawn`.
@@ -607,7 +619,8 @@ where
     let node2 = node.clone();
     let body = move || {
         CONTEXT.with(|c| c.borrow_mut().actor = Some((node2.clone(), cell.clone())));
-        crate::park::mark_running();
+        // `park::mark_running` with the cell at hand (it would look the context up again).
+        crate::watchdog::set_running(Arc::as_ptr(&cell) as usize);
         let mailbox = Mailbox::new(cell.clone(), node2.clone(), false);
         let reason = match catch_unwind(AssertUnwindSafe(move || f(mailbox).into_exit())) {
             Ok(r) => r,

@@ -463,24 +463,34 @@ impl Node {
         if !self.same_creation(addr) {
             return ExitReason::NoSuchActor;
         }
-        let done = {
+        let (cell, me) = {
             let sh = self.shard(addr.id());
             if let Some(cell) = sh.live.get(&addr.id()) {
                 let mut st = cell.lock();
                 if let Some(r) = &st.exit {
                     return r.clone();
                 }
-                let done = crate::park::OneShot::new();
-                st.waiters.push(actor::Waiter::Slot(done.clone()));
-                done
+                let me = may::sync::Blocker::current();
+                st.waiters.push(actor::Waiter::Park(me.clone()));
+                (cell.clone(), me)
             } else if let Some(r) = sh.dead.get(&addr.id()) {
                 return r.clone();
             } else {
                 return ExitReason::NoSuchActor;
             }
         };
-        done.wait(None, crate::observe::Status::Waiting)
-            .unwrap_or(ExitReason::NoSuchActor)
+        let mut got = None;
+        crate::park::park_with(
+            me,
+            &may::sync::AtomicOption::none(),
+            None,
+            crate::observe::Status::Waiting,
+            || {
+                got = cell.lock().exit.clone();
+                got.is_some()
+            },
+        );
+        got.unwrap_or(ExitReason::NoSuchActor)
     }
 
     /// Register `tx` to get the exit reason of local actor `id` (for remote waits). Returns

@@ -56,6 +56,19 @@ pub(crate) fn park_until(
     slot: &AtomicOption<Arc<Blocker>>,
     deadline: Option<Instant>,
     why: Status,
+    ready: impl FnMut() -> bool,
+) -> bool {
+    park_with(Blocker::current(), slot, deadline, why, ready)
+}
+
+/// [`park_until`] with the blocker `me` (one the waker already holds). A blocker is not
+/// reused across parks: a wake that arrives after its `ready()` already held would linger
+/// as a stale token in the next park's blocker.
+pub(crate) fn park_with(
+    me: Arc<Blocker>,
+    slot: &AtomicOption<Arc<Blocker>>,
+    deadline: Option<Instant>,
+    why: Status,
     mut ready: impl FnMut() -> bool,
 ) -> bool {
     let me_actor = actor::current_actor();
@@ -73,7 +86,6 @@ pub(crate) fn park_until(
             },
             None => None,
         };
-        let me = Blocker::current();
         slot.store(me.clone());
         if let Some(cell) = &me_actor {
             cell.queue.set_alarm(Some(me.clone()));

@@ -243,6 +243,13 @@ impl<'a, A, T, const LOCAL: bool> GeneratorObj<'a, A, T, LOCAL> {
     pub fn stack_usage(&self) -> (usize, usize) {
         self.gen.stack_usage()
     }
+
+    /// Get the stack total size in `usize` words, without reading the stack
+    /// (pyact patch: `stack_usage` scans its bottom words, which faults in the
+    /// bottom page of a stack that never grew that far).
+    pub fn stack_size(&self) -> usize {
+        self.gen.stack.size()
+    }
 }
 
 impl<T, const LOCAL: bool> Iterator for GeneratorObj<'_, (), T, LOCAL> {

@@ -63,13 +63,19 @@ impl Done {
         let name = local.get_co().name();
 
         // recycle the coroutine
-        let (size, used) = co.stack_usage();
-        if used == size {
-            eprintln!("stack overflow detected, size={size}");
-            ::std::process::exit(1);
-        }
-        // show the actual used stack size in debug log
+        //
+        // pyact patch (PYACT-PATCH.md): the stack's bottom is only read when full usage
+        // tracking was asked for (an odd stack size). The read faulted in the bottom page
+        // of every fresh stack at its coroutine's end; the guard page under the stack is
+        // what catches an overflow.
+        let size = co.stack_size();
         if local.get_co().stack_size() & 1 == 1 {
+            let (size, used) = co.stack_usage();
+            if used == size {
+                eprintln!("stack overflow detected, size={size}");
+                ::std::process::exit(1);
+            }
+            // show the actual used stack size in debug log
             println!("coroutine name = {name:?}, stack size = {size},  used size = {used}");
         }
 
