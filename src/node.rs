@@ -404,6 +404,15 @@ impl Node {
 
     /// Move an actor from the live table to the exit records (called once, at its end).
     pub(crate) fn record_exit(&self, id: u64, name: Option<&str>, reason: ExitReason, keep: bool) {
+        // The name goes first: a waiter that finds the exit record (below) must find the
+        // name gone too. `register` refuses the ending actor (its `exit` is set), so the
+        // name cannot come back.
+        if let Some(name) = name {
+            let mut reg = lock(&self.0.registry);
+            if reg.get(name).is_some_and(|a| a.id() == id) {
+                reg.remove(name);
+            }
+        }
         {
             let mut sh = self.shard(id);
             sh.live.remove(&id);
@@ -415,12 +424,6 @@ impl Node {
                         sh.dead.remove(&old);
                     }
                 }
-            }
-        }
-        if let Some(name) = name {
-            let mut reg = lock(&self.0.registry);
-            if reg.get(name).is_some_and(|a| a.id() == id) {
-                reg.remove(name);
             }
         }
     }
@@ -466,10 +469,10 @@ impl Node {
         let done = {
             let sh = self.shard(addr.id());
             if let Some(cell) = sh.live.get(&addr.id()) {
+                // Queued even if `exit` is already set: `finish` has not yet taken the cell
+                // out of the live table (it does so under this shard lock), and it fires the
+                // waiters only after that, so `wait` never returns while the actor is counted.
                 let mut st = cell.lock();
-                if let Some(r) = &st.exit {
-                    return r.clone();
-                }
                 let done = crate::park::OneShot::new();
                 st.waiters.push(actor::Waiter::Slot(done.clone()));
                 done
@@ -488,10 +491,8 @@ impl Node {
     pub(crate) fn on_exit(&self, id: u64, tx: actor::Waiter) -> Option<ExitReason> {
         let sh = self.shard(id);
         if let Some(cell) = sh.live.get(&id) {
+            // As in `wait_reason`: a live-table entry means `finish` fires the waiters later.
             let mut st = cell.lock();
-            if let Some(r) = &st.exit {
-                return Some(r.clone());
-            }
             st.waiters.push(tx);
             None
         } else {

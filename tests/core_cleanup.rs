@@ -122,3 +122,49 @@ fn an_inbox_made_inside_an_actor_does_not_change_its_curaddr() {
     });
     assert_eq!(node.wait(&a).unwrap(), json!([true, true]));
 }
+
+/// Stretches the moment an actor ends: `ActorCell::finish` logs "exited" between marking the
+/// actor ended and taking it out of the live table and the registry, so while [`SLOW_END`]
+/// is on, a waiter that arrives then (the race below) arrives in that gap for sure.
+struct SlowEnd;
+
+static SLOW_END: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl log::Log for SlowEnd {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        if SLOW_END.load(std::sync::atomic::Ordering::SeqCst)
+            && record.args().to_string().contains("exited")
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// After `wait` returns, the ended actor is neither counted nor named: `finish` fires the
+/// waiters only after it left the live table and the registry, and a waiter that arrives
+/// while it is ending queues itself instead of returning early (it used to return as soon
+/// as the reason was set, with the actor still counted: tests/limit.rs failed on it).
+#[test]
+fn after_wait_returns_the_actor_is_neither_counted_nor_named() {
+    log::set_logger(&SlowEnd).unwrap();
+    log::set_max_level(log::LevelFilter::Debug);
+    let node = node();
+    for round in 0..200 {
+        let a = node.spawn(|mut mb| {
+            mb.receive();
+        });
+        node.register("ending", &a).unwrap();
+        SLOW_END.store(true, std::sync::atomic::Ordering::SeqCst);
+        a.send("go").unwrap();
+        // Arrives while the actor is ending: after the reason is set, before it is gone.
+        while node.info(&a).is_some_and(|i| !i.exiting) {}
+        node.wait(&a).unwrap();
+        SLOW_END.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(node.actor_count(), 0, "round {round}");
+        assert_eq!(node.whereis("ending"), None, "round {round}");
+    }
+}
