@@ -206,17 +206,17 @@ impl ActorCell {
     /// Record the end of the actor and tell everyone who asked. Idempotent.
     pub(crate) fn finish(self: &Arc<Self>, node: &Node, reason: ExitReason) {
         let dropped = self.queue.close();
-        let (links, monitors, name) = {
-            let mut st = self.lock();
-            if st.exit.is_some() {
-                return;
-            }
-            st.exit = Some(reason.clone());
+        // The reason, the name, the live-table entry and the exit record change together
+        // (see `Node::record_exit`): whoever sees the actor ended sees it uncounted, unnamed.
+        let taken = node.record_exit(self, &reason, !self.ephemeral, |st| {
             (
+                std::mem::take(&mut st.waiters),
                 std::mem::take(&mut st.links),
                 std::mem::take(&mut st.monitors),
-                st.name.take(),
             )
+        });
+        let Some((waiters, links, monitors)) = taken else {
+            return;
         };
         let (node_id, id) = (&self.node_id, self.id);
         if dropped > 0 {
@@ -226,16 +226,6 @@ impl ActorCell {
             ExitReason::Normal(_) => log::debug!("{node_id}/{id} exited normally"),
             other => log::debug!("{node_id}/{id} exited: {other}"),
         }
-        // Counted before it leaves the live table, so `Node::stats` never misses it.
-        node.0
-            .counters
-            .ended(self.runs.get().is_some(), self.queue.delivered());
-        node.record_exit(id, name.as_deref(), reason.clone(), !self.ephemeral);
-        // Waiters are taken only now: one that found the cell still in the live table queued
-        // itself here (whether or not `exit` was set yet), one that comes later finds the
-        // record. Either way `wait` returns only after the actor left the live table and the
-        // registry: after it, `actor_count` and `whereis` no longer see the actor.
-        let waiters = std::mem::take(&mut self.lock().waiters);
         // Peers' tables drop the link now, before anyone can see this actor as ended, and
         // not when (if ever) the peer handles the signal: a long-lived peer does not collect
         // entries of ended actors.

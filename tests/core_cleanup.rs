@@ -123,9 +123,9 @@ fn an_inbox_made_inside_an_actor_does_not_change_its_curaddr() {
     assert_eq!(node.wait(&a).unwrap(), json!([true, true]));
 }
 
-/// Stretches the moment an actor ends: `ActorCell::finish` logs "exited" between marking the
-/// actor ended and taking it out of the live table and the registry, so while [`SLOW_END`]
-/// is on, a waiter that arrives then (the race below) arrives in that gap for sure.
+/// Stretches the moment an actor ends: `ActorCell::finish` logs "exited" on its way out (it
+/// used to do so after setting the reason but before updating the live table and the
+/// registry), so while [`SLOW_END`] is on, a waiter that arrives then lands in any such gap.
 struct SlowEnd;
 
 static SLOW_END: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
