@@ -130,13 +130,22 @@ struct SlowEnd;
 
 static SLOW_END: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// The node whose actors [`SlowEnd`] slows down.
+static SLOW_NODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 impl log::Log for SlowEnd {
     fn enabled(&self, _: &log::Metadata) -> bool {
         true
     }
     fn log(&self, record: &log::Record) {
+        // Only the actors of the node of the test that turned it on: other tests of this
+        // binary run meanwhile, at their own pace.
+        let msg = record.args().to_string();
         if SLOW_END.load(std::sync::atomic::Ordering::SeqCst)
-            && record.args().to_string().contains("exited")
+            && msg.contains("exited")
+            && SLOW_NODE
+                .get()
+                .is_some_and(|n| msg.starts_with(&format!("{n}/")))
         {
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -144,17 +153,24 @@ impl log::Log for SlowEnd {
     fn flush(&self) {}
 }
 
-/// After `wait` returns, the ended actor is neither counted nor named: `finish` fires the
-/// waiters only after it left the live table and the registry, and a waiter that arrives
-/// while it is ending queues itself instead of returning early (it used to return as soon
-/// as the reason was set, with the actor still counted: tests/limit.rs failed on it).
+/// After `wait` returns, the ended actor is neither counted nor named, and its peers'
+/// tables no longer hold its link: `finish` unlinks the peers first, then sets the reason,
+/// drops the name and moves the actor from the live table to the exit records in one
+/// critical section (the reason used to be visible first, and a `wait` arriving then
+/// returned with the actor still counted: tests/limit.rs failed on it).
 #[test]
-fn after_wait_returns_the_actor_is_neither_counted_nor_named() {
+fn after_wait_returns_the_actor_is_neither_counted_nor_named_nor_linked() {
     log::set_logger(&SlowEnd).unwrap();
     log::set_max_level(log::LevelFilter::Debug);
     let node = node();
+    SLOW_NODE.set(node.name().to_string()).unwrap();
+    let target = node.spawn(|mut mb| {
+        mb.receive();
+    });
     for round in 0..200 {
-        let a = node.spawn(|mut mb| {
+        let t = target.clone();
+        let a = node.spawn(move |mut mb| {
+            mb.link(&t);
             mb.receive();
         });
         node.register("ending", &a).unwrap();
@@ -164,7 +180,11 @@ fn after_wait_returns_the_actor_is_neither_counted_nor_named() {
         while node.info(&a).is_some_and(|i| !i.exiting) {}
         node.wait(&a).unwrap();
         SLOW_END.store(false, std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(node.actor_count(), 0, "round {round}");
+        assert_eq!(node.actor_count(), 1, "round {round}: only the target");
         assert_eq!(node.whereis("ending"), None, "round {round}");
+        let links = node.info(&target).unwrap().links;
+        assert!(links.is_empty(), "round {round}: {links:?}");
     }
+    target.send("stop").unwrap();
+    node.wait(&target).unwrap();
 }
