@@ -207,18 +207,31 @@ impl ActorCell {
     /// Record the end of the actor and tell everyone who asked. Idempotent.
     pub(crate) fn finish(self: &Arc<Self>, node: &Node, reason: ExitReason) {
         let dropped = self.queue.close();
-        let (waiters, links, monitors, name) = {
-            let mut st = self.lock();
-            if st.exit.is_some() {
-                return;
+        // Peers' tables drop the link before anyone can see this actor as ended (that is
+        // `record_exit`, below), not when (if ever) the peer handles the signal: a `wait` on
+        // it that returns finds its peers unlinked, and a long-lived peer does not collect
+        // entries of ended actors. Links made meanwhile are dropped after, with the signals.
+        let linked = {
+            let st = self.lock();
+            (!st.links.is_empty()).then(|| st.links.clone())
+        };
+        if let Some(linked) = &linked {
+            let me = self.address();
+            for l in linked {
+                crate::link::forget_ended_link(l, &me);
             }
-            st.exit = Some(reason.clone());
+        }
+        // The reason, the name, the live-table entry and the exit record change together
+        // (see `Node::record_exit`): whoever sees the actor ended sees it uncounted, unnamed.
+        let taken = node.record_exit(self, &reason, !self.ephemeral, |st| {
             (
                 std::mem::take(&mut st.waiters),
                 std::mem::take(&mut st.links),
                 std::mem::take(&mut st.monitors),
-                st.name.take(),
             )
+        });
+        let Some((waiters, links, monitors)) = taken else {
+            return;
         };
         let (node_id, id) = (&self.node_id, self.id);
         if dropped > 0 {
@@ -228,17 +241,14 @@ impl ActorCell {
             ExitReason::Normal(_) => log::debug!("{node_id}/{id} exited normally"),
             other => log::debug!("{node_id}/{id} exited: {other}"),
         }
-        // Counted before it leaves the live table, so `Node::stats` never misses it.
-        node.0
-            .counters
-            .ended(self.runs.get().is_some(), self.queue.delivered());
-        node.record_exit(id, name.as_deref(), reason.clone(), !self.ephemeral);
-        // Peers' tables drop the link now, before anyone can see this actor as ended, and
-        // not when (if ever) the peer handles the signal: a long-lived peer does not collect
-        // entries of ended actors.
-        if !links.is_empty() {
+        // Links made since the first pass (a peer that linked as this actor was ending).
+        let late = links
+            .iter()
+            .filter(|l| !linked.as_ref().is_some_and(|e| e.contains(*l)));
+        let mut late = late.peekable();
+        if late.peek().is_some() {
             let me = self.address();
-            for l in &links {
+            for l in late {
                 crate::link::forget_ended_link(l, &me);
             }
         }

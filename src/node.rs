@@ -402,13 +402,51 @@ impl Node {
         self.shard(id).live.get(&id).cloned()
     }
 
-    /// Move an actor from the live table to the exit records (called once, at its end).
-    pub(crate) fn record_exit(&self, id: u64, name: Option<&str>, reason: ExitReason, keep: bool) {
-        {
+    /// End `cell` (called by `ActorCell::finish`): set its exit reason, drop its registered
+    /// name and move it from the live table to the exit records (`keep`) in one critical
+    /// section, under the registry (only if it is named), shard and cell locks, taken in
+    /// `register`'s order. Then `take` what `finish` delivers from its state. `None` if it had
+    /// ended already.
+    ///
+    /// Why one section: a `wait` returns once it sees the reason (in the cell, or in the exit
+    /// record), and after `wait` the actor must be neither counted by
+    /// [`actor_count`](Self::actor_count) nor found by [`whereis`](Self::whereis). When the
+    /// reason was set first and the tables updated after, a waiter arriving in between
+    /// returned with the actor still counted (tests/limit.rs failed on it).
+    pub(crate) fn record_exit<T>(
+        &self,
+        cell: &ActorCell,
+        reason: &ExitReason,
+        keep: bool,
+        take: impl FnOnce(&mut actor::CellState) -> T,
+    ) -> Option<T> {
+        let id = cell.id;
+        // The registry lock only for a named actor: if a name came meanwhile, go again.
+        let mut named = cell.lock().name.is_some();
+        loop {
+            let mut reg = named.then(|| lock(&self.0.registry));
             let mut sh = self.shard(id);
+            let mut st = cell.lock();
+            if st.exit.is_some() {
+                return None;
+            }
+            if st.name.is_some() && reg.is_none() {
+                named = true;
+                continue;
+            }
+            st.exit = Some(reason.clone());
+            // Counted before it leaves the live table, so `Node::stats` never misses it.
+            self.0
+                .counters
+                .ended(cell.runs.get().is_some(), cell.queue.delivered());
+            if let (Some(reg), Some(name)) = (reg.as_mut(), st.name.take())
+                && reg.get(&name).is_some_and(|a| a.id() == id)
+            {
+                reg.remove(&name);
+            }
             sh.live.remove(&id);
             if keep && self.0.exit_records_per_shard > 0 {
-                sh.dead.insert(id, reason);
+                sh.dead.insert(id, reason.clone());
                 sh.dead_order.push_back(id);
                 while sh.dead_order.len() > self.0.exit_records_per_shard {
                     if let Some(old) = sh.dead_order.pop_front() {
@@ -416,12 +454,7 @@ impl Node {
                     }
                 }
             }
-        }
-        if let Some(name) = name {
-            let mut reg = lock(&self.0.registry);
-            if reg.get(name).is_some_and(|a| a.id() == id) {
-                reg.remove(name);
-            }
+            return Some(take(&mut st));
         }
     }
 

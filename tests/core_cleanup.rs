@@ -122,3 +122,69 @@ fn an_inbox_made_inside_an_actor_does_not_change_its_curaddr() {
     });
     assert_eq!(node.wait(&a).unwrap(), json!([true, true]));
 }
+
+/// Stretches the moment an actor ends: `ActorCell::finish` logs "exited" on its way out (it
+/// used to do so after setting the reason but before updating the live table and the
+/// registry), so while [`SLOW_END`] is on, a waiter that arrives then lands in any such gap.
+struct SlowEnd;
+
+static SLOW_END: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The node whose actors [`SlowEnd`] slows down.
+static SLOW_NODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+impl log::Log for SlowEnd {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        // Only the actors of the node of the test that turned it on: other tests of this
+        // binary run meanwhile, at their own pace.
+        let msg = record.args().to_string();
+        if SLOW_END.load(std::sync::atomic::Ordering::SeqCst)
+            && msg.contains("exited")
+            && SLOW_NODE
+                .get()
+                .is_some_and(|n| msg.starts_with(&format!("{n}/")))
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// After `wait` returns, the ended actor is neither counted nor named, and its peers'
+/// tables no longer hold its link: `finish` unlinks the peers first, then sets the reason,
+/// drops the name and moves the actor from the live table to the exit records in one
+/// critical section (the reason used to be visible first, and a `wait` arriving then
+/// returned with the actor still counted: tests/limit.rs failed on it).
+#[test]
+fn after_wait_returns_the_actor_is_neither_counted_nor_named_nor_linked() {
+    log::set_logger(&SlowEnd).unwrap();
+    log::set_max_level(log::LevelFilter::Debug);
+    let node = node();
+    SLOW_NODE.set(node.name().to_string()).unwrap();
+    let target = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    for round in 0..200 {
+        let t = target.clone();
+        let a = node.spawn(move |mut mb| {
+            mb.link(&t);
+            mb.receive();
+        });
+        node.register("ending", &a).unwrap();
+        SLOW_END.store(true, std::sync::atomic::Ordering::SeqCst);
+        a.send("go").unwrap();
+        // Arrives while the actor is ending: after the reason is set, before it is gone.
+        while node.info(&a).is_some_and(|i| !i.exiting) {}
+        node.wait(&a).unwrap();
+        SLOW_END.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(node.actor_count(), 1, "round {round}: only the target");
+        assert_eq!(node.whereis("ending"), None, "round {round}");
+        let links = node.info(&target).unwrap().links;
+        assert!(links.is_empty(), "round {round}: {links:?}");
+    }
+    target.send("stop").unwrap();
+    node.wait(&target).unwrap();
+}

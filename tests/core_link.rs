@@ -335,9 +335,16 @@ fn a_monitor_gets_one_down_message() {
     assert_eq!(inbox.try_receive(), None, "exactly one DOWN");
 
     // Normal exits are reported too, and the monitor does not link: the watcher lives on.
+    // The target waits to be told to end: spawned here it may run at once on the other
+    // worker, and a monitor placed on an actor that already ended gets `noproc` (Erlang's
+    // rule, checked elsewhere), not the normal exit this part checks.
     let watcher = node.spawn(|mut mb| {
-        let target = node_of(&mb).spawn(|_| json!("bye"));
+        let target = node_of(&mb).spawn(|mut mb| {
+            mb.receive();
+            json!("bye")
+        });
         let r = mb.monitor(&target);
+        target.send("go").unwrap();
         let (_, down) = mb.receive_match(&[&pattern!({"down": = r})]);
         json!({"r": r, "target": target, "down": down})
     });

@@ -92,25 +92,41 @@ fn on_reused_stack(
     let first_marker = marker.load(Ordering::SeqCst);
     assert_ne!(first_marker, 0);
 
+    // Why the probes must land on first's stack: `may`'s pool is one FIFO queue, a
+    // finished coroutine goes to its back (vendor/may's pool patch: even while a spawn
+    // finds the pool empty), and the reaper (src/pool.rs) only trims stacks beyond KEEP that
+    // sat idle a whole second, which these sequential actors never leave. Each probe takes
+    // the front and ends before the next, so first's stack comes up within as many probes
+    // as the pool holds stacks (a handful); 20,000 is only a bound. The stacks probed are
+    // counted for the failure message: a few distinct stacks means the pool cycled without
+    // first's, i.e. it was dropped instead of pooled.
     let second: Arc<Mutex<Option<Body>>> = Arc::new(Mutex::new(Some(Box::new(second))));
+    let mut seen = std::collections::HashSet::new();
     for _ in 0..20_000 {
-        let (tx, rx) = std::sync::mpsc::channel::<bool>();
+        let (tx, rx) = std::sync::mpsc::channel::<(bool, usize)>();
         let second = second.clone();
         let probe = n2.spawn(move |mb| {
-            let hit = same_stack(stack_marker(), first_marker);
-            tx.send(hit).unwrap();
+            let here = stack_marker();
+            let hit = same_stack(here, first_marker);
+            tx.send((hit, here)).unwrap();
             if !hit {
                 return Value::Null;
             }
             let body = second.lock().unwrap().take().expect("one hit");
             body(mb)
         });
-        if rx.recv().unwrap() {
+        let (hit, here) = rx.recv().unwrap();
+        if hit {
             return (a, first_result, probe);
         }
+        seen.insert(here / (64 * 1024));
         n2.wait(&probe).unwrap();
     }
-    panic!("no actor ran on a reused stack in 20,000 spawns: coroutine reuse is off");
+    panic!(
+        "no actor ran on first's stack in 20,000 spawns, which ran on {} distinct stacks: \
+         first's stack did not go back to the pool",
+        seen.len()
+    );
 }
 
 may::coroutine_local!(static USER_LOCAL: std::cell::Cell<u32> = std::cell::Cell::new(0));

@@ -5,7 +5,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use pyact::{Address, Mesh, Node, SpawnError, json, live_actors, pattern};
+use pyact::{Address, Mesh, Node, NodeOptions, SpawnError, json, live_actors, pattern};
 
 const LIMIT: usize = 40;
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -33,8 +33,15 @@ fn handshake_runs(node: &Node) -> bool {
 #[test]
 fn connections_beyond_the_budget_are_closed_and_the_listener_goes_on() {
     pyact::Config::default().max_actors(LIMIT).apply().unwrap();
-    let a = Node::new(&Mesh::new(), "secret@127.0.0.1:0").unwrap();
-    let b = Node::new(&Mesh::new(), "secret@127.0.0.1:0").unwrap();
+    // Deadlines for a loaded box (the defaults, 5 s, are sized for real networks): a stalled
+    // scheduler must not fail the connect below for a reason this test is not about.
+    let opts = || {
+        NodeOptions::default()
+            .connect_timeout(PATIENCE, PATIENCE)
+            .heartbeat(Duration::from_secs(1), PATIENCE)
+    };
+    let a = Node::with_options(&Mesh::new(), "secret@127.0.0.1:0", opts()).unwrap();
+    let b = Node::with_options(&Mesh::new(), "secret@127.0.0.1:0", opts()).unwrap();
 
     // Actors take the whole budget.
     let mut blocked: Vec<Address> = Vec::new();
@@ -66,7 +73,11 @@ fn connections_beyond_the_budget_are_closed_and_the_listener_goes_on() {
         a.wait(&x).unwrap();
     }
     assert!(handshake_runs(&a), "the listener is still accepting");
-    b.connect(&format!("secret@{}", a.name())).unwrap();
+    // Budget here: 30 actors, the probe's handshake (if not ended yet), then the dialer,
+    // a's handshake and two loops per side: at most 37 of 40.
+    if let Err(e) = b.connect(&format!("secret@{}", a.name())) {
+        panic!("connect failed with {} live: {e}", live_actors());
+    }
     let echo = a.spawn(|mut mb| {
         let m = mb.receive();
         let to: Address = serde_json::from_value(m["reply_to"].clone()).unwrap();

@@ -33,15 +33,20 @@ impl CoroutinePool {
     }
 
     /// get a raw coroutine from the pool
+    ///
+    /// pyact patch: `size` is lowered only for a coroutine actually taken. Upstream lowered
+    /// it first and raised it back when the pool was empty; in between, `size` (an unsigned
+    /// counter) had wrapped to `usize::MAX`, and a `put` running then took the pool for full
+    /// and dropped its coroutine (its stack unmapped instead of reused).
     #[inline]
     pub fn get(&self) -> CoroutineImpl {
-        self.size.fetch_sub(1, Ordering::AcqRel);
         match self.pool.pop() {
-            Some(co) => co,
-            None => {
-                self.size.fetch_add(1, Ordering::AcqRel);
-                Self::create_dummy_coroutine()
+            Some(co) => {
+                // Its `put` raised `size` before pushing it, so this cannot wrap.
+                self.size.fetch_sub(1, Ordering::AcqRel);
+                co
             }
+            None => Self::create_dummy_coroutine(),
         }
     }
 
