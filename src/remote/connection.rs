@@ -49,6 +49,8 @@ pub(crate) enum PushError {
 #[derive(Default)]
 struct Outbox {
     buf: Vec<u8>,
+    /// Frames in `buf`.
+    frames: u64,
     /// The writer, parked until there is something to write.
     writer: Option<Arc<Blocker>>,
     /// Senders parked until the writer makes room.
@@ -85,6 +87,23 @@ pub(crate) struct Conn {
     pub(crate) placed: Mutex<Placed>,
     /// Frames dropped because they were malformed (counted for [`crate::NetStats`]).
     pub(crate) dropped: AtomicU64,
+    /// Traffic since the connection opened, for [`crate::observe::PeerStats`].
+    pub(crate) traffic: Traffic,
+}
+
+/// A connection's traffic counters. Each has one writer (the reader loop for `*_in`, the
+/// writer loop for `*_out`), which keeps a running total and stores it once per read or
+/// per batch written: a relaxed store, no read-modify-write, no lock.
+#[derive(Default)]
+pub(crate) struct Traffic {
+    /// Frames received and dispatched (heartbeats excluded).
+    pub(crate) frames_in: AtomicU64,
+    /// Bytes received (frames and heartbeats, after the handshake).
+    pub(crate) bytes_in: AtomicU64,
+    /// Frames handed to the socket (heartbeats excluded).
+    pub(crate) frames_out: AtomicU64,
+    /// Bytes handed to the socket.
+    pub(crate) bytes_out: AtomicU64,
 }
 
 impl Conn {
@@ -108,6 +127,7 @@ impl Conn {
             stream: stream.try_clone()?,
             placed: Mutex::default(),
             dropped: AtomicU64::new(0),
+            traffic: Traffic::default(),
         }))
     }
 
@@ -131,6 +151,7 @@ impl Conn {
             let mut out = self.outbox();
             if out.buf.is_empty() || out.buf.len() + bytes.len() <= self.limit {
                 out.buf.extend_from_slice(bytes);
+                out.frames += 1;
                 let w = out.writer.take();
                 drop(out);
                 if let Some(w) = w {
@@ -171,6 +192,7 @@ impl Conn {
             return Err(PushError::Closed);
         }
         encode_into(f, &mut out.buf);
+        out.frames += 1;
         let w = out.writer.take();
         drop(out);
         if let Some(w) = w {
@@ -201,6 +223,12 @@ impl Conn {
     /// Bytes waiting in the outbox.
     pub(crate) fn queued(&self) -> usize {
         self.outbox().buf.len()
+    }
+
+    /// Bytes and frames waiting in the outbox.
+    pub(crate) fn queued_with_frames(&self) -> (usize, u64) {
+        let out = self.outbox();
+        (out.buf.len(), out.frames)
     }
 
     /// Start the writer and the reader. `decoder` holds whatever the handshake already read
@@ -282,7 +310,9 @@ pub(crate) struct Beat {
 /// Write the outbox until the connection closes or a write fails; returns why it ended.
 fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let (mut frames_out, mut bytes_out) = (0u64, 0u64);
     loop {
+        let batch_frames: u64;
         let senders = {
             let mut out = conn.outbox();
             if out.buf.is_empty() {
@@ -303,9 +333,11 @@ fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
                     }
                 }
                 std::mem::swap(&mut out.buf, &mut batch);
+                batch_frames = std::mem::take(&mut out.frames);
                 std::mem::take(&mut out.senders)
             } else {
                 std::mem::swap(&mut out.buf, &mut batch);
+                batch_frames = std::mem::take(&mut out.frames);
                 std::mem::take(&mut out.senders)
             }
         };
@@ -329,6 +361,10 @@ fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
                 format!("write failed: {e}")
             };
         }
+        frames_out += batch_frames;
+        bytes_out += batch.len() as u64;
+        conn.traffic.frames_out.store(frames_out, Ordering::Relaxed);
+        conn.traffic.bytes_out.store(bytes_out, Ordering::Relaxed);
         batch.clear();
         if batch.capacity() > 1 << 20 {
             batch.shrink_to(64 * 1024);
@@ -380,10 +416,16 @@ fn read_loop(
 ) -> String {
     const CHUNK: usize = 64 * 1024;
     let mut busy_since = Instant::now();
+    let (mut frames_in, mut bytes_in) = (0u64, 0u64);
     loop {
+        let before = frames_in;
         loop {
             match decoder.next_frame() {
-                Ok(Some(frame)) => super::dispatch::on_frame(node, conn, frame),
+                Ok(Some(Frame::Heartbeat)) => {}
+                Ok(Some(frame)) => {
+                    frames_in += 1;
+                    super::dispatch::on_frame(node, conn, frame)
+                }
                 Ok(None) => break,
                 Err(FrameError::Malformed(e)) => {
                     // The length prefix was fine, so the stream is still in step: drop this
@@ -399,6 +441,9 @@ fn read_loop(
                 }
                 Err(e) => return format!("{e} from {}", conn.peer),
             }
+        }
+        if frames_in != before {
+            conn.traffic.frames_in.store(frames_in, Ordering::Relaxed);
         }
         if conn.is_closed() {
             return "closed".into();
@@ -420,7 +465,11 @@ fn read_loop(
                     "peer closed the connection".into()
                 };
             }
-            Ok(n) => decoder.filled(CHUNK, n),
+            Ok(n) => {
+                decoder.filled(CHUNK, n);
+                bytes_in += n as u64;
+                conn.traffic.bytes_in.store(bytes_in, Ordering::Relaxed);
+            }
             Err(e)
                 if matches!(
                     e.kind(),
