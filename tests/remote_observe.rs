@@ -221,3 +221,27 @@ fn a_rate_limited_connector_is_told_why() {
     assert!(err.contains("rate-limited"), "{err}");
     assert!(err.contains("failed handshakes"), "{err}");
 }
+
+/// A call to a node that refuses this one's cookie fails with the reason, not just the node.
+#[test]
+fn a_call_refused_for_the_cookie_says_so() {
+    recorder();
+    let a = node("secret", NodeOptions::default());
+    let b = node("other", NodeOptions::default());
+    let server = b.spawn(|mut mb| mb.receive());
+    let caller = {
+        let a = a.clone();
+        std::thread::spawn(move || {
+            let _inbox = a.inbox();
+            server.call("get", (), Duration::from_secs(60))
+        })
+    };
+    match caller.join().unwrap() {
+        Err(pyact::CallError::NoConnection { node, why }) => {
+            assert_eq!(node, b.name());
+            assert!(why.contains("bad cookie proof"), "{why}");
+            assert!(why.contains("cookies differ"), "{why}");
+        }
+        other => panic!("expected NoConnection, got {other:?}"),
+    }
+}
