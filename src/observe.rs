@@ -271,9 +271,10 @@ pub struct NodeStats {
 ///
 /// The traffic counters belong to the current connection: they start at 0 when it opens,
 /// and a peer without a connection shows zeros. Each is kept by the one coroutine that moves
-/// that traffic (the connection's reader or writer) and published once per read or per
-/// batch written, so a snapshot may lag the wire by one batch; they never go backwards
-/// while the connection lives.
+/// that traffic (the connection's reader or writer) and published once per frame received
+/// and once per batch written, before the frame takes effect or the batch is written: once
+/// an answer from the peer (or a message it sent) is seen, the frames that caused it are
+/// counted. They never go backwards while the connection lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PeerStats {

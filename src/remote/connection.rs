@@ -92,8 +92,9 @@ pub(crate) struct Conn {
 }
 
 /// A connection's traffic counters. Each has one writer (the reader loop for `*_in`, the
-/// writer loop for `*_out`), which keeps a running total and stores it once per read or
-/// per batch written: a relaxed store, no read-modify-write, no lock.
+/// writer loop for `*_out`), which keeps a running total and stores it once per frame read,
+/// per read, or per batch written (before the batch goes out): a relaxed store, no
+/// read-modify-write, no lock. So a frame is counted before its effect can be seen.
 #[derive(Default)]
 pub(crate) struct Traffic {
     /// Frames received and dispatched (heartbeats excluded).
@@ -347,6 +348,12 @@ fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
         if conn.is_closed() {
             return "closed".into();
         }
+        // Published before the write: whoever sees the peer's answer to this batch sees it
+        // counted. (A write that fails ends the connection, and its counters with it.)
+        frames_out += batch_frames;
+        bytes_out += batch.len() as u64;
+        conn.traffic.frames_out.store(frames_out, Ordering::Relaxed);
+        conn.traffic.bytes_out.store(bytes_out, Ordering::Relaxed);
         if let Err(e) = stream.write_all(&batch) {
             return if matches!(
                 e.kind(),
@@ -361,10 +368,6 @@ fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
                 format!("write failed: {e}")
             };
         }
-        frames_out += batch_frames;
-        bytes_out += batch.len() as u64;
-        conn.traffic.frames_out.store(frames_out, Ordering::Relaxed);
-        conn.traffic.bytes_out.store(bytes_out, Ordering::Relaxed);
         batch.clear();
         if batch.capacity() > 1 << 20 {
             batch.shrink_to(64 * 1024);
@@ -418,12 +421,14 @@ fn read_loop(
     let mut busy_since = Instant::now();
     let (mut frames_in, mut bytes_in) = (0u64, 0u64);
     loop {
-        let before = frames_in;
         loop {
             match decoder.next_frame() {
                 Ok(Some(Frame::Heartbeat)) => {}
                 Ok(Some(frame)) => {
+                    // Published before the frame takes effect: whoever sees its effect (a
+                    // message delivered) sees it counted. One relaxed store, single writer.
                     frames_in += 1;
+                    conn.traffic.frames_in.store(frames_in, Ordering::Relaxed);
                     super::dispatch::on_frame(node, conn, frame)
                 }
                 Ok(None) => break,
@@ -441,9 +446,6 @@ fn read_loop(
                 }
                 Err(e) => return format!("{e} from {}", conn.peer),
             }
-        }
-        if frames_in != before {
-            conn.traffic.frames_in.store(frames_in, Ordering::Relaxed);
         }
         if conn.is_closed() {
             return "closed".into();
