@@ -10,13 +10,14 @@
 //! The node runs a small tree: a supervisor with a ticker (sends a tick to a counter every
 //! 100 ms), the counter (registered as `counter`), and a flaky worker that crashes every four
 //! seconds and is restarted (watch its address and age change). A second node connects, so
-//! the peers line has something to show. Per-peer traffic statistics are not shown: pyact
-//! does not collect them yet.
+//! the peers line has something to show, and this thread pings an echo actor there once per
+//! frame: the peers table below the actors shows each peer's state and its traffic (messages
+//! and bytes in and out, the outbound queue).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pyact::observe::{ActorInfo, MailboxKind, Status};
+use pyact::observe::{ActorInfo, MailboxKind, PeerState, PeerStats, Status};
 use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
 use pyact::{Address, Mailbox, Mesh, Node, Timeout, curaddr, json};
 
@@ -91,6 +92,31 @@ fn row(info: &ActorInfo, child_ids: &HashMap<Address, String>) -> String {
     )
 }
 
+/// One line of the peers table.
+fn peer_row(p: &PeerStats) -> String {
+    let state = match &p.state {
+        PeerState::Connected => "connected".to_string(),
+        PeerState::Dialing => "dialing".to_string(),
+        PeerState::BackingOff { retry_in, .. } => format!("retry in {retry_in:.1?}"),
+        PeerState::Down { .. } => "down".to_string(),
+        _ => "other".to_string(),
+    };
+    format!(
+        "{:<22} {:<12} {:>8} {:>10} {:>8} {:>10} {:>6} {:>8}  {}",
+        p.node,
+        state,
+        p.messages_in,
+        p.bytes_in,
+        p.messages_out,
+        p.bytes_out,
+        p.queued_messages,
+        p.queued_bytes,
+        p.last_error.as_deref().unwrap_or(""),
+    )
+    .trim_end()
+    .to_string()
+}
+
 fn main() {
     let args: Vec<u64> = std::env::args()
         .skip(1)
@@ -109,10 +135,18 @@ fn main() {
     node.register("sup", &sup).expect("fresh name");
 
     let other = Node::new(&Mesh::new(), "observe@127.0.0.1:0").expect("second node");
-    let remote_watcher = other.spawn(|mut mb| mb.receive());
+    let echo = other.spawn(|mut mb| {
+        loop {
+            let m = mb.receive();
+            if let Ok(to) = Address::try_from(&m["from"]) {
+                let _ = to.send(json!({"pong": m["ping"].clone()}));
+            }
+        }
+    });
     node.connect(&format!("observe@{}", other.name()))
         .expect("connect");
-    let _ = remote_watcher.send(json!({"hello": "from the other node"}));
+    // This thread's inbox on `node`: its pings travel the connection, and so do the pongs.
+    let mut inbox = node.inbox();
 
     let clear = frames.is_none(); // redraw in place only when running interactively
     let mut frame = 0u64;
@@ -128,6 +162,8 @@ fn main() {
         let ticks = node
             .whereis("counter")
             .and_then(|c| c.ask(json!({"get": "ticks"}), Duration::from_secs(5)).ok());
+        let _ = echo.send(json!({"ping": frame, "from": inbox.addr()}));
+        let _ = inbox.receive_timeout(Duration::from_secs(5));
         let stats = node.stats();
         let peers: Vec<&str> = stats.peers.iter().map(|p| p.node.as_str()).collect();
         println!(
@@ -158,6 +194,13 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(" ")
         );
+        println!(
+            "{:<22} {:<12} {:>8} {:>10} {:>8} {:>10} {:>6} {:>8}  last error",
+            "peer", "state", "msgs in", "bytes in", "msgs out", "bytes out", "queued", "q bytes"
+        );
+        for p in &stats.peers {
+            println!("{}", peer_row(p));
+        }
         println!();
         frame += 1;
         if frames.is_some_and(|n| frame >= n) {

@@ -65,7 +65,7 @@ pub fn ask<M: Serialize>(to: &Address, request: M, timeout: Duration) -> Result<
         Err(e) => {
             mb.demonitor(mref);
             return Err(match e {
-                SendError::NoConnection { node, .. } => CallError::NoConnection(node),
+                SendError::NoConnection { node, why } => CallError::NoConnection { node, why },
                 e => CallError::Send(e),
             });
         }
@@ -77,7 +77,10 @@ pub fn ask<M: Serialize>(to: &Address, request: M, timeout: Duration) -> Result<
             match serde_json::from_value::<ExitReason>(msg["exit"].clone())
                 .unwrap_or(ExitReason::NoSuchActor)
             {
-                ExitReason::NoConnection => CallError::NoConnection(to.node_id().to_string()),
+                ExitReason::NoConnection => CallError::NoConnection {
+                    node: to.node_id().to_string(),
+                    why: crate::server::LOST.into(),
+                },
                 r => CallError::DeadActor(r),
             },
         ),

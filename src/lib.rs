@@ -164,7 +164,7 @@ pub struct ReadmeDoctests;
 /// fn describe(e: &pyact::CallError) -> &'static str {
 ///     use pyact::CallError::*;
 ///     match e {
-///         Timeout => "t", DeadActor(_) => "d", NoConnection(_) => "n",
+///         Timeout => "t", DeadActor(_) => "d", NoConnection { .. } => "n",
 ///         UnknownMethod(_) => "u", Server(_) => "s", Send(_) => "x",
 ///     }
 /// }

@@ -242,6 +242,9 @@ impl Counters {
 }
 
 /// A snapshot of a node's totals and its peers: see [`Node::stats`].
+///
+/// (For the sizes of the tables peers can grow on this node, remote waits, monitors and
+/// links, which show a leak or an attack, see [`Node::net_stats`].)
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NodeStats {
@@ -257,16 +260,21 @@ pub struct NodeStats {
     /// of this process, and the network side delivering what peers sent. Deadly signals
     /// (kills) that skip the queue are not counted.
     pub delivered: u64,
-    /// The nodes this node is connected to, sorted by node id.
+    /// The nodes this node is connected to, is dialing, or failed to reach, sorted by node
+    /// id, with their traffic.
     pub peers: Vec<PeerStats>,
 }
 
-/// One peer of a node, in [`NodeStats::peers`].
+/// One peer of a node, in [`NodeStats::peers`]: a node this node is connected to, is
+/// dialing, or failed to reach (its back-off entry, see
+/// [`NodeOptions::redial_backoff`](crate::NodeOptions::redial_backoff)).
 ///
-/// Only what the node's public network API tells is filled in today (the peer and that it
-/// is connected). The struct is `#[non_exhaustive]` so that the network layer can add its
-/// per-peer counters (messages and bytes in and out, outbound queue length) as fields here
-/// without breaking anyone.
+/// The traffic counters belong to the current connection: they start at 0 when it opens,
+/// and a peer without a connection shows zeros. Each is kept by the one coroutine that moves
+/// that traffic (the connection's reader or writer) and published once per frame received
+/// and once per batch written, before the frame takes effect or the batch is written: once
+/// an answer from the peer (or a message it sent) is seen, the frames that caused it are
+/// counted. They never go backwards while the connection lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PeerStats {
@@ -274,6 +282,26 @@ pub struct PeerStats {
     pub node: String,
     /// The state of the connection.
     pub state: PeerState,
+    /// The creation number the peer declared on the current connection (tells a restarted
+    /// node from its previous run); `None` without a connection.
+    pub creation: Option<u32>,
+    /// Frames received from the peer on this connection: messages, signals, requests and
+    /// replies (heartbeats excluded).
+    pub messages_in: u64,
+    /// Bytes received from the peer on this connection, after the handshake.
+    pub bytes_in: u64,
+    /// Frames written to the peer on this connection (heartbeats excluded).
+    pub messages_out: u64,
+    /// Bytes written to the peer on this connection.
+    pub bytes_out: u64,
+    /// Frames waiting in the connection's outbound queue.
+    pub queued_messages: u64,
+    /// Bytes waiting in the connection's outbound queue (bounded by
+    /// [`NodeOptions::outbound_limit`](crate::NodeOptions::outbound_limit) for user messages).
+    pub queued_bytes: usize,
+    /// Why the last dial failed, while the peer is [`PeerState::BackingOff`] or
+    /// [`PeerState::Down`].
+    pub last_error: Option<String>,
 }
 
 /// The state of a node's connection with a peer, in [`PeerStats`].
@@ -282,6 +310,23 @@ pub struct PeerStats {
 pub enum PeerState {
     /// An authenticated connection is open (see [`Node::connected_nodes`]).
     Connected,
+    /// This node is dialing the peer (connecting or in the handshake) right now.
+    Dialing,
+    /// The last dial failed: sends to the peer fail at once, without dialling, for this
+    /// long still (see [`NodeOptions::redial_backoff`](crate::NodeOptions::redial_backoff)).
+    #[non_exhaustive]
+    BackingOff {
+        /// Time left until the next send may dial again.
+        retry_in: Duration,
+        /// Failed dials in a row.
+        failures: u32,
+    },
+    /// The last dial failed and its back-off is over: the next send dials again.
+    #[non_exhaustive]
+    Down {
+        /// Failed dials in a row.
+        failures: u32,
+    },
 }
 
 impl Node {
@@ -316,14 +361,7 @@ impl Node {
             spawned,
             ended,
             delivered: delivered_to_ended + delivered_live,
-            peers: self
-                .connected_nodes()
-                .into_iter()
-                .map(|node| PeerStats {
-                    node,
-                    state: PeerState::Connected,
-                })
-                .collect(),
+            peers: self.peer_stats(),
         }
     }
 }

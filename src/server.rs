@@ -72,8 +72,15 @@ pub enum CallError {
     /// The server was not alive when called, or died during the call; carries its reason
     /// ([`ExitReason::NoSuchActor`] for an unknown or long-gone actor).
     DeadActor(ExitReason),
-    /// The server's node (named here) could not be reached or the connection was lost.
-    NoConnection(String),
+    /// The server's node could not be reached (refused, wrong cookie, backing off after a
+    /// failed dial) or the connection was lost during the call.
+    NoConnection {
+        /// The node (`host:port`).
+        node: String,
+        /// What went wrong, as the network layer tells it (e.g. `refused by 127.0.0.1:4000:
+        /// bad cookie proof (the two nodes' cookies differ?)`), or `connection lost`.
+        why: String,
+    },
     /// The server has no such method (named here).
     UnknownMethod(String),
     /// The server's handler returned this error; the server keeps running.
@@ -87,7 +94,9 @@ impl fmt::Display for CallError {
         match self {
             CallError::Timeout => f.write_str("call timed out"),
             CallError::DeadActor(r) => write!(f, "server is dead: {r}"),
-            CallError::NoConnection(node) => write!(f, "no connection to node {node}"),
+            CallError::NoConnection { node, why } => {
+                write!(f, "no connection to node {node}: {why}")
+            }
             CallError::UnknownMethod(m) => write!(f, "server has no method {m:?}"),
             CallError::Server(e) => write!(f, "server error: {e}"),
             CallError::Send(e) => write!(f, "call not sent: {e}"),
@@ -128,16 +137,20 @@ fn receive_until(
     }
 }
 
+/// Why a call fails when the connection goes while it waits.
+pub(crate) const LOST: &str = "connection lost";
+
 /// The error a DOWN message stands for.
 fn down_error(down: &Value) -> CallError {
     let reason = serde_json::from_value::<ExitReason>(down["exit"].clone())
         .unwrap_or(ExitReason::NoSuchActor);
     match reason {
-        ExitReason::NoConnection => CallError::NoConnection(
-            serde_json::from_value::<Address>(down["address"].clone())
+        ExitReason::NoConnection => CallError::NoConnection {
+            node: serde_json::from_value::<Address>(down["address"].clone())
                 .map(|a| a.node_id().to_string())
                 .unwrap_or_default(),
-        ),
+            why: LOST.into(),
+        },
         r => CallError::DeadActor(r),
     }
 }
@@ -252,7 +265,7 @@ impl Address {
         });
         let failed = match self.send(request) {
             Ok(()) | Err(SendError::DeadActor(_)) => return Ok((mb, mref, reference)),
-            Err(SendError::NoConnection { node, .. }) => CallError::NoConnection(node),
+            Err(SendError::NoConnection { node, why }) => CallError::NoConnection { node, why },
             Err(e) => CallError::Send(e),
         };
         mb.demonitor(mref);

@@ -71,9 +71,18 @@ fn the_observe_example_prints_the_node_table() {
         for child in ["\"counter\"", "\"ticker\"", "\"flaky\""] {
             assert!(row(child).contains(&sup_id), "{child} not linked: {frame}");
         }
-        assert!(
-            lines.last().unwrap().starts_with("registered: counter="),
-            "{frame}"
-        );
+        let registered = lines
+            .iter()
+            .position(|l| l.starts_with("registered: counter="))
+            .unwrap_or_else(|| panic!("no registered line: {frame}"));
+        // Then the peers table: the second node, connected, with the pings and pongs.
+        assert!(lines[registered + 1].starts_with("peer "), "{frame}");
+        let peer: Vec<&str> = lines[registered + 2].split_whitespace().collect();
+        assert!(peer[0].starts_with("127.0.0.1:"), "{frame}");
+        assert_eq!(peer[1], "connected", "{frame}");
+        let msgs_in: u64 = peer[2].parse().unwrap();
+        let bytes_in: u64 = peer[3].parse().unwrap();
+        assert!(msgs_in >= 1 && bytes_in > 0, "the pong came back: {frame}");
+        assert_eq!(lines.len(), registered + 3, "one peer: {frame}");
     }
 }

@@ -219,9 +219,10 @@ fn handshakes_past_the_cap_are_closed_at_once() {
     write_frame(&mut extra, &hello("127.0.0.1:1", 3)).unwrap_or(());
     assert_eq!(
         read_frame(&mut extra),
-        None,
-        "a connection past the cap is closed without a handshake"
+        Some(json!({"refused": {"why": "busy: too many handshakes in progress"}})),
+        "a connection past the cap is told why and closed without a handshake"
     );
+    assert_eq!(read_frame(&mut extra), None, "then closed");
     for s in &mut held {
         s.set_nonblocking(true).unwrap();
         let mut buf = [0u8; 8];

@@ -348,7 +348,11 @@ fn call_errors_display() {
     let shown = [
         CallError::Timeout.to_string(),
         CallError::DeadActor(ExitReason::Killed).to_string(),
-        CallError::NoConnection("h:1".into()).to_string(),
+        CallError::NoConnection {
+            node: "h:1".into(),
+            why: "connection lost".into(),
+        }
+        .to_string(),
         CallError::UnknownMethod("m".into()).to_string(),
         CallError::Server("e".into()).to_string(),
     ];
@@ -425,6 +429,9 @@ fn losing_the_servers_node_mid_call_gives_no_connection() {
     b.shutdown();
     assert_eq!(
         caller.join().unwrap(),
-        Err(CallError::NoConnection(b.name().to_string()))
+        Err(CallError::NoConnection {
+            node: b.name().to_string(),
+            why: "connection lost".into(),
+        })
     );
 }

@@ -49,6 +49,8 @@ pub(crate) enum PushError {
 #[derive(Default)]
 struct Outbox {
     buf: Vec<u8>,
+    /// Frames in `buf`.
+    frames: u64,
     /// The writer, parked until there is something to write.
     writer: Option<Arc<Blocker>>,
     /// Senders parked until the writer makes room.
@@ -85,6 +87,24 @@ pub(crate) struct Conn {
     pub(crate) placed: Mutex<Placed>,
     /// Frames dropped because they were malformed (counted for [`crate::NetStats`]).
     pub(crate) dropped: AtomicU64,
+    /// Traffic since the connection opened, for [`crate::observe::PeerStats`].
+    pub(crate) traffic: Traffic,
+}
+
+/// A connection's traffic counters. Each has one writer (the reader loop for `*_in`, the
+/// writer loop for `*_out`), which keeps a running total and stores it once per frame read,
+/// per read, or per batch written (before the batch goes out): a relaxed store, no
+/// read-modify-write, no lock. So a frame is counted before its effect can be seen.
+#[derive(Default)]
+pub(crate) struct Traffic {
+    /// Frames received and dispatched (heartbeats excluded).
+    pub(crate) frames_in: AtomicU64,
+    /// Bytes received (frames and heartbeats, after the handshake).
+    pub(crate) bytes_in: AtomicU64,
+    /// Frames handed to the socket (heartbeats excluded).
+    pub(crate) frames_out: AtomicU64,
+    /// Bytes handed to the socket.
+    pub(crate) bytes_out: AtomicU64,
 }
 
 impl Conn {
@@ -108,6 +128,7 @@ impl Conn {
             stream: stream.try_clone()?,
             placed: Mutex::default(),
             dropped: AtomicU64::new(0),
+            traffic: Traffic::default(),
         }))
     }
 
@@ -131,6 +152,7 @@ impl Conn {
             let mut out = self.outbox();
             if out.buf.is_empty() || out.buf.len() + bytes.len() <= self.limit {
                 out.buf.extend_from_slice(bytes);
+                out.frames += 1;
                 let w = out.writer.take();
                 drop(out);
                 if let Some(w) = w {
@@ -171,6 +193,7 @@ impl Conn {
             return Err(PushError::Closed);
         }
         encode_into(f, &mut out.buf);
+        out.frames += 1;
         let w = out.writer.take();
         drop(out);
         if let Some(w) = w {
@@ -201,6 +224,12 @@ impl Conn {
     /// Bytes waiting in the outbox.
     pub(crate) fn queued(&self) -> usize {
         self.outbox().buf.len()
+    }
+
+    /// Bytes and frames waiting in the outbox.
+    pub(crate) fn queued_with_frames(&self) -> (usize, u64) {
+        let out = self.outbox();
+        (out.buf.len(), out.frames)
     }
 
     /// Start the writer and the reader. `decoder` holds whatever the handshake already read
@@ -282,7 +311,9 @@ pub(crate) struct Beat {
 /// Write the outbox until the connection closes or a write fails; returns why it ended.
 fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let (mut frames_out, mut bytes_out) = (0u64, 0u64);
     loop {
+        let batch_frames: u64;
         let senders = {
             let mut out = conn.outbox();
             if out.buf.is_empty() {
@@ -303,9 +334,11 @@ fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
                     }
                 }
                 std::mem::swap(&mut out.buf, &mut batch);
+                batch_frames = std::mem::take(&mut out.frames);
                 std::mem::take(&mut out.senders)
             } else {
                 std::mem::swap(&mut out.buf, &mut batch);
+                batch_frames = std::mem::take(&mut out.frames);
                 std::mem::take(&mut out.senders)
             }
         };
@@ -315,6 +348,12 @@ fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
         if conn.is_closed() {
             return "closed".into();
         }
+        // Published before the write: whoever sees the peer's answer to this batch sees it
+        // counted. (A write that fails ends the connection, and its counters with it.)
+        frames_out += batch_frames;
+        bytes_out += batch.len() as u64;
+        conn.traffic.frames_out.store(frames_out, Ordering::Relaxed);
+        conn.traffic.bytes_out.store(bytes_out, Ordering::Relaxed);
         if let Err(e) = stream.write_all(&batch) {
             return if matches!(
                 e.kind(),
@@ -380,10 +419,18 @@ fn read_loop(
 ) -> String {
     const CHUNK: usize = 64 * 1024;
     let mut busy_since = Instant::now();
+    let (mut frames_in, mut bytes_in) = (0u64, 0u64);
     loop {
         loop {
             match decoder.next_frame() {
-                Ok(Some(frame)) => super::dispatch::on_frame(node, conn, frame),
+                Ok(Some(Frame::Heartbeat)) => {}
+                Ok(Some(frame)) => {
+                    // Published before the frame takes effect: whoever sees its effect (a
+                    // message delivered) sees it counted. One relaxed store, single writer.
+                    frames_in += 1;
+                    conn.traffic.frames_in.store(frames_in, Ordering::Relaxed);
+                    super::dispatch::on_frame(node, conn, frame)
+                }
                 Ok(None) => break,
                 Err(FrameError::Malformed(e)) => {
                     // The length prefix was fine, so the stream is still in step: drop this
@@ -420,7 +467,11 @@ fn read_loop(
                     "peer closed the connection".into()
                 };
             }
-            Ok(n) => decoder.filled(CHUNK, n),
+            Ok(n) => {
+                decoder.filled(CHUNK, n);
+                bytes_in += n as u64;
+                conn.traffic.bytes_in.store(bytes_in, Ordering::Relaxed);
+            }
             Err(e)
                 if matches!(
                     e.kind(),

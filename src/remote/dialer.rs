@@ -96,6 +96,24 @@ pub(crate) fn conn_and_creation(
     Ok((conn, creation))
 }
 
+impl Backoff {
+    /// What [`Node::stats`] shows of this peer at `now`, and why its last dial failed.
+    pub(crate) fn state(&self, now: Instant) -> (crate::observe::PeerState, String) {
+        use crate::observe::PeerState;
+        let state = if now < self.until {
+            PeerState::BackingOff {
+                retry_in: self.until - now,
+                failures: self.failures,
+            }
+        } else {
+            PeerState::Down {
+                failures: self.failures,
+            }
+        };
+        (state, self.why.clone())
+    }
+}
+
 /// `Err(NoConnection)` if `peer` is in back-off.
 fn backing_off(node: &Node, peer: &str) -> Result<(), SendError> {
     let backoff = lock(&node.remote().backoff);

@@ -16,9 +16,11 @@
 //!
 //! `H` is HMAC-SHA-256 keyed with the cookie (see [`digest`]); `cA`, `cB` are 32 fresh bytes
 //! from the OS random generator, hex-encoded. The acceptor answers nothing about the cookie
-//! until the connector has proved it, so a wrong-cookie peer learns only "refused"; each
-//! side's digest covers its own direction, both node names and creations and the other side's
-//! fresh challenge, so a recorded handshake cannot be replayed.
+//! until the connector has proved it, so a wrong-cookie peer learns only that its proof
+//! failed (`Refused {why: "bad cookie proof"}`: which check failed, never anything about the
+//! cookie, so the connecting side's error and log can say the likely cause); each side's
+//! digest covers its own direction, both node names and creations and the other side's fresh
+//! challenge, so a recorded handshake cannot be replayed.
 //!
 //! **Reflection.** A peer without the cookie could try to make a node prove the cookie *to
 //! itself*: when the node dials it, the attacker opens a second connection to the node's
@@ -62,10 +64,14 @@ pub(crate) enum HandshakeError {
 impl std::fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            HandshakeError::BadCookie => f.write_str("peer failed the cookie challenge"),
+            HandshakeError::BadCookie => {
+                f.write_str("peer failed the cookie challenge (the two nodes' cookies differ?)")
+            }
             HandshakeError::Identity(e) => write!(f, "peer claims a false identity: {e}"),
             HandshakeError::Protocol(e) => write!(f, "protocol error: {e}"),
-            HandshakeError::Refused(e) => write!(f, "refused by peer: {e}"),
+            HandshakeError::Refused(e) => {
+                write!(f, "refused by the peer: {e}{}", likely_cause(e))
+            }
             HandshakeError::Io(e) => write!(f, "i/o error during handshake: {e}"),
         }
     }
@@ -211,12 +217,47 @@ fn recv<S: Timed>(s: &mut S, me: &Me, d: &mut Decoder) -> Result<Frame, Handshak
     }
 }
 
+/// What the acceptor tells a connector it refuses: which check failed, never a secret (the
+/// connector learns that its cookie proof failed, not anything about the cookie).
+fn public_reason(err: &HandshakeError) -> String {
+    match err {
+        HandshakeError::BadCookie => BAD_COOKIE.into(),
+        HandshakeError::Identity(e) => format!("identity: {e}"),
+        HandshakeError::Protocol(e) => format!("protocol: {e}"),
+        HandshakeError::Refused(e) | HandshakeError::Io(e) => e.clone(),
+    }
+}
+
+/// The reason an acceptor gives for a failed cookie proof.
+pub(crate) const BAD_COOKIE: &str = "bad cookie proof";
+
+/// The likely cause of a refusal whose reason the acceptor gave as `why`, for the
+/// connector's error and log line.
+pub(crate) fn likely_cause(why: &str) -> &'static str {
+    if why.starts_with(BAD_COOKIE) {
+        " (the two nodes' cookies differ?)"
+    } else if why.starts_with("already connected") {
+        " (another node already uses this node's name with that peer, or an old connection \
+         is not gone yet?)"
+    } else if why.starts_with("unsupported protocol version") {
+        " (the nodes run different pyact versions?)"
+    } else if why.starts_with("busy") {
+        " (the peer is at its handshake limit: many nodes connecting at once, or an attack?)"
+    } else if why.starts_with("rate-limited") {
+        " (too many failed handshakes came from this address: wrong cookies?)"
+    } else if why.starts_with("identity") {
+        " (two nodes share a name, or a node dialled itself?)"
+    } else {
+        ""
+    }
+}
+
 fn refuse<S: Timed>(s: &mut S, me: &Me, err: HandshakeError) -> HandshakeError {
     let _ = send(
         s,
         me,
         &Frame::Refused {
-            why: "refused".into(),
+            why: public_reason(&err),
         },
     );
     err
@@ -475,7 +516,9 @@ mod tests {
     fn wrong_cookie_is_refused_on_both_sides() {
         let (a, b) = pair("secret", "other");
         assert_eq!(b, Err(HandshakeError::BadCookie));
-        assert!(matches!(a, Err(HandshakeError::Refused(_))), "{a:?}");
+        assert_eq!(a, Err(HandshakeError::Refused(BAD_COOKIE.into())));
+        let text = a.unwrap_err().to_string();
+        assert!(text.contains("cookies differ"), "{text}");
     }
 
     #[test]

@@ -81,6 +81,10 @@ impl Drop for HandshakeSlot {
 fn admit(node: &Node, stream: may::net::TcpStream, from: SocketAddr) {
     let r = node.remote();
     if let Err(report) = r.sources.admit(from.ip(), &r.opts) {
+        refuse_unheard(
+            &stream,
+            "rate-limited: too many failed handshakes from this address",
+        );
         if let Some(rep) = report {
             log::warn!(
                 "{}: {} is rate-limited after failed handshakes: {} failed and {} connection(s) \
@@ -95,6 +99,7 @@ fn admit(node: &Node, stream: may::net::TcpStream, from: SocketAddr) {
     }
     if r.handshaking.fetch_add(1, Ordering::AcqRel) >= r.opts.max_handshakes {
         r.handshaking.fetch_sub(1, Ordering::AcqRel);
+        refuse_unheard(&stream, "busy: too many handshakes in progress");
         if r.sources.busy_log_due() {
             log::warn!(
                 "{}: {} handshakes in progress (the limit): closing new connections, e.g. from {from}",
@@ -118,6 +123,16 @@ fn admit(node: &Node, stream: may::net::TcpStream, from: SocketAddr) {
             );
         }
     }
+}
+
+/// Tell a connection closed before its handshake why, without ever waiting: one
+/// non-blocking write of a small `Refused` frame into a fresh socket's empty send buffer
+/// (if it does not fit, the connector just sees the close). The accept loop stays free.
+fn refuse_unheard(stream: &may::net::TcpStream, why: &str) {
+    use std::io::Write;
+    let mut out = Vec::new();
+    frame::encode_into(&Frame::Refused { why: why.into() }, &mut out);
+    let _ = stream.inner().write(&out);
 }
 
 pub(super) fn tune(stream: &may::net::TcpStream) {

@@ -173,7 +173,10 @@ pub(super) fn serve_conn(
                         return Ok(c);
                     }
                     if Instant::now() >= deadline {
-                        return Err(std::io::Error::other(format!("refused by {peer}: {why}")));
+                        let cause = handshake::likely_cause(&why);
+                        return Err(std::io::Error::other(format!(
+                            "refused by {peer}: {why}{cause}"
+                        )));
                     }
                     may::coroutine::sleep(Duration::from_millis(2));
                 }
@@ -212,6 +215,15 @@ pub(super) fn serve_conn(
         }
     }
     conn.run(node, stream, decoder, r.opts.max_frame, r.beat())?;
+    log::info!(
+        "{}: node {peer} up (creation {creation}, {})",
+        node.name(),
+        if outgoing {
+            "we dialled it"
+        } else {
+            "it dialled us"
+        }
+    );
     node_event(node, json!({"nodeup": &*peer}));
     Ok(conn)
 }
