@@ -1,26 +1,14 @@
 //! `examples/observe.rs` prints a table of a running node's actors; run it for a few frames
 //! and check the table shows the tree it started.
 
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
 use std::process::Command;
 
 #[test]
 fn the_observe_example_prints_the_node_table() {
-    // `cargo test` builds the examples next to the test binaries.
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/observe");
-    if !bin.exists() {
-        // Only a partial build (`cargo test --test ...`) lacks it.
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "--example", "observe"])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
+    let bin = common::example::binary("observe");
     let out = Command::new(&bin).args(["2", "100"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");

@@ -1,6 +1,9 @@
 //! `examples/remote_ping -- serve` as a user runs it: in the background (no standard input),
 //! stopped by a message or by Ctrl-C.
 
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
 use std::io::BufRead;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
@@ -13,22 +16,7 @@ const LONG: Duration = Duration::from_secs(60);
 /// Start `remote_ping serve` with standard input closed (as `serve &` or a service manager
 /// would); returns the child and its node name.
 fn serve_in_background(cookie: &str) -> (Child, String) {
-    // `cargo test` builds the examples next to the test binaries.
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/remote_ping");
-    if !bin.exists() {
-        // Only a partial build (`cargo test --test ...`) lacks it.
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "--example", "remote_ping"])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
+    let bin = common::example::binary("remote_ping");
     let mut child = Command::new(&bin)
         .args(["serve", "127.0.0.1:0"])
         .env("PYACT_COOKIE", cookie)

@@ -1,26 +1,14 @@
 //! `examples/typed.rs` checks every typed message it sends and receives (send a struct,
 //! `receive_as`, patterns over the same shapes); this runs it and wants it to succeed.
 
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
 use std::process::Command;
 
 #[test]
 fn the_typed_messages_example_runs_and_checks_itself() {
-    // `cargo test` builds the examples next to the test binaries.
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/typed");
-    if !bin.exists() {
-        // Only a partial build (`cargo test --test ...`) lacks it.
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "--example", "typed"])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
+    let bin = common::example::binary("typed");
     let out = Command::new(&bin).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -1,0 +1,28 @@
+//! Running the crate's examples from integration tests.
+
+// Not every test binary that includes `common` runs an example.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The built binary of example `name`: `cargo test` builds the examples next to the test
+/// binaries; only a partial build (`cargo test --test ...`) lacks it, and then it is built.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    if !bin.exists() {
+        let ok = Command::new(env!("CARGO"))
+            .args(["build", "--example", name])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "cargo build --example {name} failed");
+    }
+    bin
+}
