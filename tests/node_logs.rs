@@ -1,43 +1,20 @@
 //! A node says when it comes up and goes down, at `info` level. Its own test binary: it
 //! installs a logger that records lines, and a logger is process-wide.
 
-use std::sync::{Mutex, OnceLock};
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
 use std::time::{Duration, Instant};
 
 use pyact::{Mesh, Node};
 
-/// Every info (and worse) line pyact logged.
-struct Recorder(Mutex<Vec<String>>);
-
-impl log::Log for Recorder {
-    fn enabled(&self, m: &log::Metadata) -> bool {
-        m.level() <= log::Level::Info
-    }
-    fn log(&self, r: &log::Record) {
-        if self.enabled(r.metadata()) {
-            self.0.lock().unwrap().push(r.args().to_string());
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn recorder() -> &'static Recorder {
-    static R: OnceLock<&'static Recorder> = OnceLock::new();
-    R.get_or_init(|| {
-        let r: &'static Recorder = Box::leak(Box::new(Recorder(Mutex::default())));
-        log::set_logger(r).unwrap();
-        log::set_max_level(log::LevelFilter::Info);
-        r
-    })
-}
-
 fn logged(line: &str) -> bool {
-    recorder().0.lock().unwrap().iter().any(|l| l == line)
+    common::logs::count(|l| l == line) > 0
 }
 
 #[test]
 fn a_node_logs_up_and_down_at_info() {
-    recorder();
+    common::logs::record(log::LevelFilter::Info);
     let node = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
     let name = node.name().to_string();
     assert!(logged(&format!("node {name} up")));

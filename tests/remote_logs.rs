@@ -1,40 +1,18 @@
 //! Faults whose cost is measured in dials and log lines (issue 7 rows 9 and 12). Its own
 //! test binary: it installs a logger that counts records, and a logger is process-wide.
 
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use pyact::{Address, Mesh, Node, NodeOptions, SendError, json};
 
-/// Every warning (and worse) pyact logged, as text.
-struct Recorder(Mutex<Vec<String>>);
-
-impl log::Log for Recorder {
-    fn enabled(&self, m: &log::Metadata) -> bool {
-        m.level() <= log::Level::Warn
-    }
-    fn log(&self, r: &log::Record) {
-        if self.enabled(r.metadata()) {
-            self.0.lock().unwrap().push(r.args().to_string());
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn recorder() -> &'static Recorder {
-    static R: OnceLock<&'static Recorder> = OnceLock::new();
-    R.get_or_init(|| {
-        let r: &'static Recorder = Box::leak(Box::new(Recorder(Mutex::default())));
-        log::set_logger(r).unwrap();
-        log::set_max_level(log::LevelFilter::Warn);
-        r
-    })
-}
-
 fn lines_where(f: impl Fn(&str) -> bool) -> usize {
-    recorder().0.lock().unwrap().iter().filter(|l| f(l)).count()
+    common::logs::count(f)
 }
 
 fn node_with(cookie: &str, opts: NodeOptions) -> Node {
@@ -70,7 +48,7 @@ fn dial_counter() -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
 /// sender hammering a dead peer causes a handful of dials and log lines, not one per message.
 #[test]
 fn sends_to_an_unreachable_peer_fail_fast_during_the_back_off() {
-    recorder();
+    common::logs::record(log::LevelFilter::Warn);
     let a = node_with("secret", NodeOptions::default());
     let (peer, dials, stop) = dial_counter();
     let target: Address = format!("{peer}/1").parse().unwrap();
@@ -110,7 +88,7 @@ fn sends_to_an_unreachable_peer_fail_fast_during_the_back_off() {
 /// peer from the same address gets in once tokens come back.
 #[test]
 fn failed_handshakes_from_one_source_are_rate_limited_and_logged_once_a_second() {
-    recorder();
+    common::logs::record(log::LevelFilter::Warn);
     const BURST: u32 = 5;
     let refill = Duration::from_millis(500);
     let a = node_with(
@@ -163,7 +141,7 @@ fn failed_handshakes_from_one_source_are_rate_limited_and_logged_once_a_second()
 /// send, without any explicit connect).
 #[test]
 fn a_peer_that_comes_back_is_reached_after_the_back_off() {
-    recorder();
+    common::logs::record(log::LevelFilter::Warn);
     let a = node_with(
         "secret",
         NodeOptions::default()

@@ -3,38 +3,16 @@
 //! binary: it installs a logger that records every line at `info` and above, and a logger is
 //! process-wide.
 
-use std::sync::{Mutex, OnceLock};
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
 use std::time::{Duration, Instant};
 
 use pyact::observe::PeerState;
 use pyact::{Address, Mesh, Node, NodeOptions, json};
 
-struct Recorder(Mutex<Vec<String>>);
-
-impl log::Log for Recorder {
-    fn enabled(&self, m: &log::Metadata) -> bool {
-        m.level() <= log::Level::Info
-    }
-    fn log(&self, r: &log::Record) {
-        if self.enabled(r.metadata()) {
-            self.0.lock().unwrap().push(r.args().to_string());
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn recorder() -> &'static Recorder {
-    static R: OnceLock<&'static Recorder> = OnceLock::new();
-    R.get_or_init(|| {
-        let r: &'static Recorder = Box::leak(Box::new(Recorder(Mutex::default())));
-        log::set_logger(r).unwrap();
-        log::set_max_level(log::LevelFilter::Info);
-        r
-    })
-}
-
 fn has_line(f: impl Fn(&str) -> bool) -> bool {
-    recorder().0.lock().unwrap().iter().any(|l| f(l))
+    common::logs::count(f) > 0
 }
 
 fn node(cookie: &str, opts: NodeOptions) -> Node {
@@ -54,7 +32,7 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 /// the other's "in".
 #[test]
 fn per_peer_traffic_counts_a_known_exchange() {
-    recorder();
+    common::logs::record(log::LevelFilter::Info);
     let a = node("secret", NodeOptions::default());
     let b = node("secret", NodeOptions::default());
     let echo = b.spawn(|mut mb| {
@@ -116,7 +94,7 @@ fn per_peer_traffic_counts_a_known_exchange() {
 /// the dial's error.
 #[test]
 fn an_unreachable_peer_shows_its_back_off_and_error() {
-    recorder();
+    common::logs::record(log::LevelFilter::Info);
     let a = node(
         "secret",
         NodeOptions::default().redial_backoff(Duration::from_secs(60), Duration::from_secs(60)),
@@ -154,7 +132,7 @@ fn an_unreachable_peer_shows_its_back_off_and_error() {
 /// Node up and down are logged on both sides.
 #[test]
 fn node_up_and_down_are_logged_on_both_sides() {
-    recorder();
+    common::logs::record(log::LevelFilter::Info);
     let a = node("secret", NodeOptions::default());
     let b = node("secret", NodeOptions::default());
     a.connect(&format!("secret@{}", b.name())).unwrap();
@@ -176,7 +154,7 @@ fn node_up_and_down_are_logged_on_both_sides() {
 /// and that the cookies probably differ; the acceptor logs it too.
 #[test]
 fn a_wrong_cookie_is_named_on_both_sides() {
-    recorder();
+    common::logs::record(log::LevelFilter::Info);
     let a = node("secret", NodeOptions::default());
     let b = node("secret", NodeOptions::default());
     let err = a
@@ -206,7 +184,7 @@ fn a_wrong_cookie_is_named_on_both_sides() {
 /// A source rate-limited after failed handshakes is told so before the close.
 #[test]
 fn a_rate_limited_connector_is_told_why() {
-    recorder();
+    common::logs::record(log::LevelFilter::Info);
     let a = node("secret", NodeOptions::default());
     let b = node(
         "secret",
@@ -225,7 +203,7 @@ fn a_rate_limited_connector_is_told_why() {
 /// A call to a node that refuses this one's cookie fails with the reason, not just the node.
 #[test]
 fn a_call_refused_for_the_cookie_says_so() {
-    recorder();
+    common::logs::record(log::LevelFilter::Info);
     let a = node("secret", NodeOptions::default());
     let b = node("other", NodeOptions::default());
     let server = b.spawn(|mut mb| mb.receive());

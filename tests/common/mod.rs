@@ -1,2 +1,3 @@
 pub mod example;
+pub mod logs;
 pub mod wire;
