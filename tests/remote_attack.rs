@@ -2,12 +2,16 @@
 //! cookie that tries to make a node vouch for itself (reflection), and peers that trickle
 //! or pile up handshakes.
 
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::wire::proof;
 use pyact::{Mesh, Node, NodeOptions, Value, json};
 
 /// Generous: 2 cores shared by many builds.
@@ -248,21 +252,6 @@ fn handshakes_past_the_cap_are_closed_at_once() {
     assert!(b.connected_nodes().contains(&a.name().to_string()));
 }
 
-fn proof(cookie: &str, dir: &str, challenge: &str, from: (&str, u64), to: (&str, u64)) -> String {
-    use hmac::{KeyInit, Mac};
-    let msg = format!(
-        "pyact-v2|{dir}|{challenge}|{}|{}|{}|{}",
-        from.0, from.1, to.0, to.1
-    );
-    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(cookie.as_bytes()).unwrap();
-    mac.update(msg.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The acceptor's side of the reflection rule, which only a peer *with* the cookie can
 /// reach (a wrong digest is refused first): the listener never answers a challenge that the
 /// node's own dialer issued and is waiting on. Also checks the digest layout of the protocol
@@ -273,7 +262,7 @@ fn the_listener_never_answers_a_challenge_its_own_dialer_issued() {
     let attacker = TcpListener::bind("127.0.0.1:0").unwrap();
     let x = attacker.local_addr().unwrap().to_string();
     let a_addr = a.name().to_string();
-    let ka = a.creation() as u64;
+    let ka = a.creation();
 
     // The node dials us; we answer as the node it dialled and get its challenge cA.
     let (dial, mut d, _) = lure(&a, &attacker, "secret");

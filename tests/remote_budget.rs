@@ -1,8 +1,9 @@
 //! Network coroutines count against the live-actor budget, and the listener survives every
 //! spawn it cannot make (issue 7 row 4). Its own test binary: the budget is process-wide.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
 use std::time::Duration;
 
 use pyact::{Address, Mesh, Node, NodeOptions, SpawnError, json, live_actors, pattern};
@@ -12,22 +13,7 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Does the node answer a Hello with a frame (a handshake ran), or close the connection?
 fn handshake_runs(node: &Node) -> bool {
-    let mut s = TcpStream::connect(node.name()).unwrap();
-    let body = serde_json::to_vec(&json!({"hello": {
-        "proto": "pyact", "version": 2, "node": "127.0.0.1:1", "creation": 9}}))
-    .unwrap();
-    let mut out = (body.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(&body);
-    let _ = s.write_all(&out);
-    s.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut b = [0u8; 4];
-    match s.read_exact(&mut b) {
-        Ok(()) => true,
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            panic!("neither answered nor closed")
-        }
-        Err(_) => false,
-    }
+    common::wire::handshake_runs(node.name())
 }
 
 #[test]

@@ -4,30 +4,14 @@
 //! start, to 16 TiB, which no machine this runs on can map, so stack allocation fails the way
 //! it does when `vm.max_map_count` or memory runs out.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
 
-use pyact::{Mesh, Node, SpawnError, json};
+use pyact::{Mesh, Node, SpawnError};
 
-/// Does the node answer a Hello (a handshake coroutine ran), or close the connection?
+/// Does the node answer a Hello with a frame (a handshake ran), or close the connection?
 fn handshake_runs(node: &Node) -> bool {
-    let mut s = TcpStream::connect(node.name()).unwrap();
-    let body = serde_json::to_vec(&json!({"hello": {
-        "proto": "pyact", "version": 2, "node": "127.0.0.1:1", "creation": 9}}))
-    .unwrap();
-    let mut out = (body.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(&body);
-    let _ = s.write_all(&out);
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut b = [0u8; 4];
-    match s.read_exact(&mut b) {
-        Ok(()) => true,
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            panic!("neither answered nor closed")
-        }
-        Err(_) => false,
-    }
+    common::wire::handshake_runs(node.name())
 }
 
 #[test]

@@ -34,6 +34,33 @@ pub fn proof(
         .collect()
 }
 
+/// Open a raw connection to `node` (`host:port`) and send a Hello: does the node answer with
+/// a frame (a handshake coroutine ran), or close the connection at once? Panics if it does
+/// neither within 30 s.
+pub fn handshake_runs(node: &str) -> bool {
+    let mut s = TcpStream::connect(node).unwrap();
+    let body = serde_json::to_vec(&json!({"hello": {
+        "proto": "pyact", "version": 2, "node": "127.0.0.1:1", "creation": 9}}))
+    .unwrap();
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    let _ = s.write_all(&out);
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut b = [0u8; 4];
+    match s.read_exact(&mut b) {
+        Ok(()) => true,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            panic!("neither answered nor closed")
+        }
+        Err(_) => false,
+    }
+}
+
 /// The creation number raw peers declare (any nonzero `u32` will do).
 pub const RAW_CREATION: u32 = 4242;
 
