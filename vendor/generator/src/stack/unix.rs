@@ -541,34 +541,59 @@ mod tests {
     }
 
     #[test]
-    fn guards_do_not_split_the_slab_with_guard_markers() {
-        if !guard_markers() {
-            return; // an older kernel: mprotect guards split it by design
-        }
+    fn stacks_take_no_more_maps_than_stacks_within_allows() {
         let size = 3 * page_size();
+        let k = slab_stacks(size);
+        let n = 2 * k + 1;
         unsafe {
-            let a = allocate_stack(size).unwrap();
-            let b = allocate_stack(size).unwrap();
+            let stacks: Vec<SysStack> = (0..n).map(|_| allocate_stack(size).unwrap()).collect();
             let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-            let holding = |addr: usize| {
-                maps.lines()
-                    .position(|l| {
-                        let (lo, hi) = l
-                            .split_whitespace()
-                            .next()
-                            .unwrap()
-                            .split_once('-')
-                            .unwrap();
-                        (usize::from_str_radix(lo, 16).unwrap()
-                            ..usize::from_str_radix(hi, 16).unwrap())
-                            .contains(&addr)
-                    })
-                    .unwrap()
-            };
-            // both guard pages and both stacks lie in one mapping
-            assert_eq!(holding(a.bottom().addr()), holding(b.top().addr() - 1));
-            deallocate_stack(a.bottom(), a.len());
-            deallocate_stack(b.bottom(), b.len());
+            let ranges: Vec<(usize, usize)> = maps
+                .lines()
+                .map(|l| {
+                    let (lo, hi) = l
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .split_once('-')
+                        .unwrap();
+                    (
+                        usize::from_str_radix(lo, 16).unwrap(),
+                        usize::from_str_radix(hi, 16).unwrap(),
+                    )
+                })
+                .collect();
+            // the mappings holding any page of these stacks (guard, bottom, top)
+            let mut holding: Vec<usize> = stacks
+                .iter()
+                .flat_map(|s| {
+                    let b = s.bottom().addr();
+                    [b, b + page_size(), s.top().addr() - 1]
+                })
+                .map(|addr| {
+                    ranges
+                        .iter()
+                        .position(|&(lo, hi)| (lo..hi).contains(&addr))
+                        .unwrap()
+                })
+                .collect();
+            holding.sort_unstable();
+            holding.dedup();
+            let slabs = n.div_ceil(k);
+            if guard_markers() {
+                // guard markers do not split a slab
+                assert!(
+                    holding.len() <= slabs,
+                    "{} maps for {n} stacks",
+                    holding.len()
+                );
+            } else {
+                assert!(holding.len() <= 2 * n + slabs, "{} maps", holding.len());
+            }
+            assert!(stacks_within(holding.len().max(slabs), size) >= n);
+            for s in &stacks {
+                deallocate_stack(s.bottom(), s.len());
+            }
         }
     }
 
