@@ -513,7 +513,7 @@ impl SysStack {
     }
 }
 
-/// How many stacks of `size` words (the unit of [`Stack::new`]) fit in `maps` memory
+/// How many stacks of `size` words (the unit of `Stack::new`) fit in `maps` memory
 /// mappings, for a caller that must stay below `vm.max_map_count` (pyact patch,
 /// vendor/README.md: stacks share slab mappings, so this is no longer `maps / 2`).
 #[cfg(unix)]
