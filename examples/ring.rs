@@ -32,6 +32,16 @@ fn build(mut mb: Mailbox, n: usize) -> pyact::Value {
     json!({"data": data, "build_s": built.as_secs_f64(), "pass_s": passed.as_secs_f64()})
 }
 
+/// A `vm.max_map_count` that allows `actors` live actors, given that the current one allows
+/// `limit` (the limit grows in proportion to the maps; generous rounding up).
+fn maps_for(actors: usize, limit: usize) -> usize {
+    let maps: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(65_530);
+    (maps.saturating_mul(actors) / limit.max(1) + 100_000).next_power_of_two()
+}
+
 fn main() {
     env_logger::init();
     let n: usize = match std::env::args().nth(1).map(|a| a.parse()) {
@@ -58,11 +68,11 @@ fn main() {
     let limit = pyact::Config::default().actor_limit();
     if n + 1 > limit {
         eprintln!(
-            "ring of {n} needs {} live actors but this machine allows {limit}: each actor's \
-             stack is two memory mappings and vm.max_map_count caps them. Raise it with\n  \
+            "ring of {n} needs {} live actors but this machine allows {limit}: actors' \
+             stacks take memory mappings and vm.max_map_count caps them. Raise it with\n  \
              sudo sysctl -w vm.max_map_count={}",
             n + 1,
-            ((n + 1) * 2 + 100_000).next_power_of_two()
+            maps_for(n + 1, limit)
         );
         std::process::exit(1);
     }

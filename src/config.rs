@@ -110,8 +110,12 @@ impl Config {
         self
     }
 
-    /// Most actors alive at once. Default: derived from `vm.max_map_count`, because each
-    /// coroutine stack is two memory mappings and `may` aborts when mappings run out.
+    /// Most actors alive at once. Default: derived from `vm.max_map_count`, because `may`
+    /// aborts when memory mappings run out. Coroutine stacks share slab mappings of 64
+    /// (vendor/README.md: guard pages are guard markers on Linux 6.13+, so the default
+    /// 65,530 maps hold ~3.6 million stacks; on older kernels each stack's `mprotect` guard
+    /// makes it two mappings, ~28,000 actors). The limit protects against that abort, not
+    /// against running out of memory: each live actor still needs a few KiB resident.
     pub fn max_actors(mut self, n: usize) -> Self {
         self.max_actors = Some(n);
         self
@@ -180,7 +184,8 @@ impl Config {
     /// The live-actor limit in force: the explicit one, or the one derived from
     /// `vm.max_map_count`.
     pub fn actor_limit(&self) -> usize {
-        self.max_actors.unwrap_or_else(map_limited_actors)
+        self.max_actors
+            .unwrap_or_else(|| map_limited_actors(self.stack_size))
     }
 
     /// The configured bound of the coroutine pool.
@@ -211,7 +216,7 @@ impl Config {
             self.clone()
         });
         if fresh {
-            let words = (self.stack_size / std::mem::size_of::<usize>()) & !1; // odd = full usage tracking
+            let words = stack_words_for(self.stack_size);
             may::config()
                 .set_workers(self.workers)
                 .set_stack_size(words)
@@ -247,13 +252,22 @@ pub(crate) fn stack_words() -> usize {
     may::config().get_stack_size()
 }
 
-/// `vm.max_map_count` allows about two mappings per coroutine stack (stack + guard page).
-/// Pooled stacks need no extra room: a stack is only mapped when the pool is empty, so
-/// live + pooled never exceeds the live actors at the busiest moment (src/pool.rs).
-fn map_limited_actors() -> usize {
+/// The `may` stack size in words for `bytes` (even: an odd size asks for full usage tracking).
+fn stack_words_for(bytes: usize) -> usize {
+    (bytes / std::mem::size_of::<usize>()) & !1
+}
+
+/// How many coroutine stacks of `stack_bytes` fit in `vm.max_map_count` (less the reserve),
+/// as the vendored `generator`'s slab allocator lays them out: 64 per mapping with guard
+/// markers, about two mappings per stack with `mprotect` guards (vendor/README.md).
+/// Pooled stacks need no extra room: a stack is only allocated when the pool is empty, so
+/// live + pooled never exceeds the live actors at the busiest moment (src/pool.rs); stacks
+/// given back wait in their slab and are reused before a new slab is mapped.
+fn map_limited_actors(stack_bytes: usize) -> usize {
     let maps = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(65_530);
-    maps.saturating_sub(MAP_RESERVE) / 2
+    let words = stack_words_for(stack_bytes);
+    generator::stacks_within(maps.saturating_sub(MAP_RESERVE), words)
 }

@@ -110,10 +110,9 @@ impl fmt::Display for SpawnError {
         match self {
             SpawnError::TooManyActors { limit } => write!(
                 f,
-                "too many live actors (limit {limit}): every actor's stack is two memory \
-                 mappings and vm.max_map_count caps them; raise it with \
-                 `sudo sysctl -w vm.max_map_count={}` (or set Config::max_actors)",
-                ((*limit).max(1) * 2 + 100_000).next_power_of_two()
+                "too many live actors (limit {limit}): actors' stacks take memory mappings \
+                 and vm.max_map_count caps them (the limit grows with it: \
+                 `sudo sysctl -w vm.max_map_count=N`), or set Config::max_actors"
             ),
             SpawnError::Io(e) => write!(f, "could not start the actor's coroutine: {e}"),
             SpawnError::UnknownFactory(name) => {

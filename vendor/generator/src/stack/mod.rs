@@ -513,6 +513,27 @@ impl SysStack {
     }
 }
 
+/// How many stacks of `size` words (the unit of `Stack::new`) fit in `maps` memory
+/// mappings, for a caller that must stay below `vm.max_map_count` (pyact patch,
+/// vendor/README.md: stacks share slab mappings, so this is no longer `maps / 2`).
+#[cfg(unix)]
+pub fn stacks_within(maps: usize, size: usize) -> usize {
+    let page = sys::page_size();
+    let bytes = size
+        .saturating_mul(std::mem::size_of::<usize>())
+        .max(SysStack::min_size());
+    // the same length `SysStack::allocate` maps: rounded, plus guard and slack pages
+    let with_guard = ((bytes - 1) & !(page - 1)).saturating_add(page << 1);
+    sys::stacks_within(maps, with_guard)
+}
+
+/// Stacks handed out and not given back yet: live generators' stacks and those kept by
+/// pools such as `may`'s (pyact patch, vendor/README.md).
+#[cfg(unix)]
+pub fn stacks_in_use() -> usize {
+    sys::stacks_in_use()
+}
+
 /// Sentinel word used to mark the unused (bottom) part of a stack so that
 /// `Stack::get_used_size` can estimate how much of it has been touched.
 ///
