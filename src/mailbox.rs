@@ -27,7 +27,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use may::queue::mpsc_list::Queue;
@@ -67,26 +67,33 @@ pub(crate) enum Signal {
     },
 }
 
-/// The consumer's blocker, kept across receives. `Blocker::current()` allocates one per
-/// wait (an `Arc`), which was a `malloc` + `free` on every blocking receive: a few percent of
-/// a ping-pong. A blocker parks the kind of context it was made in (a coroutine or a
-/// thread), so a mailbox that changes hands between the two gets a new one.
-#[derive(Default)]
-pub(crate) struct Parker(Option<(bool, Arc<Blocker>)>);
-
-impl Parker {
-    fn get(&mut self) -> Arc<Blocker> {
-        let co = may::coroutine::is_coroutine();
-        match &self.0 {
-            Some((kind, b)) if *kind == co => b.clone(),
-            _ => {
-                let b = Blocker::current();
-                self.0 = Some((co, b.clone()));
-                b
-            }
-        }
-    }
-}
+/// The `wake` word of a [`MailQueue`]: the envelopes pushed so far (counted in steps of
+/// [`PUSHED`]) and, in its low bits, whether the consumer is parked (or about to park)
+/// waiting for one, on its coroutine blocker ([`WAIT_CO`]) or its thread blocker
+/// ([`WAIT_THREAD`]).
+///
+/// One word for both, so that a send pays one read-modify-write for counting *and* for
+/// asking "is anyone to wake?" (it used to pay three: a counter, taking the waiter's
+/// `Arc<Blocker>` out of a slot, and dropping that `Arc`). The protocol:
+///
+/// - consumer: set its bit (`fetch_or`), then look at the queue again; park only if it is
+///   still empty;
+/// - sender: push, then `fetch_add(PUSHED)`; if a bit was set, clear it (`fetch_and`) and
+///   unpark the blocker whose bit *it* cleared.
+///
+/// Both are read-modify-writes of the same word, so one is ordered before the other: either
+/// the sender sees the bit (and wakes the consumer), or the consumer's `fetch_or` reads the
+/// sender's add (acquire/release) and then sees the pushed envelope. Exactly one sender
+/// wakes each park. A wake that arrives after the consumer stopped waiting (it timed out,
+/// or a deadly signal woke it) leaves a token in the blocker: its next park returns at once
+/// and the receive loop looks again and parks again.
+const WAIT_CO: u64 = 1;
+/// See [`WAIT_CO`].
+const WAIT_THREAD: u64 = 2;
+/// Either waiting bit.
+const WAITING: u64 = WAIT_CO | WAIT_THREAD;
+/// One envelope in the count of the `wake` word.
+const PUSHED: u64 = 4;
 
 /// The shared, producer side of a mailbox.
 ///
@@ -99,7 +106,12 @@ impl Parker {
 /// the link it removes, so an unlinked actor is never killed by that link.
 pub(crate) struct MailQueue {
     queue: Queue<Envelope>,
-    to_wake: AtomicOption<Arc<Blocker>>,
+    /// Envelopes pushed (`wake / PUSHED`) and the consumer's waiting bits: see [`WAIT_CO`].
+    wake: AtomicU64,
+    /// The consumer's blockers, one per kind of context it parks in (coroutine, thread),
+    /// made at its first park and kept, so that a sender can unpark one without taking it
+    /// out of a slot (and a receive allocates none).
+    blockers: [OnceLock<Arc<Blocker>>; 2],
     closed: AtomicBool,
     /// An actor's queue (an inbox cannot be unwound: every signal becomes a message).
     killable: bool,
@@ -115,9 +127,6 @@ pub(crate) struct MailQueue {
     /// What the owner is doing, an [`observe::Status`](crate::observe::Status) as a `u8`:
     /// written only around a park (never per message), read by `Node::info`.
     status: AtomicU8,
-    /// Envelopes pushed into `queue`: the only counter senders pay for (one relaxed add),
-    /// so that `Node::info` can tell how many wait (`pushed - popped`).
-    pushed: AtomicU64,
     /// Envelopes the consumer popped. Single writer (the consumer): a plain load + store.
     popped: AtomicU64,
     /// Messages the owner took out of the queue (its `Mailbox::seq`), mirrored by the
@@ -140,7 +149,8 @@ impl MailQueue {
     pub(crate) fn new(killable: bool, call: bool) -> Self {
         MailQueue {
             queue: Queue::new(),
-            to_wake: AtomicOption::none(),
+            wake: AtomicU64::new(0),
+            blockers: [OnceLock::new(), OnceLock::new()],
             closed: AtomicBool::new(false),
             killable,
             trapping: AtomicBool::new(!killable),
@@ -149,7 +159,6 @@ impl MailQueue {
             alarm_wake: AtomicOption::none(),
             call,
             status: AtomicU8::new(Status::Running as u8),
-            pushed: AtomicU64::new(0),
             popped: AtomicU64::new(0),
             received: AtomicU64::new(0),
             saved: AtomicUsize::new(0),
@@ -193,12 +202,37 @@ impl MailQueue {
             self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(env);
         }
-        self.pushed.fetch_add(1, Ordering::Relaxed);
         self.queue.push(env);
-        if let Some(w) = self.to_wake.take() {
-            w.unpark();
+        let old = self.wake.fetch_add(PUSHED, Ordering::AcqRel);
+        if old & WAITING != 0 {
+            self.wake_consumer();
         }
         Ok(())
+    }
+
+    /// The consumer is waiting: clear its bits and unpark the blocker(s) whose bit this call
+    /// cleared (a concurrent sender that cleared it first does the waking).
+    #[inline]
+    fn wake_consumer(&self) {
+        let bits = self.wake.fetch_and(!WAITING, Ordering::AcqRel) & WAITING;
+        for (i, bit) in [WAIT_CO, WAIT_THREAD].into_iter().enumerate() {
+            if bits & bit != 0
+                && let Some(b) = self.blockers[i].get()
+            {
+                b.unpark();
+            }
+        }
+    }
+
+    /// The consumer's blocker for the kind of context it runs in, and that kind's bit.
+    #[inline]
+    fn blocker(&self) -> (&Arc<Blocker>, u64) {
+        let (i, bit) = if may::coroutine::is_coroutine() {
+            (0, WAIT_CO)
+        } else {
+            (1, WAIT_THREAD)
+        };
+        (self.blockers[i].get_or_init(Blocker::current), bit)
     }
 
     fn is_deadly(&self, sig: &Signal) -> bool {
@@ -222,8 +256,11 @@ impl MailQueue {
             doom.push(*sig);
             self.doomed.store(true, Ordering::Release);
         }
-        if let Some(w) = self.to_wake.take() {
-            w.unpark();
+        // A read-modify-write of `wake` after raising `doomed`: either it sees the
+        // consumer's waiting bit, or the consumer's `fetch_or` comes later and its check
+        // of `doomed` sees the flag (see `WAIT_CO`).
+        if self.wake.fetch_add(0, Ordering::AcqRel) & WAITING != 0 {
+            self.wake_consumer();
         }
         if let Some(w) = self.alarm_wake.take() {
             w.unpark();
@@ -280,13 +317,7 @@ impl MailQueue {
     /// Consumer only: take the next envelope, parking until one arrives or `deadline` passes.
     /// `watch`: the running actor's cell, if any: a deadly signal for it ends the wait
     /// (`Popped::Doomed`), whether this is its own mailbox or one it uses (a call's).
-    /// `parker` is the consumer's cached blocker (see [`Parker`]).
-    fn pop_wait(
-        &self,
-        deadline: Option<Instant>,
-        watch: Option<&ActorCell>,
-        parker: &mut Parker,
-    ) -> Popped {
+    fn pop_wait(&self, deadline: Option<Instant>, watch: Option<&ActorCell>) -> Popped {
         loop {
             if let Some(w) = watch
                 && w.queue.is_doomed()
@@ -306,18 +337,15 @@ impl MailQueue {
                 },
                 None => None,
             };
-            // Register as the one to wake, re-check (a push may have raced), then park. A
-            // stale wake-up (a pusher took the blocker just before we took it back, and
-            // unparks it later) only makes a later park return early: the loop re-checks
-            // the queue and the deadline and parks again.
-            let me = parker.get();
-            self.to_wake.store(me.clone());
+            // Say "wake me", re-check (a push may have raced), then park (see `WAIT_CO`).
+            let (me, bit) = self.blocker();
+            self.wake.fetch_or(bit, Ordering::AcqRel);
             let foreign = watch.map(|w| &w.queue).filter(|q| !std::ptr::eq(*q, self));
             if let Some(q) = foreign {
                 q.set_alarm(Some(me.clone()));
             }
             if !self.queue.is_empty() || watch.is_some_and(|w| w.queue.is_doomed()) {
-                self.to_wake.take();
+                self.wake.fetch_and(!bit, Ordering::AcqRel);
                 if let Some(q) = foreign {
                     q.set_alarm(None);
                 }
@@ -332,11 +360,18 @@ impl MailQueue {
                 Status::Receiving
             });
             crate::park::mark_parked();
-            let _ = me.park(timeout);
+            let woken = me.park(timeout).is_ok();
             // The running actor is `watch` (no lookup needed on this hot path).
             crate::watchdog::set_running(watch.map_or(0, |w| w as *const ActorCell as usize));
             owner.set_status(Status::Running);
-            self.to_wake.take();
+            // A sender that woke us cleared the bit. After a timeout clear it ourselves, so
+            // that no sender wakes a consumer that stopped waiting. (An unpark that was not
+            // a sender's, a stale token or the alarm of a call, can leave the bit set: then
+            // at worst one later send unparks a consumer that is not parked, and its next
+            // park returns at once and looks again.)
+            if !woken {
+                self.wake.fetch_and(!bit, Ordering::AcqRel);
+            }
             if let Some(q) = foreign {
                 q.set_alarm(None);
             }
@@ -406,7 +441,7 @@ impl MailQueue {
 
     /// Envelopes delivered into this queue so far (for `Node::stats`).
     pub(crate) fn delivered(&self) -> u64 {
-        self.pushed.load(Ordering::Relaxed)
+        self.wake.load(Ordering::Relaxed) / PUSHED
     }
 
     /// What the owner is doing (a snapshot, for `Node::info`).
@@ -414,12 +449,13 @@ impl MailQueue {
         Status::from_u8(self.status.load(Ordering::Relaxed))
     }
 
-    /// Messages and signals queued but not pulled yet (a snapshot, for `Node::info`). Read
-    /// `popped` first: `pushed` only grows, so the difference is never below the truth
-    /// at the moment `popped` was read.
+    /// Messages and signals queued but not pulled yet (a snapshot, for `Node::info`). A
+    /// send counts its envelope just after queueing it (see [`WAIT_CO`]), so a snapshot
+    /// taken in that instant can miss it (and one taken as the consumer pops it counts 0
+    /// rather than -1); once sends and receives have returned, the count is exact.
     pub(crate) fn queued(&self) -> usize {
         let popped = self.popped.load(Ordering::Relaxed);
-        let pushed = self.pushed.load(Ordering::Relaxed);
+        let pushed = self.delivered();
         pushed.saturating_sub(popped) as usize
     }
 
@@ -434,7 +470,7 @@ impl MailQueue {
 }
 
 /// The watched actor's cell: the mailbox's owner `cell` if it is an actor's, or `other`
-/// (a free function so that a receive can borrow its cell and its parker apart).
+/// (a free function so that a receive can borrow its cell apart from the rest).
 #[inline]
 fn watched<'a>(
     cell: &'a Arc<ActorCell>,
@@ -506,8 +542,6 @@ pub struct Mailbox {
     monitors: HashMap<Ref, Address>,
     /// A thread's inbox rather than an actor: it cannot be unwound, so it always traps exits.
     inbox: bool,
-    /// The blocker this mailbox's receives park on.
-    parker: Parker,
 }
 
 impl Mailbox {
@@ -520,7 +554,6 @@ impl Mailbox {
             trap_exit: inbox,
             monitors: HashMap::new(),
             inbox,
-            parker: Parker::default(),
         }
     }
 
@@ -562,23 +595,18 @@ impl Mailbox {
         let now = Some(Instant::now());
         let other = self.other_watch();
         loop {
-            let msg =
-                match self
-                    .cell
-                    .queue
-                    .pop_wait(now, watched(&self.cell, &other), &mut self.parker)
-                {
-                    Popped::Timeout => break,
-                    Popped::Doomed => {
-                        self.doomed(&other);
-                        continue;
-                    }
-                    Popped::Env(Envelope::Msg(v)) => v,
-                    Popped::Env(Envelope::Signal(sig)) => match self.on_signal(*sig) {
-                        Some(v) => v,
-                        None => continue,
-                    },
-                };
+            let msg = match self.cell.queue.pop_wait(now, watched(&self.cell, &other)) {
+                Popped::Timeout => break,
+                Popped::Doomed => {
+                    self.doomed(&other);
+                    continue;
+                }
+                Popped::Env(Envelope::Msg(v)) => v,
+                Popped::Env(Envelope::Signal(sig)) => match self.on_signal(*sig) {
+                    Some(v) => v,
+                    None => continue,
+                },
+            };
             self.seq += 1;
             self.saved.push_back(Saved { seq: self.seq, msg });
         }
@@ -747,11 +775,11 @@ impl Mailbox {
         }
         // 2. New arrivals, each looked at once.
         loop {
-            let msg = match self.cell.queue.pop_wait(
-                deadline,
-                watched(&self.cell, &other),
-                &mut self.parker,
-            ) {
+            let msg = match self
+                .cell
+                .queue
+                .pop_wait(deadline, watched(&self.cell, &other))
+            {
                 Popped::Timeout => return Err(Timeout),
                 Popped::Doomed => {
                     self.doomed(&other);

@@ -395,3 +395,87 @@ fn receive_as_in_an_actor() {
         json!({"seq": 4, "rest": "skip me"})
     );
 }
+
+/// Generous: only a lost wake-up (a receiver parked for good with a message queued) reaches it.
+const HUNG: Duration = Duration::from_secs(60);
+
+/// The value an actor sends on `rx` (through a std channel, so that the test thread does not
+/// itself wait in pyact): a receive that was never woken fails the test instead of hanging it.
+fn within_hung(rx: std::sync::mpsc::Receiver<Value>) -> Value {
+    rx.recv_timeout(HUNG)
+        .expect("a blocking receive was never woken although mail was sent")
+}
+
+#[test]
+fn many_concurrent_senders_never_leave_a_receiver_parked_with_mail_waiting() {
+    // Threads and actors send at once to one actor that parks between messages (a plain
+    // blocking receive: no timeout to rescue it); each sender's messages must all arrive,
+    // in its order.
+    const SENDERS: i64 = 4;
+    const EACH: i64 = 2000;
+    let node = node();
+    let (done, result) = std::sync::mpsc::channel();
+    let receiver = node.spawn(move |mut mb| {
+        let mut next = vec![0i64; 2 * SENDERS as usize];
+        for _ in 0..2 * SENDERS * EACH {
+            let m = mb.receive();
+            let (who, seq) = (m[0].as_u64().unwrap() as usize, m[1].as_i64().unwrap());
+            assert_eq!(seq, next[who], "sender {who} out of order");
+            next[who] += 1;
+        }
+        done.send(json!(next)).unwrap();
+    });
+    let mut threads = Vec::new();
+    for s in 0..SENDERS {
+        let to = receiver.clone();
+        threads.push(std::thread::spawn(move || {
+            for i in 0..EACH {
+                to.send(json!([s, i])).unwrap();
+            }
+        }));
+        let to = receiver.clone();
+        node.spawn(move |_| {
+            for i in 0..EACH {
+                to.send(json!([SENDERS + s, i])).unwrap();
+                if i % 64 == 0 {
+                    pyact::yield_now();
+                }
+            }
+        });
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let want = vec![EACH; 2 * SENDERS as usize];
+    assert_eq!(within_hung(result), json!(want));
+}
+
+#[test]
+fn an_inbox_is_woken_in_a_thread_and_after_moving_into_an_actor() {
+    // A mailbox parks on a thread blocker in a thread and on a coroutine blocker in an
+    // actor: a send must wake it in both. Each send follows a "about to receive" signal,
+    // so the receiver is usually parked when it arrives.
+    let node = node();
+    let mut inbox = node.inbox();
+    let to = inbox.addr();
+    let (done, result) = std::sync::mpsc::channel();
+    let (ready, about_to_receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        ready.send(()).unwrap();
+        let first = inbox.receive();
+        let node = inbox.node().clone();
+        node.spawn(move |_| {
+            ready.send(()).unwrap();
+            let second = inbox.receive();
+            done.send(json!([first, second])).unwrap();
+        });
+    });
+    about_to_receive.recv().unwrap();
+    to.send("to the thread").unwrap();
+    about_to_receive.recv_timeout(HUNG).unwrap();
+    to.send("to the actor").unwrap();
+    assert_eq!(
+        within_hung(result),
+        json!(["to the thread", "to the actor"])
+    );
+}
