@@ -26,7 +26,7 @@
 //! where `<reason>` is an [`ExitReason`] encoded as in [`crate::exit`].
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -104,29 +104,38 @@ const PUSHED: u64 = 4;
 /// parked it. Every pyact call the actor makes checks that flag (one atomic load) and ends
 /// the actor (see `actor::checkpoint`). [`Mailbox::unlink`] removes a pending signal of
 /// the link it removes, so an unlinked actor is never killed by that link.
+///
+/// Layout (`repr(C)`, fields in this order on purpose): the queue (its push end on lines of
+/// its own, then its pop end); then one cache line of what a send touches (`wake` and the
+/// flags and bound it reads, written rarely or by the send itself); then one line of what
+/// the consumer writes on every receive (its counters and status) or reads on every pyact
+/// call (`doomed`). When a receiver wrote its status on the line a sender reads `closed`
+/// from, that line crossed between the two workers once more per message (see the
+/// `layout` test).
+#[repr(C)]
 pub(crate) struct MailQueue {
     queue: Queue<Envelope>,
-    /// Envelopes pushed (`wake / PUSHED`) and the consumer's waiting bits: see [`WAIT_CO`].
-    wake: AtomicU64,
+    // --- What a send touches (one cache line).
     /// The consumer's blockers, one per kind of context it parks in (coroutine, thread),
     /// made at its first park and kept, so that a sender can unpark one without taking it
     /// out of a slot (and a receive allocates none).
     blockers: [OnceLock<Arc<Blocker>>; 2],
+    /// Envelopes pushed (`wake / PUSHED`) and the consumer's waiting bits: see [`WAIT_CO`].
+    wake: AtomicU64,
+    /// Most user messages queued at once (`usize::MAX`: unbounded), see
+    /// [`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit).
+    limit: AtomicUsize,
+    /// User messages queued (counted only when bounded).
+    len: AtomicUsize,
+    /// Connection readers waiting for room (bounded mailboxes only; see `room`): the
+    /// consumer of a bounded mailbox reads this count per message instead of taking
+    /// `room`, a read-modify-write.
+    room_waiters: AtomicU32,
     closed: AtomicBool,
-    /// An actor's queue (an inbox cannot be unwound: every signal becomes a message).
-    killable: bool,
     /// Mirror of the owner's `trap_exit`, read by senders to classify exit signals.
     trapping: AtomicBool,
-    /// A deadly signal is waiting in `doom`.
-    doomed: AtomicBool,
-    doom: Mutex<Vec<Signal>>,
-    /// The actor parked elsewhere than in its own receive (a call, a wait, a sleep...).
-    alarm_wake: AtomicOption<Arc<Blocker>>,
-    /// A call's throwaway mailbox: parking on it means "waiting in a call".
-    call: bool,
-    /// What the owner is doing, an [`observe::Status`](crate::observe::Status) as a `u8`:
-    /// written only around a park (never per message), read by `Node::info`.
-    status: AtomicU8,
+    // --- What the consumer writes per message, or reads per pyact call (one cache line;
+    // a `u64` first, so that it starts on the next line).
     /// Envelopes the consumer popped. Single writer (the consumer): a plain load + store.
     popped: AtomicU64,
     /// Messages the owner took out of the queue (its `Mailbox::seq`), mirrored by the
@@ -134,12 +143,20 @@ pub(crate) struct MailQueue {
     received: AtomicU64,
     /// Length of the owner's save queue, mirrored by the consumer for `Node::info`.
     saved: AtomicUsize,
-    /// Most user messages queued at once (`usize::MAX`: unbounded), see
-    /// [`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit).
-    limit: AtomicUsize,
-    /// User messages queued (counted only when bounded).
-    len: AtomicUsize,
-    /// A connection's reader waiting for room (bounded mailboxes only).
+    /// What the owner is doing, an [`observe::Status`](crate::observe::Status) as a `u8`:
+    /// written only around a park (never per message), read by `Node::info`.
+    status: AtomicU8,
+    /// A deadly signal is waiting in `doom`.
+    doomed: AtomicBool,
+    /// An actor's queue (an inbox cannot be unwound: every signal becomes a message).
+    killable: bool,
+    /// A call's throwaway mailbox: parking on it means "waiting in a call".
+    call: bool,
+    doom: Mutex<Vec<Signal>>,
+    // --- Rarely used.
+    /// The actor parked elsewhere than in its own receive (a call, a wait, a sleep...).
+    alarm_wake: AtomicOption<Arc<Blocker>>,
+    /// The connection reader waiting for room (bounded mailboxes only).
     room: AtomicOption<Arc<Blocker>>,
 }
 
@@ -165,6 +182,7 @@ impl MailQueue {
             limit: AtomicUsize::new(usize::MAX),
             len: AtomicUsize::new(0),
             room: AtomicOption::none(),
+            room_waiters: AtomicU32::new(0),
         }
     }
 
@@ -382,8 +400,12 @@ impl MailQueue {
     #[inline]
     fn taken(&self, e: Envelope) -> Envelope {
         if matches!(e, Envelope::Msg(_)) && self.limit.load(Ordering::Relaxed) != usize::MAX {
-            self.len.fetch_sub(1, Ordering::AcqRel);
-            if let Some(w) = self.room.take() {
+            // SeqCst here and in `push_waiting`: either the waiter's re-check sees this
+            // decrement, or this load sees its flag.
+            self.len.fetch_sub(1, Ordering::SeqCst);
+            if self.room_waiters.load(Ordering::SeqCst) > 0
+                && let Some(w) = self.room.take()
+            {
                 w.unpark();
             }
         }
@@ -410,13 +432,18 @@ impl MailQueue {
             }
             let me = Blocker::current();
             self.room.store(me.clone());
-            if self.len.load(Ordering::Acquire) < self.limit.load(Ordering::Relaxed) {
+            // SeqCst, as in `taken`: either the consumer sees this waiter, or the re-check
+            // sees its decrement.
+            self.room_waiters.fetch_add(1, Ordering::SeqCst);
+            if self.len.load(Ordering::SeqCst) < self.limit.load(Ordering::Relaxed) {
+                self.room_waiters.fetch_sub(1, Ordering::SeqCst);
                 self.room.take();
                 continue;
             }
             let _ = me.park(Some(Duration::from_millis(
                 left.as_millis().clamp(1, u64::MAX as u128) as u64,
             )));
+            self.room_waiters.fetch_sub(1, Ordering::SeqCst);
             self.room.take();
         }
     }
@@ -984,5 +1011,48 @@ impl MailQueue {
     /// Are envelopes waiting that the owner has not pulled yet? (for `Node::info`; a snapshot)
     pub(crate) fn has_unread(&self) -> bool {
         !self.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    use super::MailQueue;
+    use std::mem::offset_of;
+
+    /// The cache line (64 bytes) a field of a `MailQueue` starts on; `MailQueue` is aligned
+    /// to at least 64 bytes (its queue's push end is cache-padded).
+    fn line(offset: usize) -> usize {
+        assert!(std::mem::align_of::<MailQueue>() >= 64);
+        offset / 64
+    }
+
+    #[test]
+    fn what_senders_touch_and_what_the_consumer_writes_are_on_separate_lines() {
+        let send = line(offset_of!(MailQueue, wake));
+        for (name, off, size) in [
+            ("blockers", offset_of!(MailQueue, blockers), 32),
+            ("limit", offset_of!(MailQueue, limit), 8),
+            ("len", offset_of!(MailQueue, len), 8),
+            ("room_waiters", offset_of!(MailQueue, room_waiters), 4),
+            ("closed", offset_of!(MailQueue, closed), 1),
+            ("trapping", offset_of!(MailQueue, trapping), 1),
+        ] {
+            assert_eq!((line(off), line(off + size - 1)), (send, send), "{name}");
+        }
+        let consumer = line(offset_of!(MailQueue, popped));
+        assert_ne!(consumer, send);
+        for (name, off) in [
+            ("doomed", offset_of!(MailQueue, doomed)),
+            ("status", offset_of!(MailQueue, status)),
+            ("received", offset_of!(MailQueue, received)),
+            ("saved", offset_of!(MailQueue, saved)),
+        ] {
+            assert_eq!(line(off), consumer, "{name}");
+        }
+        // The queue (its push and pop ends) ends before both.
+        assert!(
+            offset_of!(MailQueue, blockers)
+                >= std::mem::size_of_val(&MailQueue::new(true, false).queue)
+        );
     }
 }
