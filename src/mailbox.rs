@@ -24,6 +24,24 @@
 //! - down: `{"down": <ref>, "address": <address>, "exit": <reason>}`
 //!
 //! where `<reason>` is an [`ExitReason`] encoded as in [`crate::exit`].
+//!
+//! What a message costs, and what is counted (for `Node::info` and `Node::stats`):
+//!
+//! - a send to an unbounded mailbox: the queue's own swap, then one `fetch_add` on the
+//!   queue's `wake` word, which both counts the envelope (messages and signals alike) and
+//!   says whether the receiver is parked (then one `fetch_and` more, and the unpark);
+//! - a receive: nothing shared when a message is waiting (the consumer's counters are
+//!   plain stores to its own cache line); one `fetch_or` to say "wake me" before it parks;
+//! - a bounded mailbox ([`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit))
+//!   counts its *user messages* in a second counter, `len`: a send reserves a place
+//!   (`fetch_add`; undone if that makes more than the limit) before queueing, and the
+//!   receive that takes a user message out frees it (`fetch_sub`). Signals take no place
+//!   and are never refused. The bound cannot live in the `wake` word: the wake check must
+//!   come *after* the envelope is queued (else a receiver could park on a message it
+//!   missed), the reservation *before* it.
+//!
+//! `mailbox_len` in `Node::info` is `pushed - popped` (every envelope still queued,
+//! signals included) plus the save queue.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -125,7 +143,8 @@ pub(crate) struct MailQueue {
     /// Most user messages queued at once (`usize::MAX`: unbounded), see
     /// [`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit).
     limit: AtomicUsize,
-    /// User messages queued (counted only when bounded).
+    /// User messages queued or being queued (counted only when bounded; see the module
+    /// docs for why this is not derived from `wake`).
     len: AtomicUsize,
     /// Connection readers waiting for room (bounded mailboxes only; see `room`): the
     /// consumer of a bounded mailbox reads this count per message instead of taking

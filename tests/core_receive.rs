@@ -479,3 +479,52 @@ fn an_inbox_is_woken_in_a_thread_and_after_moving_into_an_actor() {
         json!(["to the thread", "to the actor"])
     );
 }
+
+#[test]
+fn a_bounded_mailbox_counts_only_user_messages_and_each_receive_frees_room() {
+    // The bound counts queued user messages; signals are never refused and take no room
+    // (they still show in `mailbox_len`, which counts everything queued).
+    use pyact::{ExitReason, SendError, SpawnOptions};
+    let node = node();
+    let (ready, trapping) = std::sync::mpsc::channel();
+    let (took_tx, took) = std::sync::mpsc::channel();
+    let gate1 = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let gate2 = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let (g1, g2) = (gate1.clone(), gate2.clone());
+    let bounded = node
+        .spawn_opts(SpawnOptions::new().mailbox_limit(2), move |mut mb| {
+            mb.trap_exit(true);
+            ready.send(()).unwrap();
+            let here = pyact::current_node().unwrap();
+            let _ = here.wait(&g1);
+            let first = mb.receive();
+            took_tx.send(()).unwrap();
+            let _ = here.wait(&g2);
+            let rest: Vec<Value> = (0..3).map(|_| mb.receive()).collect();
+            json!({"first": first, "rest": rest})
+        })
+        .unwrap();
+    trapping.recv().unwrap();
+    let inbox = node.inbox();
+    bounded.send(1).unwrap();
+    bounded.send(2).unwrap();
+    assert!(matches!(bounded.send(3), Err(SendError::MailboxFull(_))));
+    bounded
+        .exit(&inbox.addr(), ExitReason::Shutdown)
+        .expect("a signal is never refused");
+    assert_eq!(node.info(&bounded).unwrap().mailbox_len, 3);
+    gate1.send("open").unwrap();
+    took.recv_timeout(HUNG).unwrap();
+    bounded.send(4).expect("the receive freed one place");
+    assert!(matches!(bounded.send(5), Err(SendError::MailboxFull(_))));
+    gate2.send("open").unwrap();
+    let got = node.wait(&bounded).unwrap();
+    assert_eq!(got["first"], 1);
+    assert_eq!(got["rest"][0], 2);
+    assert_eq!(got["rest"][1]["address"], json!(inbox.addr()));
+    assert_eq!(got["rest"][2], 4);
+}
