@@ -136,7 +136,10 @@ pub(crate) struct MailQueue {
     // --- What a send touches (one cache line).
     /// The consumer's blockers, one per kind of context it parks in (coroutine, thread),
     /// made at its first park and kept, so that a sender can unpark one without taking it
-    /// out of a slot (and a receive allocates none).
+    /// out of a slot (and a receive allocates none). They live as long as the cell: an
+    /// actor's runner lets go of its cell inside the coroutine (see `actor::start`), as
+    /// `may` cannot drop a coroutine blocker in the teardown of a coroutine that was
+    /// resumed from inside its own park.
     blockers: [OnceLock<Arc<Blocker>>; 2],
     /// Envelopes pushed (`wake / PUSHED`) and the consumer's waiting bits: see [`WAIT_CO`].
     wake: AtomicU64,

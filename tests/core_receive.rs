@@ -3,6 +3,8 @@
 //! Most tests use a thread's inbox and send to it from the test thread: sends to a local
 //! address are delivered before `send` returns, so the mailbox contents are known exactly.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use pyact::{Mailbox, Mesh, Node, Timeout, Value, json, pattern, receive};
@@ -527,4 +529,52 @@ fn a_bounded_mailbox_counts_only_user_messages_and_each_receive_frees_room() {
     assert_eq!(got["rest"][0], 2);
     assert_eq!(got["rest"][1]["address"], json!(inbox.addr()));
     assert_eq!(got["rest"][2], 4);
+}
+
+#[test]
+fn actors_that_end_right_after_a_receive_woken_in_a_race_all_end() {
+    // A send that lands while its receiver is parking resumes the receiver straight from
+    // `may`'s park (nested in the scheduler's call); an actor that then ends at once must
+    // still end cleanly, however its mailbox's blocker is released. Each actor says when it
+    // is about to receive and the send follows at once, so some of the 3000 land in the
+    // middle of a park; a worker stuck in an actor's end would leave some never ended.
+    const N: usize = 3000;
+    let node = node();
+    let (done, ended) = std::sync::mpsc::channel();
+    for i in 0..N {
+        let done = done.clone();
+        let ready = Arc::new(AtomicBool::new(false));
+        let flag = ready.clone();
+        let a = node.spawn(move |mut mb| {
+            flag.store(true, Ordering::Release);
+            done.send(mb.receive()).unwrap();
+        });
+        // Spin (not a channel: its wake-up is far slower than a park) until the actor is
+        // about to receive, then send at once.
+        let t0 = std::time::Instant::now();
+        let mut spins = 0u32;
+        while !ready.load(Ordering::Acquire) {
+            assert!(
+                t0.elapsed() < HUNG,
+                "a worker is stuck: the actor never started"
+            );
+            spins += 1;
+            if spins.is_multiple_of(1024) {
+                std::thread::yield_now(); // on one core the actor needs it to run
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        a.send(i).unwrap();
+    }
+    let mut got: Vec<u64> = (0..N)
+        .map(|_| {
+            let v = ended
+                .recv_timeout(HUNG)
+                .expect("an actor never ended after its receive");
+            v.as_u64().unwrap()
+        })
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, (0..N as u64).collect::<Vec<_>>());
 }
