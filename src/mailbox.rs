@@ -174,7 +174,9 @@ pub(crate) struct MailQueue {
     killable: bool,
     /// A call's throwaway mailbox: parking on it means "waiting in a call".
     call: bool,
-    doom: Mutex<Vec<Signal>>,
+    /// The pending deadly signals (boxed: rare, and the cell stays within 384 bytes).
+    #[allow(clippy::box_collection)] // 8 bytes in every cell instead of a `Vec`'s 24
+    doom: Mutex<Option<Box<Vec<Signal>>>>,
     // --- Rarely used.
     /// The actor parked elsewhere than in its own receive (a call, a wait, a sleep...).
     alarm_wake: AtomicOption<Arc<Blocker>>,
@@ -194,7 +196,7 @@ impl MailQueue {
             killable,
             trapping: AtomicBool::new(!killable),
             doomed: AtomicBool::new(false),
-            doom: Mutex::new(Vec::new()),
+            doom: Mutex::new(None),
             alarm_wake: AtomicOption::none(),
             call,
             status: AtomicU8::new(Status::Running as u8),
@@ -293,7 +295,7 @@ impl MailQueue {
         };
         {
             let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
-            doom.push(*sig);
+            doom.get_or_insert_default().push(*sig);
             self.doomed.store(true, Ordering::Release);
         }
         // A read-modify-write of `wake` after raising `doomed`: either it sees the
@@ -321,14 +323,16 @@ impl MailQueue {
         }
         let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
         self.doomed.store(false, Ordering::Release);
-        std::mem::take(&mut *doom)
+        doom.take().map(|d| *d).unwrap_or_default()
     }
 
     /// `unlink`: forget a pending exit signal that came through the link with `from`.
     pub(crate) fn cancel_linked_doom(&self, from: &Address) {
         let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
-        doom.retain(|s| !matches!(s, Signal::Exit { from: f, linked: true, .. } if f == from));
-        if doom.is_empty() {
+        if let Some(d) = doom.as_mut() {
+            d.retain(|s| !matches!(s, Signal::Exit { from: f, linked: true, .. } if f == from));
+        }
+        if doom.as_ref().is_none_or(|d| d.is_empty()) {
             self.doomed.store(false, Ordering::Release);
         }
     }
@@ -1071,6 +1075,12 @@ mod layout {
         ] {
             assert_eq!(line(off), consumer, "{name}");
         }
+        // No bigger than before the wake word (a cell per actor: the idle footprint).
+        assert!(
+            std::mem::size_of::<MailQueue>() <= 384,
+            "{}",
+            std::mem::size_of::<MailQueue>()
+        );
         // The queue (its push and pop ends) ends before both.
         assert!(
             offset_of!(MailQueue, blockers)
