@@ -810,21 +810,24 @@ impl Mailbox {
         if self.watched(&other).is_some_and(|w| w.queue.is_doomed()) {
             self.doomed(&other);
         }
-        // 1. Messages already taken out but not matched, oldest first.
+        // 1. Messages already taken out but not matched, oldest first (none, usually: a
+        // plain receive never leaves any).
         // The save queue is in arrival order, so the messages before `since` are a prefix
         // that is skipped without being looked at.
-        let start = self.saved.partition_point(|s| s.seq < since.0);
-        let mut found = None;
-        for (i, s) in self.saved.iter().enumerate().skip(start) {
-            if let Some(r) = pick(&s.msg) {
-                found = Some((i, r));
-                break;
+        if !self.saved.is_empty() {
+            let start = self.saved.partition_point(|s| s.seq < since.0);
+            let mut found = None;
+            for (i, s) in self.saved.iter().enumerate().skip(start) {
+                if let Some(r) = pick(&s.msg) {
+                    found = Some((i, r));
+                    break;
+                }
             }
-        }
-        if let Some((i, r)) = found {
-            let s = self.saved.remove(i).expect("index from iteration");
-            self.mirror();
-            return Ok((r, s.msg));
+            if let Some((i, r)) = found {
+                let s = self.saved.remove(i).expect("index from iteration");
+                self.mirror();
+                return Ok((r, s.msg));
+            }
         }
         // 2. New arrivals, each looked at once.
         loop {
