@@ -646,6 +646,11 @@ where
         // sees it.
         drop(slot);
         cell.finish(&node2, reason);
+        // Let go of the cell here, in the coroutine, not in `may`'s teardown of its local
+        // storage: the cell holds the mailbox's blocker, and a blocker dropped in that
+        // teardown while the coroutine was resumed from inside its own park (a wake that
+        // raced the park) waits forever for that park to return.
+        CONTEXT.with(|c| c.borrow_mut().actor = None);
         crate::park::mark_parked();
     };
     match go(body) {

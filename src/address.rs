@@ -134,10 +134,17 @@ impl Address {
     /// A user's send: first the kill check every pyact call makes (issue 8: a pending kill
     /// ends the sending actor here), sharing its lookup with the "local?" check of
     /// [`deliver`](Address::deliver).
+    /// With one node in the process every live cell is that node's, so only the kill check
+    /// is left (no node-name compare, see [`single_node`](crate::node::single_node)).
     #[inline]
     fn deliver_checked(&self, env: Envelope) -> Result<(), SendError> {
         let cell = self.0.cell.upgrade();
-        let local = crate::actor::checkpoint_may_deliver(cell.as_deref().map(|c| &*c.node_id));
+        let local = if cell.is_some() && crate::node::single_node() {
+            crate::actor::checkpoint();
+            true
+        } else {
+            crate::actor::checkpoint_may_deliver(cell.as_deref().map(|c| &*c.node_id))
+        };
         match cell {
             Some(cell) if local => cell.queue.push(env).map_err(|_| cell.queue.refusal(self)),
             _ => crate::node::route(self, env),

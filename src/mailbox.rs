@@ -24,10 +24,28 @@
 //! - down: `{"down": <ref>, "address": <address>, "exit": <reason>}`
 //!
 //! where `<reason>` is an [`ExitReason`] encoded as in [`crate::exit`].
+//!
+//! What a message costs, and what is counted (for `Node::info` and `Node::stats`):
+//!
+//! - a send to an unbounded mailbox: the queue's own swap, then one `fetch_add` on the
+//!   queue's `wake` word, which both counts the envelope (messages and signals alike) and
+//!   says whether the receiver is parked (then one `fetch_and` more, and the unpark);
+//! - a receive: nothing shared when a message is waiting (the consumer's counters are
+//!   plain stores to its own cache line); one `fetch_or` to say "wake me" before it parks;
+//! - a bounded mailbox ([`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit))
+//!   counts its *user messages* in a second counter, `len`: a send reserves a place
+//!   (`fetch_add`; undone if that makes more than the limit) before queueing, and the
+//!   receive that takes a user message out frees it (`fetch_sub`). Signals take no place
+//!   and are never refused. The bound cannot live in the `wake` word: the wake check must
+//!   come *after* the envelope is queued (else a receiver could park on a message it
+//!   missed), the reservation *before* it.
+//!
+//! `mailbox_len` in `Node::info` is `pushed - popped` (every envelope still queued,
+//! signals included) plus the save queue.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use may::queue::mpsc_list::Queue;
@@ -67,26 +85,33 @@ pub(crate) enum Signal {
     },
 }
 
-/// The consumer's blocker, kept across receives. `Blocker::current()` allocates one per
-/// wait (an `Arc`), which was a `malloc` + `free` on every blocking receive: a few percent of
-/// a ping-pong. A blocker parks the kind of context it was made in (a coroutine or a
-/// thread), so a mailbox that changes hands between the two gets a new one.
-#[derive(Default)]
-pub(crate) struct Parker(Option<(bool, Arc<Blocker>)>);
-
-impl Parker {
-    fn get(&mut self) -> Arc<Blocker> {
-        let co = may::coroutine::is_coroutine();
-        match &self.0 {
-            Some((kind, b)) if *kind == co => b.clone(),
-            _ => {
-                let b = Blocker::current();
-                self.0 = Some((co, b.clone()));
-                b
-            }
-        }
-    }
-}
+/// The `wake` word of a [`MailQueue`]: the envelopes pushed so far (counted in steps of
+/// [`PUSHED`]) and, in its low bits, whether the consumer is parked (or about to park)
+/// waiting for one, on its coroutine blocker ([`WAIT_CO`]) or its thread blocker
+/// ([`WAIT_THREAD`]).
+///
+/// One word for both, so that a send pays one read-modify-write for counting *and* for
+/// asking "is anyone to wake?" (it used to pay three: a counter, taking the waiter's
+/// `Arc<Blocker>` out of a slot, and dropping that `Arc`). The protocol:
+///
+/// - consumer: set its bit (`fetch_or`), then look at the queue again; park only if it is
+///   still empty;
+/// - sender: push, then `fetch_add(PUSHED)`; if a bit was set, clear it (`fetch_and`) and
+///   unpark the blocker whose bit *it* cleared.
+///
+/// Both are read-modify-writes of the same word, so one is ordered before the other: either
+/// the sender sees the bit (and wakes the consumer), or the consumer's `fetch_or` reads the
+/// sender's add (acquire/release) and then sees the pushed envelope. Exactly one sender
+/// wakes each park. A wake that arrives after the consumer stopped waiting (it timed out,
+/// or a deadly signal woke it) leaves a token in the blocker: its next park returns at once
+/// and the receive loop looks again and parks again.
+const WAIT_CO: u64 = 1;
+/// See [`WAIT_CO`].
+const WAIT_THREAD: u64 = 2;
+/// Either waiting bit.
+const WAITING: u64 = WAIT_CO | WAIT_THREAD;
+/// One envelope in the count of the `wake` word.
+const PUSHED: u64 = 4;
 
 /// The shared, producer side of a mailbox.
 ///
@@ -97,27 +122,44 @@ impl Parker {
 /// parked it. Every pyact call the actor makes checks that flag (one atomic load) and ends
 /// the actor (see `actor::checkpoint`). [`Mailbox::unlink`] removes a pending signal of
 /// the link it removes, so an unlinked actor is never killed by that link.
+///
+/// Layout (`repr(C)`, fields in this order on purpose): the queue (its push end on lines of
+/// its own, then its pop end); then one cache line of what a send touches (`wake` and the
+/// flags and bound it reads, written rarely or by the send itself); then one line of what
+/// the consumer writes on every receive (its counters and status) or reads on every pyact
+/// call (`doomed`), so that a receiver's per-message stores do not pull away the line its
+/// senders read `closed` from, when the two run on different workers (the `layout` test
+/// pins this; a ping-pong, whose two actors mostly share a worker, measured it neutral).
+/// The whole stays within 384 bytes (three 128-byte units: the queue is 128-aligned), the
+/// size of one per actor.
+#[repr(C)]
 pub(crate) struct MailQueue {
     queue: Queue<Envelope>,
-    to_wake: AtomicOption<Arc<Blocker>>,
+    // --- What a send touches (one cache line).
+    /// The consumer's blockers, one per kind of context it parks in (coroutine, thread),
+    /// made at its first park and kept, so that a sender can unpark one without taking it
+    /// out of a slot (and a receive allocates none). They live as long as the cell: an
+    /// actor's runner lets go of its cell inside the coroutine (see `actor::start`), as
+    /// `may` cannot drop a coroutine blocker in the teardown of a coroutine that was
+    /// resumed from inside its own park.
+    blockers: [OnceLock<Arc<Blocker>>; 2],
+    /// Envelopes pushed (`wake / PUSHED`) and the consumer's waiting bits: see [`WAIT_CO`].
+    wake: AtomicU64,
+    /// Most user messages queued at once (`usize::MAX`: unbounded), see
+    /// [`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit).
+    limit: AtomicUsize,
+    /// User messages queued or being queued (counted only when bounded; see the module
+    /// docs for why this is not derived from `wake`).
+    len: AtomicUsize,
+    /// Connection readers waiting for room (bounded mailboxes only; see `room`): the
+    /// consumer of a bounded mailbox reads this count per message instead of taking
+    /// `room`, a read-modify-write.
+    room_waiters: AtomicU32,
     closed: AtomicBool,
-    /// An actor's queue (an inbox cannot be unwound: every signal becomes a message).
-    killable: bool,
     /// Mirror of the owner's `trap_exit`, read by senders to classify exit signals.
     trapping: AtomicBool,
-    /// A deadly signal is waiting in `doom`.
-    doomed: AtomicBool,
-    doom: Mutex<Vec<Signal>>,
-    /// The actor parked elsewhere than in its own receive (a call, a wait, a sleep...).
-    alarm_wake: AtomicOption<Arc<Blocker>>,
-    /// A call's throwaway mailbox: parking on it means "waiting in a call".
-    call: bool,
-    /// What the owner is doing, an [`observe::Status`](crate::observe::Status) as a `u8`:
-    /// written only around a park (never per message), read by `Node::info`.
-    status: AtomicU8,
-    /// Envelopes pushed into `queue`: the only counter senders pay for (one relaxed add),
-    /// so that `Node::info` can tell how many wait (`pushed - popped`).
-    pushed: AtomicU64,
+    // --- What the consumer writes per message, or reads per pyact call (one cache line;
+    // a `u64` first, so that it starts on the next line).
     /// Envelopes the consumer popped. Single writer (the consumer): a plain load + store.
     popped: AtomicU64,
     /// Messages the owner took out of the queue (its `Mailbox::seq`), mirrored by the
@@ -125,12 +167,22 @@ pub(crate) struct MailQueue {
     received: AtomicU64,
     /// Length of the owner's save queue, mirrored by the consumer for `Node::info`.
     saved: AtomicUsize,
-    /// Most user messages queued at once (`usize::MAX`: unbounded), see
-    /// [`SpawnOptions::mailbox_limit`](crate::SpawnOptions::mailbox_limit).
-    limit: AtomicUsize,
-    /// User messages queued (counted only when bounded).
-    len: AtomicUsize,
-    /// A connection's reader waiting for room (bounded mailboxes only).
+    /// What the owner is doing, an [`observe::Status`](crate::observe::Status) as a `u8`:
+    /// written only around a park (never per message), read by `Node::info`.
+    status: AtomicU8,
+    /// A deadly signal is waiting in `doom`.
+    doomed: AtomicBool,
+    /// An actor's queue (an inbox cannot be unwound: every signal becomes a message).
+    killable: bool,
+    /// A call's throwaway mailbox: parking on it means "waiting in a call".
+    call: bool,
+    /// The pending deadly signals (boxed: rare, and the cell stays within 384 bytes).
+    #[allow(clippy::box_collection)] // 8 bytes in every cell instead of a `Vec`'s 24
+    doom: Mutex<Option<Box<Vec<Signal>>>>,
+    // --- Rarely used.
+    /// The actor parked elsewhere than in its own receive (a call, a wait, a sleep...).
+    alarm_wake: AtomicOption<Arc<Blocker>>,
+    /// The connection reader waiting for room (bounded mailboxes only).
     room: AtomicOption<Arc<Blocker>>,
 }
 
@@ -140,22 +192,23 @@ impl MailQueue {
     pub(crate) fn new(killable: bool, call: bool) -> Self {
         MailQueue {
             queue: Queue::new(),
-            to_wake: AtomicOption::none(),
+            wake: AtomicU64::new(0),
+            blockers: [OnceLock::new(), OnceLock::new()],
             closed: AtomicBool::new(false),
             killable,
             trapping: AtomicBool::new(!killable),
             doomed: AtomicBool::new(false),
-            doom: Mutex::new(Vec::new()),
+            doom: Mutex::new(None),
             alarm_wake: AtomicOption::none(),
             call,
             status: AtomicU8::new(Status::Running as u8),
-            pushed: AtomicU64::new(0),
             popped: AtomicU64::new(0),
             received: AtomicU64::new(0),
             saved: AtomicUsize::new(0),
             limit: AtomicUsize::new(usize::MAX),
             len: AtomicUsize::new(0),
             room: AtomicOption::none(),
+            room_waiters: AtomicU32::new(0),
         }
     }
 
@@ -193,12 +246,37 @@ impl MailQueue {
             self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(env);
         }
-        self.pushed.fetch_add(1, Ordering::Relaxed);
         self.queue.push(env);
-        if let Some(w) = self.to_wake.take() {
-            w.unpark();
+        let old = self.wake.fetch_add(PUSHED, Ordering::AcqRel);
+        if old & WAITING != 0 {
+            self.wake_consumer();
         }
         Ok(())
+    }
+
+    /// The consumer is waiting: clear its bits and unpark the blocker(s) whose bit this call
+    /// cleared (a concurrent sender that cleared it first does the waking).
+    #[inline]
+    fn wake_consumer(&self) {
+        let bits = self.wake.fetch_and(!WAITING, Ordering::AcqRel) & WAITING;
+        for (i, bit) in [WAIT_CO, WAIT_THREAD].into_iter().enumerate() {
+            if bits & bit != 0
+                && let Some(b) = self.blockers[i].get()
+            {
+                b.unpark();
+            }
+        }
+    }
+
+    /// The consumer's blocker for the kind of context it runs in, and that kind's bit.
+    #[inline]
+    fn blocker(&self) -> (&Arc<Blocker>, u64) {
+        let (i, bit) = if may::coroutine::is_coroutine() {
+            (0, WAIT_CO)
+        } else {
+            (1, WAIT_THREAD)
+        };
+        (self.blockers[i].get_or_init(Blocker::current), bit)
     }
 
     fn is_deadly(&self, sig: &Signal) -> bool {
@@ -219,11 +297,14 @@ impl MailQueue {
         };
         {
             let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
-            doom.push(*sig);
+            doom.get_or_insert_default().push(*sig);
             self.doomed.store(true, Ordering::Release);
         }
-        if let Some(w) = self.to_wake.take() {
-            w.unpark();
+        // A read-modify-write of `wake` after raising `doomed`: either it sees the
+        // consumer's waiting bit, or the consumer's `fetch_or` comes later and its check
+        // of `doomed` sees the flag (see `WAIT_CO`).
+        if self.wake.fetch_add(0, Ordering::AcqRel) & WAITING != 0 {
+            self.wake_consumer();
         }
         if let Some(w) = self.alarm_wake.take() {
             w.unpark();
@@ -244,14 +325,16 @@ impl MailQueue {
         }
         let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
         self.doomed.store(false, Ordering::Release);
-        std::mem::take(&mut *doom)
+        doom.take().map(|d| *d).unwrap_or_default()
     }
 
     /// `unlink`: forget a pending exit signal that came through the link with `from`.
     pub(crate) fn cancel_linked_doom(&self, from: &Address) {
         let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
-        doom.retain(|s| !matches!(s, Signal::Exit { from: f, linked: true, .. } if f == from));
-        if doom.is_empty() {
+        if let Some(d) = doom.as_mut() {
+            d.retain(|s| !matches!(s, Signal::Exit { from: f, linked: true, .. } if f == from));
+        }
+        if doom.as_ref().is_none_or(|d| d.is_empty()) {
             self.doomed.store(false, Ordering::Release);
         }
     }
@@ -280,13 +363,7 @@ impl MailQueue {
     /// Consumer only: take the next envelope, parking until one arrives or `deadline` passes.
     /// `watch`: the running actor's cell, if any: a deadly signal for it ends the wait
     /// (`Popped::Doomed`), whether this is its own mailbox or one it uses (a call's).
-    /// `parker` is the consumer's cached blocker (see [`Parker`]).
-    fn pop_wait(
-        &self,
-        deadline: Option<Instant>,
-        watch: Option<&ActorCell>,
-        parker: &mut Parker,
-    ) -> Popped {
+    fn pop_wait(&self, deadline: Option<Instant>, watch: Option<&ActorCell>) -> Popped {
         loop {
             if let Some(w) = watch
                 && w.queue.is_doomed()
@@ -306,18 +383,15 @@ impl MailQueue {
                 },
                 None => None,
             };
-            // Register as the one to wake, re-check (a push may have raced), then park. A
-            // stale wake-up (a pusher took the blocker just before we took it back, and
-            // unparks it later) only makes a later park return early: the loop re-checks
-            // the queue and the deadline and parks again.
-            let me = parker.get();
-            self.to_wake.store(me.clone());
+            // Say "wake me", re-check (a push may have raced), then park (see `WAIT_CO`).
+            let (me, bit) = self.blocker();
+            self.wake.fetch_or(bit, Ordering::AcqRel);
             let foreign = watch.map(|w| &w.queue).filter(|q| !std::ptr::eq(*q, self));
             if let Some(q) = foreign {
                 q.set_alarm(Some(me.clone()));
             }
             if !self.queue.is_empty() || watch.is_some_and(|w| w.queue.is_doomed()) {
-                self.to_wake.take();
+                self.wake.fetch_and(!bit, Ordering::AcqRel);
                 if let Some(q) = foreign {
                     q.set_alarm(None);
                 }
@@ -332,11 +406,18 @@ impl MailQueue {
                 Status::Receiving
             });
             crate::park::mark_parked();
-            let _ = me.park(timeout);
+            let woken = me.park(timeout).is_ok();
             // The running actor is `watch` (no lookup needed on this hot path).
             crate::watchdog::set_running(watch.map_or(0, |w| w as *const ActorCell as usize));
             owner.set_status(Status::Running);
-            self.to_wake.take();
+            // A sender that woke us cleared the bit. After a timeout clear it ourselves, so
+            // that no sender wakes a consumer that stopped waiting. (An unpark that was not
+            // a sender's, a stale token or the alarm of a call, can leave the bit set: then
+            // at worst one later send unparks a consumer that is not parked, and its next
+            // park returns at once and looks again.)
+            if !woken {
+                self.wake.fetch_and(!bit, Ordering::AcqRel);
+            }
             if let Some(q) = foreign {
                 q.set_alarm(None);
             }
@@ -347,8 +428,12 @@ impl MailQueue {
     #[inline]
     fn taken(&self, e: Envelope) -> Envelope {
         if matches!(e, Envelope::Msg(_)) && self.limit.load(Ordering::Relaxed) != usize::MAX {
-            self.len.fetch_sub(1, Ordering::AcqRel);
-            if let Some(w) = self.room.take() {
+            // SeqCst here and in `push_waiting`: either the waiter's re-check sees this
+            // decrement, or this load sees its flag.
+            self.len.fetch_sub(1, Ordering::SeqCst);
+            if self.room_waiters.load(Ordering::SeqCst) > 0
+                && let Some(w) = self.room.take()
+            {
                 w.unpark();
             }
         }
@@ -375,13 +460,18 @@ impl MailQueue {
             }
             let me = Blocker::current();
             self.room.store(me.clone());
-            if self.len.load(Ordering::Acquire) < self.limit.load(Ordering::Relaxed) {
+            // SeqCst, as in `taken`: either the consumer sees this waiter, or the re-check
+            // sees its decrement.
+            self.room_waiters.fetch_add(1, Ordering::SeqCst);
+            if self.len.load(Ordering::SeqCst) < self.limit.load(Ordering::Relaxed) {
+                self.room_waiters.fetch_sub(1, Ordering::SeqCst);
                 self.room.take();
                 continue;
             }
             let _ = me.park(Some(Duration::from_millis(
                 left.as_millis().clamp(1, u64::MAX as u128) as u64,
             )));
+            self.room_waiters.fetch_sub(1, Ordering::SeqCst);
             self.room.take();
         }
     }
@@ -406,7 +496,7 @@ impl MailQueue {
 
     /// Envelopes delivered into this queue so far (for `Node::stats`).
     pub(crate) fn delivered(&self) -> u64 {
-        self.pushed.load(Ordering::Relaxed)
+        self.wake.load(Ordering::Relaxed) / PUSHED
     }
 
     /// What the owner is doing (a snapshot, for `Node::info`).
@@ -414,12 +504,13 @@ impl MailQueue {
         Status::from_u8(self.status.load(Ordering::Relaxed))
     }
 
-    /// Messages and signals queued but not pulled yet (a snapshot, for `Node::info`). Read
-    /// `popped` first: `pushed` only grows, so the difference is never below the truth
-    /// at the moment `popped` was read.
+    /// Messages and signals queued but not pulled yet (a snapshot, for `Node::info`). A
+    /// send counts its envelope just after queueing it (see [`WAIT_CO`]), so a snapshot
+    /// taken in that instant can miss it (and one taken as the consumer pops it counts 0
+    /// rather than -1); once sends and receives have returned, the count is exact.
     pub(crate) fn queued(&self) -> usize {
         let popped = self.popped.load(Ordering::Relaxed);
-        let pushed = self.pushed.load(Ordering::Relaxed);
+        let pushed = self.delivered();
         pushed.saturating_sub(popped) as usize
     }
 
@@ -434,7 +525,7 @@ impl MailQueue {
 }
 
 /// The watched actor's cell: the mailbox's owner `cell` if it is an actor's, or `other`
-/// (a free function so that a receive can borrow its cell and its parker apart).
+/// (a free function so that a receive can borrow its cell apart from the rest).
 #[inline]
 fn watched<'a>(
     cell: &'a Arc<ActorCell>,
@@ -506,8 +597,6 @@ pub struct Mailbox {
     monitors: HashMap<Ref, Address>,
     /// A thread's inbox rather than an actor: it cannot be unwound, so it always traps exits.
     inbox: bool,
-    /// The blocker this mailbox's receives park on.
-    parker: Parker,
 }
 
 impl Mailbox {
@@ -520,7 +609,6 @@ impl Mailbox {
             trap_exit: inbox,
             monitors: HashMap::new(),
             inbox,
-            parker: Parker::default(),
         }
     }
 
@@ -562,23 +650,18 @@ impl Mailbox {
         let now = Some(Instant::now());
         let other = self.other_watch();
         loop {
-            let msg =
-                match self
-                    .cell
-                    .queue
-                    .pop_wait(now, watched(&self.cell, &other), &mut self.parker)
-                {
-                    Popped::Timeout => break,
-                    Popped::Doomed => {
-                        self.doomed(&other);
-                        continue;
-                    }
-                    Popped::Env(Envelope::Msg(v)) => v,
-                    Popped::Env(Envelope::Signal(sig)) => match self.on_signal(*sig) {
-                        Some(v) => v,
-                        None => continue,
-                    },
-                };
+            let msg = match self.cell.queue.pop_wait(now, watched(&self.cell, &other)) {
+                Popped::Timeout => break,
+                Popped::Doomed => {
+                    self.doomed(&other);
+                    continue;
+                }
+                Popped::Env(Envelope::Msg(v)) => v,
+                Popped::Env(Envelope::Signal(sig)) => match self.on_signal(*sig) {
+                    Some(v) => v,
+                    None => continue,
+                },
+            };
             self.seq += 1;
             self.saved.push_back(Saved { seq: self.seq, msg });
         }
@@ -729,29 +812,32 @@ impl Mailbox {
         if self.watched(&other).is_some_and(|w| w.queue.is_doomed()) {
             self.doomed(&other);
         }
-        // 1. Messages already taken out but not matched, oldest first.
+        // 1. Messages already taken out but not matched, oldest first (none, usually: a
+        // plain receive never leaves any).
         // The save queue is in arrival order, so the messages before `since` are a prefix
         // that is skipped without being looked at.
-        let start = self.saved.partition_point(|s| s.seq < since.0);
-        let mut found = None;
-        for (i, s) in self.saved.iter().enumerate().skip(start) {
-            if let Some(r) = pick(&s.msg) {
-                found = Some((i, r));
-                break;
+        if !self.saved.is_empty() {
+            let start = self.saved.partition_point(|s| s.seq < since.0);
+            let mut found = None;
+            for (i, s) in self.saved.iter().enumerate().skip(start) {
+                if let Some(r) = pick(&s.msg) {
+                    found = Some((i, r));
+                    break;
+                }
             }
-        }
-        if let Some((i, r)) = found {
-            let s = self.saved.remove(i).expect("index from iteration");
-            self.mirror();
-            return Ok((r, s.msg));
+            if let Some((i, r)) = found {
+                let s = self.saved.remove(i).expect("index from iteration");
+                self.mirror();
+                return Ok((r, s.msg));
+            }
         }
         // 2. New arrivals, each looked at once.
         loop {
-            let msg = match self.cell.queue.pop_wait(
-                deadline,
-                watched(&self.cell, &other),
-                &mut self.parker,
-            ) {
+            let msg = match self
+                .cell
+                .queue
+                .pop_wait(deadline, watched(&self.cell, &other))
+            {
                 Popped::Timeout => return Err(Timeout),
                 Popped::Doomed => {
                     self.doomed(&other);
@@ -956,5 +1042,54 @@ impl MailQueue {
     /// Are envelopes waiting that the owner has not pulled yet? (for `Node::info`; a snapshot)
     pub(crate) fn has_unread(&self) -> bool {
         !self.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    use super::MailQueue;
+    use std::mem::offset_of;
+
+    /// The cache line (64 bytes) a field of a `MailQueue` starts on; `MailQueue` is aligned
+    /// to at least 64 bytes (its queue's push end is cache-padded).
+    fn line(offset: usize) -> usize {
+        assert!(std::mem::align_of::<MailQueue>() >= 64);
+        offset / 64
+    }
+
+    #[test]
+    fn what_senders_touch_and_what_the_consumer_writes_are_on_separate_lines() {
+        let send = line(offset_of!(MailQueue, wake));
+        for (name, off, size) in [
+            ("blockers", offset_of!(MailQueue, blockers), 32),
+            ("limit", offset_of!(MailQueue, limit), 8),
+            ("len", offset_of!(MailQueue, len), 8),
+            ("room_waiters", offset_of!(MailQueue, room_waiters), 4),
+            ("closed", offset_of!(MailQueue, closed), 1),
+            ("trapping", offset_of!(MailQueue, trapping), 1),
+        ] {
+            assert_eq!((line(off), line(off + size - 1)), (send, send), "{name}");
+        }
+        let consumer = line(offset_of!(MailQueue, popped));
+        assert_ne!(consumer, send);
+        for (name, off) in [
+            ("doomed", offset_of!(MailQueue, doomed)),
+            ("status", offset_of!(MailQueue, status)),
+            ("received", offset_of!(MailQueue, received)),
+            ("saved", offset_of!(MailQueue, saved)),
+        ] {
+            assert_eq!(line(off), consumer, "{name}");
+        }
+        // No bigger than before the wake word (a cell per actor: the idle footprint).
+        assert!(
+            std::mem::size_of::<MailQueue>() <= 384,
+            "{}",
+            std::mem::size_of::<MailQueue>()
+        );
+        // The queue (its push and pop ends) ends before both.
+        assert!(
+            offset_of!(MailQueue, blockers)
+                >= std::mem::size_of_val(&MailQueue::new(true, false).queue)
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! Most tests use a thread's inbox and send to it from the test thread: sends to a local
 //! address are delivered before `send` returns, so the mailbox contents are known exactly.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use pyact::{Mailbox, Mesh, Node, Timeout, Value, json, pattern, receive};
@@ -394,4 +396,185 @@ fn receive_as_in_an_actor() {
         node.wait(&actor).unwrap(),
         json!({"seq": 4, "rest": "skip me"})
     );
+}
+
+/// Generous: only a lost wake-up (a receiver parked for good with a message queued) reaches it.
+const HUNG: Duration = Duration::from_secs(60);
+
+/// The value an actor sends on `rx` (through a std channel, so that the test thread does not
+/// itself wait in pyact): a receive that was never woken fails the test instead of hanging it.
+fn within_hung(rx: std::sync::mpsc::Receiver<Value>) -> Value {
+    rx.recv_timeout(HUNG)
+        .expect("a blocking receive was never woken although mail was sent")
+}
+
+#[test]
+fn many_concurrent_senders_never_leave_a_receiver_parked_with_mail_waiting() {
+    // Threads and actors send at once to one actor that parks between messages (a plain
+    // blocking receive: no timeout to rescue it); each sender's messages must all arrive,
+    // in its order.
+    const SENDERS: i64 = 4;
+    const EACH: i64 = 2000;
+    let node = node();
+    let (done, result) = std::sync::mpsc::channel();
+    let receiver = node.spawn(move |mut mb| {
+        let mut next = vec![0i64; 2 * SENDERS as usize];
+        for _ in 0..2 * SENDERS * EACH {
+            let m = mb.receive();
+            let (who, seq) = (m[0].as_u64().unwrap() as usize, m[1].as_i64().unwrap());
+            assert_eq!(seq, next[who], "sender {who} out of order");
+            next[who] += 1;
+        }
+        done.send(json!(next)).unwrap();
+    });
+    let mut threads = Vec::new();
+    for s in 0..SENDERS {
+        let to = receiver.clone();
+        threads.push(std::thread::spawn(move || {
+            for i in 0..EACH {
+                to.send(json!([s, i])).unwrap();
+            }
+        }));
+        let to = receiver.clone();
+        node.spawn(move |_| {
+            for i in 0..EACH {
+                to.send(json!([SENDERS + s, i])).unwrap();
+                if i % 64 == 0 {
+                    pyact::yield_now();
+                }
+            }
+        });
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let want = vec![EACH; 2 * SENDERS as usize];
+    assert_eq!(within_hung(result), json!(want));
+}
+
+#[test]
+fn an_inbox_is_woken_in_a_thread_and_after_moving_into_an_actor() {
+    // A mailbox parks on a thread blocker in a thread and on a coroutine blocker in an
+    // actor: a send must wake it in both. Each send follows a "about to receive" signal,
+    // so the receiver is usually parked when it arrives.
+    let node = node();
+    let mut inbox = node.inbox();
+    let to = inbox.addr();
+    let (done, result) = std::sync::mpsc::channel();
+    let (ready, about_to_receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        ready.send(()).unwrap();
+        let first = inbox.receive();
+        let node = inbox.node().clone();
+        node.spawn(move |_| {
+            ready.send(()).unwrap();
+            let second = inbox.receive();
+            done.send(json!([first, second])).unwrap();
+        });
+    });
+    about_to_receive.recv().unwrap();
+    to.send("to the thread").unwrap();
+    about_to_receive.recv_timeout(HUNG).unwrap();
+    to.send("to the actor").unwrap();
+    assert_eq!(
+        within_hung(result),
+        json!(["to the thread", "to the actor"])
+    );
+}
+
+#[test]
+fn a_bounded_mailbox_counts_only_user_messages_and_each_receive_frees_room() {
+    // The bound counts queued user messages; signals are never refused and take no room
+    // (they still show in `mailbox_len`, which counts everything queued).
+    use pyact::{ExitReason, SendError, SpawnOptions};
+    let node = node();
+    let (ready, trapping) = std::sync::mpsc::channel();
+    let (took_tx, took) = std::sync::mpsc::channel();
+    let gate1 = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let gate2 = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let (g1, g2) = (gate1.clone(), gate2.clone());
+    let bounded = node
+        .spawn_opts(SpawnOptions::new().mailbox_limit(2), move |mut mb| {
+            mb.trap_exit(true);
+            ready.send(()).unwrap();
+            let here = pyact::current_node().unwrap();
+            let _ = here.wait(&g1);
+            let first = mb.receive();
+            took_tx.send(()).unwrap();
+            let _ = here.wait(&g2);
+            let rest: Vec<Value> = (0..3).map(|_| mb.receive()).collect();
+            json!({"first": first, "rest": rest})
+        })
+        .unwrap();
+    trapping.recv().unwrap();
+    let inbox = node.inbox();
+    bounded.send(1).unwrap();
+    bounded.send(2).unwrap();
+    assert!(matches!(bounded.send(3), Err(SendError::MailboxFull(_))));
+    bounded
+        .exit(&inbox.addr(), ExitReason::Shutdown)
+        .expect("a signal is never refused");
+    assert_eq!(node.info(&bounded).unwrap().mailbox_len, 3);
+    gate1.send("open").unwrap();
+    took.recv_timeout(HUNG).unwrap();
+    bounded.send(4).expect("the receive freed one place");
+    assert!(matches!(bounded.send(5), Err(SendError::MailboxFull(_))));
+    gate2.send("open").unwrap();
+    let got = node.wait(&bounded).unwrap();
+    assert_eq!(got["first"], 1);
+    assert_eq!(got["rest"][0], 2);
+    assert_eq!(got["rest"][1]["address"], json!(inbox.addr()));
+    assert_eq!(got["rest"][2], 4);
+}
+
+#[test]
+fn actors_that_end_right_after_a_receive_woken_in_a_race_all_end() {
+    // A send that lands while its receiver is parking resumes the receiver straight from
+    // `may`'s park (nested in the scheduler's call); an actor that then ends at once must
+    // still end cleanly, however its mailbox's blocker is released. Each actor says when it
+    // is about to receive and the send follows at once, so some of the 3000 land in the
+    // middle of a park; a worker stuck in an actor's end would leave some never ended.
+    const N: usize = 3000;
+    let node = node();
+    let (done, ended) = std::sync::mpsc::channel();
+    for i in 0..N {
+        let done = done.clone();
+        let ready = Arc::new(AtomicBool::new(false));
+        let flag = ready.clone();
+        let a = node.spawn(move |mut mb| {
+            flag.store(true, Ordering::Release);
+            done.send(mb.receive()).unwrap();
+        });
+        // Spin (not a channel: its wake-up is far slower than a park) until the actor is
+        // about to receive, then send at once.
+        let t0 = std::time::Instant::now();
+        let mut spins = 0u32;
+        while !ready.load(Ordering::Acquire) {
+            assert!(
+                t0.elapsed() < HUNG,
+                "a worker is stuck: the actor never started"
+            );
+            spins += 1;
+            if spins.is_multiple_of(1024) {
+                std::thread::yield_now(); // on one core the actor needs it to run
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        a.send(i).unwrap();
+    }
+    let mut got: Vec<u64> = (0..N)
+        .map(|_| {
+            let v = ended
+                .recv_timeout(HUNG)
+                .expect("an actor never ended after its receive");
+            v.as_u64().unwrap()
+        })
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, (0..N as u64).collect::<Vec<_>>());
 }
