@@ -434,6 +434,17 @@ fn stack_overflow_abort(node: &Node, cell: &ActorCell) -> ! {
 
 may::coroutine_local!(static CONTEXT: RefCell<Context> = RefCell::new(Context::default()));
 
+/// Make the running coroutine as fresh as a new one, between two closures on a pooled
+/// coroutine (`pool::park_idle`): pyact's context is emptied in place (its allocation is
+/// kept for the next closure) and every other coroutine-local value is dropped (see
+/// `may::coroutine::reset_local_data`). The context is emptied first, so the old one's drop
+/// still checks that its actor finished.
+pub(crate) fn reset_coroutine() {
+    let old = CONTEXT.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    drop(old);
+    may::coroutine::reset_local_data_keeping(&CONTEXT);
+}
+
 /// The node and address of the running actor (or of the thread's newest live inbox).
 pub(crate) fn context() -> Option<(Node, Option<Address>)> {
     CONTEXT.with(|c| c.borrow().get())

@@ -160,7 +160,7 @@ pub(crate) fn runner<F: FnOnce() + Send + 'static>(
 /// Between two closures: forget everything of the last one, park in the pool and return the
 /// next closure, or `None` if the runner must end (pool full, stack size changed, retired).
 fn park_idle(me: &Arc<Runner>) -> Option<Job> {
-    may::coroutine::reset_local_data();
+    crate::actor::reset_coroutine();
     if me.stack != crate::config::stack_words() {
         return None;
     }

@@ -56,6 +56,16 @@ impl CoroutineLocal {
 ///
 /// Nothing happens in a thread context.
 pub fn reset_local_data() {
+    reset_local_data_except(None);
+}
+
+/// pyact patch (PYACT-PATCH.md): [`reset_local_data`], but the value of `keep` (if it was
+/// made) stays, for a runtime that resets its own value in place and saves its allocation.
+pub fn reset_local_data_keeping<T: 'static>(keep: &'static LocalKey<T>) {
+    reset_local_data_except(Some((keep.__key)()));
+}
+
+fn reset_local_data_except(keep: Option<TypeId>) {
     let Some(local) = get_co_local_data() else {
         return;
     };
@@ -64,6 +74,7 @@ pub fn reset_local_data() {
         // SAFETY: the running coroutine's local storage lives until the coroutine is
         // recycled; only shared references are made here (the map is a `RefCell`).
         let map = unsafe { &(*ptr).local_data };
+        let kept = keep.and_then(|k| map.borrow_mut().remove_entry(&k));
         let mut spare = std::mem::take(&mut *map.borrow_mut());
         while !spare.is_empty() {
             // Dropped with the map unborrowed: a value's drop may use coroutine-locals.
@@ -77,6 +88,12 @@ pub fn reset_local_data() {
         let mut live = map.borrow_mut();
         if live.is_empty() && live.capacity() < spare.capacity() {
             std::mem::swap(&mut *live, &mut spare);
+        }
+        if let Some((k, v)) = kept {
+            // A value the drops above made for `keep` gives way (dropped unborrowed).
+            let displaced = live.insert(k, v);
+            drop(live);
+            drop(displaced);
         }
     }
     // SAFETY: as above; the reference ends before the handle is replaced.
