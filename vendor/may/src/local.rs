@@ -74,6 +74,15 @@ fn reset_local_data_except(keep: Option<TypeId>) {
         // SAFETY: the running coroutine's local storage lives until the coroutine is
         // recycled; only shared references are made here (the map is a `RefCell`).
         let map = unsafe { &(*ptr).local_data };
+        let only_kept = {
+            let m = map.borrow();
+            m.is_empty() || (m.len() == 1 && keep.is_some_and(|k| m.contains_key(&k)))
+        };
+        if only_kept {
+            // Nothing to drop (the common case for a runtime that keeps its own value).
+            renew_handle_if_stale(ptr);
+            return;
+        }
         let kept = keep.and_then(|k| map.borrow_mut().remove_entry(&k));
         let mut spare = std::mem::take(&mut *map.borrow_mut());
         while !spare.is_empty() {
@@ -96,7 +105,14 @@ fn reset_local_data_except(keep: Option<TypeId>) {
             drop(displaced);
         }
     }
-    // SAFETY: as above; the reference ends before the handle is replaced.
+    renew_handle_if_stale(ptr);
+}
+
+/// Give the coroutine whose local storage is `ptr` a fresh handle if its own may be used
+/// from outside or carries state (see [`reset_local_data`]).
+fn renew_handle_if_stale(ptr: *mut CoroutineLocal) {
+    // SAFETY: `ptr` is the running coroutine's local storage (see `reset_local_data_except`);
+    // the reference ends before the handle is replaced.
     let stale = unsafe { (*ptr).co.is_shared_or_dirty() };
     if stale {
         // SAFETY: the field is only replaced here, on the coroutine itself, while no
