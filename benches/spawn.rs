@@ -1,5 +1,6 @@
 //! Spawn rate: spawn N actors that end at once and wait for all of them, vs bare `may`
-//! spawn + join. Both spawn from inside a coroutine, with the same stack size (printed).
+//! spawn + join. Both spawn from inside a coroutine, with the same stack size (printed), and
+//! both reuse the stacks of ended coroutines (pyact its own pool, bare `may` its pool).
 //!
 //! `cargo bench --bench spawn` (env: `PYACT_SPAWN_N`, default 10000; `PYACT_BENCH_ROUNDS`,
 //! default 9).
@@ -41,6 +42,10 @@ fn main() {
     let mesh = Mesh::new();
     let node = Node::new(&mesh, "bench@127.0.0.1:0").expect("node");
     let n = env_usize("PYACT_SPAWN_N", 10_000);
+    // pyact keeps its own pool of finished coroutines and leaves `may`'s at one (src/pool.rs):
+    // give bare `may` a pool of `n` too, as the pool upstream `may` keeps by default (1,000,
+    // built at start) would serve it, so both sides reuse stacks.
+    may::config().set_pool_capacity(n);
     let rounds = rounds(9);
     header(
         "spawn",

@@ -434,6 +434,17 @@ fn stack_overflow_abort(node: &Node, cell: &ActorCell) -> ! {
 
 may::coroutine_local!(static CONTEXT: RefCell<Context> = RefCell::new(Context::default()));
 
+/// Make the running coroutine as fresh as a new one, between two closures on a pooled
+/// coroutine (`pool::park_idle`): pyact's context is emptied in place (its allocation is
+/// kept for the next closure) and every other coroutine-local value is dropped (see
+/// `may::coroutine::reset_local_data`). The context is emptied first, so the old one's drop
+/// still checks that its actor finished.
+pub(crate) fn reset_coroutine() {
+    let old = CONTEXT.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    drop(old);
+    may::coroutine::reset_local_data_keeping(&CONTEXT);
+}
+
 /// The node and address of the running actor (or of the thread's newest live inbox).
 pub(crate) fn context() -> Option<(Node, Option<Address>)> {
     CONTEXT.with(|c| c.borrow().get())
@@ -573,8 +584,16 @@ where
 
 /// Start a coroutine with pyact's configured stack: the one place pyact creates coroutines
 /// (actors, and the network's listener, reader and writer loops).
+///
+/// A warm start hands `f` to an idle coroutine of pyact's pool (`pool::hand_off`); only when
+/// none is idle is a `may` coroutine made, which joins the pool when `f` returns.
 pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
-    let builder = may::coroutine::Builder::new().stack_size(crate::config::stack_words());
+    let f = match crate::pool::hand_off(f) {
+        Ok(()) => return Ok(()),
+        Err(f) => f,
+    };
+    let words = crate::config::stack_words();
+    let builder = may::coroutine::Builder::new().stack_size(words);
     // SAFETY: `may` marks spawning unsafe for two reasons. (1) Thread-local storage: a
     // coroutine may resume on another worker thread, so a `thread_local!` reference held
     // across a blocking call would dangle; pyact's own code keeps per-actor data in
@@ -591,7 +610,7 @@ pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
     // here and becomes an error. Unwinding from there is sound: the stack allocation fails
     // before the coroutine exists, and the closure (with whatever it owns) is simply dropped.
     let spawned = catch_unwind(AssertUnwindSafe(move || unsafe {
-        crate::pool::launch(builder, f)
+        crate::pool::launch(builder, crate::pool::runner(words, f))
     }));
     match spawned {
         Ok(r) => r,

@@ -130,14 +130,14 @@ impl Config {
 
     /// Most finished coroutines kept for reuse (default [`DEFAULT_POOL_CAPACITY`]).
     ///
-    /// A spawn that finds a pooled coroutine skips the `mmap`, `mprotect` and page faults of
-    /// a fresh stack, and an actor that ends while the pool has room skips the `munmap`:
-    /// spawn and ring hops get several times faster (see BENCHMARKS.md). The pool starts
-    /// empty, grows only as actors end, and each second gives back half of the stacks that
-    /// sat unused in it that whole second (above a few hundred); each pooled stack holds two
-    /// memory mappings and the pages its last actor touched. Pooled stacks never push the
-    /// process past the live-actor limit's memory maps: a stack is only mapped when the
-    /// pool is empty. 0 or 1 keeps a single one.
+    /// An actor's coroutine that ends while the pool has room parks in it instead of ending,
+    /// and the next spawn hands its function to that coroutine: no `mmap`, `mprotect` or
+    /// page faults of a fresh stack, no `munmap`, and none of `may`'s spawn work (see
+    /// BENCHMARKS.md). The pool starts empty, grows only as actors end, and each second ends
+    /// half of the coroutines that sat unused in it that whole second (above a few hundred);
+    /// each pooled coroutine holds its stack (two memory mappings and the pages its last
+    /// actor touched). Pooled coroutines never push the process past the live-actor limit's
+    /// memory maps: a stack is only mapped when the pool is empty. 0 or 1 keeps a single one.
     pub fn pool_capacity(mut self, n: usize) -> Self {
         self.pool_capacity = n;
         self
@@ -260,9 +260,11 @@ fn stack_words_for(bytes: usize) -> usize {
 /// How many coroutine stacks of `stack_bytes` fit in `vm.max_map_count` (less the reserve),
 /// as the vendored `generator`'s slab allocator lays them out: 64 per mapping with guard
 /// markers, about two mappings per stack with `mprotect` guards (vendor/README.md).
-/// Pooled stacks need no extra room: a stack is only allocated when the pool is empty, so
-/// live + pooled never exceeds the live actors at the busiest moment (src/pool.rs); stacks
-/// given back wait in their slab and are reused before a new slab is mapped.
+/// Idle runners need no extra room: a stack is only allocated when no runner is idle, so
+/// live actors + idle runners never exceed the live actors at the busiest moment, plus the
+/// few runners between an actor's end and their park (at most one per worker thread, inside
+/// the reserve; src/pool.rs); stacks given back wait in their slab and are reused before a
+/// new slab is mapped.
 fn map_limited_actors(stack_bytes: usize) -> usize {
     let maps = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()

@@ -1,72 +1,280 @@
-//! Reuse of finished coroutines: a spawn takes a parked stack instead of mapping a new one.
+//! Reuse of finished coroutines: a warm spawn hands the new actor to a parked coroutine.
 //!
 //! Why: a fresh coroutine costs an `mmap` of its stack, an `mprotect` for the guard page and
-//! the page faults that zero the pages it touches; a coroutine that ends and is not kept
-//! costs a `munmap`, which also flushes the address-translation caches of every core. That
-//! was ~10 µs of the ~13 µs per spawn and per ring hop (BENCHMARKS.md). `may` already keeps
-//! finished coroutines in a pool (stack mapped, registers prepared) and a spawn that finds one
-//! only installs the new closure; but it builds the whole pool when its scheduler starts
-//! (each pooled stack holds the pages its last coroutine touched, ~8 KiB resident), so its
-//! default is small.
+//! the page faults that zero the pages it touches; one that ends and is not kept costs a
+//! `munmap`, which also flushes the address-translation caches of every core. And even on a
+//! reused stack, a `may` spawn builds a coroutine handle, its park, the join packet and panic
+//! slots and a coroutine-local map (six allocations), then switches into the new coroutine
+//! and back: `may` spawn + join alone is slower than a whole Erlang spawn (BENCHMARKS.md).
 //!
-//! pyact owns the policy instead:
-//! - **Starts empty.** [`Config::apply`](crate::Config::apply) gives `may` a pool of 1, so
-//!   nothing worth mentioning is built at start-up.
-//! - **Grows lazily.** Once the scheduler runs (the first coroutine ends), the capacity is
-//!   raised to [`Config::pool_capacity`](crate::Config::pool_capacity); `may` reads it each
-//!   time a coroutine ends, so from then on every finished coroutine is kept, up to the
-//!   bound. Warm spawns reuse them (no `mmap`, no zeroed pages), ends park them (no
-//!   `munmap`).
-//! - **Shrinks when idle.** A background thread looks once a second and gives back half of the
-//!   stacks above [`KEEP`] that sat in the pool that whole second (its low-water mark), so
+//! So pyact keeps its own coroutines. Every coroutine pyact starts ([`crate::actor::go`]:
+//! actors, network loops) is a *runner*: when its closure returns, the runner does not end;
+//! it parks in the idle pool and waits for the next closure. A spawn that finds an idle
+//! runner ([`hand_off`]) puts the closure in its slot and unparks it: no `mmap`, no `may`
+//! spawn, no context switch at the spawn, a handful of atomic operations and one allocation
+//! (the boxed closure). Only when no runner is idle is a `may` coroutine started
+//! ([`runner`], through [`launch`]), and it becomes a runner itself once its first closure
+//! returns.
+//!
+//! - **Where the spawned closure runs.** Unparking pushes the runner onto the ready queue of
+//!   the worker thread that unparks it (`may`'s `schedule`): a spawn from an actor stays on
+//!   the spawner's worker and runs when the spawner blocks (idle workers steal it). From a
+//!   plain thread, the runner goes to a worker's global queue and that worker is woken, as a
+//!   `may` spawn from a thread does.
+//! - **Grows lazily, bounded.** The pool starts empty and holds the runners whose closures
+//!   ended, at most [`Config::pool_capacity`](crate::Config::pool_capacity); a runner that
+//!   ends its closure with the pool full ends its coroutine (its stack goes back to the
+//!   stack allocator: its pages to the kernel, its place to its slab, vendor/README.md).
+//!   `may`'s own pool stays at the one coroutine [`Config::apply`](crate::Config::apply)
+//!   gives it.
+//! - **Shrinks when idle.** A background thread looks once a second and ends half of the
+//!   runners above [`KEEP`] that sat in the pool that whole second (its low-water mark), so
 //!   a burst of actors does not pin its stacks for the rest of the process, while a pool
-//!   that is drawn on keeps what is drawn. A stack given back returns its pages to the
-//!   kernel and its place to the stack allocator's slab (the vendored `generator`, which
-//!   unmaps a slab once all its stacks are back: vendor/README.md).
-//!
-//! Nothing of an actor survives into the next one that reuses its stack: `may` gives every
-//! spawn a fresh coroutine-local storage (pyact's context lives there), and links, monitors,
-//! names and timers belong to the actor's cell, which is not reused (tests/pool.rs checks
-//! each). The pool does not weaken the live-actor limit either: a stack is only mapped when
-//! the pool is empty, so live + pooled coroutines never exceed the live actors at the
-//! busiest moment (plus pyact's own network coroutines, covered by the reserve of maps).
+//!   that is drawn on keeps what is drawn. The coldest runners (parked longest) go first.
+//!   An ended runner's stack returns its pages to the kernel, and the vendored
+//!   `generator` unmaps a slab of stacks once all of them are back (vendor/README.md).
+//! - **Nothing of one closure reaches the next.** Between two closures the runner drops all
+//!   of its coroutine-local data, pyact's context (the actor, its node, `curaddr`) and the
+//!   user's `may::coroutine_local!` values alike, and if its `may` handle escaped
+//!   (`may::coroutine::current()`), holds an unpark token or was cancelled, it gets a fresh
+//!   one (`may::coroutine::reset_local_data`, a vendored addition:
+//!   `vendor/may/PYACT-PATCH.md`). Links, monitors, names, timers, the kill state and the
+//!   watchdog's mark belong to the actor's cell, which is never reused; a panic is caught by
+//!   the actor's body. `tests/pool.rs` checks each.
+//! - **A changed stack size** (`may`'s configured size, changed at run time) retires the
+//!   runners of the old size instead of handing them work.
+//! - **The live-actor limit.** An idle runner is not a live actor, but it holds a stack and
+//!   a slot in a slab of stacks, like `may`'s pooled coroutines did: a stack is only allocated when no
+//!   runner is idle, so live actors + idle runners never exceed the live actors at the
+//!   busiest moment (plus the few runners between their closure's end and their park, at
+//!   most one per worker thread, inside the limit's reserve of maps).
 
-use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::time::Duration;
 
-/// What the pool keeps however long it stays idle: the stacks of a small burst.
+use may::sync::Blocker;
+
+/// What the pool keeps however long it stays idle: the runners of a small burst.
 pub(crate) const KEEP: usize = 256;
 
-/// How often the reaper looks (and so how long stacks must sit unused to be given back).
+/// How often the reaper looks (and so how long runners must sit unused to be ended).
 const IDLE_TICK: Duration = Duration::from_secs(1);
 
-/// Pyact's mirror of the number of coroutines in `may`'s pool (it mirrors `may`'s own
-/// rules: a start takes one if any, an end adds one below the capacity). An estimate only
-/// in that coroutines created outside pyact also use `may`'s pool.
-static POOLED: AtomicUsize = AtomicUsize::new(0);
-
-/// The capacity in force in `may` (1 until the first coroutine ended).
-static CAPACITY: AtomicUsize = AtomicUsize::new(1);
-
-/// The fewest coroutines the pool held since the reaper last looked: that many sat unused
-/// for a whole tick.
-static LOW: AtomicUsize = AtomicUsize::new(0);
-
-/// Most stacks the reaper gives back per tick, so that giving back a huge burst is spread out.
+/// Most runners the reaper ends per tick, so that giving back a huge burst is spread out.
 const DRAIN_PER_TICK: usize = 65_536;
 
-/// Start `f` on a new coroutine (a pooled one when `may` has one), with the pool's
-/// bookkeeping around it.
+/// A closure handed to a runner.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// What an idle runner is told to do next.
+enum Next {
+    /// Nothing yet (a wake-up without work is ignored).
+    Wait,
+    Run(Job),
+    /// End the coroutine (the pool shrinks, or the stack size changed).
+    Retire,
+}
+
+/// A parked runner, as the pool and its spawners see it.
+struct Runner {
+    next: Mutex<Next>,
+    /// Parks and wakes the runner's coroutine; nobody else holds it, so every wake-up is
+    /// the hand-off of a [`Next`].
+    wake: Blocker,
+    /// The stack size (`may` words) the runner's coroutine was made with.
+    stack: usize,
+}
+
+impl Runner {
+    /// Give the runner its next order and wake it.
+    fn send(&self, next: Next) {
+        *lock(&self.next) = next;
+        self.wake.unpark();
+    }
+}
+
+/// The idle runners, most recently parked last (its stack is the warmest).
+struct Idle {
+    runners: Vec<Arc<Runner>>,
+    /// The fewest runners idle since the reaper last looked: that many sat unused a whole
+    /// tick.
+    low: usize,
+}
+
+static IDLE: Mutex<Idle> = Mutex::new(Idle {
+    runners: Vec::new(),
+    low: 0,
+});
+
+/// A mirror of the idle count, for [`pooled`].
+static POOLED: AtomicUsize = AtomicUsize::new(0);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here is a push, a pop or a store: a panic cannot leave it
+    // half done.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Run `f` on an idle runner, if one is idle; otherwise give `f` back.
+pub(crate) fn hand_off<F: FnOnce() + Send + 'static>(f: F) -> Result<(), F> {
+    let words = crate::config::stack_words();
+    let runner = loop {
+        let popped = {
+            let mut idle = lock(&IDLE);
+            let r = idle.runners.pop();
+            let left = idle.runners.len();
+            if r.is_some() {
+                idle.low = idle.low.min(left);
+                POOLED.store(left, Ordering::Relaxed);
+            }
+            r
+        };
+        match popped {
+            None => return Err(f),
+            Some(r) if r.stack == words => break r,
+            Some(stale) => stale.send(Next::Retire),
+        }
+    };
+    runner.send(Next::Run(Box::new(f)));
+    Ok(())
+}
+
+/// The body of a new coroutine: run `first`, then serve as a runner until retired.
+pub(crate) fn runner<F: FnOnce() + Send + 'static>(
+    stack: usize,
+    first: F,
+) -> impl FnOnce() + Send + 'static {
+    move || {
+        first();
+        let me = Arc::new(Runner {
+            next: Mutex::new(Next::Wait),
+            // Ignores `may`'s cancellation: a cancelled coroutine's handle is renewed by
+            // `reset_local_data` before the runner parks.
+            wake: Blocker::new(true),
+            stack,
+        });
+        while let Some(job) = park_idle(&me) {
+            job();
+        }
+    }
+}
+
+/// Between two closures: forget everything of the last one, park in the pool and return the
+/// next closure, or `None` if the runner must end (pool full, stack size changed, retired).
+fn park_idle(me: &Arc<Runner>) -> Option<Job> {
+    crate::actor::reset_coroutine();
+    if me.stack != crate::config::stack_words() {
+        return None;
+    }
+    let cap = crate::config::current().pool_limit().max(1);
+    {
+        let mut idle = lock(&IDLE);
+        if idle.runners.len() >= cap {
+            return None;
+        }
+        idle.runners.push(me.clone());
+        POOLED.store(idle.runners.len(), Ordering::Relaxed);
+    }
+    start_reaper(cap);
+    loop {
+        // The spawner stores the order before it unparks, and an unpark before the park
+        // leaves a token the park consumes: no order is missed.
+        let _ = me.wake.park(None);
+        match std::mem::replace(&mut *lock(&me.next), Next::Wait) {
+            Next::Wait => continue,
+            Next::Run(job) => return Some(job),
+            Next::Retire => return None,
+        }
+    }
+}
+
+/// Start the reaper thread once, if the pool may grow past [`KEEP`].
+fn start_reaper(cap: usize) {
+    static START: Once = Once::new();
+    if cap <= KEEP {
+        return;
+    }
+    START.call_once(|| {
+        let started = std::thread::Builder::new()
+            .name("pyact-pool-reaper".into())
+            .spawn(reaper);
+        if let Err(e) = started {
+            log::warn!("coroutine pool will not shrink when idle: {e}");
+        }
+    });
+}
+
+/// Runners idle right now.
+pub(crate) fn pooled() -> usize {
+    POOLED.load(Ordering::Relaxed)
+}
+
+/// Each tick, end half of the runners above [`KEEP`] that stayed idle the whole tick (the
+/// pool's low-water mark), the coldest first: a pool that is drawn on keeps what is drawn,
+/// one that sits idle halves its excess every tick. An ended runner's coroutine goes back to
+/// `may`, whose pool is full (one coroutine), so its stack goes back to the stack allocator
+/// (its pages returned with `MADV_DONTNEED`, its slab unmapped once empty).
+///
+/// Not while the pool grows: actors are ending faster than spawns take their coroutines
+/// (a ring passing its message, a burst winding down), the process is busy, and every
+/// stack given back would stall both cores (`munmap`, and `madvise(MADV_DONTNEED)` too,
+/// flush the address-translation caches of every core): the 1M ring's pass took 26.6 s with reaping during it and 3.4 s without
+/// (one run each, load 5-8).
+/// The pool is trimmed once it stops growing.
+fn reaper() {
+    let mut before = {
+        let mut idle = lock(&IDLE);
+        idle.low = idle.runners.len();
+        idle.low
+    };
+    loop {
+        std::thread::sleep(IDLE_TICK);
+        let retired: Vec<Arc<Runner>> = {
+            let mut idle = lock(&IDLE);
+            let now = idle.runners.len();
+            let low = std::mem::replace(&mut idle.low, now);
+            let n = to_retire(low, before, now);
+            before = now;
+            if n == 0 {
+                continue;
+            }
+            let retired = idle.runners.drain(..n).collect();
+            idle.low = idle.runners.len();
+            before = idle.runners.len();
+            POOLED.store(idle.runners.len(), Ordering::Relaxed);
+            retired
+        };
+        for r in &retired {
+            r.send(Next::Retire);
+        }
+        log::debug!(
+            "coroutine pool idle: ended {} runners, {} kept",
+            retired.len(),
+            pooled()
+        );
+    }
+}
+
+/// How many idle runners a reaper tick ends: half of those above [`KEEP`] that sat idle the
+/// whole tick (`low`), at most [`DRAIN_PER_TICK`], and none while the pool grows (`before`:
+/// its size after the last tick, `now`: its size now). See [`reaper`].
+fn to_retire(low: usize, before: usize, now: usize) -> usize {
+    if low <= KEEP || now > before {
+        return 0;
+    }
+    (low - KEEP).div_ceil(2).min(DRAIN_PER_TICK).min(now)
+}
+
+/// Start `f` on a new `may` coroutine.
 ///
 /// Where it runs: from inside a coroutine (an actor spawning an actor), the new coroutine
 /// is entered right here and immediately yields, which puts it on the ready queue of
 /// *this* worker thread, like a woken receiver; it runs when the spawner blocks, and an
 /// idle worker steals it (idle workers poll every 10 ms). `may`'s plain spawn instead
 /// pushes onto a global queue round-robin and wakes that worker with a `write` to its
-/// event fd every time: a system call and a cross-core hand-off per actor, the single
-/// largest cost left in a spawn once stacks are reused. From a plain thread there is no
-/// worker to stay on, so that path is kept.
+/// event fd every time: a system call and a cross-core hand-off per actor. From a plain
+/// thread there is no worker to stay on, so that path is kept.
 ///
 /// # Safety
 /// The contract of `may::coroutine::Builder::spawn` (see [`crate::actor::go`], the one
@@ -76,126 +284,19 @@ pub(crate) unsafe fn launch<F: FnOnce() + Send + 'static>(
     f: F,
 ) -> std::io::Result<()> {
     if may::coroutine::is_coroutine() {
-        let f = tracked(move || {
+        let f = move || {
             // Back to the spawner at once: the body runs when this worker gets to it.
             may::coroutine::yield_now();
             f()
-        });
+        };
         // SAFETY: the caller upholds `spawn`'s contract, which is `spawn_local`'s too;
         // running the new coroutine nested in this one until its first yield is what
         // `spawn_local` is for, and it yields before running any of `f`.
         unsafe { builder.spawn_local(f) }.map(|_handle| ())
     } else {
         // SAFETY: the caller upholds `spawn`'s contract.
-        unsafe { builder.spawn(tracked(f)) }.map(|_handle| ())
+        unsafe { builder.spawn(f) }.map(|_handle| ())
     }
-}
-
-/// Wrap the body of a coroutine pyact starts so the pool's bookkeeping sees its start and end.
-fn tracked<F: FnOnce() + Send + 'static>(f: F) -> impl FnOnce() + Send + 'static {
-    move || {
-        if let Ok(p) =
-            POOLED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| p.checked_sub(1))
-        {
-            LOW.fetch_min(p - 1, Ordering::Relaxed);
-        }
-        // Bookkeeping on the way out even if the body unwinds: `may` recycles a coroutine
-        // whose closure panicked the same way as one that returned (the panic is caught
-        // at its base, the stack below it is dead data).
-        let _end = Ended;
-        f();
-    }
-}
-
-/// Runs when a pyact coroutine's body is done (returned or unwound).
-struct Ended;
-
-impl Drop for Ended {
-    fn drop(&mut self) {
-        static GROW: Once = Once::new();
-        // The scheduler is running (we are in a coroutine), so `may` built its pool already
-        // with the start-up capacity of 1: raising it now only lets it grow from here on.
-        GROW.call_once(|| {
-            // `may` reads 0 as "its default, 1,000".
-            let cap = crate::config::current().pool_limit().max(1);
-            CAPACITY.store(cap, Ordering::Relaxed);
-            may::config().set_pool_capacity(cap);
-            if cap > KEEP {
-                let started = std::thread::Builder::new()
-                    .name("pyact-pool-reaper".into())
-                    .spawn(reaper);
-                if let Err(e) = started {
-                    log::warn!("coroutine pool will not shrink when idle: {e}");
-                }
-            }
-        });
-        let cap = CAPACITY.load(Ordering::Relaxed);
-        let _ = POOLED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-            (p < cap).then_some(p + 1)
-        });
-    }
-}
-
-/// Coroutines in the pool right now (pyact's estimate).
-pub(crate) fn pooled() -> usize {
-    POOLED.load(Ordering::Relaxed)
-}
-
-/// Each tick, give back half of the stacks above [`KEEP`] that stayed in the pool the whole
-/// tick (the pool's low-water mark): a pool that is drawn on keeps what is drawn, one that
-/// sits idle halves its excess every tick.
-fn reaper() {
-    LOW.store(POOLED.load(Ordering::Relaxed), Ordering::Relaxed);
-    loop {
-        std::thread::sleep(IDLE_TICK);
-        let low = LOW.swap(POOLED.load(Ordering::Relaxed), Ordering::Relaxed);
-        if low > KEEP {
-            let unused = ((low - KEEP).div_ceil(2)).min(DRAIN_PER_TICK);
-            shrink(POOLED.load(Ordering::Relaxed).saturating_sub(unused));
-            LOW.store(POOLED.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
-    }
-}
-
-/// Give back pooled stacks until about `target` remain: lower the capacity to `target`,
-/// start one empty coroutine per excess stack (each takes a pooled stack and, ending above
-/// the capacity, frees it), then restore the capacity.
-fn shrink(target: usize) {
-    let excess = POOLED.load(Ordering::Relaxed).saturating_sub(target);
-    if excess == 0 {
-        return;
-    }
-    let cap = CAPACITY.load(Ordering::Relaxed);
-    CAPACITY.store(target, Ordering::Relaxed);
-    may::config().set_pool_capacity(target.max(1));
-    let pending = std::sync::Arc::new(AtomicUsize::new(excess));
-    /// Counts a drain coroutine out when it ends, or when a failed spawn drops it.
-    struct Done(std::sync::Arc<AtomicUsize>);
-    impl Drop for Done {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::Release);
-        }
-    }
-    for _ in 0..excess {
-        let done = Done(pending.clone());
-        let _ = crate::actor::go(move || drop(done));
-    }
-    // They are trivial; wait (bounded) so that restoring the capacity does not re-pool them.
-    // `pending` drops just before each one returns to `may`, so allow the last ones a
-    // moment to finish; one that still ends after the restore is merely kept pooled.
-    for _ in 0..1000 {
-        if pending.load(Ordering::Acquire) == 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    std::thread::sleep(Duration::from_millis(5));
-    CAPACITY.store(cap, Ordering::Relaxed);
-    may::config().set_pool_capacity(cap);
-    log::debug!(
-        "coroutine pool idle: gave back {excess} stacks, {} kept",
-        pooled()
-    );
 }
 
 #[cfg(test)]
@@ -215,6 +316,25 @@ mod tests {
             assert!(t0.elapsed() < deadline, "timed out waiting for {what}");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn the_reaper_ends_half_the_idle_excess_but_nothing_while_the_pool_grows() {
+        // Idle and stable: half of what sat idle above KEEP.
+        assert_eq!(to_retire(KEEP + 1000, KEEP + 1000, KEEP + 1000), 500);
+        // Drawn on (low-water mark below the size): only what sat idle counts.
+        assert_eq!(to_retire(KEEP + 10, KEEP + 500, KEEP + 500), 5);
+        // Shrinking by spawns is not growth.
+        assert_eq!(to_retire(KEEP + 100, KEEP + 300, KEEP + 100), 50);
+        // At most DRAIN_PER_TICK a tick.
+        assert_eq!(
+            to_retire(KEEP + 10_000_000, 20_000_000, 20_000_000),
+            DRAIN_PER_TICK
+        );
+        // Nothing at or below KEEP.
+        assert_eq!(to_retire(KEEP, KEEP, KEEP), 0);
+        // Growing (actors ending faster than spawns take them): nothing.
+        assert_eq!(to_retire(KEEP + 1000, KEEP + 1000, KEEP + 1001), 0);
     }
 
     #[test]

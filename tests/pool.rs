@@ -1,10 +1,14 @@
 //! Coroutine reuse (src/pool.rs): reuse is on by default, and an actor that runs on the
-//! stack of an ended actor starts clean. Each clean-start test runs a `first` actor to its
-//! end, then spawns probes until one lands on the stack `first` ran on (stacks are 1 MiB
-//! apart, so "within 64 KiB of first's frame" is "the same stack": pooled stacks are never
-//! unmapped, so the address cannot have been handed out anew), and runs `second` there.
-//! The tests run one at a time (`SERIAL`): the page-fault count of the first one is
-//! process-wide.
+//! coroutine (and stack) of an ended actor starts clean. A warm spawn hands the new actor to
+//! an idle pyact *runner*, the coroutine an ended actor ran on; so each clean-start test runs
+//! a `first` actor to its end, then spawns probes until one lands on the stack `first` ran
+//! on (stacks are 1 MiB apart, so "within 64 KiB of first's frame" is "the same stack":
+//! an idle runner's stack is never unmapped, so the address cannot have been handed out
+//! anew), and runs `second` there. The tests run one at a time (`SERIAL`): the page-fault
+//! count of the first one is process-wide, and the watchdog test wants nothing running.
+
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -92,41 +96,48 @@ fn on_reused_stack(
     let first_marker = marker.load(Ordering::SeqCst);
     assert_ne!(first_marker, 0);
 
-    // Why the probes must land on first's stack: `may`'s pool is one FIFO queue, a
-    // finished coroutine goes to its back (vendor/may's pool patch: even while a spawn
-    // finds the pool empty), and the reaper (src/pool.rs) only trims stacks beyond KEEP that
-    // sat idle a whole second, which these sequential actors never leave. Each probe takes
-    // the front and ends before the next, so first's stack comes up within as many probes
-    // as the pool holds stacks (a handful); 20,000 is only a bound. The stacks probed are
-    // counted for the failure message: a few distinct stacks means the pool cycled without
-    // first's, i.e. it was dropped instead of pooled.
+    // Why the probes must land on first's stack: first's runner joins the idle pool once
+    // first's body returned (shortly after `wait` saw it end), and a spawn takes an idle
+    // runner whenever there is one. A probe that misses stays alive (parked in `receive`)
+    // until the search is over, so no runner serves two probes: each probe takes another
+    // idle runner (or a new coroutine when none is idle), and first's comes up within as
+    // many probes as there were idle runners (a handful). 2,000 is only a bound. The stacks
+    // probed are counted for the failure message: first's runner was lost (ended instead of
+    // parked) if the probes found that many other stacks.
     let second: Arc<Mutex<Option<Body>>> = Arc::new(Mutex::new(Some(Box::new(second))));
-    let mut seen = std::collections::HashSet::new();
-    for _ in 0..20_000 {
-        let (tx, rx) = std::sync::mpsc::channel::<(bool, usize)>();
+    let mut missed = Vec::new();
+    let mut found = None;
+    for _ in 0..2_000 {
+        let (tx, rx) = std::sync::mpsc::channel::<bool>();
         let second = second.clone();
-        let probe = n2.spawn(move |mb| {
-            let here = stack_marker();
-            let hit = same_stack(here, first_marker);
-            tx.send((hit, here)).unwrap();
+        let probe = n2.spawn(move |mut mb| {
+            let hit = same_stack(stack_marker(), first_marker);
+            tx.send(hit).unwrap();
             if !hit {
+                let _ = mb.receive();
                 return Value::Null;
             }
             let body = second.lock().unwrap().take().expect("one hit");
             body(mb)
         });
-        let (hit, here) = rx.recv().unwrap();
-        if hit {
-            return (a, first_result, probe);
+        if rx.recv().unwrap() {
+            found = Some(probe);
+            break;
         }
-        seen.insert(here / (64 * 1024));
-        n2.wait(&probe).unwrap();
+        missed.push(probe);
     }
-    panic!(
-        "no actor ran on first's stack in 20,000 spawns, which ran on {} distinct stacks: \
-         first's stack did not go back to the pool",
-        seen.len()
-    );
+    for p in &missed {
+        p.send("done").unwrap();
+        n2.wait(p).unwrap();
+    }
+    match found {
+        Some(probe) => (a, first_result, probe),
+        None => panic!(
+            "no actor ran on first's stack in {} spawns: first's coroutine did not go back to \
+             the pool",
+            missed.len()
+        ),
+    }
 }
 
 may::coroutine_local!(static USER_LOCAL: std::cell::Cell<u32> = std::cell::Cell::new(0));
@@ -314,5 +325,132 @@ fn an_actor_that_panicked_leaves_a_usable_stack() {
     assert_eq!(
         n.wait(&second).unwrap(),
         json!({"msg": "fine", "depth": expected})
+    );
+}
+
+may::coroutine_local!(static LATE: std::cell::Cell<u32> = std::cell::Cell::new(0));
+
+/// Sets `LATE` (another coroutine-local) when dropped, and says so.
+struct SetsLateOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SetsLateOnDrop {
+    fn drop(&mut self) {
+        LATE.with(|c| c.set(7));
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+may::coroutine_local!(static DROPPER: std::cell::RefCell<Option<SetsLateOnDrop>> =
+    std::cell::RefCell::new(None));
+
+#[test]
+fn coroutine_locals_are_dropped_at_the_end_even_those_made_while_dropping() {
+    let _serial = serial();
+    let n = node();
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = dropped.clone();
+    let (_, r1, second) = on_reused_stack(
+        &n,
+        move |_| {
+            DROPPER.with(|slot| *slot.borrow_mut() = Some(SetsLateOnDrop(d)));
+            json!("first done")
+        },
+        |_| {},
+        &n,
+        |_| json!({"late": LATE.with(|c| c.get())}),
+    );
+    assert_eq!(r1, Ok(json!("first done")));
+    // The first actor's locals were dropped when it ended (before its coroutine ran anything
+    // else), not kept until the coroutine itself ends.
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "first's local was never dropped"
+    );
+    // The value its drop created was dropped too: the second actor starts without it.
+    assert_eq!(n.wait(&second).unwrap(), json!({"late": 0}));
+}
+
+#[test]
+fn a_may_handle_kept_from_the_previous_actor_reaches_nothing() {
+    let _serial = serial();
+    let n = node();
+    let kept: Arc<Mutex<Option<may::coroutine::Coroutine>>> = Arc::new(Mutex::new(None));
+    let k = kept.clone();
+    let (_, r1, second) = on_reused_stack(
+        &n,
+        move |_| {
+            *k.lock().unwrap() = Some(may::coroutine::current());
+            json!("first done")
+        },
+        |_| {},
+        &n,
+        |mut mb| json!({"got": mb.receive()}),
+    );
+    assert_eq!(r1, Ok(json!("first done")));
+    let handle = kept.lock().unwrap().take().expect("first ran");
+    wait_until_receiving(&n, &second);
+    // What anyone holding the first actor's `may` handle can do: cancel and unpark it. On a
+    // reused coroutine that kept its handle, the cancel would unwind the second actor out
+    // of its receive (or at its next park).
+    // SAFETY: may's cancel is unsafe because it unwinds the coroutine it reaches; this test
+    // checks that it reaches no coroutine, and an actor unwound by it would only end.
+    unsafe { handle.cancel() };
+    handle.unpark();
+    second.send("still here").unwrap();
+    assert_eq!(n.wait(&second).unwrap(), json!({"got": "still here"}));
+}
+
+/// Wait until `a` is parked in its receive.
+fn wait_until_receiving(n: &Node, a: &Address) {
+    let t0 = Instant::now();
+    while n.info(a).expect("alive").status != pyact::observe::Status::Receiving {
+        assert!(t0.elapsed() < Duration::from_secs(60), "{a} never parked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_cancelled_coroutine_does_not_cancel_the_next_actor() {
+    let _serial = serial();
+    let n = node();
+    let (_, r1, second) = on_reused_stack(
+        &n,
+        |mut mb| {
+            // SAFETY: may's cancel unwinds the coroutine at its next park: this actor, which
+            // then ends with a panic reason (its receive never returns).
+            unsafe { may::coroutine::current().cancel() };
+            mb.receive()
+        },
+        |_| {},
+        &n,
+        |mut mb| json!({"got": mb.receive()}),
+    );
+    assert!(matches!(r1, Err(ExitReason::Panicked(_))), "{r1:?}");
+    wait_until_receiving(&n, &second);
+    second.send("still here").unwrap();
+    assert_eq!(n.wait(&second).unwrap(), json!({"got": "still here"}));
+}
+
+#[test]
+fn an_ended_actors_worker_is_not_left_marked_busy() {
+    let _serial = serial();
+    common::logs::record(log::LevelFilter::Warn);
+    let held = || common::logs::count(|l| l.contains("held its worker"));
+    let n = node();
+    for _ in 0..50 {
+        let a = n.spawn(|mut mb| {
+            let _ = mb.try_receive();
+        });
+        n.wait(&a).unwrap();
+    }
+    // Their runners are parked (or parking): no actor runs now. A runner that parked with
+    // its worker still marked as running its last actor would be reported by the watchdog
+    // (default threshold 100 ms) within this idle second.
+    let before = held();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        held(),
+        before,
+        "the watchdog saw a busy worker with no actor running"
     );
 }

@@ -20,6 +20,25 @@ fn failed_stack_allocation_is_an_error_and_the_listener_survives_it() {
     let node = Node::new(&Mesh::new(), "secret@127.0.0.1:0").unwrap();
     assert!(handshake_runs(&node));
     let normal = may::config().get_stack_size();
+    // Eight actors end at once while pyact's pool keeps one idle coroutine: the other seven
+    // end their coroutines, and `may`'s own pool (one place) keeps one of them. That one has
+    // the old stack size: `may` must not hand it out for the new size (its pool patch,
+    // vendor/may/PYACT-PATCH.md), or it would serve every spawn below.
+    let held: Vec<_> = (0..8)
+        .map(|_| {
+            node.spawn(|mut mb| {
+                mb.receive();
+            })
+        })
+        .collect();
+    for a in &held {
+        a.send("end").unwrap();
+    }
+    for a in &held {
+        node.wait(a).unwrap();
+    }
+    // `wait` returns as an actor ends, a moment before its coroutine is done.
+    std::thread::sleep(std::time::Duration::from_millis(200));
 
     may::config().set_stack_size(1 << 41); // words: 16 TiB
     // A pooled stack may serve a spawn or two; then `may` must allocate, and fails.

@@ -156,6 +156,20 @@ impl Coroutine {
         self.inner.name.as_deref()
     }
 
+    /// pyact patch: may this handle be used from outside, or does it carry state from
+    /// earlier use (a pending unpark token, a cancellation)? See `reset_local_data`.
+    pub(crate) fn is_shared_or_dirty(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1
+            || self.inner.park.has_token()
+            || self.inner.cancel.is_canceled()
+            || self.inner.cancel.is_disabled()
+    }
+
+    /// pyact patch: a fresh handle with this one's name and stack size.
+    pub(crate) fn renewed(&self) -> Coroutine {
+        Coroutine::new(self.inner.name.clone(), self.inner.stack_size)
+    }
+
     /// Get the internal cancel
     #[cfg(unix)]
     #[cfg(feature = "io_cancel")]

@@ -43,6 +43,87 @@ impl CoroutineLocal {
     }
 }
 
+/// pyact patch (PYACT-PATCH.md): let the running coroutine start over as if it had just been
+/// spawned, for a runtime that runs one closure after another on the same coroutine.
+///
+/// - Every coroutine-local value is dropped. A value's `drop` may create coroutine-local
+///   values again; those are dropped too, until none is left. The map's table is kept.
+/// - If the coroutine's handle may still be used from outside (a clone of
+///   [`current()`](crate::coroutine::current) is alive), a token of an `unpark` is pending,
+///   or the coroutine was cancelled (or its cancellation disabled), the coroutine gets a
+///   fresh handle, as a new spawn would: what is done through the old handle from now on
+///   (`unpark`, `cancel`) reaches nothing that runs here.
+///
+/// Nothing happens in a thread context.
+pub fn reset_local_data() {
+    reset_local_data_except(None);
+}
+
+/// pyact patch (PYACT-PATCH.md): [`reset_local_data`], but the value of `keep` (if it was
+/// made) stays, for a runtime that resets its own value in place and saves its allocation.
+pub fn reset_local_data_keeping<T: 'static>(keep: &'static LocalKey<T>) {
+    reset_local_data_except(Some((keep.__key)()));
+}
+
+fn reset_local_data_except(keep: Option<TypeId>) {
+    let Some(local) = get_co_local_data() else {
+        return;
+    };
+    let ptr = local.as_ptr();
+    {
+        // SAFETY: the running coroutine's local storage lives until the coroutine is
+        // recycled; only shared references are made here (the map is a `RefCell`).
+        let map = unsafe { &(*ptr).local_data };
+        let only_kept = {
+            let m = map.borrow();
+            m.is_empty() || (m.len() == 1 && keep.is_some_and(|k| m.contains_key(&k)))
+        };
+        if only_kept {
+            // Nothing to drop (the common case for a runtime that keeps its own value).
+            renew_handle_if_stale(ptr);
+            return;
+        }
+        let kept = keep.and_then(|k| map.borrow_mut().remove_entry(&k));
+        let mut spare = std::mem::take(&mut *map.borrow_mut());
+        while !spare.is_empty() {
+            // Dropped with the map unborrowed: a value's drop may use coroutine-locals.
+            spare.drain().for_each(drop);
+            let mut live = map.borrow_mut();
+            if live.is_empty() {
+                break;
+            }
+            std::mem::swap(&mut *live, &mut spare);
+        }
+        let mut live = map.borrow_mut();
+        if live.is_empty() && live.capacity() < spare.capacity() {
+            std::mem::swap(&mut *live, &mut spare);
+        }
+        if let Some((k, v)) = kept {
+            // A value the drops above made for `keep` gives way (dropped unborrowed).
+            let displaced = live.insert(k, v);
+            drop(live);
+            drop(displaced);
+        }
+    }
+    renew_handle_if_stale(ptr);
+}
+
+/// Give the coroutine whose local storage is `ptr` a fresh handle if its own may be used
+/// from outside or carries state (see [`reset_local_data`]).
+fn renew_handle_if_stale(ptr: *mut CoroutineLocal) {
+    // SAFETY: `ptr` is the running coroutine's local storage (see `reset_local_data_except`);
+    // the reference ends before the handle is replaced.
+    let stale = unsafe { (*ptr).co.is_shared_or_dirty() };
+    if stale {
+        // SAFETY: the field is only replaced here, on the coroutine itself, while no
+        // reference into the old handle is held on this coroutine (this is not called from
+        // inside a park or yield); whoever else holds the old handle keeps its own `Arc`.
+        let fresh = unsafe { (*ptr).co.renewed() };
+        let old = unsafe { std::ptr::replace(std::ptr::addr_of_mut!((*ptr).co), fresh) };
+        drop(old);
+    }
+}
+
 #[inline]
 pub fn get_co_local_data() -> Option<NonNull<CoroutineLocal>> {
     let ptr = get_local_data();

@@ -54,6 +54,11 @@ impl Park {
         }
     }
 
+    /// pyact patch: is an unpark token pending (an `unpark` that no park consumed yet)?
+    pub(crate) fn has_token(&self) -> bool {
+        self.state.load(Ordering::Acquire)
+    }
+
     // ignore cancel, if true, caller have to do the check instead
     pub fn ignore_cancel(&self, ignore: bool) {
         self.check_cancel.store(!ignore, Ordering::Relaxed);

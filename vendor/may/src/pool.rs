@@ -38,16 +38,20 @@ impl CoroutinePool {
     /// it first and raised it back when the pool was empty; in between, `size` (an unsigned
     /// counter) had wrapped to `usize::MAX`, and a `put` running then took the pool for full
     /// and dropped its coroutine (its stack unmapped instead of reused).
+    ///
+    /// pyact patch: a pooled coroutine whose stack is not of the configured size (the size
+    /// was changed after it was pooled) is dropped, not handed out: `spawn` takes from the
+    /// pool only for the configured size.
     #[inline]
     pub fn get(&self) -> CoroutineImpl {
-        match self.pool.pop() {
-            Some(co) => {
-                // Its `put` raised `size` before pushing it, so this cannot wrap.
-                self.size.fetch_sub(1, Ordering::AcqRel);
-                co
+        while let Some(co) = self.pool.pop() {
+            // Its `put` raised `size` before pushing it, so this cannot wrap.
+            self.size.fetch_sub(1, Ordering::AcqRel);
+            if co.stack_size() == config().get_stack_size() {
+                return co;
             }
-            None => Self::create_dummy_coroutine(),
         }
+        Self::create_dummy_coroutine()
     }
 
     /// put a raw coroutine into the pool
