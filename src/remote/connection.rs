@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use may::io::{SplitIo, SplitReader, SplitWriter};
 use may::net::TcpStream;
 use may::sync::Blocker;
 
@@ -82,7 +83,11 @@ pub(crate) struct Conn {
     write_timeout: Duration,
     send_timeout: Duration,
     closed: AtomicBool,
-    stream: TcpStream,
+    /// A plain duplicate of the socket, for `shutdown`. Not registered with `may`'s event
+    /// loop: every registration of a socket is woken by every event it asks for, and an
+    /// extra one asking for reads woke a second worker on each incoming packet (which then
+    /// stole the reader's freshly woken actors, see `run`).
+    stream: std::net::TcpStream,
     /// What the peer placed here through this connection.
     pub(crate) placed: Mutex<Placed>,
     /// Frames dropped because they were malformed (counted for [`crate::NetStats`]).
@@ -125,7 +130,7 @@ impl Conn {
             write_timeout,
             send_timeout,
             closed: AtomicBool::new(false),
-            stream: stream.try_clone()?,
+            stream: stream.inner().try_clone()?,
             placed: Mutex::default(),
             dropped: AtomicU64::new(0),
             traffic: Traffic::default(),
@@ -245,7 +250,13 @@ impl Conn {
         decoder.set_limit(max_frame);
         stream.set_read_timeout(Some(beat.timeout))?;
         stream.set_write_timeout(Some(self.write_timeout))?;
-        let mut wstream = stream.try_clone()?;
+        // Split, not cloned: the reader's registration with `may`'s event loop asks for
+        // reads only and the writer's for writes only. A clone asks for both, so each
+        // incoming packet also woke the worker that owned the writer's registration; that
+        // worker, awake with nothing to do, stole the actors the reader had just woken, and
+        // the reader's allocations were then freed on another thread (malloc's arena lock
+        // turned out to be the hottest spot of a one-way flood).
+        let (rstream, mut wstream) = stream.split()?;
         let (wconn, wnode) = (self.clone(), node.clone());
         // Both loops are counted network coroutines (`remote::go`): a connection holds two
         // slots of the live-actor budget, and a failed start closes it instead of panicking.
@@ -259,7 +270,7 @@ impl Conn {
             return Err(e);
         }
         let (rconn, rnode) = (self.clone(), node.clone());
-        let mut rstream = stream;
+        let mut rstream = rstream;
         let started = super::go(move || {
             crate::actor::set_context(Some((rnode.clone(), None)));
             let guard = DownGuard::new(&rnode, &rconn, "reader ended");
@@ -309,7 +320,7 @@ pub(crate) struct Beat {
 }
 
 /// Write the outbox until the connection closes or a write fails; returns why it ended.
-fn write_loop(conn: &Conn, stream: &mut TcpStream, beat: Beat) -> String {
+fn write_loop(conn: &Conn, stream: &mut SplitWriter<TcpStream>, beat: Beat) -> String {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     let (mut frames_out, mut bytes_out) = (0u64, 0u64);
     loop {
@@ -413,7 +424,7 @@ fn yield_fairly() {
 fn read_loop(
     node: &Node,
     conn: &Arc<Conn>,
-    stream: &mut TcpStream,
+    stream: &mut SplitReader<TcpStream>,
     decoder: &mut Decoder,
     beat: Beat,
 ) -> String {
