@@ -24,8 +24,7 @@
 //!   flood from one peer never starves local actors. A read that sees nothing for the
 //!   heartbeat timeout means the peer is gone. A complete frame that is not valid JSON or not
 //!   a known kind is dropped with a log line (the length prefix keeps the stream in step);
-//!   other messages on the connection are unaffected. For [`SPIN`] after data arrived it
-//!   polls the socket instead of sleeping, so the answer to a request is caught awake.
+//!   other messages on the connection are unaffected.
 //!
 //! Whichever of the two loops ends first, for whatever reason (I/O error, EOF, silence, an
 //! oversized frame, even a panic), takes the connection down with it: a guard in each loop
@@ -482,19 +481,6 @@ fn write_loop(conn: &Conn, stream: &mut SplitWriter<TcpStream>, beat: Beat) -> S
     }
 }
 
-/// How long a reader keeps polling its socket after data arrived, before it sleeps in the
-/// event loop.
-///
-/// Why: measured between two processes on a 2-core VM, a remote round trip that sleeps
-/// in `epoll_wait` on both sides spends most of its time waking the sleeping thread (and
-/// its idle CPU): 50-60 us per round trip against 30 us with both processes on one CPU,
-/// where nobody sleeps. Polling for a moment after traffic (as Erlang's schedulers spin
-/// before they sleep) catches the answer of a request-response exchange awake: about
-/// 30 us. Each poll is one non-blocking read and a `yield_now`, so every other coroutine
-/// on the worker still runs in between. The cost is bounded: at most this long per burst of
-/// arrivals, nothing on an idle connection.
-const SPIN: Duration = Duration::from_micros(100);
-
 /// How long a reader dispatches without letting others run.
 const FAIR_SLICE: Duration = Duration::from_millis(1);
 
@@ -539,7 +525,6 @@ fn read_loop(
 ) -> String {
     const CHUNK: usize = 64 * 1024;
     let mut busy_since = Instant::now();
-    let mut spin_until: Option<Instant> = None;
     let (mut frames_in, mut bytes_in) = (0u64, 0u64);
     loop {
         loop {
@@ -578,27 +563,7 @@ fn read_loop(
             busy_since = Instant::now();
         }
         let buf = decoder.spare(CHUNK);
-        // Shortly after data arrived, poll without sleeping (see `SPIN`).
-        let res = if spin_until.is_some_and(|t| Instant::now() < t) {
-            match (&conn.stream).read(buf) {
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    decoder.filled(CHUNK, 0);
-                    may::coroutine::yield_now();
-                    continue;
-                }
-                other => other,
-            }
-        } else {
-            stream.read(buf)
-        };
-        if matches!(res, Ok(n) if n > 0) {
-            spin_until = Some(Instant::now() + SPIN);
-        }
+        let res = stream.read(buf);
         match res {
             Ok(0) => {
                 decoder.filled(CHUNK, 0);

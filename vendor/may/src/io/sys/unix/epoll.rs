@@ -27,12 +27,12 @@ pub type SysEvent = EpollEvent;
 /// Why: between two processes on a 2-core VM, a request/response round trip that puts
 /// both sides to sleep in `epoll_wait` spends most of its time waking the sleeping thread
 /// on an idle CPU (pyact: 50-60 us per remote round trip; 30 us with both processes on one
-/// CPU, where nobody sleeps). Erlang's schedulers spin the same way before they sleep.
+/// CPU, where nobody sleeps; 20-35 us with this spin). Erlang's schedulers spin the same way before they sleep.
 /// Polled here, in the worker's idle path, the spin runs only when the worker has nothing
 /// else to run, and every socket of the worker (not one) is watched while it lasts. It
 /// yields the CPU between polls (`sched_yield`): a busy spin starved the process's other
 /// worker when both shared a CPU.
-const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
 
 thread_local! {
     /// Until when this worker spins before it sleeps (`None`: it found nothing last time).
