@@ -62,6 +62,8 @@ use crate::{Address, ExitReason, Node, Pattern, Ref};
 pub(crate) enum Envelope {
     /// A user message.
     Msg(Value),
+    /// A user message from another node, built by the receiver (see `remote::frame::Payload`).
+    Payload(crate::remote::Payload),
     /// A system signal (boxed: rare, and keeps the envelope as small as a `Value`).
     Signal(Box<Signal>),
 }
@@ -240,7 +242,7 @@ impl MailQueue {
         }
         let limit = self.limit.load(Ordering::Relaxed);
         if limit != usize::MAX
-            && matches!(env, Envelope::Msg(_))
+            && matches!(env, Envelope::Msg(_) | Envelope::Payload(_))
             && self.len.fetch_add(1, Ordering::AcqRel) >= limit
         {
             self.len.fetch_sub(1, Ordering::AcqRel);
@@ -427,7 +429,9 @@ impl MailQueue {
     /// Count a user message out of a bounded queue.
     #[inline]
     fn taken(&self, e: Envelope) -> Envelope {
-        if matches!(e, Envelope::Msg(_)) && self.limit.load(Ordering::Relaxed) != usize::MAX {
+        if matches!(e, Envelope::Msg(_) | Envelope::Payload(_))
+            && self.limit.load(Ordering::Relaxed) != usize::MAX
+        {
             // SeqCst here and in `push_waiting`: either the waiter's re-check sees this
             // decrement, or this load sees its flag.
             self.len.fetch_sub(1, Ordering::SeqCst);
@@ -657,6 +661,7 @@ impl Mailbox {
                     continue;
                 }
                 Popped::Env(Envelope::Msg(v)) => v,
+                Popped::Env(Envelope::Payload(p)) => p.into_value(),
                 Popped::Env(Envelope::Signal(sig)) => match self.on_signal(*sig) {
                     Some(v) => v,
                     None => continue,
@@ -844,6 +849,7 @@ impl Mailbox {
                     continue;
                 }
                 Popped::Env(Envelope::Msg(v)) => v,
+                Popped::Env(Envelope::Payload(p)) => p.into_value(),
                 Popped::Env(Envelope::Signal(sig)) => match self.on_signal(*sig) {
                     Some(v) => v,
                     None => continue,

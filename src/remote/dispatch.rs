@@ -39,7 +39,7 @@ fn deliver_here(node: &Node, id: u64, env: Envelope) {
             let pushed = match env {
                 // A bounded mailbox that is full holds this reader back a little, so a flood
                 // is pushed back to its sender through TCP instead of read and dropped.
-                Envelope::Msg(_) => cell
+                Envelope::Msg(_) | Envelope::Payload(_) => cell
                     .queue
                     .push_waiting(env, node.remote().opts.mailbox_wait),
                 _ => cell.queue.push(env),
@@ -84,6 +84,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
     let r = node.remote();
     match frame {
         Frame::Msg { to, msg } => deliver_here(node, to, Envelope::Msg(msg)),
+        Frame::Payload { to, payload } => deliver_here(node, to, Envelope::Payload(payload)),
         Frame::Kill { to } => deliver_here(node, to, Envelope::Signal(Box::new(Signal::Kill))),
         Frame::Exit {
             to,

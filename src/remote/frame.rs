@@ -14,6 +14,10 @@
 //! `{"msg":{"to":N,"msg":PAYLOAD}}`; a receiver that sees exactly that form parses PAYLOAD on
 //! its own, so PAYLOAD may nest [`MAX_DEPTH`] (127) levels, as much as `serde_json` parses
 //! anywhere. Any other spelling is parsed whole, and the envelope's two levels count.
+//!
+//! **Who builds a message.** The reader only checks a compact PAYLOAD and hands its text to
+//! the receiving actor, which builds the value when it takes the message out of its mailbox
+//! ([`Payload`]); a payload that does not pass the check is a malformed frame, as before.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -56,6 +60,10 @@ pub(crate) enum Frame {
     // --- traffic ---
     /// A user message for actor `to`.
     Msg { to: u64, msg: Value },
+    /// A user message for actor `to` as it arrived in the compact form, checked but not yet
+    /// built: the receiving actor builds it (see [`Payload`]). Never on the wire as such.
+    #[serde(skip)]
+    Payload { to: u64, payload: Payload },
     /// An exit signal for actor `to`.
     Exit {
         to: u64,
@@ -273,12 +281,92 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
             && let Ok(to) = std::str::from_utf8(&rest[..digits])
                 .unwrap_or("x")
                 .parse::<u64>()
-            && let Ok(msg) = serde_json::from_slice::<Value>(payload)
+            && serde_json::from_slice::<Check>(payload).is_ok()
         {
-            return Ok(Frame::Msg { to, msg });
+            return Ok(Frame::Payload {
+                to,
+                payload: Payload(payload.into()),
+            });
         }
     }
     serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
+/// The JSON text of a user message that arrived from another node, checked by the
+/// connection's reader and built into a [`Value`] by the actor that receives it.
+///
+/// Why: building a `Value` allocates (a map node, every string); built by the reader and
+/// dropped by the receiving actor, which usually runs on the other worker thread, those
+/// allocations were freed across threads, and in a one-way flood both threads then queued
+/// on the allocator's lock (the hottest spot of the receiving node, ahead of parsing).
+/// Kept as text, a message costs the reader one allocation, and the receiver builds and
+/// drops the value on its own thread.
+///
+/// The reader accepts exactly what the receiver will build: the check runs the same
+/// `serde_json` parser over the same bytes, with a visitor that keeps nothing (same
+/// recursion limit, same string, escape and number rules).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Payload(Box<[u8]>);
+
+impl Payload {
+    /// The message. The text was checked when it arrived, so this does not fail; if it
+    /// ever did, the message is reported and read as `null` rather than lost silently.
+    pub(crate) fn into_value(self) -> Value {
+        serde_json::from_slice(&self.0).unwrap_or_else(|e| {
+            log::error!("a checked remote message failed to parse ({e}); delivered as null");
+            Value::Null
+        })
+    }
+}
+
+/// A visitor that accepts every JSON value `Value` accepts and keeps nothing.
+struct Check;
+
+impl<'de> serde::Deserialize<'de> for Check {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Check)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Check {
+    type Value = Check;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Check, E> {
+        Ok(Check)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Check, E> {
+        Ok(Check)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Check, E> {
+        Ok(Check)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Check, E> {
+        Ok(Check)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Check, E> {
+        Ok(Check)
+    }
+    fn visit_unit<E>(self) -> Result<Check, E> {
+        Ok(Check)
+    }
+    fn visit_none<E>(self) -> Result<Check, E> {
+        Ok(Check)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Check, D::Error> {
+        Check::deserialize(d)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Check, A::Error> {
+        while a.next_element::<Check>()?.is_some() {}
+        Ok(Check)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Check, A::Error> {
+        while a.next_key::<Check>()?.is_some() {
+            a.next_value::<Check>()?;
+        }
+        Ok(Check)
+    }
 }
 
 #[cfg(test)]
@@ -286,12 +374,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A received frame with its checked payload built, as the receiving actor sees it.
+    fn built(f: Frame) -> Frame {
+        match f {
+            Frame::Payload { to, payload } => Frame::Msg {
+                to,
+                msg: payload.into_value(),
+            },
+            f => f,
+        }
+    }
+
     fn roundtrip(f: &Frame) -> Frame {
         let mut out = Vec::new();
         encode_into(f, &mut out);
         let mut d = Decoder::new(1 << 20);
         d.feed(&out);
-        d.next_frame().unwrap().unwrap()
+        built(d.next_frame().unwrap().unwrap())
     }
 
     #[test]
@@ -321,7 +420,7 @@ mod tests {
         for b in &bytes {
             d.feed(&[*b]);
             while let Some(f) = d.next_frame().unwrap() {
-                got.push(f);
+                got.push(built(f));
             }
         }
         assert_eq!(got, frames);
@@ -387,7 +486,7 @@ mod tests {
             let mut d = Decoder::new(1 << 20);
             d.feed(&bytes);
             assert_eq!(
-                d.next_frame(),
+                d.next_frame().map(|f| f.map(built)),
                 Ok(Some(Frame::Msg {
                     to: 7,
                     msg: nested(depth)
@@ -412,6 +511,104 @@ mod tests {
         );
         // Junk after the payload is not taken for a payload.
         assert!(decode_body(br#"{"msg":{"to":7,"msg":1}},"x":2}}"#).is_err());
+    }
+
+    #[test]
+    fn a_compact_message_stays_text_until_received() {
+        let bytes = encode_msg(7, &json!({"a": "b"}), 1 << 20).unwrap();
+        assert_eq!(
+            decode_body(&bytes[4..]),
+            Ok(Frame::Payload {
+                to: 7,
+                payload: Payload(br#"{"a":"b"}"#.to_vec().into())
+            })
+        );
+    }
+
+    /// The reader's check accepts a payload exactly when the receiver can build it: every
+    /// kind of bad JSON the parser knows is refused by both, everything else accepted by both.
+    #[test]
+    fn the_check_accepts_what_the_receiver_builds() {
+        let agree = |payload: &[u8]| {
+            let parsed = serde_json::from_slice::<Value>(payload);
+            let checked = serde_json::from_slice::<Check>(payload);
+            assert_eq!(
+                parsed.is_ok(),
+                checked.is_ok(),
+                "{:?}: parsed {parsed:?}",
+                String::from_utf8_lossy(payload)
+            );
+            // And the frame decodes the same way: a message the actor builds, or a dropped frame.
+            let mut body = br#"{"msg":{"to":3,"msg":"#.to_vec();
+            body.extend_from_slice(payload);
+            body.extend_from_slice(b"}}");
+            match (decode_body(&body).map(built), parsed) {
+                (Ok(Frame::Msg { to: 3, msg }), Ok(v)) => assert_eq!(msg, v),
+                (Err(FrameError::Malformed(_)), Err(_)) => {}
+                (got, want) => panic!("{payload:?}: decoded {got:?}, parser says {want:?}"),
+            }
+        };
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let cases: Vec<Vec<u8>> = vec![
+            b"1".to_vec(),
+            b"-0.5e-3".to_vec(),
+            b"1e400".to_vec(),
+            b"-1e400".to_vec(),
+            b"18446744073709551616".to_vec(),
+            b"01".to_vec(),
+            b"1.".to_vec(),
+            br#""\u00e9\n\"""#.to_vec(),
+            br#""\ud800""#.to_vec(),
+            br#""\ud83d\ude00""#.to_vec(),
+            br#""\x""#.to_vec(),
+            b"\"\x01\"".to_vec(),
+            b"\"\xff\xfe\"".to_vec(),
+            b"\"\xc3\xa9\"".to_vec(),
+            br#"{"a":1,"a":2}"#.to_vec(),
+            br#"{"\ud800":1}"#.to_vec(),
+            b"{\"\xff\":1}".to_vec(),
+            br#"{1:2}"#.to_vec(),
+            br#"[1,]"#.to_vec(),
+            br#"{"a":1,}"#.to_vec(),
+            br#"[1 2]"#.to_vec(),
+            b"nul".to_vec(),
+            b"true false".to_vec(),
+            b" [ null , true ] ".to_vec(),
+            b"".to_vec(),
+            deep(MAX_DEPTH).into_bytes(),
+            deep(MAX_DEPTH + 1).into_bytes(),
+        ];
+        for c in &cases {
+            agree(c);
+        }
+        // Corrupted valid payloads: random single-byte changes of a message with every kind
+        // of value in it.
+        let good = serde_json::to_vec(&json!({
+            "s": "t\u{e9}\"x\n", "n": [-1, 2.5e10, 18446744073709551615u64],
+            "b": [true, false, null], "o": {"k": {}}
+        }))
+        .unwrap();
+        let mut seed = 0x2545f4914f6cdd1du64;
+        for _ in 0..3000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut p = good.clone();
+            let i = (seed as usize) % p.len();
+            p[i] = [
+                b'"',
+                b'\\',
+                b'{',
+                b']',
+                b',',
+                b'e',
+                b'0',
+                0xff,
+                b'u',
+                (seed >> 32) as u8,
+            ][((seed >> 16) % 10) as usize];
+            agree(&p);
+        }
     }
 
     #[test]

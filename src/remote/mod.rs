@@ -118,6 +118,7 @@ use crate::{Address, ExitReason, Node, NodeError, Ref, SendError, SpawnError};
 
 use connection::Conn;
 pub(crate) use dialer::conn_to;
+pub(crate) use frame::Payload;
 pub(crate) use listener::{bind, start};
 pub use options::NodeOptions;
 use peers::{Peer, conn_failed};
@@ -244,6 +245,8 @@ pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), Sen
     let r = from.remote();
     let to = addr.id();
     let f = match env {
+        // Only delivered to local actors; should one be routed on, it travels as a message.
+        Envelope::Payload(p) => return send(from, addr, Envelope::Msg(p.into_value())),
         Envelope::Msg(v) => {
             if frame::depth_exceeds(&v, frame::MAX_DEPTH) {
                 return Err(SendError::TooDeep {
