@@ -189,6 +189,7 @@ pub(crate) struct MailQueue {
 impl MailQueue {
     /// A queue for an actor (`killable`) or for an inbox.
     /// `call`: the throwaway mailbox of a call (see [`crate::observe::Status::Calling`]).
+    #[inline(always)]
     pub(crate) fn new(killable: bool, call: bool) -> Self {
         MailQueue {
             queue: Queue::new(),
