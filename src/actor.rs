@@ -51,7 +51,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::mailbox::{Envelope, MailQueue, Signal};
+use crate::mailbox::{Envelope, QueueSlot, Signal};
 use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError};
 
 /// Struct-based actors, the seed's "subclass `Actor`".
@@ -86,7 +86,7 @@ pub(crate) struct ActorCell {
     pub(crate) node_id: Arc<str>,
     /// The creation number of its node's start (see [`Address::creation`]).
     pub(crate) creation: u32,
-    pub(crate) queue: MailQueue,
+    pub(crate) queue: QueueSlot,
     pub(crate) state: Mutex<CellState>,
     /// A call's throwaway mailbox: its end is not worth an exit record.
     pub(crate) ephemeral: bool,
@@ -164,7 +164,7 @@ impl ActorCell {
             id,
             node_id,
             creation,
-            queue: MailQueue::new(runs.is_some(), ephemeral),
+            queue: QueueSlot::new(runs.is_some(), ephemeral),
             state: Mutex::new(CellState::default()),
             ephemeral,
             born,
