@@ -428,8 +428,10 @@ impl Node {
         take: impl FnOnce(&mut actor::CellState) -> T,
     ) -> Option<T> {
         let id = cell.id;
-        // The registry lock only for a named actor: if a name came meanwhile, go again.
-        let mut named = cell.lock().name.is_some();
+        // The registry lock only for a named actor: a name, seen under the cell's lock,
+        // sends us round again with it (no extra lock of the cell up front for the many
+        // actors without a name).
+        let mut named = false;
         loop {
             let mut reg = named.then(|| lock(&self.0.registry));
             let mut sh = self.shard(id);
