@@ -464,12 +464,14 @@ impl MailQueue {
     }
 
     /// Consumer only: take the next envelope, parking until one arrives or `deadline` passes.
-    /// `watch`: the running actor's cell, if any: a deadly signal for it ends the wait
+    /// `watch_cell`: the running actor's cell, if any: a deadly signal for it ends the wait
     /// (`Popped::Doomed`), whether this is its own mailbox or one it uses (a call's).
-    fn pop_wait(&self, deadline: Option<Instant>, watch: Option<&ActorCell>) -> Popped {
+    fn pop_wait(&self, deadline: Option<Instant>, watch_cell: Option<&ActorCell>) -> Popped {
+        // The watched actor's queue, reached through its slot once.
+        let watch: Option<&MailQueue> = watch_cell.map(|c| &*c.queue);
         loop {
             if let Some(w) = watch
-                && w.queue.is_doomed()
+                && w.is_doomed()
             {
                 return Popped::Doomed;
             }
@@ -489,11 +491,11 @@ impl MailQueue {
             // Say "wake me", re-check (a push may have raced), then park (see `WAIT_CO`).
             let (me, bit) = self.blocker();
             self.wake.fetch_or(bit, Ordering::AcqRel);
-            let foreign = watch.map(|w| &*w.queue).filter(|q| !std::ptr::eq(*q, self));
+            let foreign = watch.filter(|q| !std::ptr::eq(*q, self));
             if let Some(q) = foreign {
                 q.set_alarm(Some(me.clone()));
             }
-            if !self.queue.is_empty() || watch.is_some_and(|w| w.queue.is_doomed()) {
+            if !self.queue.is_empty() || watch.is_some_and(|w| w.is_doomed()) {
                 self.wake.fetch_and(!bit, Ordering::AcqRel);
                 if let Some(q) = foreign {
                     q.set_alarm(None);
@@ -502,7 +504,7 @@ impl MailQueue {
             }
             // The status belongs to the running actor if any, else to this mailbox's owner
             // (a thread's inbox).
-            let owner = watch.map_or(self, |w| &*w.queue);
+            let owner = watch.unwrap_or(self);
             owner.set_status(if self.call {
                 Status::Calling
             } else {
@@ -510,8 +512,8 @@ impl MailQueue {
             });
             crate::park::mark_parked();
             let woken = me.park(timeout).is_ok();
-            // The running actor is `watch` (no lookup needed on this hot path).
-            crate::watchdog::set_running(watch.map_or(0, |w| w as *const ActorCell as usize));
+            // The running actor is `watch_cell` (no lookup needed on this hot path).
+            crate::watchdog::set_running(watch_cell.map_or(0, |w| w as *const ActorCell as usize));
             owner.set_status(Status::Running);
             // A sender that woke us cleared the bit. After a timeout clear it ourselves, so
             // that no sender wakes a consumer that stopped waiting. (An unpark that was not
@@ -624,6 +626,21 @@ impl MailQueue {
             self.received.load(Ordering::Relaxed),
             self.saved.load(Ordering::Relaxed),
         )
+    }
+}
+
+/// The watched actor's mail queue (see [`watched`]), reached through its cell's
+/// [`QueueSlot`] once per receive step rather than at every check.
+#[inline]
+fn watched_queue<'a>(
+    cell: &'a Arc<ActorCell>,
+    other: &'a Option<Arc<ActorCell>>,
+) -> Option<&'a MailQueue> {
+    let own: &MailQueue = &cell.queue;
+    if own.killable {
+        Some(own)
+    } else {
+        other.as_deref().map(|c| &*c.queue)
     }
 }
 
@@ -912,7 +929,7 @@ impl Mailbox {
     ) -> Result<(R, Value), Timeout> {
         // 0. A pending kill or deadly exit signal acts before anything is received.
         let other = self.other_watch();
-        if self.watched(&other).is_some_and(|w| w.queue.is_doomed()) {
+        if watched_queue(&self.cell, &other).is_some_and(|q| q.is_doomed()) {
             self.doomed(&other);
         }
         // 1. Messages already taken out but not matched, oldest first (none, usually: a
@@ -966,7 +983,7 @@ impl Mailbox {
     /// fields: no read-modify-write, nothing for senders).
     #[inline]
     fn mirror(&self) {
-        let q = &self.cell.queue;
+        let q: &MailQueue = &self.cell.queue;
         q.received.store(self.seq, Ordering::Relaxed);
         q.saved.store(self.saved.len(), Ordering::Relaxed);
     }
