@@ -51,7 +51,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::mailbox::{Envelope, MailQueue, Signal};
+use crate::mailbox::{Envelope, QueueSlot, Signal};
 use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError};
 
 /// Struct-based actors, the seed's "subclass `Actor`".
@@ -86,14 +86,15 @@ pub(crate) struct ActorCell {
     pub(crate) node_id: Arc<str>,
     /// The creation number of its node's start (see [`Address::creation`]).
     pub(crate) creation: u32,
-    pub(crate) queue: MailQueue,
+    pub(crate) queue: QueueSlot,
     pub(crate) state: Mutex<CellState>,
     /// A call's throwaway mailbox: its end is not worth an exit record.
     pub(crate) ephemeral: bool,
     /// When the cell was made (for `Node::info`'s age).
     pub(crate) born: std::time::Instant,
     /// The type name of the function an actor runs; unset for inboxes (see `observe.rs`).
-    pub(crate) runs: OnceLock<&'static str>,
+    /// Set when the cell is made (a `OnceLock` set at spawn cost ~80 instructions a spawn).
+    pub(crate) runs: Option<&'static str>,
 }
 
 /// Someone waiting for an actor's end.
@@ -116,10 +117,15 @@ impl Waiter {
         matches!(self, Waiter::Remote { key, .. } if *key == (serial, req))
     }
 
-    fn fire(self, reason: &ExitReason) {
+    /// Tell the waiter the actor ended. `reason` is `None` only when no waiter is remote
+    /// (see `ActorCell::finish`): a parked waiter reads the reason from the cell.
+    fn fire(self, reason: Option<&ExitReason>) {
         match self {
             Waiter::Park(b) => b.unpark(),
-            Waiter::Remote { reply, .. } => reply(reason),
+            Waiter::Remote { reply, .. } => match reason {
+                Some(r) => reply(r),
+                None => unreachable!("finish copies the reason for remote waiters"),
+            },
         }
     }
 }
@@ -140,24 +146,29 @@ pub(crate) struct CellState {
 }
 
 impl ActorCell {
-    /// A cell for an actor (`actor`: its coroutine can be unwound by an exit signal) or
-    /// for an inbox.
+    /// A cell for an actor running a function of type `runs` (its coroutine can be unwound
+    /// by an exit signal) or, with `runs` unset, for an inbox.
+    #[inline(never)]
     pub(crate) fn new(
         id: u64,
         node_id: Arc<str>,
         creation: u32,
         ephemeral: bool,
-        actor: bool,
+        runs: Option<&'static str>,
     ) -> Self {
+        // The clock first: with no call left after the queue's allocation, the cell is
+        // built where the caller wants it (not in a temporary copied over: 2 copies of 544
+        // bytes a spawn).
+        let born = std::time::Instant::now();
         ActorCell {
             id,
             node_id,
             creation,
-            queue: MailQueue::new(actor, ephemeral),
+            queue: QueueSlot::new(runs.is_some(), ephemeral),
             state: Mutex::new(CellState::default()),
             ephemeral,
-            born: std::time::Instant::now(),
-            runs: OnceLock::new(),
+            born,
+            runs,
         }
     }
 
@@ -223,14 +234,26 @@ impl ActorCell {
         }
         // The reason, the name, the live-table entry and the exit record change together
         // (see `Node::record_exit`): whoever sees the actor ended sees it uncounted, unnamed.
-        let taken = node.record_exit(self, &reason, !self.ephemeral, |st| {
+        // The reason moves into the cell; a copy comes back only if something below reads
+        // it (a plain actor's end, with local waiters at most, copies it once: its record).
+        let debug = log::log_enabled!(log::Level::Debug);
+        let ephemeral = self.ephemeral;
+        let taken = node.record_exit(self, reason, !ephemeral, |st| {
+            let needed = debug
+                || !st.links.is_empty()
+                || !st.monitors.is_empty()
+                || st
+                    .waiters
+                    .iter()
+                    .any(|w| matches!(w, Waiter::Remote { .. }));
             (
                 std::mem::take(&mut st.waiters),
                 std::mem::take(&mut st.links),
                 std::mem::take(&mut st.monitors),
+                needed.then(|| st.exit.clone()).flatten(),
             )
         });
-        let Some((waiters, links, monitors)) = taken else {
+        let Some((waiters, links, monitors, reason)) = taken else {
             return;
         };
         let (node_id, id) = (&self.node_id, self.id);
@@ -238,8 +261,9 @@ impl ActorCell {
             log::debug!("{node_id}/{id} ended with {dropped} unread message(s), dropped");
         }
         match &reason {
-            ExitReason::Normal(_) => log::debug!("{node_id}/{id} exited normally"),
-            other => log::debug!("{node_id}/{id} exited: {other}"),
+            Some(ExitReason::Normal(_)) => log::debug!("{node_id}/{id} exited normally"),
+            Some(other) => log::debug!("{node_id}/{id} exited: {other}"),
+            None => {}
         }
         // Links made since the first pass (a peer that linked as this actor was ending).
         let late = links
@@ -253,9 +277,13 @@ impl ActorCell {
             }
         }
         for w in waiters {
-            w.fire(&reason);
+            w.fire(reason.as_ref());
         }
         crate::remote::local_ended(node, id);
+        let Some(reason) = reason else {
+            // Nothing below reads the reason: no links, no monitors.
+            return;
+        };
         if links.is_empty() && monitors.is_empty() {
             return;
         }
@@ -523,6 +551,23 @@ pub(crate) fn checkpoint() {
     }
 }
 
+/// [`checkpoint`] and [`current_node`] with one coroutine-local lookup (for `spawn`).
+#[inline]
+fn checkpoint_node() -> Option<Node> {
+    let (doomed, node) = CONTEXT.with(|c| {
+        let c = c.borrow();
+        let doomed = match &c.actor {
+            Some((_, cell)) if cell.queue.is_doomed() => Some(cell.clone()),
+            _ => None,
+        };
+        (doomed, c.node())
+    });
+    if let Some(cell) = doomed {
+        die_if_doomed(&cell);
+    }
+    node
+}
+
 /// A send's hot path: the kill check and [`may_deliver_locally`] for `node_id` (if the
 /// target resolved to a live cell) with one coroutine-local lookup. Returns whether the
 /// message may go straight into that cell.
@@ -577,9 +622,10 @@ where
     F: FnOnce(Mailbox) -> R + Send + 'static,
     R: IntoExit,
 {
-    current_node()
-        .expect("pyact::spawn called outside an actor; use Node::spawn")
-        .spawn(f)
+    // The kill check `start` makes and the node, with one coroutine-local lookup.
+    let node = checkpoint_node().expect("pyact::spawn called outside an actor; use Node::spawn");
+    let cell = node.new_cell(false, Some(std::any::type_name::<F>()));
+    start_checked(&node, cell, f, None).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Start a coroutine with pyact's configured stack: the one place pyact creates coroutines
@@ -588,6 +634,11 @@ where
 /// A warm start hands `f` to an idle coroutine of pyact's pool (`pool::hand_off`); only when
 /// none is idle is a `may` coroutine made, which joins the pool when `f` returns.
 pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
+    go_job(crate::pool::Job::Task(Box::new(f)))
+}
+
+/// [`go`] for a closure or an actor (see `pool::Job`).
+fn go_job(f: crate::pool::Job) -> std::io::Result<()> {
     let f = match crate::pool::hand_off(f) {
         Ok(()) => return Ok(()),
         Err(f) => f,
@@ -633,46 +684,39 @@ where
     R: IntoExit,
 {
     checkpoint();
+    start_checked(node, cell, f, link_to)
+}
+
+/// [`start`] after its kill check.
+fn start_checked<F, R>(
+    node: &Node,
+    cell: Arc<ActorCell>,
+    f: F,
+    link_to: Option<Address>,
+) -> Result<Address, SpawnError>
+where
+    F: FnOnce(Mailbox) -> R + Send + 'static,
+    R: IntoExit,
+{
     if node.is_shut_down() {
         return Err(SpawnError::NodeDown(node.name().to_string()));
     }
     crate::watchdog::start();
     let slot = LiveSlot::take()?;
-    let _ = cell.runs.set(std::any::type_name::<F>());
+    debug_assert_eq!(cell.runs, Some(std::any::type_name::<F>()));
     let addr = cell.address();
     if let Some(parent) = &link_to {
         cell.lock().links.insert(parent.clone());
     }
     node.0.counters.spawned();
     node.insert_cell(cell.clone());
-    let node2 = node.clone();
-    let body = move || {
-        CONTEXT.with(|c| c.borrow_mut().actor = Some((node2.clone(), cell.clone())));
-        // `park::mark_running` with the cell at hand (it would look the context up again).
-        crate::watchdog::set_running(Arc::as_ptr(&cell) as usize);
-        let mailbox = Mailbox::new(cell.clone(), node2.clone(), false);
-        let reason = match catch_unwind(AssertUnwindSafe(move || f(mailbox).into_exit())) {
-            Ok(r) => r,
-            Err(payload) => {
-                let reason = reason_from_panic(payload);
-                if let ExitReason::Panicked(msg) = &reason {
-                    report_panic(&cell, msg);
-                }
-                reason
-            }
-        };
-        // Free the live-actor slot before waking waiters, so a spawn right after `wait`
-        // sees it.
-        drop(slot);
-        cell.finish(&node2, reason);
-        // Let go of the cell here, in the coroutine, not in `may`'s teardown of its local
-        // storage: the cell holds the mailbox's blocker, and a blocker dropped in that
-        // teardown while the coroutine was resumed from inside its own park (a wake that
-        // raced the park) waits forever for that park to return.
-        CONTEXT.with(|c| c.borrow_mut().actor = None);
-        crate::park::mark_parked();
+    let job = ActorJob {
+        node: node.clone(),
+        cell,
+        slot,
+        f: Box::new(move |mb| f(mb).into_exit()),
     };
-    match go(body) {
+    match go_job(crate::pool::Job::Actor(job)) {
         Ok(()) => Ok(addr),
         Err(e) => {
             // The closure (and the live slot in it) was dropped by the failed spawn.
@@ -681,6 +725,50 @@ where
             Err(SpawnError::Io(e.to_string()))
         }
     }
+}
+
+/// A new actor, as a runner gets it (see `pool::Job`).
+pub(crate) struct ActorJob {
+    node: Node,
+    cell: Arc<ActorCell>,
+    /// Its live-actor slot, given back when it ends.
+    slot: LiveSlot,
+    /// The user's function, returning its exit reason.
+    f: Box<dyn FnOnce(Mailbox) -> ExitReason + Send>,
+}
+
+/// The body of an actor's coroutine: run its function, then record its end.
+pub(crate) fn run(job: ActorJob) {
+    let ActorJob {
+        node,
+        cell,
+        slot,
+        f,
+    } = job;
+    CONTEXT.with(|c| c.borrow_mut().actor = Some((node.clone(), cell.clone())));
+    // `park::mark_running` with the cell at hand (it would look the context up again).
+    crate::watchdog::set_running(Arc::as_ptr(&cell) as usize);
+    let mailbox = Mailbox::new(cell.clone(), node.clone(), false);
+    let reason = match catch_unwind(AssertUnwindSafe(move || f(mailbox))) {
+        Ok(r) => r,
+        Err(payload) => {
+            let reason = reason_from_panic(payload);
+            if let ExitReason::Panicked(msg) = &reason {
+                report_panic(&cell, msg);
+            }
+            reason
+        }
+    };
+    // Free the live-actor slot before waking waiters, so a spawn right after `wait`
+    // sees it.
+    drop(slot);
+    cell.finish(&node, reason);
+    // The context's hold on the cell is let go by the runner right after this returns,
+    // still in the coroutine (`pool::park_idle` -> `reset_coroutine`), not in `may`'s
+    // teardown of its local storage: the cell holds the mailbox's blocker, and a blocker
+    // dropped in that teardown while the coroutine was resumed from inside its own park
+    // (a wake that raced the park) waits forever for that park to return.
+    crate::park::mark_parked();
 }
 
 /// Spawn an actor linked to the current actor, on its node: the free-function form of

@@ -188,9 +188,84 @@ pub(crate) struct MailQueue {
     room: AtomicOption<Arc<Blocker>>,
 }
 
+/// A cell's [`MailQueue`], on the heap apart from the cell, and recycled.
+///
+/// Why: may's queue pads its push end to 128 bytes, so a `MailQueue` must be 128-aligned,
+/// and glibc serves such a block by its slow `memalign` path (a larger block, split, and
+/// the pieces freed) every time; with the queue's own first node, a fresh one costs ~1,000
+/// instructions to allocate and free, the largest share of a spawn + exit + wait. So a
+/// queue whose cell is dropped goes, emptied and reset, to a stock of
+/// spares ([`SPARE_MAX`] at most), and a new cell takes one from there when it can. Only
+/// the cell (now an ordinary 8-aligned block) still comes from the allocator each time.
+/// Nothing of the previous owner survives: every field is reset to what
+/// [`MailQueue::new`] makes (see [`MailQueue::clear`]), and the queue's node is never
+/// shared (the box goes to the stock only when the cell's last strong reference is
+/// dropped, and only the cell could reach it).
+pub(crate) struct QueueSlot(Option<Box<MailQueue>>);
+
+/// Most spare queues kept (384 bytes each: 3 MiB at most).
+const SPARE_MAX: usize = 8192;
+
+/// The spare queues (see [`QueueSlot`]), shared by all threads: a queue is mostly dropped
+/// on another worker than the one that spawns the next actor, so per-thread stocks ran dry
+/// on one side and overflowed on the other. The lock is held for one push or pop.
+/// Boxes, not queues: each moves in and out of a cell as a pointer, never copied.
+#[allow(clippy::vec_box)]
+static SPARE: Mutex<Vec<Box<MailQueue>>> = Mutex::new(Vec::new());
+
+#[allow(clippy::vec_box)] // see `SPARE`
+fn spares() -> std::sync::MutexGuard<'static, Vec<Box<MailQueue>>> {
+    // A push or a pop cannot leave the stock half changed.
+    SPARE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl QueueSlot {
+    /// A queue for an actor (`killable`) or an inbox (`call`: see [`MailQueue::new`]), a
+    /// spare one if there is one.
+    #[inline]
+    pub(crate) fn new(killable: bool, call: bool) -> Self {
+        let spare = spares().pop();
+        match spare {
+            Some(mut q) => {
+                q.killable = killable;
+                q.call = call;
+                *q.trapping.get_mut() = !killable;
+                QueueSlot(Some(q))
+            }
+            None => QueueSlot(Some(Box::new(MailQueue::new(killable, call)))),
+        }
+    }
+}
+
+impl std::ops::Deref for QueueSlot {
+    type Target = MailQueue;
+
+    #[inline]
+    fn deref(&self) -> &MailQueue {
+        match &self.0 {
+            Some(q) => q,
+            None => unreachable!("a queue slot is emptied only when it is dropped"),
+        }
+    }
+}
+
+impl Drop for QueueSlot {
+    fn drop(&mut self) {
+        let Some(mut q) = self.0.take() else { return };
+        if !q.clear() {
+            return;
+        }
+        let mut spares = spares();
+        if spares.len() < SPARE_MAX {
+            spares.push(q);
+        }
+    }
+}
+
 impl MailQueue {
     /// A queue for an actor (`killable`) or for an inbox.
     /// `call`: the throwaway mailbox of a call (see [`crate::observe::Status::Calling`]).
+    #[inline(always)]
     pub(crate) fn new(killable: bool, call: bool) -> Self {
         MailQueue {
             queue: Queue::new(),
@@ -212,6 +287,34 @@ impl MailQueue {
             room: AtomicOption::none(),
             room_waiters: AtomicU32::new(0),
         }
+    }
+
+    /// Back to the state [`new`](Self::new) makes (for [`QueueSlot`]'s stock): drop what is
+    /// still queued or set aside, and reset every counter, flag and blocker. `killable`,
+    /// `call` and `trapping` are set by the next owner. `false` if the queue cannot be
+    /// reused (a poisoned lock).
+    fn clear(&mut self) -> bool {
+        while self.queue.pop().is_some() {}
+        let Ok(doom) = self.doom.get_mut() else {
+            return false;
+        };
+        *doom = None;
+        for b in &mut self.blockers {
+            b.take();
+        }
+        *self.wake.get_mut() = 0;
+        *self.limit.get_mut() = usize::MAX;
+        *self.len.get_mut() = 0;
+        *self.room_waiters.get_mut() = 0;
+        *self.closed.get_mut() = false;
+        *self.popped.get_mut() = 0;
+        *self.received.get_mut() = 0;
+        *self.saved.get_mut() = 0;
+        *self.status.get_mut() = Status::Running as u8;
+        *self.doomed.get_mut() = false;
+        self.alarm_wake.take();
+        self.room.take();
+        true
     }
 
     /// Bound the number of queued user messages (before the owner starts receiving).
@@ -363,12 +466,14 @@ impl MailQueue {
     }
 
     /// Consumer only: take the next envelope, parking until one arrives or `deadline` passes.
-    /// `watch`: the running actor's cell, if any: a deadly signal for it ends the wait
+    /// `watch_cell`: the running actor's cell, if any: a deadly signal for it ends the wait
     /// (`Popped::Doomed`), whether this is its own mailbox or one it uses (a call's).
-    fn pop_wait(&self, deadline: Option<Instant>, watch: Option<&ActorCell>) -> Popped {
+    fn pop_wait(&self, deadline: Option<Instant>, watch_cell: Option<&ActorCell>) -> Popped {
+        // The watched actor's queue, reached through its slot once.
+        let watch: Option<&MailQueue> = watch_cell.map(|c| &*c.queue);
         loop {
             if let Some(w) = watch
-                && w.queue.is_doomed()
+                && w.is_doomed()
             {
                 return Popped::Doomed;
             }
@@ -388,11 +493,11 @@ impl MailQueue {
             // Say "wake me", re-check (a push may have raced), then park (see `WAIT_CO`).
             let (me, bit) = self.blocker();
             self.wake.fetch_or(bit, Ordering::AcqRel);
-            let foreign = watch.map(|w| &w.queue).filter(|q| !std::ptr::eq(*q, self));
+            let foreign = watch.filter(|q| !std::ptr::eq(*q, self));
             if let Some(q) = foreign {
                 q.set_alarm(Some(me.clone()));
             }
-            if !self.queue.is_empty() || watch.is_some_and(|w| w.queue.is_doomed()) {
+            if !self.queue.is_empty() || watch.is_some_and(|w| w.is_doomed()) {
                 self.wake.fetch_and(!bit, Ordering::AcqRel);
                 if let Some(q) = foreign {
                     q.set_alarm(None);
@@ -401,7 +506,7 @@ impl MailQueue {
             }
             // The status belongs to the running actor if any, else to this mailbox's owner
             // (a thread's inbox).
-            let owner = watch.map_or(self, |w| &w.queue);
+            let owner = watch.unwrap_or(self);
             owner.set_status(if self.call {
                 Status::Calling
             } else {
@@ -409,8 +514,8 @@ impl MailQueue {
             });
             crate::park::mark_parked();
             let woken = me.park(timeout).is_ok();
-            // The running actor is `watch` (no lookup needed on this hot path).
-            crate::watchdog::set_running(watch.map_or(0, |w| w as *const ActorCell as usize));
+            // The running actor is `watch_cell` (no lookup needed on this hot path).
+            crate::watchdog::set_running(watch_cell.map_or(0, |w| w as *const ActorCell as usize));
             owner.set_status(Status::Running);
             // A sender that woke us cleared the bit. After a timeout clear it ourselves, so
             // that no sender wakes a consumer that stopped waiting. (An unpark that was not
@@ -525,6 +630,21 @@ impl MailQueue {
             self.received.load(Ordering::Relaxed),
             self.saved.load(Ordering::Relaxed),
         )
+    }
+}
+
+/// The watched actor's mail queue (see [`watched`]), reached through its cell's
+/// [`QueueSlot`] once per receive step rather than at every check.
+#[inline]
+fn watched_queue<'a>(
+    cell: &'a Arc<ActorCell>,
+    other: &'a Option<Arc<ActorCell>>,
+) -> Option<&'a MailQueue> {
+    let own: &MailQueue = &cell.queue;
+    if own.killable {
+        Some(own)
+    } else {
+        other.as_deref().map(|c| &*c.queue)
     }
 }
 
@@ -814,7 +934,7 @@ impl Mailbox {
     ) -> Result<(R, Value), Timeout> {
         // 0. A pending kill or deadly exit signal acts before anything is received.
         let other = self.other_watch();
-        if self.watched(&other).is_some_and(|w| w.queue.is_doomed()) {
+        if watched_queue(&self.cell, &other).is_some_and(|q| q.is_doomed()) {
             self.doomed(&other);
         }
         // 1. Messages already taken out but not matched, oldest first (none, usually: a
@@ -869,7 +989,7 @@ impl Mailbox {
     /// fields: no read-modify-write, nothing for senders).
     #[inline]
     fn mirror(&self) {
-        let q = &self.cell.queue;
+        let q: &MailQueue = &self.cell.queue;
         q.received.store(self.seq, Ordering::Relaxed);
         q.saved.store(self.saved.len(), Ordering::Relaxed);
     }
@@ -1097,5 +1217,69 @@ mod layout {
             offset_of!(MailQueue, blockers)
                 >= std::mem::size_of_val(&MailQueue::new(true, false).queue)
         );
+    }
+}
+
+#[cfg(test)]
+mod recycle {
+    use super::*;
+
+    /// Everything a reused queue's next owner could observe, as `MailQueue::new` leaves it
+    /// for an actor.
+    fn assert_as_new(q: &MailQueue) {
+        assert!(!q.is_closed());
+        assert!(!q.is_doomed());
+        assert!(q.take_doom().is_empty());
+        assert!(!q.has_unread());
+        assert_eq!((q.queued(), q.delivered()), (0, 0));
+        assert_eq!(q.received_and_saved(), (0, 0));
+        assert_eq!(q.status(), Status::Running);
+        assert_eq!(q.limit.load(Ordering::Relaxed), usize::MAX);
+        assert_eq!(q.len.load(Ordering::Relaxed), 0);
+        assert_eq!(q.room_waiters.load(Ordering::Relaxed), 0);
+        assert_eq!(q.wake.load(Ordering::Relaxed), 0);
+        assert!(q.blockers.iter().all(|b| b.get().is_none()));
+        assert!(q.alarm_wake.take().is_none());
+        assert!(q.room.take().is_none());
+    }
+
+    #[test]
+    fn a_queue_reset_for_reuse_keeps_nothing_of_its_last_owner() {
+        let mut q = Box::new(MailQueue::new(true, false));
+        q.set_limit(5);
+        q.push(Envelope::Msg(json!("left unread"))).unwrap();
+        q.push(Envelope::Signal(Box::new(Signal::Kill))).unwrap();
+        assert!(q.is_doomed());
+        q.set_status(Status::Receiving);
+        q.received.store(7, Ordering::Relaxed);
+        q.saved.store(2, Ordering::Relaxed);
+        let _ = q.blocker();
+        q.wake.fetch_or(WAIT_THREAD, Ordering::AcqRel);
+        q.set_alarm(Some(Blocker::current()));
+        q.room.store(Blocker::current());
+        q.room_waiters.store(1, Ordering::Relaxed);
+        q.close();
+        q.push(Envelope::Msg(json!("after close"))).unwrap_err();
+        assert!(q.clear());
+        assert_as_new(&q);
+    }
+
+    #[test]
+    fn a_slot_is_set_up_for_its_new_owner_whatever_it_reuses() {
+        // Dirty slots of both kinds go back to the stock...
+        for killable in [true, false] {
+            let s = QueueSlot::new(killable, !killable);
+            s.push(Envelope::Msg(json!(1))).unwrap();
+            s.set_trapping(killable);
+            s.close();
+        }
+        // ...and whichever the next ones get, they are fresh and of their own kind.
+        for killable in [false, true] {
+            let s = QueueSlot::new(killable, !killable);
+            assert_as_new(&s);
+            assert_eq!(s.killable, killable);
+            assert_eq!(s.call, !killable);
+            assert_eq!(s.trapping.load(Ordering::Relaxed), !killable);
+        }
     }
 }

@@ -269,7 +269,12 @@ impl Node {
         F: FnOnce(Mailbox) -> R + Send + 'static,
         R: IntoExit,
     {
-        actor::start(self, self.new_cell(false, true), f, None)
+        actor::start(
+            self,
+            self.new_cell(false, Some(std::any::type_name::<F>())),
+            f,
+            None,
+        )
     }
 
     /// Spawn a struct-based [`Actor`].
@@ -288,7 +293,7 @@ impl Node {
         if self.is_shut_down() {
             return Err(SpawnError::NodeDown(self.name().to_string()));
         }
-        let cell = self.new_cell(false, true);
+        let cell = self.new_cell(false, Some(std::any::type_name::<F>()));
         let child = cell.address();
         crate::link::add_link_from(to, &child);
         actor::start(self, cell, f, Some(to.clone())).inspect_err(|_| {
@@ -340,19 +345,21 @@ impl Node {
 
     /// A registered mailbox that is not an actor (no coroutine of its own).
     fn thread_mailbox(&self, ephemeral: bool) -> Mailbox {
-        let cell = self.new_cell(ephemeral, false);
+        let cell = self.new_cell(ephemeral, None);
         self.insert_cell(cell.clone());
         Mailbox::new(cell, self.clone(), true)
     }
 
-    pub(crate) fn new_cell(&self, ephemeral: bool, actor: bool) -> Arc<ActorCell> {
+    /// A cell with a fresh id: an actor's running a function of type `runs`, or (`None`)
+    /// an inbox's.
+    pub(crate) fn new_cell(&self, ephemeral: bool, runs: Option<&'static str>) -> Arc<ActorCell> {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         Arc::new(ActorCell::new(
             id,
             self.0.id.clone(),
             self.creation(),
             ephemeral,
-            actor,
+            runs,
         ))
     }
 
@@ -416,13 +423,15 @@ impl Node {
     pub(crate) fn record_exit<T>(
         &self,
         cell: &ActorCell,
-        reason: &ExitReason,
+        reason: ExitReason,
         keep: bool,
         take: impl FnOnce(&mut actor::CellState) -> T,
     ) -> Option<T> {
         let id = cell.id;
-        // The registry lock only for a named actor: if a name came meanwhile, go again.
-        let mut named = cell.lock().name.is_some();
+        // The registry lock only for a named actor: a name, seen under the cell's lock,
+        // sends us round again with it (no extra lock of the cell up front for the many
+        // actors without a name).
+        let mut named = false;
         loop {
             let mut reg = named.then(|| lock(&self.0.registry));
             let mut sh = self.shard(id);
@@ -434,11 +443,10 @@ impl Node {
                 named = true;
                 continue;
             }
-            st.exit = Some(reason.clone());
             // Counted before it leaves the live table, so `Node::stats` never misses it.
             self.0
                 .counters
-                .ended(cell.runs.get().is_some(), cell.queue.delivered());
+                .ended(cell.runs.is_some(), cell.queue.delivered());
             if let (Some(reg), Some(name)) = (reg.as_mut(), st.name.take())
                 && reg.get(&name).is_some_and(|a| a.id() == id)
             {
@@ -454,6 +462,7 @@ impl Node {
                     }
                 }
             }
+            st.exit = Some(reason);
             return Some(take(&mut st));
         }
     }
@@ -490,7 +499,8 @@ impl Node {
     /// the wait.
     pub fn wait_reason(&self, addr: &Address) -> ExitReason {
         actor::checkpoint();
-        if addr.node_id() != self.name() {
+        // Same node: mostly the very same `Arc` (addresses of this node's cells share it).
+        if !Arc::ptr_eq(&addr.0.node, &self.0.id) && addr.node_id() != self.name() {
             return crate::park::outside(|| crate::remote::wait(self, addr));
         }
         if !self.same_creation(addr) {

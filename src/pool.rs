@@ -64,8 +64,24 @@ const IDLE_TICK: Duration = Duration::from_secs(1);
 /// Most runners the reaper ends per tick, so that giving back a huge burst is spread out.
 const DRAIN_PER_TICK: usize = 65_536;
 
-/// A closure handed to a runner.
-type Job = Box<dyn FnOnce() + Send>;
+/// What a runner runs: an actor, or any other closure.
+pub(crate) enum Job {
+    /// An actor: its body is pyact's own ([`crate::actor::run`]), so only the user's
+    /// function is boxed, and a function that captures nothing costs no allocation (the
+    /// whole body, boxed, cost one a spawn: ~300 instructions with its free).
+    Actor(crate::actor::ActorJob),
+    /// Any other closure (the network's loops).
+    Task(Box<dyn FnOnce() + Send>),
+}
+
+impl Job {
+    fn run(self) {
+        match self {
+            Job::Actor(a) => crate::actor::run(a),
+            Job::Task(f) => f(),
+        }
+    }
+}
 
 /// What an idle runner is told to do next.
 enum Next {
@@ -117,7 +133,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Run `f` on an idle runner, if one is idle; otherwise give `f` back.
-pub(crate) fn hand_off<F: FnOnce() + Send + 'static>(f: F) -> Result<(), F> {
+pub(crate) fn hand_off(f: Job) -> Result<(), Job> {
     let words = crate::config::stack_words();
     let runner = loop {
         let popped = {
@@ -136,17 +152,14 @@ pub(crate) fn hand_off<F: FnOnce() + Send + 'static>(f: F) -> Result<(), F> {
             Some(stale) => stale.send(Next::Retire),
         }
     };
-    runner.send(Next::Run(Box::new(f)));
+    runner.send(Next::Run(f));
     Ok(())
 }
 
 /// The body of a new coroutine: run `first`, then serve as a runner until retired.
-pub(crate) fn runner<F: FnOnce() + Send + 'static>(
-    stack: usize,
-    first: F,
-) -> impl FnOnce() + Send + 'static {
+pub(crate) fn runner(stack: usize, first: Job) -> impl FnOnce() + Send + 'static {
     move || {
-        first();
+        first.run();
         let me = Arc::new(Runner {
             next: Mutex::new(Next::Wait),
             // Ignores `may`'s cancellation: a cancelled coroutine's handle is renewed by
@@ -155,7 +168,7 @@ pub(crate) fn runner<F: FnOnce() + Send + 'static>(
             stack,
         });
         while let Some(job) = park_idle(&me) {
-            job();
+            job.run();
         }
     }
 }
