@@ -773,20 +773,7 @@ impl Mailbox {
     pub fn mark(&mut self) -> Mark {
         let now = Some(Instant::now());
         let other = self.other_watch();
-        loop {
-            let msg = match self.cell.queue.pop_wait(now, watched(&self.cell, &other)) {
-                Popped::Timeout => break,
-                Popped::Doomed => {
-                    self.doomed(&other);
-                    continue;
-                }
-                Popped::Env(Envelope::Msg(v)) => v,
-                Popped::Env(Envelope::Payload(p)) => p.into_value(),
-                Popped::Env(Envelope::Signal(sig)) => match self.on_signal(*sig) {
-                    Some(v) => v,
-                    None => continue,
-                },
-            };
+        while let Some(msg) = self.next_message(now, &other) {
             self.seq += 1;
             self.saved.push_back(Saved { seq: self.seq, msg });
         }
@@ -958,23 +945,7 @@ impl Mailbox {
         }
         // 2. New arrivals, each looked at once.
         loop {
-            let msg = match self
-                .cell
-                .queue
-                .pop_wait(deadline, watched(&self.cell, &other))
-            {
-                Popped::Timeout => return Err(Timeout),
-                Popped::Doomed => {
-                    self.doomed(&other);
-                    continue;
-                }
-                Popped::Env(Envelope::Msg(v)) => v,
-                Popped::Env(Envelope::Payload(p)) => p.into_value(),
-                Popped::Env(Envelope::Signal(sig)) => match self.on_signal(*sig) {
-                    Some(v) => v,
-                    None => continue,
-                },
-            };
+            let msg = self.next_message(deadline, &other).ok_or(Timeout)?;
             self.seq += 1;
             if let Some(r) = pick(&msg) {
                 self.mirror();
@@ -982,6 +953,36 @@ impl Mailbox {
             }
             self.saved.push_back(Saved { seq: self.seq, msg });
             self.mirror();
+        }
+    }
+
+    /// The next message out of the queue, in arrival order, or `None` at the deadline: a
+    /// remote payload is built here, on the receiver's thread; a pending kill or deadly
+    /// signal for the watched actor (`other`, from `other_watch`) acts at once; other
+    /// signals are handled ([`Self::on_signal`]) and only those that become messages are
+    /// returned. The one place both receive loops pop from.
+    #[inline]
+    fn next_message(
+        &mut self,
+        deadline: Option<Instant>,
+        other: &Option<Arc<ActorCell>>,
+    ) -> Option<Value> {
+        loop {
+            match self
+                .cell
+                .queue
+                .pop_wait(deadline, watched(&self.cell, other))
+            {
+                Popped::Timeout => return None,
+                Popped::Doomed => self.doomed(other),
+                Popped::Env(Envelope::Msg(v)) => return Some(v),
+                Popped::Env(Envelope::Payload(p)) => return Some(p.into_value()),
+                Popped::Env(Envelope::Signal(sig)) => {
+                    if let Some(v) = self.on_signal(*sig) {
+                        return Some(v);
+                    }
+                }
+            }
         }
     }
 
