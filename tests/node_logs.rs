@@ -24,11 +24,7 @@ fn a_node_logs_up_and_down_at_info() {
     node.shutdown();
     drop(node);
     // The network loops let go of their handles as they notice the shutdown.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !logged(&format!("node {name} down: its last handle was dropped")) {
-        assert!(Instant::now() < deadline, "never logged down for {name}");
-        std::thread::yield_now();
-    }
+    wait_for_down(&name);
 }
 
 /// An ended actor's coroutine stays in pyact's pool (src/pool.rs) and runs other actors
@@ -56,6 +52,11 @@ fn pooled_coroutines_of_ended_actors_do_not_keep_their_node() {
     }
     node.shutdown();
     drop(node);
+    wait_for_down(&name);
+}
+
+/// Wait (60 s at most) until the node `name` logged that its last handle was dropped.
+fn wait_for_down(name: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !logged(&format!("node {name} down: its last handle was dropped")) {
         assert!(Instant::now() < deadline, "never logged down for {name}");

@@ -296,33 +296,13 @@ fn stats_count_spawned_ended_live_and_delivered() {
     for a in &actors {
         a.wait().unwrap();
     }
-    let stats = node.stats();
-    assert_eq!(
-        (
-            stats.live_actors,
-            stats.spawned,
-            stats.ended,
-            stats.delivered
-        ),
-        (0, 4, 4, 6),
-        "{stats:?}"
-    );
+    assert_eq!(actor_counts(&node), (0, 4, 4, 6));
     // Thread inboxes are not actors, but what they are sent is delivered.
     let mut inbox = node.inbox();
     inbox.addr().send(1).unwrap();
     inbox.receive();
     drop(inbox);
-    let stats = node.stats();
-    assert_eq!(
-        (
-            stats.live_actors,
-            stats.spawned,
-            stats.ended,
-            stats.delivered
-        ),
-        (0, 4, 4, 7),
-        "{stats:?}"
-    );
+    assert_eq!(actor_counts(&node), (0, 4, 4, 7));
 }
 
 #[test]
@@ -337,4 +317,10 @@ fn stats_list_connected_peers() {
     assert_eq!(peers[0].state, PeerState::Connected);
     a.disconnect(b.name());
     assert!(a.stats().peers.is_empty());
+}
+
+/// A node's live, spawned and ended actors and delivered messages, from `node.stats()`.
+fn actor_counts(node: &Node) -> (usize, u64, u64, u64) {
+    let s = node.stats();
+    (s.live_actors, s.spawned, s.ended, s.delivered)
 }
