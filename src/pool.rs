@@ -159,6 +159,8 @@ pub(crate) fn hand_off(f: Job) -> Result<(), Job> {
 /// The body of a new coroutine: run `first`, then serve as a runner until retired.
 pub(crate) fn runner(stack: usize, first: Job) -> impl FnOnce() + Send + 'static {
     move || {
+        // a fresh coroutine's first run: its actor's context is allocated on this thread
+        crate::heap::fresh_coroutine();
         first.run();
         let me = Arc::new(Runner {
             next: Mutex::new(Next::Wait),
@@ -296,6 +298,8 @@ pub(crate) unsafe fn launch<F: FnOnce() + Send + 'static>(
     builder: may::coroutine::Builder,
     f: F,
 ) -> std::io::Result<()> {
+    // a fresh coroutine: its stack's bookkeeping and `may`'s handles are allocated here
+    crate::heap::fresh_coroutine();
     if may::coroutine::is_coroutine() {
         let f = move || {
             // Back to the spawner at once: the body runs when this worker gets to it.
