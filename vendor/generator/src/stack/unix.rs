@@ -111,7 +111,7 @@ mod slab {
     use super::page_size;
     use std::collections::BTreeMap;
     use std::io;
-    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
     use std::sync::Mutex;
 
     /// `madvise` advice installing guard markers (Linux 6.13+; not in `libc` yet).
@@ -359,39 +359,21 @@ mod slab {
     }
 
     /// Install the guard pages of all `slots` stacks of a new slab at `base` with one
-    /// `process_madvise` call (Linux 6.13+ accepts guard markers there for the calling
-    /// process): one system call and one pass over the slab's page tables per
+    /// `process_madvise` call: one system call and one pass over the slab's page tables per
     /// [`SLAB_STACKS`](super::SLAB_STACKS) stacks instead of one `madvise` per stack at its
-    /// first hand-out. `false` if that is not possible here (no guard markers, no
-    /// `process_madvise` or `pidfd_open`, or not all guards went in): each stack's guard is
-    /// then installed when it is first handed out, as before.
+    /// first hand-out. The process is named by `PIDFD_SELF_THREAD` (Linux 6.15+; the
+    /// calling thread, so its address space): no file descriptor is held, and a forked child
+    /// advises its own memory. `false` if that is not possible here (no guard markers, an
+    /// older kernel, not all guards went in): each stack's guard is then installed when it
+    /// is first handed out, as before.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     unsafe fn install_slab_guards(base: *mut u8, slot: usize, slots: usize) -> bool {
-        use std::sync::atomic::AtomicI32;
-        // -1: not opened yet; -2: not available (stop trying)
-        static PIDFD: AtomicI32 = AtomicI32::new(-1);
-        if slots < 2 || !guard_markers() {
+        /// `PIDFD_SELF_THREAD` (not in `libc` yet).
+        const PIDFD_SELF_THREAD: libc::c_int = -10000;
+        /// Cleared once `process_madvise` refuses: do not ask again.
+        static BATCH: AtomicBool = AtomicBool::new(true);
+        if slots < 2 || !guard_markers() || !BATCH.load(Ordering::Relaxed) {
             return false;
-        }
-        let mut fd = PIDFD.load(Ordering::Relaxed);
-        if fd == -2 {
-            return false;
-        }
-        if fd == -1 {
-            let opened = libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0);
-            let new = if opened < 0 { -2 } else { opened as i32 };
-            fd = match PIDFD.compare_exchange(-1, new, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => new,
-                Err(theirs) => {
-                    if new >= 0 {
-                        libc::close(new);
-                    }
-                    theirs
-                }
-            };
-            if fd < 0 {
-                return false;
-            }
         }
         let page = page_size();
         let mut iov = [libc::iovec {
@@ -404,17 +386,18 @@ mod slab {
         }
         let done = libc::syscall(
             libc::SYS_process_madvise,
-            fd,
+            PIDFD_SELF_THREAD,
             iov.as_ptr(),
             slots,
             MADV_GUARD_INSTALL,
             0,
         );
         if done < 0 {
-            // an old kernel (ENOSYS) or one that only advises other processes (EINVAL)
-            let e = io::Error::last_os_error().raw_os_error();
-            if matches!(e, Some(libc::ENOSYS) | Some(libc::EINVAL) | Some(libc::EPERM)) {
-                PIDFD.store(-2, Ordering::Relaxed);
+            // no process_madvise (ENOSYS), no PIDFD_SELF_THREAD (EBADF), no guard markers
+            // through it (EINVAL), or not allowed (EPERM): per-stack guards from now on. A
+            // transient failure (ENOMEM) only affects this slab.
+            if io::Error::last_os_error().raw_os_error() != Some(libc::ENOMEM) {
+                BATCH.store(false, Ordering::Relaxed);
             }
             return false;
         }
