@@ -298,9 +298,11 @@ pub(crate) unsafe fn launch<F: FnOnce() + Send + 'static>(
     builder: may::coroutine::Builder,
     f: F,
 ) -> std::io::Result<()> {
-    // a fresh coroutine: its stack's bookkeeping and `may`'s handles are allocated here
-    crate::heap::fresh_coroutine();
     if may::coroutine::is_coroutine() {
+        // A fresh coroutine made on a worker thread: its stack's bookkeeping and `may`'s
+        // handles are allocated here. (Not on plain threads: one spawning a few actors
+        // should not pay for a reservation it will not use.)
+        crate::heap::fresh_coroutine();
         let f = move || {
             // Back to the spawner at once: the body runs when this worker gets to it.
             may::coroutine::yield_now();
