@@ -73,6 +73,7 @@ pub mod blocking;
 pub mod config;
 mod error;
 pub mod exit;
+mod heap;
 pub mod link;
 pub mod mailbox;
 pub mod mesh;

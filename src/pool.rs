@@ -159,6 +159,8 @@ pub(crate) fn hand_off(f: Job) -> Result<(), Job> {
 /// The body of a new coroutine: run `first`, then serve as a runner until retired.
 pub(crate) fn runner(stack: usize, first: Job) -> impl FnOnce() + Send + 'static {
     move || {
+        // a fresh coroutine's first run: its actor's context is allocated on this thread
+        crate::heap::fresh_coroutine();
         first.run();
         let me = Arc::new(Runner {
             next: Mutex::new(Next::Wait),
@@ -297,6 +299,10 @@ pub(crate) unsafe fn launch<F: FnOnce() + Send + 'static>(
     f: F,
 ) -> std::io::Result<()> {
     if may::coroutine::is_coroutine() {
+        // A fresh coroutine made on a worker thread: its stack's bookkeeping and `may`'s
+        // handles are allocated here. (Not on plain threads: one spawning a few actors
+        // should not pay for a reservation it will not use.)
+        crate::heap::fresh_coroutine();
         let f = move || {
             // Back to the spawner at once: the body runs when this worker gets to it.
             may::coroutine::yield_now();

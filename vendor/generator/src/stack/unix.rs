@@ -111,7 +111,7 @@ mod slab {
     use super::page_size;
     use std::collections::BTreeMap;
     use std::io;
-    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
     use std::sync::Mutex;
 
     /// `madvise` advice installing guard markers (Linux 6.13+; not in `libc` yet).
@@ -224,8 +224,9 @@ mod slab {
             None
         }
 
-        /// Record a new slab at `base` whose first stack is handed out (guard pending).
-        fn insert_taken(&mut self, base: usize, slot: usize, slots: usize) {
+        /// Record a new slab at `base` whose first stack is handed out (its guard pending
+        /// unless `all_guarded`: every guard page of the slab is installed already).
+        fn insert_taken(&mut self, base: usize, slot: usize, slots: usize, all_guarded: bool) {
             let id = self.next_id;
             self.next_id += 1;
             let mut slab = Slab {
@@ -236,6 +237,9 @@ mod slab {
                 guarded: 1,
                 listed: false,
             };
+            if all_guarded {
+                slab.guarded = slab.all();
+            }
             slab.free = slab.all() & !1;
             if slab.free != 0 {
                 slab.listed = true;
@@ -354,6 +358,57 @@ mod slab {
         }
     }
 
+    /// Install the guard pages of all `slots` stacks of a new slab at `base` with one
+    /// `process_madvise` call: one system call and one pass over the slab's page tables per
+    /// [`SLAB_STACKS`](super::SLAB_STACKS) stacks instead of one `madvise` per stack at its
+    /// first hand-out. The process is named by `PIDFD_SELF_THREAD` (Linux 6.15+; the
+    /// calling thread, so its address space): no file descriptor is held, and a forked child
+    /// advises its own memory. `false` if that is not possible here (no guard markers, an
+    /// older kernel, not all guards went in): each stack's guard is then installed when it
+    /// is first handed out, as before.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    unsafe fn install_slab_guards(base: *mut u8, slot: usize, slots: usize) -> bool {
+        /// `PIDFD_SELF_THREAD` (not in `libc` yet).
+        const PIDFD_SELF_THREAD: libc::c_int = -10000;
+        /// Cleared once `process_madvise` refuses: do not ask again.
+        static BATCH: AtomicBool = AtomicBool::new(true);
+        if slots < 2 || !guard_markers() || !BATCH.load(Ordering::Relaxed) {
+            return false;
+        }
+        let page = page_size();
+        let mut iov = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; super::SLAB_STACKS];
+        for (i, v) in iov.iter_mut().enumerate().take(slots) {
+            v.iov_base = base.add(i * slot).cast();
+            v.iov_len = page;
+        }
+        let done = libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF_THREAD,
+            iov.as_ptr(),
+            slots,
+            MADV_GUARD_INSTALL,
+            0,
+        );
+        if done < 0 {
+            // no process_madvise (ENOSYS), no PIDFD_SELF_THREAD (EBADF), no guard markers
+            // through it (EINVAL), or not allowed (EPERM): per-stack guards from now on. A
+            // transient failure (ENOMEM) only affects this slab.
+            if io::Error::last_os_error().raw_os_error() != Some(libc::ENOMEM) {
+                BATCH.store(false, Ordering::Relaxed);
+            }
+            return false;
+        }
+        done as usize == slots * page
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    unsafe fn install_slab_guards(_base: *mut u8, _slot: usize, _slots: usize) -> bool {
+        false
+    }
+
     pub unsafe fn allocate(slot: usize) -> io::Result<*mut u8> {
         const PROT: libc::c_int = libc::PROT_READ | libc::PROT_WRITE;
         const TYPE: libc::c_int = libc::MAP_PRIVATE | libc::MAP_ANON | super::MAP_STACK;
@@ -376,9 +431,10 @@ mod slab {
                 // 6.7+ already implies this for MAP_STACK; older kernels need the advice.
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 libc::madvise(p, len, libc::MADV_NOHUGEPAGE);
+                let all_guarded = install_slab_guards(p.cast(), slot, slots);
                 let addr = p.expose_provenance();
-                lock().insert_taken(addr, slot, slots);
-                (addr, true)
+                lock().insert_taken(addr, slot, slots, all_guarded);
+                (addr, !all_guarded)
             }
         };
         // the stack is ours alone now: no lock needed to install its guard
@@ -525,6 +581,39 @@ mod tests {
             );
             deallocate_stack(again.bottom(), again.len());
             deallocate_stack(b.bottom(), b.len());
+        }
+    }
+
+    /// Whether the page at `addr` can be read through `/proc/self/mem`: a guard marker
+    /// cannot (not even with the access override `/proc/self/mem` has for `PROT_NONE`).
+    fn readable_through_proc_mem(addr: usize) -> bool {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open("/proc/self/mem").unwrap();
+        let mut buf = [0u8; 8];
+        f.seek(SeekFrom::Start(addr as u64)).unwrap();
+        f.read_exact(&mut buf).is_ok()
+    }
+
+    #[test]
+    fn a_new_slab_has_every_guard_installed_at_once() {
+        if !guard_markers() {
+            return;
+        }
+        let size = 7 * page_size();
+        unsafe {
+            let a = allocate_stack(size).unwrap();
+            let base = a.bottom().addr();
+            assert!(!readable_through_proc_mem(base), "the first stack's guard");
+            assert!(readable_through_proc_mem(base + page_size()), "the first stack");
+            for i in 1..slab_stacks(size) {
+                // not handed out yet, and its guard page is a guard already
+                assert!(
+                    !readable_through_proc_mem(base + i * size),
+                    "stack {i}'s guard page is not installed"
+                );
+                assert!(readable_through_proc_mem(base + i * size + page_size()));
+            }
+            deallocate_stack(a.bottom(), a.len());
         }
     }
 
