@@ -26,7 +26,6 @@
 //! (136 blocks allocated and freed, ~136 `mprotect`s, one `madvise`).
 
 use std::cell::Cell;
-use std::mem::MaybeUninit;
 
 /// Bytes a reservation grows the heap by: ~10,000 fresh actors' allocations.
 const RESERVE: usize = 16 << 20;
@@ -66,9 +65,17 @@ pub(crate) fn fresh_coroutine() {
 #[cold]
 #[inline(never)]
 fn reserve() -> (usize, usize) {
-    let blocks: Vec<Box<[MaybeUninit<u8>]>> = (0..RESERVE / BLOCK)
-        .map(|_| Box::new_uninit_slice(BLOCK))
-        .collect();
+    // `try_reserve_exact`, not `Box::new_uninit_slice`: a reservation is only a hint, so
+    // an allocator that refuses (a memory limit, `vm.overcommit_memory=2`) ends it early
+    // instead of aborting the process
+    let mut blocks: Vec<Vec<u8>> = Vec::with_capacity(RESERVE / BLOCK);
+    for _ in 0..RESERVE / BLOCK {
+        let mut block: Vec<u8> = Vec::new();
+        if block.try_reserve_exact(BLOCK).is_err() {
+            break;
+        }
+        blocks.push(block);
+    }
     // keep the compiler from pairing the allocations with their frees and removing both
     std::hint::black_box(&blocks);
     let span = blocks.iter().fold((usize::MAX, 0), |(lo, hi), b| {
