@@ -381,9 +381,12 @@ impl Drop for LiveSlot {
 ///   dropped, so a thread's context follows its inboxes' lives (the newest live one is
 ///   "here"; none left means no context).
 /// - `other`: a node context without an inbox (the network's reader loops).
+/// - `queued`: the actor waited in the pool's queue before it started (see
+///   `pool::start_runner`).
 #[derive(Default)]
 pub(crate) struct Context {
     actor: Option<(Node, Arc<ActorCell>)>,
+    queued: bool,
     inboxes: Vec<(Node, Address)>,
     other: Option<(Node, Option<Address>)>,
 }
@@ -471,6 +474,11 @@ pub(crate) fn reset_coroutine() {
     let old = CONTEXT.with(|c| std::mem::take(&mut *c.borrow_mut()));
     drop(old);
     may::coroutine::reset_local_data_keeping(&CONTEXT);
+}
+
+/// Did the running actor wait in the pool's queue before it started?
+pub(crate) fn taken_off_queue() -> bool {
+    CONTEXT.with(|c| c.borrow().queued)
 }
 
 /// The node and address of the running actor (or of the thread's newest live inbox).
@@ -740,6 +748,7 @@ where
         cell,
         slot,
         f: Box::new(move |mb| f(mb).into_exit()),
+        queued: false,
     };
     match go_job(crate::pool::Job::Actor(job), from_actor) {
         Ok(()) => Ok(addr),
@@ -760,11 +769,14 @@ pub(crate) struct ActorJob {
     slot: LiveSlot,
     /// The user's function, returning its exit reason.
     f: Box<dyn FnOnce(Mailbox) -> ExitReason + Send>,
+    /// It waited in the pool's queue.
+    queued: bool,
 }
 
 impl ActorJob {
     /// It waits in the pool's queue: [`Node::info`] says [`Status::Starting`](crate::observe::Status::Starting).
-    pub(crate) fn mark_queued(&self) {
+    pub(crate) fn mark_queued(&mut self) {
+        self.queued = true;
         self.cell.queue.set_status(crate::observe::Status::Starting);
     }
 }
@@ -776,8 +788,13 @@ pub(crate) fn run(job: ActorJob) {
         cell,
         slot,
         f,
+        queued,
     } = job;
-    CONTEXT.with(|c| c.borrow_mut().actor = Some((node.clone(), cell.clone())));
+    CONTEXT.with(|c| {
+        let mut c = c.borrow_mut();
+        c.actor = Some((node.clone(), cell.clone()));
+        c.queued = queued;
+    });
     // `park::mark_running` with the cell at hand (it would look the context up again).
     crate::watchdog::set_running(Arc::as_ptr(&cell) as usize);
     cell.queue.set_status(crate::observe::Status::Running);
