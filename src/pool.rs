@@ -247,11 +247,25 @@ pub(crate) fn runner(stack: usize, first: Option<Job>) -> impl FnOnce() + Send +
 fn take_queued() -> Option<Job> {
     let mut idle = lock(&IDLE);
     idle.starting = idle.starting.saturating_sub(1);
-    let job = idle.queued.pop_front()?;
-    idle.taken += 1;
-    QUEUED.store(idle.queued.len(), Ordering::Relaxed);
-    Some(Job::Actor(job))
+    idle.pop_queued()
 }
+
+impl Idle {
+    /// Take the oldest queued actor. The queue's buffer is let go once it is empty, if a
+    /// burst made it large (1M queued actors left 40 MB behind).
+    fn pop_queued(&mut self) -> Option<Job> {
+        let job = self.queued.pop_front()?;
+        self.taken += 1;
+        QUEUED.store(self.queued.len(), Ordering::Relaxed);
+        if self.queued.is_empty() && self.queued.capacity() > KEEP_QUEUE {
+            self.queued = VecDeque::new();
+        }
+        Some(Job::Actor(job))
+    }
+}
+
+/// The most queue slots kept once the queue is empty.
+const KEEP_QUEUE: usize = 4096;
 
 /// Between two closures: forget everything of the last one, then take the oldest queued
 /// actor, or park in the pool and return the next closure, or `None` if the runner must end
@@ -266,10 +280,8 @@ fn park_idle(me: &Arc<Runner>) -> Option<Job> {
     let cap = crate::config::current().pool_limit().max(1);
     {
         let mut idle = lock(&IDLE);
-        if let Some(job) = idle.queued.pop_front() {
-            idle.taken += 1;
-            QUEUED.store(idle.queued.len(), Ordering::Relaxed);
-            return Some(Job::Actor(job));
+        if let Some(job) = idle.pop_queued() {
+            return Some(job);
         }
         if idle.runners.len() >= cap {
             return None;
@@ -503,6 +515,36 @@ mod tests {
         assert_eq!(to_retire(KEEP, KEEP, KEEP), 0);
         // Growing (actors ending faster than spawns take them): nothing.
         assert_eq!(to_retire(KEEP + 1000, KEEP + 1000, KEEP + 1001), 0);
+    }
+
+    #[test]
+    fn a_drained_queue_lets_a_large_buffer_go() {
+        const N: usize = 8 * KEEP_QUEUE;
+        let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+        let grew = Arc::new(AtomicUsize::new(0));
+        let g = grew.clone();
+        let parent = node.spawn(move |_| {
+            let node = crate::current_node().unwrap();
+            let all: Vec<Address> = (0..N)
+                .map(|_| {
+                    let a = crate::spawn(|_| {});
+                    g.fetch_max(lock(&IDLE).queued.capacity(), Ordering::Relaxed);
+                    a
+                })
+                .collect();
+            for a in &all {
+                node.wait(a).unwrap();
+            }
+        });
+        node.wait(&parent).unwrap();
+        // The burst was queued (the spawner did not block, so only a worker that stole one
+        // of the first, handed-off actors could take queued ones meanwhile)...
+        assert!(grew.load(Ordering::Relaxed) > KEEP_QUEUE);
+        // ...and once drained, the queue does not keep its buffer.
+        wait_until("the queue to drain", Duration::from_secs(60), || {
+            lock(&IDLE).queued.is_empty()
+        });
+        assert!(lock(&IDLE).queued.capacity() <= KEEP_QUEUE);
     }
 
     #[test]
