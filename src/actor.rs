@@ -381,9 +381,12 @@ impl Drop for LiveSlot {
 ///   dropped, so a thread's context follows its inboxes' lives (the newest live one is
 ///   "here"; none left means no context).
 /// - `other`: a node context without an inbox (the network's reader loops).
+/// - `queued`: the actor waited in the pool's queue before it started (see
+///   `pool::start_runner`).
 #[derive(Default)]
 pub(crate) struct Context {
     actor: Option<(Node, Arc<ActorCell>)>,
+    queued: bool,
     inboxes: Vec<(Node, Address)>,
     other: Option<(Node, Option<Address>)>,
 }
@@ -473,6 +476,11 @@ pub(crate) fn reset_coroutine() {
     may::coroutine::reset_local_data_keeping(&CONTEXT);
 }
 
+/// Did the running actor wait in the pool's queue before it started?
+pub(crate) fn taken_off_queue() -> bool {
+    CONTEXT.with(|c| c.borrow().queued)
+}
+
 /// The node and address of the running actor (or of the thread's newest live inbox).
 pub(crate) fn context() -> Option<(Node, Option<Address>)> {
     CONTEXT.with(|c| c.borrow().get())
@@ -551,21 +559,36 @@ pub(crate) fn checkpoint() {
     }
 }
 
-/// [`checkpoint`] and [`current_node`] with one coroutine-local lookup (for `spawn`).
+/// [`checkpoint`] and [`current_node`] with one coroutine-local lookup (for `spawn`), and
+/// whether this is an actor.
 #[inline]
-fn checkpoint_node() -> Option<Node> {
-    let (doomed, node) = CONTEXT.with(|c| {
+fn checkpoint_node() -> (Option<Node>, bool) {
+    let (doomed, node, actor) = CONTEXT.with(|c| {
         let c = c.borrow();
         let doomed = match &c.actor {
             Some((_, cell)) if cell.queue.is_doomed() => Some(cell.clone()),
             _ => None,
         };
-        (doomed, c.node())
+        (doomed, c.node(), c.actor.is_some())
     });
     if let Some(cell) = doomed {
         die_if_doomed(&cell);
     }
-    node
+    (node, actor)
+}
+
+/// [`checkpoint`], returning whether this is an actor (for a spawn), with one
+/// coroutine-local lookup.
+#[inline]
+fn checkpoint_in_actor() -> bool {
+    let (doomed, actor) = CONTEXT.with(|c| match &c.borrow().actor {
+        Some((_, cell)) => (cell.queue.is_doomed().then(|| cell.clone()), true),
+        None => (None, false),
+    });
+    if let Some(cell) = doomed {
+        die_if_doomed(&cell);
+    }
+    actor
 }
 
 /// A send's hot path: the kill check and [`may_deliver_locally`] for `node_id` (if the
@@ -623,9 +646,10 @@ where
     R: IntoExit,
 {
     // The kill check `start` makes and the node, with one coroutine-local lookup.
-    let node = checkpoint_node().expect("pyact::spawn called outside an actor; use Node::spawn");
+    let (node, actor) = checkpoint_node();
+    let node = node.expect("pyact::spawn called outside an actor; use Node::spawn");
     let cell = node.new_cell(false, Some(std::any::type_name::<F>()));
-    start_checked(&node, cell, f, None).unwrap_or_else(|e| panic!("{e}"))
+    start_checked(&node, cell, f, None, actor).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Start a coroutine with pyact's configured stack: the one place pyact creates coroutines
@@ -634,15 +658,22 @@ where
 /// A warm start hands `f` to an idle coroutine of pyact's pool (`pool::hand_off`); only when
 /// none is idle is a `may` coroutine made, which joins the pool when `f` returns.
 pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {
-    go_job(crate::pool::Job::Task(Box::new(f)))
+    go_job(crate::pool::Job::Task(Box::new(f)), false)
 }
 
-/// [`go`] for a closure or an actor (see `pool::Job`).
-fn go_job(f: crate::pool::Job) -> std::io::Result<()> {
-    let f = match crate::pool::hand_off(f) {
-        Ok(()) => return Ok(()),
-        Err(f) => f,
-    };
+/// [`go`] for a closure or an actor (see `pool::Job`); `may_queue`: an actor spawned by an
+/// actor may wait in the pool's queue for a runner instead of getting a fresh coroutine
+/// (see `pool`, "Spawned before it has a coroutine").
+fn go_job(f: crate::pool::Job, may_queue: bool) -> std::io::Result<()> {
+    match crate::pool::hand_off(f, may_queue) {
+        Ok(()) => Ok(()),
+        Err(f) => fresh_runner(Some(f)),
+    }
+}
+
+/// Start a new `may` coroutine that runs `first` (if any), then serves as a runner of the
+/// pool (`pool::runner`).
+pub(crate) fn fresh_runner(first: Option<crate::pool::Job>) -> std::io::Result<()> {
     let words = crate::config::stack_words();
     let builder = may::coroutine::Builder::new().stack_size(words);
     // SAFETY: `may` marks spawning unsafe for two reasons. (1) Thread-local storage: a
@@ -661,7 +692,7 @@ fn go_job(f: crate::pool::Job) -> std::io::Result<()> {
     // here and becomes an error. Unwinding from there is sound: the stack allocation fails
     // before the coroutine exists, and the closure (with whatever it owns) is simply dropped.
     let spawned = catch_unwind(AssertUnwindSafe(move || unsafe {
-        crate::pool::launch(builder, crate::pool::runner(words, f))
+        crate::pool::launch(builder, crate::pool::runner(words, first))
     }));
     match spawned {
         Ok(r) => r,
@@ -683,16 +714,18 @@ where
     F: FnOnce(Mailbox) -> R + Send + 'static,
     R: IntoExit,
 {
-    checkpoint();
-    start_checked(node, cell, f, link_to)
+    let from_actor = checkpoint_in_actor();
+    start_checked(node, cell, f, link_to, from_actor)
 }
 
-/// [`start`] after its kill check.
+/// [`start`] after its kill check; `from_actor`: the spawner is an actor (its child may wait
+/// for a runner in the pool's queue).
 fn start_checked<F, R>(
     node: &Node,
     cell: Arc<ActorCell>,
     f: F,
     link_to: Option<Address>,
+    from_actor: bool,
 ) -> Result<Address, SpawnError>
 where
     F: FnOnce(Mailbox) -> R + Send + 'static,
@@ -715,8 +748,9 @@ where
         cell,
         slot,
         f: Box::new(move |mb| f(mb).into_exit()),
+        queued: false,
     };
-    match go_job(crate::pool::Job::Actor(job)) {
+    match go_job(crate::pool::Job::Actor(job), from_actor) {
         Ok(()) => Ok(addr),
         Err(e) => {
             // The closure (and the live slot in it) was dropped by the failed spawn.
@@ -735,6 +769,16 @@ pub(crate) struct ActorJob {
     slot: LiveSlot,
     /// The user's function, returning its exit reason.
     f: Box<dyn FnOnce(Mailbox) -> ExitReason + Send>,
+    /// It waited in the pool's queue.
+    queued: bool,
+}
+
+impl ActorJob {
+    /// It waits in the pool's queue: [`Node::info`] says [`Status::Starting`](crate::observe::Status::Starting).
+    pub(crate) fn mark_queued(&mut self) {
+        self.queued = true;
+        self.cell.queue.set_status(crate::observe::Status::Starting);
+    }
 }
 
 /// The body of an actor's coroutine: run its function, then record its end.
@@ -744,12 +788,29 @@ pub(crate) fn run(job: ActorJob) {
         cell,
         slot,
         f,
+        queued,
     } = job;
-    CONTEXT.with(|c| c.borrow_mut().actor = Some((node.clone(), cell.clone())));
+    CONTEXT.with(|c| {
+        let mut c = c.borrow_mut();
+        c.actor = Some((node.clone(), cell.clone()));
+        c.queued = queued;
+    });
     // `park::mark_running` with the cell at hand (it would look the context up again).
     crate::watchdog::set_running(Arc::as_ptr(&cell) as usize);
+    cell.queue.set_status(crate::observe::Status::Running);
+    // Killed (or ended by an exit signal) before it started, e.g. while it waited in the
+    // pool's queue: it never runs, as in Erlang (its function is dropped unrun).
+    let doomed = if cell.queue.is_doomed() {
+        cell.take_doom()
+    } else {
+        None
+    };
     let mailbox = Mailbox::new(cell.clone(), node.clone(), false);
-    let reason = match catch_unwind(AssertUnwindSafe(move || f(mailbox))) {
+    let ran = match doomed {
+        Some(reason) => Ok(reason),
+        None => catch_unwind(AssertUnwindSafe(move || f(mailbox))),
+    };
+    let reason = match ran {
         Ok(r) => r,
         Err(payload) => {
             let reason = reason_from_panic(payload);
@@ -768,7 +829,8 @@ pub(crate) fn run(job: ActorJob) {
     // teardown of its local storage: the cell holds the mailbox's blocker, and a blocker
     // dropped in that teardown while the coroutine was resumed from inside its own park
     // (a wake that raced the park) waits forever for that park to return.
-    crate::park::mark_parked();
+    // (Not `park::mark_parked`: this runner looks at the pool's queue itself next.)
+    crate::watchdog::set_running(0);
 }
 
 /// Spawn an actor linked to the current actor, on its node: the free-function form of

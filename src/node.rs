@@ -252,6 +252,12 @@ impl Node {
     /// Spawn an actor running `f`, which gets the actor's [`Mailbox`] as its argument
     /// (arguments are passed by closure capture, as with `std::thread::spawn`).
     ///
+    /// The actor exists when this returns (sends, links, monitors, kills and `wait` work on
+    /// it); it runs later, when a worker gets to it. An actor spawned by an actor while
+    /// every coroutine is busy waits for one without a stack of its own ([`Node::info`]
+    /// says [`Status::Starting`](crate::observe::Status::Starting)) and starts when a coroutine is
+    /// free or its spawner blocks; one killed before it starts never runs `f`.
+    ///
     /// # Panics
     /// If the actor cannot be spawned (see [`Node::try_spawn`] for the typed error).
     pub fn spawn<F, R>(&self, f: F) -> Address

@@ -55,6 +55,9 @@ pub enum Status {
     Sleeping = 4,
     /// Parked while a helper thread runs its [`blocking`](crate::blocking()) function.
     Blocking = 5,
+    /// Spawned but not started: waiting for a coroutine to run on (an actor spawned by an
+    /// actor while every coroutine was busy; see [`Node::spawn`]).
+    Starting = 6,
 }
 
 impl Status {
@@ -65,6 +68,7 @@ impl Status {
             3 => Status::Waiting,
             4 => Status::Sleeping,
             5 => Status::Blocking,
+            6 => Status::Starting,
             _ => Status::Running,
         }
     }

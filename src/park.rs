@@ -37,9 +37,12 @@ pub(crate) fn timeout_until(deadline: Instant) -> Option<Duration> {
     ))
 }
 
-/// The worker is about to park the running actor (see [`crate::watchdog`]).
+/// The worker is about to park the running actor (see [`crate::watchdog`]), or the running
+/// actor to yield: if actors wait in the pool's queue, someone must go on running them
+/// (`pool::before_block`).
 #[inline]
 pub(crate) fn mark_parked() {
+    crate::pool::before_block();
     crate::watchdog::set_running(0);
 }
 

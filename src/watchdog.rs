@@ -56,13 +56,17 @@ pub(crate) fn set_running(cell_ptr: usize) {
     });
 }
 
-/// Start the watchdog thread (once per process) if the configuration asks for one.
+/// How often the watchdog thread looks when the configuration turns the reports off: it
+/// still keeps the pool's queued actors moving (`pool::unstick`).
+const BACKSTOP_PERIOD: Duration = Duration::from_millis(25);
+
+/// Start the watchdog thread (once per process). With the reports off
+/// ([`Config::watchdog`](crate::Config::watchdog)`(None)`) it only keeps the pool's queued
+/// actors moving (see `pool`, "Spawned before it has a coroutine").
 pub(crate) fn start() {
     static START: Once = Once::new();
     START.call_once(|| {
-        let Some(threshold) = crate::config::current().watchdog_threshold() else {
-            return;
-        };
+        let threshold = crate::config::current().watchdog_threshold();
         let spawned = std::thread::Builder::new()
             .name("pyact-watchdog".into())
             .spawn(move || watch(threshold));
@@ -81,11 +85,18 @@ struct Seen {
     reported: bool,
 }
 
-fn watch(threshold: Duration) {
-    let period = (threshold / 4).max(Duration::from_millis(1));
+fn watch(threshold: Option<Duration>) {
+    let period = threshold.map_or(BACKSTOP_PERIOD, |t| {
+        (t / 4).clamp(Duration::from_millis(1), BACKSTOP_PERIOD)
+    });
     let mut seen: Vec<Seen> = Vec::new();
+    let mut taken = 0;
     loop {
         std::thread::sleep(period);
+        taken = crate::pool::unstick(taken);
+        let Some(threshold) = threshold else {
+            continue;
+        };
         // New threads join the watch list.
         {
             let mut all = slots().lock().unwrap_or_else(|p| p.into_inner());
