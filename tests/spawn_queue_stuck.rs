@@ -1,6 +1,7 @@
 //! A queued actor starts even when its spawner never makes another pyact call (src/pool.rs,
-//! "What the claim assumes"): the watchdog thread's look starts a runner for it, also with
-//! the watchdog's reports turned off. Own test binary: two workers, fixed by `Config` (with
+//! "What the claim assumes"): the runner its spawn put on its way, stolen by the other
+//! worker, or else the watchdog thread's look, starts it, also with the watchdog's reports
+//! turned off. Own test binary: two workers, fixed by `Config` (with
 //! one worker, a spinning actor holds the only worker and nothing else can run at all).
 
 use std::sync::Arc;
@@ -31,8 +32,8 @@ fn a_queued_actor_starts_while_its_spawner_spins_without_a_pyact_call() {
                 queued.then_some((a, ran))
             })
             .expect("no spawn from an actor was ever queued");
-        // No pyact call from here on: only the watchdog thread can start it (the victims
-        // spawned before it sit on this busy worker's queue until the other one steals them).
+        // No pyact call from here on: only the runner on its way (on this busy worker's
+        // queue until the other worker steals it) or the watchdog thread can start it.
         let t0 = Instant::now();
         while !started.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(120) {
             std::hint::spin_loop();
