@@ -127,12 +127,8 @@ struct Shard {
 /// Hashing for the actor tables, keyed by this node's own actor ids. SipHash (the std
 /// default, built to resist keys chosen by an attacker) was ~9% of the instructions of a
 /// spawn + exit + wait. Here the keys that go *in* are ids this node handed out in sequence;
-/// ids read from the wire are only looked up, which cannot make the table degrade.
-///
-/// The hash keeps neighbouring ids in neighbouring buckets (see [`IdHasher::write_u64`]):
-/// actors spawned together mostly end together (a ring, a burst of workers), and with
-/// scattered buckets every removal from a large table was a cache miss (the live table's
-/// `remove` was ~8% of a 200k ring's pass, nearly all on the bucket's load).
+/// ids read from the wire are only looked up, which cannot make the table degrade. A
+/// multiply by the golden-ratio constant spreads sequential ids over all bits.
 type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
 #[derive(Default)]
@@ -146,16 +142,8 @@ impl std::hash::Hasher for IdHasher {
         }
     }
 
-    /// The low bits (the bucket: `hashbrown` takes the hash modulo its power-of-two bucket
-    /// count) are the id's rank within its shard, `id / SHARDS`, so that a shard's ids in
-    /// sequence fill consecutive buckets (four to a cache line in the live table) and never
-    /// collide while fewer than the table's capacity of them are alive. The top 7 bits
-    /// (`hashbrown`'s tag, compared 16 at a time before any key is) come from the
-    /// golden-ratio multiply, so that the tags of neighbours differ.
     fn write_u64(&mut self, n: u64) {
-        const TAG: u64 = 0x7F << 57;
-        let mixed = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = (mixed & TAG) | ((n / SHARDS as u64) & !TAG);
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 
     fn finish(&self) -> u64 {
@@ -754,7 +742,6 @@ pub(crate) fn home_node(addr: &Address) -> Option<Node> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
 
     #[test]
     fn a_shut_down_node_is_never_picked_as_the_oldest() {
@@ -769,42 +756,5 @@ mod tests {
         );
         assert_eq!(oldest_live([old.clone()]), None);
         assert!(any_local_node().is_some_and(|n| n != old));
-    }
-
-    fn id_hash(id: u64) -> u64 {
-        use std::hash::BuildHasher;
-        IdHash::default().hash_one(id)
-    }
-
-    #[test]
-    fn a_shards_ids_in_sequence_take_consecutive_buckets_with_varied_tags() {
-        const TAG: u64 = 0x7F << 57;
-        let mut tags = HashSet::new();
-        for shard in 0..SHARDS as u64 {
-            for rank in 1_000..1_256u64 {
-                let id = rank * SHARDS as u64 + shard;
-                // The bucket part is the rank: neighbours sit side by side.
-                assert_eq!(id_hash(id) & !TAG, rank, "id {id}");
-                tags.insert(id_hash(id) & TAG);
-            }
-        }
-        // The tag part still tells neighbours apart (128 possible values).
-        assert!(tags.len() > 100, "only {} distinct tags", tags.len());
-    }
-
-    #[test]
-    fn a_large_table_of_sequential_ids_finds_every_live_id_and_no_dead_one() {
-        // What the live table does: ids of one shard in sequence go in, most come out.
-        let mut t: HashMap<u64, u64, IdHash> = HashMap::default();
-        let ids = (0..50_000u64).map(|r| r * SHARDS as u64 + 3);
-        for id in ids.clone() {
-            t.insert(id, id);
-        }
-        for id in ids.clone().filter(|id| id % 7 != 0) {
-            assert_eq!(t.remove(&id), Some(id));
-        }
-        for id in ids {
-            assert_eq!(t.get(&id).copied(), (id % 7 == 0).then_some(id));
-        }
     }
 }
