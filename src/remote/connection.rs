@@ -8,17 +8,10 @@
 //!   exit and down signals) never wait, so a reader can always answer; they may overshoot the
 //!   bound by one more limit's worth, past which the peer is evidently not reading its
 //!   replies and the connection is dropped.
-//! - A user message sent while the connection is quiet (outbox empty, nobody writing, the
-//!   last write ended at least [`COALESCE`] ago) is **written by its sender**, without
-//!   blocking: whatever the socket does not take at once goes to the front of the outbox for
-//!   the writer. This saves the hop to the writer coroutine (and the timer its park cancels,
-//!   which woke `may`'s timer thread for every message). Messages closer together than
-//!   that are queued, so a burst still leaves in few syscalls.
 //! - The **writer** takes the whole outbox at once (so under load many small messages share
 //!   one syscall) and writes it with a deadline of `write_timeout`: a peer that stops reading
 //!   is dropped when the deadline passes. When the outbox stays empty for the heartbeat
-//!   interval it writes a `Heartbeat` frame. One party writes at a time (the writer or one
-//!   sender, `Outbox::busy`), so bytes leave in the order they were queued.
+//!   interval it writes a `Heartbeat` frame.
 //! - The **reader** reads into a [`Decoder`] and hands each frame to the node
 //!   ([`super::dispatch::on_frame`]), in order, yielding its worker after every read so a
 //!   flood from one peer never starves local actors. A read that sees nothing for the
@@ -53,35 +46,21 @@ pub(crate) enum PushError {
     Overloaded,
 }
 
-/// A sender writes its message itself only if the last write ended at least this long ago;
-/// closer messages are queued for the writer, which sends them together. Far below a round
-/// trip between two nodes (tens of microseconds), far above the gap between the messages of
-/// a burst (about a microsecond).
-pub(crate) const COALESCE: Duration = Duration::from_micros(20);
-
 /// The encoded frames waiting for the writer, and who waits for what.
 ///
-/// No [`Blocker`] is ever dropped while the outbox is locked. Dropping the last handle of a
-/// blocker whose wake-up `may` is still delivering (the unpark raced the park) makes the
-/// dropping coroutine *yield* until the delivery ends (`may::park::Park::drop`). A coroutine
-/// that yields holding this `std` mutex leaves every other coroutine that reaches the lock
-/// blocking its worker *thread*: with thousands of coroutines queueing frames on one
-/// connection, every worker of the process blocked on it and nothing ever ran again
-/// (issue 9: `tests/remote_under_attack.rs`). So blockers are taken out under the lock and
-/// woken and dropped after it.
+/// No [`Blocker`] may be dropped while the outbox is locked. Dropping the last handle of a
+/// blocker whose wake-up `may` is still delivering (an unpark that raced the park) makes
+/// the dropping coroutine *yield* until the delivery ends (`may::park::Park::drop`). A
+/// coroutine that yields holding this `std` mutex leaves every other coroutine that reaches
+/// the lock blocking its worker *thread*: with thousands of coroutines queueing frames on
+/// one connection, every worker of the process blocked on it for good (issue 9: a writer
+/// loop that dropped its blocker under the re-taken lock; `tests/remote_under_attack.rs`).
+/// So blockers are taken out under the lock, and woken and dropped after it.
 #[derive(Default)]
 struct Outbox {
     buf: Vec<u8>,
     /// Frames in `buf`.
     frames: u64,
-    /// Someone (the writer, or a sender writing its own message) is handing bytes to the
-    /// socket; everyone else queues behind it.
-    busy: bool,
-    /// The front of `buf` is the tail of a message a sender wrote in part: already counted
-    /// as sent (`Traffic`), this many bytes and frames of `buf`.
-    counted: (usize, u64),
-    /// When the last write to the socket ended.
-    last_write: Option<Instant>,
     /// The writer, parked until there is something to write.
     writer: Option<Arc<Blocker>>,
     /// Senders parked until the writer makes room.
@@ -113,11 +92,10 @@ pub(crate) struct Conn {
     write_timeout: Duration,
     send_timeout: Duration,
     closed: AtomicBool,
-    /// A plain duplicate of the socket, for `shutdown` and for senders that write their
-    /// message themselves (non-blocking: the socket is in non-blocking mode). Not registered
-    /// with `may`'s event loop: every registration of a socket is woken by every event it
-    /// asks for, and an extra one asking for reads woke a second worker on each incoming
-    /// packet (which then stole the reader's freshly woken actors, see `run`).
+    /// A plain duplicate of the socket, for `shutdown`. Not registered with `may`'s event
+    /// loop: every registration of a socket is woken by every event it asks for, and an
+    /// extra one asking for reads woke a second worker on each incoming packet (which then
+    /// stole the reader's freshly woken actors, see `run`).
     stream: std::net::TcpStream,
     /// What the peer placed here through this connection.
     pub(crate) placed: Mutex<Placed>,
@@ -127,11 +105,10 @@ pub(crate) struct Conn {
     pub(crate) traffic: Traffic,
 }
 
-/// A connection's traffic counters. Each has one writer at a time (the reader loop for
-/// `*_in`; for `*_out` whoever holds the outbox's `busy` flag, the writer loop or a sender
-/// writing directly), which stores the new total once per frame read, per read, or per
-/// write (before the bytes go out): a relaxed store, no read-modify-write. So a frame is
-/// counted before its effect can be seen.
+/// A connection's traffic counters. Each has one writer (the reader loop for `*_in`, the
+/// writer loop for `*_out`), which keeps a running total and stores it once per frame read,
+/// per read, or per batch written (before the batch goes out): a relaxed store, no
+/// read-modify-write, no lock. So a frame is counted before its effect can be seen.
 #[derive(Default)]
 pub(crate) struct Traffic {
     /// Frames received and dispatched (heartbeats excluded).
@@ -177,10 +154,9 @@ impl Conn {
         self.placed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Send a user message's bytes: written at once by the caller when the connection is
-    /// quiet (see the module docs), else queued, waiting (at most the send timeout) for room
-    /// when the outbox is full. An empty outbox takes any one frame, so a frame larger than
-    /// the bound still travels.
+    /// Queue a user message's bytes, waiting (at most the send timeout) for room when the
+    /// outbox is full. An empty outbox takes any one frame, so a frame larger than the bound
+    /// still travels.
     pub(crate) fn push(&self, bytes: &[u8]) -> Result<(), PushError> {
         let mut deadline: Option<Instant> = None;
         loop {
@@ -188,19 +164,10 @@ impl Conn {
                 return Err(PushError::Closed);
             }
             let mut out = self.outbox();
-            if out.buf.is_empty()
-                && !out.busy
-                && out.last_write.is_none_or(|t| t.elapsed() >= COALESCE)
-            {
-                out.busy = true;
-                drop(out);
-                return self.write_direct(bytes);
-            }
             if out.buf.is_empty() || out.buf.len() + bytes.len() <= self.limit {
                 out.buf.extend_from_slice(bytes);
                 out.frames += 1;
-                // A busy writer looks again when done; a busy sender wakes the writer.
-                let w = if out.busy { None } else { out.writer.take() };
+                let w = out.writer.take();
                 drop(out);
                 if let Some(w) = w {
                     w.unpark();
@@ -222,62 +189,6 @@ impl Conn {
         }
     }
 
-    /// Write one message from the sender's own coroutine or thread, the caller holding
-    /// `busy`. Never blocks: what the socket does not take goes to the front of the outbox
-    /// (ahead of anything queued meanwhile) and the writer sends it, under its deadline.
-    fn write_direct(&self, bytes: &[u8]) -> Result<(), PushError> {
-        // Counted before the bytes go out (see `Traffic`); `busy` makes this the only writer.
-        let t = &self.traffic;
-        t.frames_out
-            .store(t.frames_out.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        t.bytes_out.store(
-            t.bytes_out.load(Ordering::Relaxed) + bytes.len() as u64,
-            Ordering::Relaxed,
-        );
-        let written = match (&self.stream).write(bytes) {
-            Ok(n) => Ok(n),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(0)
-            }
-            Err(e) => Err(e),
-        };
-        let mut out = self.outbox();
-        out.busy = false;
-        out.last_write = Some(Instant::now());
-        let rest = match written {
-            Ok(n) => &bytes[n..],
-            Err(e) => {
-                drop(out);
-                log::warn!(
-                    "connection to {}: write failed: {e}; dropping it",
-                    self.peer
-                );
-                self.close();
-                return Err(PushError::Closed);
-            }
-        };
-        if !rest.is_empty() {
-            out.buf.splice(0..0, rest.iter().copied());
-            out.frames += 1;
-            out.counted = (rest.len(), 1);
-        }
-        let w = if out.buf.is_empty() {
-            None
-        } else {
-            out.writer.take()
-        };
-        drop(out);
-        if let Some(w) = w {
-            w.unpark();
-        }
-        Ok(())
-    }
-
     /// Queue a control frame (a reply or a signal): never waits. Past twice the bound the
     /// peer is not reading what it asked for, and the connection is dropped.
     pub(crate) fn push_frame(&self, f: &Frame) -> Result<(), PushError> {
@@ -297,7 +208,7 @@ impl Conn {
         }
         encode_into(f, &mut out.buf);
         out.frames += 1;
-        let w = if out.busy { None } else { out.writer.take() };
+        let w = out.writer.take();
         drop(out);
         if let Some(w) = w {
             w.unpark();
@@ -420,37 +331,37 @@ pub(crate) struct Beat {
 /// Write the outbox until the connection closes or a write fails; returns why it ended.
 fn write_loop(conn: &Conn, stream: &mut SplitWriter<TcpStream>, beat: Beat) -> String {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let (mut frames_out, mut bytes_out) = (0u64, 0u64);
     loop {
-        let (batch_frames, counted, senders) = loop {
+        let batch_frames: u64;
+        let senders = {
             let mut out = conn.outbox();
-            // Write when there is something to write and nobody else is writing; else park
-            // (a sender that finds the outbox non-empty when done wakes us).
-            if !out.buf.is_empty() && !out.busy {
-                out.busy = true;
-                std::mem::swap(&mut out.buf, &mut batch);
-                break (
-                    std::mem::take(&mut out.frames),
-                    std::mem::take(&mut out.counted),
-                    std::mem::take(&mut out.senders),
-                );
-            }
-            let me = Blocker::current();
-            out.writer = Some(me.clone());
-            drop(out);
-            if conn.is_closed() {
-                return "closed".into();
-            }
-            let timed_out = me.park(Some(beat.interval)).is_err();
-            let mine = {
-                let mut out = conn.outbox();
-                if timed_out && out.buf.is_empty() && !out.busy {
-                    encode_into(&Frame::Heartbeat, &mut out.buf);
+            if out.buf.is_empty() {
+                let me = Blocker::current();
+                out.writer = Some(me.clone());
+                drop(out);
+                if conn.is_closed() {
+                    return "closed".into();
                 }
-                out.writer.take()
-            };
-            // Both handles of the blocker go after the lock is released: see `Outbox`.
-            drop(mine);
-            drop(me);
+                let timed_out = me.park(Some(beat.interval)).is_err();
+                // Declared after `me`, so released before `me` is dropped (see `Outbox`).
+                let mut out = conn.outbox();
+                out.writer = None;
+                if out.buf.is_empty() {
+                    if timed_out {
+                        encode_into(&Frame::Heartbeat, &mut out.buf);
+                    } else {
+                        continue;
+                    }
+                }
+                std::mem::swap(&mut out.buf, &mut batch);
+                batch_frames = std::mem::take(&mut out.frames);
+                std::mem::take(&mut out.senders)
+            } else {
+                std::mem::swap(&mut out.buf, &mut batch);
+                batch_frames = std::mem::take(&mut out.frames);
+                std::mem::take(&mut out.senders)
+            }
         };
         for s in senders {
             s.unpark();
@@ -460,15 +371,10 @@ fn write_loop(conn: &Conn, stream: &mut SplitWriter<TcpStream>, beat: Beat) -> S
         }
         // Published before the write: whoever sees the peer's answer to this batch sees it
         // counted. (A write that fails ends the connection, and its counters with it.)
-        let t = &conn.traffic;
-        t.frames_out.store(
-            t.frames_out.load(Ordering::Relaxed) + batch_frames - counted.1,
-            Ordering::Relaxed,
-        );
-        t.bytes_out.store(
-            t.bytes_out.load(Ordering::Relaxed) + (batch.len() - counted.0) as u64,
-            Ordering::Relaxed,
-        );
+        frames_out += batch_frames;
+        bytes_out += batch.len() as u64;
+        conn.traffic.frames_out.store(frames_out, Ordering::Relaxed);
+        conn.traffic.bytes_out.store(bytes_out, Ordering::Relaxed);
         if let Err(e) = stream.write_all(&batch) {
             return if matches!(
                 e.kind(),
@@ -482,11 +388,6 @@ fn write_loop(conn: &Conn, stream: &mut SplitWriter<TcpStream>, beat: Beat) -> S
             } else {
                 format!("write failed: {e}")
             };
-        }
-        {
-            let mut out = conn.outbox();
-            out.busy = false;
-            out.last_write = Some(Instant::now());
         }
         batch.clear();
         if batch.capacity() > 1 << 20 {
