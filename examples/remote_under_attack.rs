@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pyact::{Address, Mesh, Node, SendError, SpawnOptions, json};
+use pyact::{Address, Mesh, Node, NodeOptions, SendError, SpawnOptions, json};
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -136,7 +136,13 @@ fn attack(args: &[String]) {
     let victim = args[0].clone();
     let slow: Address = args[1].parse().unwrap();
     let long_lived: Address = args[2].parse().unwrap();
-    let attacker = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    // The attacker never gives up on the victim (its writer waits as long as it takes for
+    // the victim to read): the victim, not the attacker, must bound what the attack costs
+    // it. Its flood's sends give up after a second of a full queue (counted as overloaded).
+    let opts = NodeOptions::default()
+        .write_timeout(Duration::from_secs(600))
+        .send_timeout(Duration::from_secs(1));
+    let attacker = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     // Row 3: trickling handshakes: a frame header announcing 4000 bytes, then one byte a
     // second; a connection the victim closes is opened again.
@@ -163,12 +169,17 @@ fn attack(args: &[String]) {
             reopened
         })
     };
-    // Row 6: many remote waits on one long-lived actor.
+    // Row 6: many remote waits on one long-lived actor. A wait that ends before the attack
+    // does (it should not: the actor lives on) is counted, with the first reason.
+    let ended = Arc::new(AtomicU64::new(0));
+    let first_end = Arc::new(std::sync::Mutex::new(None::<String>));
     let waiters: Vec<Address> = (0..5_000)
         .map(|_| {
-            let t = long_lived.clone();
+            let (t, ended, first_end) = (long_lived.clone(), ended.clone(), first_end.clone());
             attacker.spawn(move |_| {
-                let _ = pyact::current_node().unwrap().wait(&t);
+                let r = pyact::current_node().unwrap().wait_reason(&t);
+                ended.fetch_add(1, Ordering::Relaxed);
+                first_end.lock().unwrap().get_or_insert(format!("{r:?}"));
             })
         })
         .collect();
@@ -195,10 +206,12 @@ fn attack(args: &[String]) {
     stop.store(true, Ordering::Relaxed);
     let _ = attacker.wait(&flood);
     println!(
-        "  attacker: flood {} sent, {} overloaded; {} remote waits; trickling connections reopened after the victim closed them: {}",
+        "  attacker: flood {} sent, {} overloaded; {} remote waits, {} ended early ({}); trickling connections reopened after the victim closed them: {}",
         sent.load(Ordering::Relaxed),
         overloaded.load(Ordering::Relaxed),
         waiters.len(),
+        ended.load(Ordering::Relaxed),
+        first_end.lock().unwrap().as_deref().unwrap_or("none"),
         trickle.join().unwrap()
     );
     std::process::exit(0);

@@ -47,6 +47,15 @@ pub(crate) enum PushError {
 }
 
 /// The encoded frames waiting for the writer, and who waits for what.
+///
+/// No [`Blocker`] may be dropped while the outbox is locked. Dropping the last handle of a
+/// blocker whose wake-up `may` is still delivering (an unpark that raced the park) makes
+/// the dropping coroutine *yield* until the delivery ends (`may::park::Park::drop`). A
+/// coroutine that yields holding this `std` mutex leaves every other coroutine that reaches
+/// the lock blocking its worker *thread*: with thousands of coroutines queueing frames on
+/// one connection, every worker of the process blocked on it for good (issue 9: a writer
+/// loop that dropped its blocker under the re-taken lock; `tests/remote_under_attack.rs`).
+/// So blockers are taken out under the lock, and woken and dropped after it.
 #[derive(Default)]
 struct Outbox {
     buf: Vec<u8>,
@@ -335,6 +344,7 @@ fn write_loop(conn: &Conn, stream: &mut SplitWriter<TcpStream>, beat: Beat) -> S
                     return "closed".into();
                 }
                 let timed_out = me.park(Some(beat.interval)).is_err();
+                // Declared after `me`, so released before `me` is dropped (see `Outbox`).
                 let mut out = conn.outbox();
                 out.writer = None;
                 if out.buf.is_empty() {
