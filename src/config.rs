@@ -122,7 +122,11 @@ impl Config {
     }
 
     /// How many ended actors per node keep their exit reason for a late
-    /// [`Node::wait`](crate::Node::wait) (oldest forgotten first; default 65,536).
+    /// [`Node::wait`](crate::Node::wait) (oldest forgotten first; default 65,536). A wait
+    /// on an actor whose record was forgotten gets
+    /// [`ExitReason::NoSuchActor`](crate::ExitReason::NoSuchActor), Erlang's `noproc`: a
+    /// program that waits for more actors than this after they end should wait while they
+    /// run, or monitor them.
     pub fn exit_records(mut self, n: usize) -> Self {
         self.exit_records = n;
         self
