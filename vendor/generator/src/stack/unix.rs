@@ -604,7 +604,10 @@ mod tests {
             let a = allocate_stack(size).unwrap();
             let base = a.bottom().addr();
             assert!(!readable_through_proc_mem(base), "the first stack's guard");
-            assert!(readable_through_proc_mem(base + page_size()), "the first stack");
+            assert!(
+                readable_through_proc_mem(base + page_size()),
+                "the first stack"
+            );
             for i in 1..slab_stacks(size) {
                 // not handed out yet, and its guard page is a guard already
                 assert!(
