@@ -271,26 +271,34 @@ impl Scheduler {
         let local = unsafe { self.local_queues.get_unchecked(id) };
         let global = unsafe { self.global_queues.get_unchecked(from) };
         let lock = unsafe { self.global_locks.get_unchecked(from) };
-        if global.is_empty() {
-            return;
-        }
-        if lock
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return;
-        }
-        let mut v = global.bulk_pop();
-        while !v.is_empty() {
-            for co in v {
-                #[cfg(feature = "work_steal")]
-                local.push_back(co);
-                #[cfg(not(feature = "work_steal"))]
-                local.push(co);
+        // A consumer that finds the lock taken leaves, counting on the holder to take what
+        // it saw. So the holder looks again after it lets go: a coroutine pushed after the
+        // holder's last pop, whose owner was woken for it and found the lock taken, would
+        // otherwise stay in the queue with every worker asleep (SeqCst on the lock, so that
+        // the look again cannot move before the release).
+        loop {
+            if global.is_empty() {
+                return;
             }
-            v = global.bulk_pop();
+            if lock
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                return;
+            }
+            let mut v = global.bulk_pop();
+            while !v.is_empty() {
+                for co in v {
+                    #[cfg(feature = "work_steal")]
+                    local.push_back(co);
+                    #[cfg(not(feature = "work_steal"))]
+                    local.push(co);
+                }
+                v = global.bulk_pop();
+            }
+            lock.store(false, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
         }
-        lock.store(false, Ordering::Release);
     }
 
     #[inline]
