@@ -147,17 +147,13 @@ fn a_node_under_attack_keeps_serving_its_legit_peer_and_the_attacking_node_stays
 /// The whole outcome: besides the above, the victim registers every one of the attacker's
 /// waits and keeps taking the flood at the slow actor's pace.
 ///
-/// Ignored for now: on a loaded box (about 1 run in 15, more with a build running beside
-/// it) the victim's reader for the attacker's connection stops reading with data pending
-/// in its socket (hundreds of KiB in the kernel's receive queue, the victim's `may`
-/// workers idle in `epoll_wait`, the attacker alive and reporting, its sends overloaded).
-/// Seen on main 446377c as well, so not the direct write's doing. Pinned to one core it
-/// stalls in nearly every run: a probe put the reader inside the dispatch of a flood
-/// message to the slow actor's full mailbox (`push_waiting`, which should give up after
-/// `mailbox_wait`), with both workers asleep. Cause not found yet.
-/// Run with `cargo test --test remote_under_attack -- --ignored`.
+/// This used to stall on a loaded box (about 1 run in 15; nearly every run pinned to one
+/// core, two at once): the victim's reader stopped reading with data pending in its socket,
+/// both of its workers asleep. `may` lost a park's timeout when the parking worker was
+/// preempted between arming the timer and storing the coroutine (`vendor/may/PYACT-PATCH.md`,
+/// fifth patch; `tests/lost_timeout.rs`): the slow actor's `sleep`, or the reader's wait for
+/// room in the slow actor's full mailbox, never ended.
 #[test]
-#[ignore = "open: the victim's reader can stall with data pending (see the doc comment)"]
 fn a_node_under_attack_registers_every_wait_and_keeps_taking_the_flood() {
     under_attack(true);
 }
