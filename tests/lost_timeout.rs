@@ -8,27 +8,27 @@
 //! that was a `sleep` that never returned, or a connection's reader stuck for good in a
 //! full bounded mailbox with data pending in its socket (`tests/remote_under_attack.rs`).
 //!
-//! Here actors sleep 1 to 12 ms at a time while busy actors keep the workers at full load
-//! and busy threads compete with them for the cores, so that a worker is often preempted
-//! (arming a timer wakes the timer thread, which preempts it at exactly the wrong moment)
-//! and waits its turn for longer than a timeout. Every sleeping actor must get through all
-//! of its sleeps; the deadline is generous, and the assertion is about what happened, not
-//! how fast. The race shows best on one core: `taskset -c 0 cargo test --test lost_timeout`.
+//! Here actors park with timeouts of 1 to 2 ms (through `may` directly: a timeout of its own
+//! to the nanosecond gives each park a timer list of its own, so arming it wakes the timer
+//! thread, which may preempt the worker at exactly the wrong moment) while busy actors keep
+//! the workers at full load and busy threads compete with them for the cores, so that a
+//! preempted worker waits its turn for longer than the timeout. Every parking actor must
+//! end; the deadline is generous, and the assertion is about what happened, not how fast.
+//! Without the patch every one of them stayed parked within its first few parks when run
+//! pinned to one core (`taskset -c 1 cargo test --test lost_timeout`, two at once).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pyact::{Mesh, Node};
 
-/// Sleeping actors; actor `i` sleeps `i + 1` ms at a time, so that each has a timer list of
-/// its own in `may` and each of its timers is the head of its list (arming it wakes the
-/// timer thread).
+/// Actors that park with timeouts.
 const SLEEPERS: usize = 12;
-/// How long each sleeping actor goes on sleeping.
-const RUN: Duration = Duration::from_secs(4);
-/// Added to a sleeping actor's count of sleeps when it is done.
-const DONE: usize = 1 << 40;
+/// How long each of them goes on parking.
+const RUN: Duration = Duration::from_secs(2);
+/// Added to a parking actor's count of parks when it is done.
+const DONE: u64 = 1 << 40;
 /// Actors that keep the workers busy (they compute and yield).
 const BUSY: usize = 4;
 /// Threads that compete with the workers for the cores.
@@ -70,14 +70,21 @@ fn every_timed_park_ends_even_when_its_worker_is_preempted() {
             })
         })
         .collect();
-    let progress: Arc<Vec<AtomicUsize>> =
-        Arc::new((0..SLEEPERS).map(|_| AtomicUsize::new(0)).collect());
+    let progress: Arc<Vec<AtomicU64>> =
+        Arc::new((0..SLEEPERS).map(|_| AtomicU64::new(0)).collect());
     for i in 0..SLEEPERS {
         let progress = progress.clone();
         node.spawn(move |_| {
             let t0 = Instant::now();
             while t0.elapsed() < RUN {
-                pyact::sleep(Duration::from_millis(i as u64 + 1));
+                // A timeout of its own (1 to 2 ms, to the nanosecond): a timer list of
+                // its own in `may`, so arming it wakes the timer thread.
+                let n = progress[i].load(Ordering::Relaxed);
+                let ns = 1_000_000 + (i as u64 * 7_919 + n * 104_729) % 1_000_000;
+                may::coroutine::park_timeout(Duration::from_nanos(ns));
+                // The timer thread resumes a timed-out coroutine itself; back to a worker,
+                // where the next park is armed.
+                pyact::yield_now();
                 progress[i].fetch_add(1, Ordering::Relaxed);
             }
             progress[i].fetch_add(DONE, Ordering::Relaxed);
@@ -95,7 +102,7 @@ fn every_timed_park_ends_even_when_its_worker_is_preempted() {
     for b in &busy {
         assert!(node.wait(b).is_ok());
     }
-    let stuck: Vec<(usize, usize)> = progress
+    let stuck: Vec<(usize, u64)> = progress
         .iter()
         .map(|p| p.load(Ordering::Relaxed))
         .enumerate()
@@ -103,6 +110,6 @@ fn every_timed_park_ends_even_when_its_worker_is_preempted() {
         .collect();
     assert!(
         stuck.is_empty(),
-        "actors stuck in a sleep (actor, sleeps done): {stuck:?}"
+        "actors stuck in a timed park (actor, parks done): {stuck:?}"
     );
 }
