@@ -222,10 +222,12 @@ impl EventSource for Park {
         // so a timer that fired in between (this thread preempted for the whole timeout)
         // found no coroutine to wake, and the timeout was lost. If the timer may have
         // fired, time the coroutine out here, unless the timer (or an unpark) got it first.
+        // It is queued, not run from here: a loop of parks with tiny timeouts would nest
+        // one `subscribe` in the other.
         if expire.is_some_and(|e| crate::timeout_list::now() >= e) {
             if let Some(mut co) = self.wait_co.take() {
                 set_co_para(&mut co, io::Error::new(ErrorKind::TimedOut, "timeout"));
-                return run_coroutine(co);
+                get_scheduler().schedule(co);
             }
             return;
         }
