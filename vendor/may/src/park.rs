@@ -1,4 +1,5 @@
 use std::fmt;
+use std::io;
 use std::io::ErrorKind;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
@@ -11,7 +12,7 @@ use crate::scheduler::get_scheduler;
 use crate::sync::atomic_dur::AtomicDuration;
 use crate::sync::AtomicOption;
 use crate::timeout_list::TimeoutHandle;
-use crate::yield_now::{get_co_para, yield_now, yield_with};
+use crate::yield_now::{get_co_para, set_co_para, yield_now, yield_with};
 
 #[derive(Debug, Copy, Clone, Eq, PartialEq)]
 pub enum ParkError {
@@ -206,16 +207,30 @@ impl EventSource for Park {
         let cancel = co_cancel_data(&co);
         // if we share the same park, the previous timer may wake up it by false
         // if we not deleted the timer in time
-        let timeout_handle = self
-            .timeout
-            .take()
-            .map(|dur| get_scheduler().add_timer(dur, self.wait_co.clone()));
+        let dur = self.timeout.take();
+        // pyact patch (PYACT-PATCH.md): when the timer is due; no timer fires before it.
+        let expire = dur.map(|d| crate::timeout_list::now().saturating_add(d.as_nanos() as u64));
+        let timeout_handle = dur.map(|dur| get_scheduler().add_timer(dur, self.wait_co.clone()));
         self.set_timeout_handle(timeout_handle);
 
         let _g = self.delay_drop();
 
         // register the coroutine
         self.wait_co.store(co);
+
+        // pyact patch (PYACT-PATCH.md): the timer is armed before the coroutine is stored,
+        // so a timer that fired in between (this thread preempted for the whole timeout)
+        // found no coroutine to wake, and the timeout was lost. If the timer may have
+        // fired, time the coroutine out here, unless the timer (or an unpark) got it first.
+        // It is queued, not run from here: a loop of parks with tiny timeouts would nest
+        // one `subscribe` in the other.
+        if expire.is_some_and(|e| crate::timeout_list::now() >= e) {
+            if let Some(mut co) = self.wait_co.take() {
+                set_co_para(&mut co, io::Error::new(ErrorKind::TimedOut, "timeout"));
+                get_scheduler().schedule(co);
+            }
+            return;
+        }
 
         // re-check the state, only clear once after resume
         if self.state.load(Ordering::Acquire) {
