@@ -2,13 +2,14 @@
 //! scheduler patch). An actor woken by a plain thread's `send` goes onto a worker's global
 //! queue; an idle worker may be draining that queue under its try-lock when it arrives, and
 //! the woken owner, finding the lock taken, leaves it to the holder. Before the holder looked
-//! again after letting go, such an actor could stay queued with both workers asleep.
+//! again after letting go, such an actor could stay queued with both workers asleep until an
+//! idle worker's next poll (10 ms).
 //!
 //! Here plain threads play ping-pong with actors, so every round trip wakes an actor from a
 //! thread while the other worker is often idle and draining. Every round trip must complete;
 //! the deadline only turns a lost wake-up into a failure instead of a hang. The race's window
-//! is a few instructions wide, so this is a stress test of the path (it did not catch the
-//! race in 10 runs without the fix), not a proof. Own test binary: two workers, fixed by
+//! is a few instructions wide and it only delays, so this is a stress test of the path (a
+//! wake-up lost for good fails it), not a proof of that fix. Own test binary: two workers, fixed by
 //! `Config`.
 
 use std::time::Duration;
