@@ -550,45 +550,25 @@ pub(crate) fn current_actor_ptr() -> usize {
 /// coroutine-local lookup and one atomic load.
 #[inline]
 pub(crate) fn checkpoint() {
-    let doomed = CONTEXT.with(|c| match &c.borrow().actor {
-        Some((_, cell)) if cell.queue.is_doomed() => Some(cell.clone()),
-        _ => None,
-    });
-    if let Some(cell) = doomed {
-        die_if_doomed(&cell);
-    }
+    checkpoint_and(|_| ())
 }
 
-/// [`checkpoint`] and [`current_node`] with one coroutine-local lookup (for `spawn`), and
-/// whether this is an actor.
+/// [`checkpoint`], also reading `what` of the context in the same coroutine-local lookup
+/// (a spawn's node and "am I an actor?").
 #[inline]
-fn checkpoint_node() -> (Option<Node>, bool) {
-    let (doomed, node, actor) = CONTEXT.with(|c| {
+fn checkpoint_and<T>(what: impl FnOnce(&Context) -> T) -> T {
+    let (doomed, got) = CONTEXT.with(|c| {
         let c = c.borrow();
         let doomed = match &c.actor {
             Some((_, cell)) if cell.queue.is_doomed() => Some(cell.clone()),
             _ => None,
         };
-        (doomed, c.node(), c.actor.is_some())
+        (doomed, what(&c))
     });
     if let Some(cell) = doomed {
         die_if_doomed(&cell);
     }
-    (node, actor)
-}
-
-/// [`checkpoint`], returning whether this is an actor (for a spawn), with one
-/// coroutine-local lookup.
-#[inline]
-fn checkpoint_in_actor() -> bool {
-    let (doomed, actor) = CONTEXT.with(|c| match &c.borrow().actor {
-        Some((_, cell)) => (cell.queue.is_doomed().then(|| cell.clone()), true),
-        None => (None, false),
-    });
-    if let Some(cell) = doomed {
-        die_if_doomed(&cell);
-    }
-    actor
+    got
 }
 
 /// A send's hot path: the kill check and [`may_deliver_locally`] for `node_id` (if the
@@ -646,7 +626,7 @@ where
     R: IntoExit,
 {
     // The kill check `start` makes and the node, with one coroutine-local lookup.
-    let (node, actor) = checkpoint_node();
+    let (node, actor) = checkpoint_and(|c| (c.node(), c.actor.is_some()));
     let node = node.expect("pyact::spawn called outside an actor; use Node::spawn");
     let cell = node.new_cell(false, Some(std::any::type_name::<F>()));
     start_checked(&node, cell, f, None, actor).unwrap_or_else(|e| panic!("{e}"))
@@ -714,7 +694,7 @@ where
     F: FnOnce(Mailbox) -> R + Send + 'static,
     R: IntoExit,
 {
-    let from_actor = checkpoint_in_actor();
+    let from_actor = checkpoint_and(|c| c.actor.is_some());
     start_checked(node, cell, f, link_to, from_actor)
 }
 
