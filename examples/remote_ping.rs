@@ -8,11 +8,13 @@
 //! Both sides use the cookie in `PYACT_COOKIE` (default `pyact-demo`). The server registers a
 //! `ponger` actor that answers `{"ping": n, "from": <address>}` with `{"pong": n}`.
 //!
-//! `serve` runs until Ctrl-C (the default SIGINT handling ends the process; nothing needs
-//! cleaning up) or until the ponger gets the message `"stop"`. It does not read its standard
-//! input, so `serve &` in a script or under a service manager keeps running. After a stop it
-//! lingers until its peers have disconnected (at most [`LINGER`]), so a peer that waits on the
-//! ponger still gets its result.
+//! `serve` runs until Ctrl-C or SIGTERM, or until the ponger gets the message `"stop"`. It
+//! handles SIGINT and SIGTERM itself (a shell that runs it in the background may have told it
+//! to ignore SIGINT; its own handler still hears them): either stops the ponger, like
+//! `"stop"`, and the process exits 0. It does not read its standard input, so `serve &` in a
+//! script or under a service manager keeps running. After a stop it lingers until its peers
+//! have disconnected (at most [`LINGER`]), so a peer that waits on the ponger still gets its
+//! result.
 
 use std::time::{Duration, Instant};
 
@@ -46,9 +48,16 @@ fn serve(addr: &str) {
         }
     });
     node.register("ponger", &ponger).expect("fresh name");
+    let stopper = ponger.clone();
+    if let Err(e) = ctrlc::set_handler(move || {
+        eprintln!("interrupted: stopping");
+        let _ = stopper.send("stop");
+    }) {
+        eprintln!("cannot handle SIGINT/SIGTERM ({e}); stop me with the message \"stop\"");
+    }
     let ponger_down = control.monitor(&ponger);
     println!("{}", node.name());
-    // Until Ctrl-C, or until the ponger stops.
+    // Until the ponger stops ("stop", Ctrl-C or SIGTERM).
     control.receive_match(&[&pattern!({"down": = ponger_down})]);
     eprintln!("ponger stopped; waiting for peers to disconnect");
     let deadline = Instant::now() + LINGER;

@@ -139,18 +139,47 @@ fn attack(args: &[String]) {
     // The attacker never gives up on the victim (its writer waits as long as it takes for
     // the victim to read): the victim, not the attacker, must bound what the attack costs
     // it. Its flood's sends give up after a second of a full queue (counted as overloaded).
-    let opts = NodeOptions::default()
+    // Its heartbeat is the victim's (`PYACT_HEARTBEAT_MS` = interval,timeout, as the test
+    // sets them for its victim), so neither side declares the other down early.
+    let mut opts = NodeOptions::default()
         .write_timeout(Duration::from_secs(600))
         .send_timeout(Duration::from_secs(1));
+    if let Some((every, timeout)) = std::env::var("PYACT_HEARTBEAT_MS")
+        .ok()
+        .and_then(|v| {
+            v.split_once(',')
+                .map(|(a, b)| (a.parse().ok(), b.parse().ok()))
+        })
+        .and_then(|(a, b)| Some((Duration::from_millis(a?), Duration::from_millis(b?))))
+    {
+        opts = opts.heartbeat(every, timeout);
+    }
     let attacker = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     // Row 3: trickling handshakes: a frame header announcing 4000 bytes, then one byte a
-    // second; a connection the victim closes is opened again.
+    // second; a connection the victim closes is opened again. They come from another
+    // loopback source address (127.0.0.2) than the attacker's own node: a victim that
+    // throttles the trickling source must not lock out the attacking node's connection,
+    // which the test needs alive (on a victim elsewhere than loopback, from the node's).
     let trickle = {
         let stop = stop.clone();
         std::thread::spawn(move || {
+            let target: std::net::SocketAddr = victim.parse().expect("victim host:port");
+            let source: std::net::SocketAddr = if target.ip().is_loopback() {
+                "127.0.0.2:0".parse().unwrap()
+            } else {
+                "0.0.0.0:0".parse().unwrap()
+            };
             let open = || {
-                let mut c = std::net::TcpStream::connect(&victim).ok()?;
+                let s = socket2::Socket::new(
+                    socket2::Domain::IPV4,
+                    socket2::Type::STREAM,
+                    Some(socket2::Protocol::TCP),
+                )
+                .ok()?;
+                s.bind(&source.into()).ok()?;
+                s.connect(&target.into()).ok()?;
+                let mut c: std::net::TcpStream = s.into();
                 c.write_all(&4000u32.to_be_bytes()).ok()?;
                 Some(c)
             };

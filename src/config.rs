@@ -110,12 +110,22 @@ impl Config {
         self
     }
 
-    /// Most actors alive at once. Default: derived from `vm.max_map_count`, because `may`
-    /// aborts when memory mappings run out. Coroutine stacks share slab mappings of 64
-    /// (vendor/README.md: guard pages are guard markers on Linux 6.13+, so the default
-    /// 65,530 maps hold ~3.6 million stacks; on older kernels each stack's `mprotect` guard
-    /// makes it two mappings, ~28,000 actors). The limit protects against that abort, not
-    /// against running out of memory: each live actor still needs a few KiB resident.
+    /// Most actors alive at once; spawning past it is [`SpawnError::TooManyActors`](crate::SpawnError::TooManyActors), never an abort or an OOM kill. The default is the
+    /// lowest of:
+    ///
+    /// - **memory maps**: `may` aborts when they run out. Coroutine stacks share slab
+    ///   mappings of 64 (vendor/README.md: guard pages are guard markers on Linux 6.13+, so
+    ///   the default `vm.max_map_count` of 65,530 holds ~3.6 million stacks; on older
+    ///   kernels each stack's `mprotect` guard makes it two mappings, ~28,000 actors);
+    /// - **memory**: 80% of the machine's memory (`MemTotal`, or the cgroup's memory limit
+    ///   when lower) divided by 6 KiB, what an idle actor keeps resident (5.55 KiB measured);
+    /// - **address space**: 80% of `RLIMIT_AS` (when set) divided by the stack size plus
+    ///   its guard page, since each stack reserves that much address space.
+    ///
+    /// ```
+    /// let c = pyact::Config::default();
+    /// assert!(c.actor_limit() > 1_000); // on any machine that runs the tests
+    /// ```
     pub fn max_actors(mut self, n: usize) -> Self {
         self.max_actors = Some(n);
         self
@@ -185,11 +195,14 @@ impl Config {
         self.stack_size
     }
 
-    /// The live-actor limit in force: the explicit one, or the one derived from
-    /// `vm.max_map_count`.
+    /// The live-actor limit in force: the explicit one, or the default derived from memory
+    /// maps, memory and address space (see [`Config::max_actors`]).
     pub fn actor_limit(&self) -> usize {
-        self.max_actors
-            .unwrap_or_else(|| map_limited_actors(self.stack_size))
+        self.max_actors.unwrap_or_else(|| {
+            map_limited_actors(self.stack_size)
+                .min(memory_limited_actors(self.stack_size))
+                .max(1)
+        })
     }
 
     /// The configured bound of the coroutine pool.
@@ -259,6 +272,75 @@ pub(crate) fn stack_words() -> usize {
 /// The `may` stack size in words for `bytes` (even: an odd size asks for full usage tracking).
 fn stack_words_for(bytes: usize) -> usize {
     (bytes / std::mem::size_of::<usize>()) & !1
+}
+
+/// What an idle actor keeps resident, for the default live-actor limit: its stack's top page
+/// (4 KiB) plus its cell, mailbox, `may`'s coroutine record and the allocator's share. Measured
+/// at 5.55 KiB (`cargo run --release --example workload -- idle 100000`, BENCHMARKS.md),
+/// rounded up.
+pub(crate) const IDLE_ACTOR_BYTES: usize = 6 * 1024;
+
+/// The share of memory (and of `RLIMIT_AS`) the default live-actor limit lets idle actors
+/// take, in percent: the rest is for the program's own data and messages.
+const MEMORY_SHARE_PERCENT: usize = 80;
+
+/// How many idle actors fit in [`MEMORY_SHARE_PERCENT`] of the memory this process may use
+/// (the lowest of `MemTotal`, the cgroup v2 `memory.max`), and their stacks in that share of
+/// its address space limit (`RLIMIT_AS`, when set). A bound that cannot be read is no bound.
+fn memory_limited_actors(stack_bytes: usize) -> usize {
+    let share = |bytes: u64| (bytes as u128 * MEMORY_SHARE_PERCENT as u128 / 100) as usize;
+    let memory = [total_memory(), cgroup_memory_max()]
+        .into_iter()
+        .flatten()
+        .min()
+        .map_or(usize::MAX, |m| share(m) / IDLE_ACTOR_BYTES);
+    let address_space =
+        address_space_limit().map_or(usize::MAX, |a| share(a) / (stack_bytes.max(1) + 4096));
+    memory.min(address_space)
+}
+
+/// `MemTotal` from `/proc/meminfo`, in bytes.
+fn total_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The memory limit of this process's cgroup (v2 `memory.max`, or v1
+/// `memory.limit_in_bytes`), when there is one.
+fn cgroup_memory_max() -> Option<u64> {
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let read = |file: String| {
+        std::fs::read_to_string(file)
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    };
+    let v2 = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .and_then(|p| read(format!("/sys/fs/cgroup{}/memory.max", p.trim()))); // "max": none
+    let v1 = cgroup
+        .lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p))
+        .and_then(|p| {
+            read(format!(
+                "/sys/fs/cgroup/memory{}/memory.limit_in_bytes",
+                p.trim()
+            ))
+        });
+    v2.into_iter().chain(v1).min()
+}
+
+/// The soft `RLIMIT_AS` of this process in bytes (`/proc/self/limits`), when it is set.
+fn address_space_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?;
+    line.split_whitespace().nth(3)?.parse().ok() // "unlimited": no limit
 }
 
 /// How many coroutine stacks of `stack_bytes` fit in `vm.max_map_count` (less the reserve),

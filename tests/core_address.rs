@@ -68,11 +68,16 @@ fn address_identity() {
     assert_eq!(b.node_id(), node.name());
     assert_ne!(a.id(), b.id());
 
-    // Display is host:port/id; parsing it back gives an equal address with the same hash.
-    assert_eq!(a.to_string(), format!("{}/{}", node.name(), a.id()));
+    // Display is host:port/id/creation; parsing it back gives an equal address of the
+    // same node start, with the same hash.
+    assert_eq!(
+        a.to_string(),
+        format!("{}/{}/{}", node.name(), a.id(), node.creation())
+    );
     assert_eq!(format!("{a:?}"), format!("Address({a})"));
     let parsed: Address = a.to_string().parse().unwrap();
     assert_eq!(parsed, a);
+    assert_eq!(parsed.creation(), a.creation());
     let mut set = HashSet::new();
     set.insert(a.clone());
     assert!(set.contains(&parsed));
@@ -113,7 +118,12 @@ fn serde_json_round_trip() {
     let text = serde_json::to_string(&addr).unwrap();
     assert_eq!(
         text,
-        format!("{{\"$addr\":\"{addr}/{}\"}}", node.creation())
+        format!(
+            "{{\"$addr\":\"{}/{}/{}\"}}",
+            node.name(),
+            addr.id(),
+            node.creation()
+        )
     );
     let back: Address = serde_json::from_str(&text).unwrap();
     assert_eq!(back, addr);
@@ -121,7 +131,7 @@ fn serde_json_round_trip() {
     assert_eq!(inbox.receive(), "sent via the round-tripped address");
 
     let v = serde_json::to_value(&addr).unwrap();
-    assert_eq!(v, json!({"$addr": format!("{addr}/{}", node.creation())}));
+    assert_eq!(v, json!({"$addr": addr.to_string()}));
     assert!(pattern!(address).matches(&v));
     let inside: Value = json!({"who": [addr, {"deep": addr}]});
     let text = serde_json::to_string(&inside).unwrap();

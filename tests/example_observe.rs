@@ -9,7 +9,10 @@ use std::process::Command;
 #[test]
 fn the_observe_example_prints_the_node_table() {
     let bin = common::example::binary("observe");
-    let out = Command::new(&bin).args(["2", "100"]).output().unwrap();
+    let out = common::child::output(
+        Command::new(&bin).args(["2", "100"]),
+        std::time::Duration::from_secs(120),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     let frames: Vec<&str> = stdout

@@ -4,8 +4,6 @@
 #[allow(dead_code)] // each test binary uses part of the shared helpers
 mod common;
 
-use std::io::BufRead;
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -25,10 +23,7 @@ fn serve_in_background(cookie: &str) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = common::child::first_line(&mut child, LONG);
     (child, line.trim().to_string())
 }
 
@@ -58,25 +53,59 @@ fn serve_without_stdin_keeps_serving_until_a_stop_message() {
     assert_eq!(a.wait(&ponger), Ok(Value::Null));
     // Once its peers have gone, it exits cleanly.
     a.shutdown();
-    let status = child.wait().unwrap();
+    let status = common::child::wait(&mut child, LONG);
     assert!(status.success(), "{status:?}");
 }
 
+/// Ctrl-C and SIGTERM stop the server cleanly (exit 0), also when it was started with
+/// SIGINT ignored, as a shell does for a background job: its own handler hears them.
 #[test]
-fn serve_ends_on_ctrl_c() {
-    let (mut child, peer) = serve_in_background("sigint-test");
-    let a = Node::new(&Mesh::new(), "sigint-test@127.0.0.1:0").unwrap();
-    let mut inbox = a.inbox();
-    let ponger = a
-        .whereis_remote(&peer, "ponger")
-        .unwrap()
-        .expect("registered");
-    ping(&ponger, &mut inbox, 1);
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
+fn serve_ends_on_ctrl_c_and_sigterm_even_when_sigint_was_ignored() {
+    for (signal, ignore) in [("-INT", false), ("-TERM", false), ("-INT", true)] {
+        let (mut child, peer) = if ignore {
+            serve_in_background_ignoring_sigint("sigint-test")
+        } else {
+            serve_in_background("sigint-test")
+        };
+        let a = Node::new(&Mesh::new(), "sigint-test@127.0.0.1:0").unwrap();
+        let mut inbox = a.inbox();
+        let ponger = a
+            .whereis_remote(&peer, "ponger")
+            .unwrap()
+            .expect("registered");
+        ping(&ponger, &mut inbox, 1);
+        let kill = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        assert_eq!(
+            a.wait(&ponger),
+            Ok(Value::Null),
+            "{signal} stops the ponger"
+        );
+        a.shutdown();
+        let status = common::child::wait(&mut child, LONG);
+        assert!(
+            status.success(),
+            "{signal} (ignored first: {ignore}): {status:?}"
+        );
+    }
+}
+
+/// [`serve_in_background`] from a shell that ignores SIGINT (`trap '' INT`), as a
+/// non-interactive shell does for `serve &`.
+fn serve_in_background_ignoring_sigint(cookie: &str) -> (Child, String) {
+    let bin = common::example::binary("remote_ping");
+    let mut child = Command::new("sh")
+        .args(["-c", "trap '' INT; exec \"$0\" serve 127.0.0.1:0"])
+        .arg(&bin)
+        .env("PYACT_COOKIE", cookie)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
         .unwrap();
-    assert!(kill.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(2), "{status:?}"); // SIGINT
+    let line = common::child::first_line(&mut child, LONG);
+    (child, line.trim().to_string())
 }

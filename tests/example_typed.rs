@@ -9,7 +9,7 @@ use std::process::Command;
 #[test]
 fn the_typed_messages_example_runs_and_checks_itself() {
     let bin = common::example::binary("typed");
-    let out = Command::new(&bin).output().unwrap();
+    let out = common::child::output(&mut Command::new(&bin), std::time::Duration::from_secs(120));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -5,6 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
 use pyact::{
     Address, ExitReason, Mesh, Node, NodeOptions, SendError, SpawnError, Value, json, pattern,
 };
@@ -370,13 +373,9 @@ fn talks_to_a_second_os_process() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let peer = line.trim().to_string();
+    let peer = common::child::first_line(&mut child, Duration::from_secs(60))
+        .trim()
+        .to_string();
     let a = node("os-test");
     let mut inbox = a.inbox();
     let ponger = a
@@ -387,13 +386,16 @@ fn talks_to_a_second_os_process() {
         ponger
             .send(json!({"ping": i, "from": inbox.addr()}))
             .unwrap();
-        assert_eq!(inbox.receive(), json!({"pong": i}));
+        assert_eq!(
+            inbox.receive_timeout(Duration::from_secs(60)).unwrap(),
+            json!({"pong": i})
+        );
     }
     ponger.send("stop").unwrap();
     assert_eq!(a.wait(&ponger), Ok(Value::Null));
     // The server lingers until its peers disconnect (see examples/remote_ping.rs).
     a.shutdown();
-    assert!(child.wait().unwrap().success());
+    assert!(common::child::wait(&mut child, Duration::from_secs(60)).success());
 }
 
 #[test]

@@ -63,7 +63,7 @@ fn start_child(port: u16) -> (Child, Address) {
         }
     }
     let _ = child.kill();
-    let status = child.wait();
+    let status = child.wait(); // killed: ends at once
     panic!("the child node printed no address ({status:?})");
 }
 
@@ -93,8 +93,10 @@ fn restarted_node_does_not_take_old_addresses() {
     old.send("one").unwrap();
     assert_eq!(ask(&old, &mut inbox)["seen"], 1);
 
+    // The address as text (its Display), kept across the restart (issue 16 row 7).
+    let old_text = old.to_string();
     first.kill().unwrap();
-    first.wait().unwrap();
+    wait_with_deadline(&mut first);
     let down = inbox
         .receive_match_timeout(&[&pattern!({"nodedown": str})], PATIENCE)
         .expect("the first process is seen down");
@@ -131,11 +133,33 @@ fn restarted_node_does_not_take_old_addresses() {
     assert!(seen.to_string().contains("noproc"), "{seen}");
     assert!(!seen.to_string().contains("noconnection"), "{seen}");
 
+    // The old address's text, parsed now, is the old start's address too.
+    let from_text: Address = old_text.parse().unwrap();
+    assert_eq!(from_text.creation(), old.creation());
+    assert!(
+        matches!(from_text.send("stale"), Err(SendError::DeadActor(_))),
+        "a parsed address string of a dead start reached the new one"
+    );
+
     // ...and the new actor with the same id got none of it; it is reachable by its own address.
     assert_eq!(ask(&new, &mut inbox)["seen"], 0);
 
     drop(second.stdin.take());
-    second.wait().unwrap();
+    wait_with_deadline(&mut second);
+}
+
+/// Wait for a child process, killing it after [`PATIENCE`]: a test may fail, never hang.
+fn wait_with_deadline(child: &mut Child) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the child process did not end within {PATIENCE:?}");
 }
 
 /// The same rule inside one process: an address of this node with another creation is dead.
@@ -146,7 +170,9 @@ fn an_address_of_another_creation_of_a_local_node_is_dead() {
         mb.receive();
     });
     let other = node.creation().wrapping_add(1).max(1);
-    let stale: Address = format!("{a}/{other}").parse().unwrap();
+    let stale: Address = format!("{}/{}/{other}", a.node_id(), a.id())
+        .parse()
+        .unwrap();
     assert_eq!(
         stale, a,
         "same node and id: equal; the creation is a liveness check"
@@ -154,13 +180,14 @@ fn an_address_of_another_creation_of_a_local_node_is_dead() {
     assert!(matches!(stale.send("x"), Err(SendError::DeadActor(_))));
     assert_eq!(node.wait_reason(&stale), ExitReason::NoSuchActor);
     // The old form (no creation) still names whatever actor has the id.
-    let legacy: Address = a.to_string().parse().unwrap();
+    let legacy: Address = format!("{}/{}", a.node_id(), a.id()).parse().unwrap();
     assert_eq!(
         legacy.creation(),
         node.creation(),
         "resolved to the live actor"
     );
-    let current: Address = format!("{a}/{}", node.creation()).parse().unwrap();
+    let current: Address = a.to_string().parse().unwrap();
+    assert_eq!(current.creation(), node.creation());
     current.send("stop").unwrap();
     assert!(node.wait(&a).is_ok());
 }

@@ -34,6 +34,10 @@ const ATTACK: Duration = Duration::from_secs(10);
 /// Generous: 2 cores shared by many builds, debug binaries.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// The heartbeat interval of every node here, the attacker's too; the timeout is
+/// [`PATIENCE`].
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
 /// The attacker process; killed when the test ends however it ends.
 struct Attacker {
     child: Child,
@@ -52,6 +56,11 @@ impl Attacker {
                 slow.to_string(),
                 long_lived.to_string(),
             ])
+            // The victim's heartbeat (see `under_attack`).
+            .env(
+                "PYACT_HEARTBEAT_MS",
+                format!("{},{}", HEARTBEAT.as_millis(), PATIENCE.as_millis()),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -175,7 +184,7 @@ fn under_attack(whole: bool) {
     // Heartbeats as by default, but a silent peer is declared down only after a minute:
     // the attacking process is a debug build on a loaded box. A stalled attacker is
     // caught by the outcomes below, long before that.
-    let opts = NodeOptions::default().heartbeat(Duration::from_secs(1), PATIENCE);
+    let opts = NodeOptions::default().heartbeat(HEARTBEAT, PATIENCE);
     let victim = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts.clone()).unwrap();
     let legit = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts).unwrap();
     let echo = victim.spawn(|mut mb| {

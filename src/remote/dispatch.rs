@@ -17,6 +17,7 @@
 
 use std::sync::Arc;
 
+use super::quiet::{Quiet, warn_quietly};
 use super::*;
 use crate::actor::Waiter;
 
@@ -71,7 +72,10 @@ fn from_peer(node: &Node, conn: &Conn, a: &Address, what: &str) -> bool {
     if a.node_id() == &*conn.peer {
         return true;
     }
-    log::warn!(
+    // A peer can send these as fast as it likes: one line a second node-wide (row 11).
+    static FORGED: Quiet = Quiet::new();
+    warn_quietly!(
+        FORGED,
         "{}: {what} frame from {} on behalf of {a}, an actor of another node: dropped",
         node.name(),
         conn.peer

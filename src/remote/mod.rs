@@ -95,6 +95,7 @@ mod handshake;
 mod listener;
 mod options;
 mod peers;
+mod quiet;
 mod requests;
 mod sources;
 mod stats;

@@ -1,3 +1,4 @@
+pub mod child;
 pub mod example;
 pub mod logs;
 pub mod wire;

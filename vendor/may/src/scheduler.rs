@@ -37,6 +37,25 @@ type TimerThread = timeout_list::TimerThread<TimerData>;
 
 static mut SCHED: *const Scheduler = std::ptr::null();
 
+/// pyact patch (PYACT-PATCH.md): the timer thread and the I/O event loops are the whole
+/// runtime's; if one of them panics, no timer fires and no socket wakes anybody again, and
+/// the process hangs silently. Held for the thread's life, this guard turns such a panic
+/// into a loud abort (the panic message itself is printed by the panic hook first).
+struct AbortOnPanic(&'static str);
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!(
+                "may: the {} thread panicked; the runtime cannot go on without it (timers \
+                 or I/O would never fire again): aborting",
+                self.0
+            );
+            std::process::abort();
+        }
+    }
+}
+
 #[cold]
 fn init_scheduler() {
     let workers = config().get_workers();
@@ -45,6 +64,7 @@ fn init_scheduler() {
 
     // timer thread
     thread::spawn(move || {
+        let _abort_on_panic = AbortOnPanic("timer");
         // timer function
         let timer_event_handler = |c: Arc<AtomicOption<CoroutineImpl>>| {
             // just re-push the co to the visit list
@@ -65,6 +85,7 @@ fn init_scheduler() {
     // io event loop thread
     for (id, core) in (0..workers).zip(core_ids.into_iter().cycle()) {
         thread::spawn(move || {
+            let _abort_on_panic = AbortOnPanic("I/O event loop");
             if pin_cores {
                 core_affinity::set_for_current(core);
             }

@@ -30,8 +30,10 @@ pub fn now() -> u64 {
 
 // timeout event data
 pub struct TimeoutData<T> {
-    time: u64,   // the wall clock in ns that the timer expires
-    pub data: T, // the data associate with the timeout event
+    time: u64, // the wall clock in ns that the timer expires
+    // the data associate with the timeout event; `None` only in the placeholder that
+    // `TimeoutQueueWrapper::drop` pushes (pyact patch, PYACT-PATCH.md)
+    pub data: Option<T>,
 }
 
 // timeout handler which can be removed/cancelled
@@ -48,6 +50,27 @@ impl<T> TimeoutQueueWrapper<T> {
             inner: TimeoutQueue::new(),
             in_use: AtomicUsize::new(0),
         }
+    }
+}
+
+// pyact patch (PYACT-PATCH.md): an interval list may be dropped while a handle still
+// refers to its tail node. The tail is the node of the last timer that fired; its owner (a
+// parked coroutine's `Park`) removes or drops the handle only after it resumed, and the
+// timer thread drops lists it finds empty once more than `HASH_CAP` intervals are in use.
+// `mpsc_list_v1::Queue::drop` frees its tail node whatever its reference count, so the
+// handle's later release wrote into freed memory: another timer node of the same size
+// lost a reference and the timer thread died on `old & REF_COUNT_MASK != 0` in `pop_if`.
+// Pop a placeholder through first: the old tail is then released by its reference count
+// like any popped node (the handle frees it), and the node the queue frees unconditionally
+// is the placeholder, which no handle refers to.
+impl<T> Drop for TimeoutQueueWrapper<T> {
+    fn drop(&mut self) {
+        let (placeholder, _) = self.inner.push(TimeoutData {
+            time: 0,
+            data: None,
+        });
+        drop(placeholder);
+        while self.inner.pop().is_some() {}
     }
 }
 
@@ -69,7 +92,9 @@ impl<T> IntervalEntry<T> {
     {
         let p = |v: &TimeoutData<T>| v.time <= now;
         while let Some(timeout) = self.list.inner.pop_if(&p) {
-            f(timeout.data);
+            if let Some(data) = timeout.data {
+                f(data);
+            }
         }
         unsafe { self.list.inner.peek() }.map(|t| t.time)
     }
@@ -125,7 +150,10 @@ impl<T> TimeOutList<T> {
         let time = now() + interval;
         //println!("add timer = {:?}", time);
 
-        let timeout = TimeoutData { time, data };
+        let timeout = TimeoutData {
+            time,
+            data: Some(data),
+        };
 
         let interval_list = {
             // use the read lock protect
@@ -327,5 +355,47 @@ mod tests {
         timer.add_timer(Duration::from_millis(1000), 30);
 
         thread::sleep(Duration::from_millis(1500));
+    }
+
+    /// A handle may outlive its interval list. Once more than `HASH_CAP` intervals are in
+    /// use, `schedule_timer` drops a list it found empty; the list's last fired node (its
+    /// tail) is still referenced by the handle of the timer that fired, which its owner
+    /// (a parked coroutine, `Park::remove_timeout_handle`) removes or drops later. The
+    /// list must not free that node under the handle: freed, its memory went to the next
+    /// timer node of the same size, the stale handle's release took that node's reference,
+    /// and the timer thread died on `assertion failed: old & REF_COUNT_MASK != 0` in
+    /// `pop_if` (a process whose timers never fire again).
+    #[test]
+    fn a_handle_outlives_its_dropped_interval_list() {
+        let list = TimeOutList::<usize>::new();
+        // Fill the map past HASH_CAP with lists that stay (one pending timer each).
+        let mut keep = Vec::new();
+        for i in 0..=HASH_CAP as u64 {
+            keep.push(list.add_timer(Duration::from_secs(3600 + i), 0).0);
+        }
+        let fired = std::cell::Cell::new(0);
+        for round in 0..50u64 {
+            // A timer of an interval of its own, due at once: it fires, its node stays as
+            // the list's tail, the list is empty and is dropped (the map is over HASH_CAP).
+            let (h, _) = list.add_timer(Duration::from_nanos(1 + round), 1);
+            std::thread::sleep(Duration::from_micros(10));
+            list.schedule_timer(now(), &|_| fired.set(fired.get() + 1));
+            // New timers of another interval reuse freed memory of the same size.
+            let fresh: Vec<_> = (0..4)
+                .map(|_| list.add_timer(Duration::from_nanos(1_000 + round), 2).0)
+                .collect();
+            // The owner of the fired timer lets go of its handle (as a woken coroutine
+            // does): it must release only what it holds.
+            if h.is_link() {
+                h.remove();
+            } else {
+                drop(h);
+            }
+            std::thread::sleep(Duration::from_micros(10));
+            list.schedule_timer(now(), &|_| fired.set(fired.get() + 1));
+            drop(fresh);
+        }
+        assert_eq!(fired.get(), 50 * 5);
+        drop(keep);
     }
 }

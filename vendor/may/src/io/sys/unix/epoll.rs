@@ -154,7 +154,11 @@ impl Selector {
                 unsafe {
                     // tell the timer handler not to cancel the io
                     // it's not always true that you can really remove the timer entry
-                    h.with_mut_data(|value| value.data.event_data = std::ptr::null_mut());
+                    h.with_mut_data(|value| {
+                        if let Some(d) = value.data.as_mut() {
+                            d.event_data = std::ptr::null_mut();
+                        }
+                    });
                 }
                 h.remove()
             });
@@ -244,7 +248,11 @@ impl Selector {
                 // when cancel an IO. what if the timer expired at the same time?
                 // because we run this func in the user space, so the timer handler
                 // will not got the coroutine
-                h.with_mut_data(|value| value.data.event_data = std::ptr::null_mut());
+                h.with_mut_data(|value| {
+                    if let Some(d) = value.data.as_mut() {
+                        d.event_data = std::ptr::null_mut();
+                    }
+                });
             }
         }
 

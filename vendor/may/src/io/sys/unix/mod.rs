@@ -156,7 +156,11 @@ impl EventData {
             unsafe {
                 // tell the timer function not to cancel the io
                 // it's not always true that you can really remove the timer entry
-                h.with_mut_data(|value| value.data.event_data = std::ptr::null_mut());
+                h.with_mut_data(|value| {
+                    if let Some(d) = value.data.as_mut() {
+                        d.event_data = std::ptr::null_mut();
+                    }
+                });
             }
             h.remove()
         });
@@ -179,7 +183,11 @@ impl EventData {
             unsafe {
                 // tell the timer function not to cancel the io
                 // it's not always true that you can really remove the timer entry
-                h.with_mut_data(|value| value.data.event_data = std::ptr::null_mut());
+                h.with_mut_data(|value| {
+                    if let Some(d) = value.data.as_mut() {
+                        d.event_data = std::ptr::null_mut();
+                    }
+                });
             }
             h.remove()
         });

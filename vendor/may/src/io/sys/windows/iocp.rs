@@ -141,7 +141,11 @@ impl Selector {
                     // tell the timer function not to cancel the io
                     // it's not always true that you can really remove the timer entry
                     // it's safe in multi-thread env because it only access its own data
-                    h.with_mut_data(|value| value.data.event_data = ptr::null_mut());
+                    h.with_mut_data(|value| {
+                        if let Some(d) = value.data.as_mut() {
+                            d.event_data = ptr::null_mut();
+                        }
+                    });
                 }
                 // NOT SAFE for multi-thread!!
                 h.remove()
