@@ -60,8 +60,9 @@
 //! See the README's "Rules for actor code": block only in pyact calls ([`sleep`],
 //! [`blocking`](fn@blocking), receive, wait, call), call [`yield_now`] in long loops, never hold a
 //! `thread_local!` reference across a pyact call. A panic ends only the actor that panicked
-//! ([`ExitReason::Panicked`], reported through `log`); a stack overflow aborts the process
-//! naming the actor (see [`actor`]); the [`watchdog`] names an actor that holds its worker.
+//! ([`ExitReason::Panicked`], reported through `log`, or on stderr without a logger); a stack
+//! overflow aborts the process naming the actor (see [`actor`]); the [`watchdog`] names an
+//! actor that holds its worker.
 
 #![warn(missing_docs)]
 
