@@ -54,6 +54,7 @@
 //! | bytes inside messages, base64 | [`binary`] |
 //! | sleeping, yielding, parking | [`park`] |
 //! | blocking std calls off the workers | [`blocking`](mod@blocking) |
+//! | TCP sockets for actors (one actor per connection) | [`net`] |
 //! | the watchdog | [`watchdog`] |
 //!
 //! ## Rules for actor code
@@ -78,6 +79,7 @@ mod heap;
 pub mod link;
 pub mod mailbox;
 pub mod mesh;
+pub mod net;
 pub mod node;
 pub mod observe;
 mod panic;
