@@ -477,7 +477,8 @@ impl TcpStream {
         crate::actor::checkpoint();
         let mut r = lock_half(&self.rd);
         // Fast path: data is waiting (no park, no bookkeeping).
-        match (&*r.inner().inner()).read(buf) {
+        let mut sock: &std::net::TcpStream = r.inner().inner();
+        match sock.read(buf) {
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             done => return done,
         }
@@ -498,7 +499,8 @@ impl TcpStream {
         }
         crate::actor::checkpoint();
         let mut w = lock_half(&self.wr);
-        match (&*w.inner().inner()).write(buf) {
+        let mut sock: &std::net::TcpStream = w.inner().inner();
+        match sock.write(buf) {
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             done => return done,
         }

@@ -14,8 +14,14 @@ use pyact::{Address, Config, Mesh, Node, Value, json};
 /// Generous: only a blocked worker or a lost wake-up reaches it.
 const HUNG: Duration = Duration::from_secs(60);
 
-fn node() -> Node {
+/// Every test starts here, even one without a node: the first socket starts the runtime,
+/// with the default configuration unless this one is applied first.
+fn two_workers() {
     Config::default().workers(2).apply().unwrap();
+}
+
+fn node() -> Node {
+    two_workers();
     Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap()
 }
 
@@ -164,6 +170,7 @@ fn a_write_timeout_ends_a_write_to_a_peer_that_does_not_read() {
 
 #[test]
 fn binding_a_taken_port_is_an_error() {
+    two_workers();
     let first = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = first.local_addr().unwrap();
     let err = TcpListener::bind(addr).unwrap_err();
