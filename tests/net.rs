@@ -271,3 +271,59 @@ fn connect_to_a_closed_port_is_an_error_and_connect_timeout_works() {
     });
     assert_eq!(wait(&b), json!(open.to_string()));
 }
+
+#[test]
+fn udp_one_actor_receives_while_another_sends_on_the_same_socket() {
+    let node = node();
+    // A UDP echo actor.
+    let echo = pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let echo_addr = echo.local_addr().unwrap();
+    node.spawn(move |_| {
+        let mut buf = [0u8; 64];
+        while let Ok((n, from)) = echo.recv_from(&mut buf) {
+            let _ = echo.send_to(&buf[..n], from);
+        }
+    });
+    let sock = Arc::new(pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+    sock.set_read_timeout(Some(HUNG)).unwrap();
+    // Few enough that all fit in a default receive buffer (~200 KB, about 1 KB per small
+    // datagram): loopback UDP drops only when a buffer overflows.
+    const N: usize = 50;
+    let rx = sock.clone();
+    // Parked in recv_from before anything is sent: the sender must not wait for it.
+    let receiver = node.spawn(move |_| {
+        let mut seen = [false; N];
+        let mut buf = [0u8; 64];
+        for _ in 0..N {
+            let (n, from) = rx.recv_from(&mut buf).unwrap();
+            assert_eq!(from, echo_addr);
+            let i: usize = std::str::from_utf8(&buf[..n]).unwrap().parse().unwrap();
+            seen[i] = true;
+        }
+        json!(seen.iter().all(|s| *s))
+    });
+    let tx = sock.clone();
+    let sender = node.spawn(move |_| {
+        for i in 0..N {
+            tx.send_to(i.to_string().as_bytes(), echo_addr).unwrap();
+        }
+        json!(N)
+    });
+    assert_eq!(wait(&sender), N);
+    assert_eq!(wait(&receiver), true);
+
+    // A receive with a timeout and nothing to receive ends with TimedOut (actor and thread).
+    let quiet = pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    quiet
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let kind = quiet.recv(&mut [0u8; 8]).unwrap_err().kind();
+    assert_eq!(kind, ErrorKind::TimedOut);
+    let a = node.spawn(move |_| {
+        json!(format!(
+            "{:?}",
+            quiet.recv_from(&mut [0u8; 8]).unwrap_err().kind()
+        ))
+    });
+    assert_eq!(wait(&a), "TimedOut");
+}
