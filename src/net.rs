@@ -178,12 +178,21 @@ fn lock_half<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Run `f`, which may park the running actor, as a pyact park: the kill check before and
-/// after, the worker marked idle meanwhile (see [`crate::park`]).
+/// after, the worker marked idle meanwhile (see [`crate::park`]), the actor's status
+/// [`Status::Socket`](crate::observe::Status::Socket) (see [`Node::info`](crate::Node::info)).
 fn parked<T>(f: impl FnOnce() -> T) -> T {
+    use crate::observe::Status;
     crate::actor::checkpoint();
+    let me = crate::actor::current_actor();
+    if let Some(cell) = &me {
+        cell.queue.set_status(Status::Socket);
+    }
     crate::park::mark_parked();
     let r = f();
     crate::park::mark_running();
+    if let Some(cell) = &me {
+        cell.queue.set_status(Status::Running);
+    }
     crate::actor::checkpoint();
     r
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyact::net::{TcpListener, TcpStream};
+use pyact::observe::Status;
 use pyact::{Address, Config, Mesh, Node, Value, json};
 
 /// Generous: only a blocked worker or a lost wake-up reaches it.
@@ -105,6 +106,14 @@ fn readers_parked_on_sockets_leave_the_workers_free() {
     let servers: Vec<_> = (0..4).map(|_| listener.accept().unwrap().0).collect();
     let other = node.spawn(|_| json!("ran"));
     assert_eq!(wait(&other), "ran");
+    // Each reader shows where it waits (`Node::info`).
+    for r in &readers {
+        let deadline = Instant::now() + HUNG;
+        while node.info(r).map(|i| i.status) != Some(Status::Socket) {
+            assert!(Instant::now() < deadline, "{r}: {:?}", node.info(r));
+            std::thread::yield_now();
+        }
+    }
     for mut s in servers {
         s.write_all(b"hello").unwrap();
     }
