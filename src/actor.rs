@@ -22,8 +22,10 @@
 //! is set aside by the mailbox (see `MailQueue`) and the actor ends at its next pyact call
 //! — send, spawn, receive, call, wait, [`sleep`](crate::sleep),
 //! [`yield_now`](crate::yield_now), [`blocking`](crate::blocking()) — or at once if it is
-//! parked in one. The check costs one atomic load. Rust code cannot be preempted, so an
-//! actor busy without any pyact call ends when it makes one.
+//! parked in one. A [`pyact::net`](crate::net) socket call checks too, before and after it
+//! parks, but a park on a socket is not cut short: the kill lands when the call returns.
+//! The check costs one atomic load. Rust code cannot be preempted, so an actor busy without
+//! any pyact call ends when it makes one.
 //!
 //! ## Stack overflow: the process aborts, naming the actor
 //!

@@ -100,8 +100,8 @@ where
     let fd = sock.into_raw_fd();
     // SAFETY: `fd` was just released by `into_raw_fd` from a socket we own, so the new
     // value is its only owner (it closes it on drop). If `from_raw_fd` panics (the poller
-    // refused the descriptor), the std socket it made inside is dropped while unwinding, which
-    // closes `fd`: nothing leaks and nothing closes it twice.
+    // refused the descriptor), `may` has already dropped the std socket it wrapped `fd` in,
+    // closing it: nothing leaks and nothing closes it twice.
     catch_unwind(AssertUnwindSafe(|| unsafe { M::from_raw_fd(fd) }))
         .map_err(|_| io::Error::other("the runtime's poller refused the socket"))
 }

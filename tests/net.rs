@@ -336,3 +336,25 @@ fn udp_one_actor_receives_while_another_sends_on_the_same_socket() {
     });
     assert_eq!(wait(&a), "TimedOut");
 }
+
+#[test]
+fn a_kill_lands_when_a_socket_call_returns() {
+    // An actor that only ever reads a silent socket (each read timing out) makes no other
+    // pyact call: the socket calls themselves must check for the kill.
+    let node = node();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = node.spawn(move |_| -> () {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        loop {
+            let _ = s.read(&mut [0u8; 8]);
+        }
+    });
+    let (_silent, _) = listener.accept().unwrap();
+    reader.kill().unwrap();
+    match reader.wait_timeout(HUNG) {
+        Ok(Err(pyact::ExitReason::Killed)) => {}
+        other => panic!("{other:?}"),
+    }
+}
