@@ -44,7 +44,11 @@ fn start_server(node: &Node, addr: &str) -> std::io::Result<SocketAddr> {
                 Ok(s) => {
                     pyact::spawn(move |_| echo(s));
                 }
-                Err(e) => log::warn!("accept failed: {e}"),
+                // E.g. out of descriptors: pause rather than spin on the error.
+                Err(e) => {
+                    log::warn!("accept failed: {e}");
+                    pyact::sleep(std::time::Duration::from_millis(50));
+                }
             }
         }
     });
