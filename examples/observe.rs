@@ -75,6 +75,7 @@ fn row(info: &ActorInfo, child_ids: &HashMap<Address, String>) -> String {
         Status::Waiting => "waiting",
         Status::Sleeping => "sleeping",
         Status::Blocking => "blocking",
+        Status::Socket => "socket",
         _ => "other",
     };
     format!(

@@ -9,8 +9,8 @@
 //!    table and starts a coroutine with the configured stack.
 //! 2. The coroutine runs the user function under `catch_unwind`; the function's return value
 //!    becomes the [`ExitReason`] (`IntoExit`), a panic becomes
-//!    [`ExitReason::Panicked`] with the panic message (reported once with `log::error!`, see
-//!    `panic.rs`), and an exit signal unwinds the coroutine with its reason.
+//!    [`ExitReason::Panicked`] with the panic message (reported once: with `log::error!`, or
+//!    on stderr when no logger would show it; see `panic.rs`), and an exit signal unwinds the coroutine with its reason.
 //! 3. `ActorCell::finish` closes the mailbox (later sends report
 //!    [`SendError::DeadActor`](crate::SendError::DeadActor)), records the reason for late
 //!    waiters, drops the actor from its local peers' link tables, and notifies waiters, links
@@ -22,8 +22,10 @@
 //! is set aside by the mailbox (see `MailQueue`) and the actor ends at its next pyact call
 //! — send, spawn, receive, call, wait, [`sleep`](crate::sleep),
 //! [`yield_now`](crate::yield_now), [`blocking`](crate::blocking()) — or at once if it is
-//! parked in one. The check costs one atomic load. Rust code cannot be preempted, so an
-//! actor busy without any pyact call ends when it makes one.
+//! parked in one. A [`pyact::net`](crate::net) socket call checks too, before and after it
+//! parks, but a park on a socket is not cut short: the kill lands when the call returns.
+//! The check costs one atomic load. Rust code cannot be preempted, so an actor busy without
+//! any pyact call ends when it makes one.
 //!
 //! ## Stack overflow: the process aborts, naming the actor
 //!
@@ -323,16 +325,18 @@ fn reason_from_panic(payload: Box<dyn Any + Send>) -> ExitReason {
     }
 }
 
-/// An actor panicked: one `error!` with its address, registered name and message (the panic
-/// hook's output is suppressed for actor panics, see [`crate::panic`]).
+/// An actor panicked: reported once, with its address, registered name and message (the
+/// panic hook's output is suppressed for actor panics, see [`crate::panic`]). Through
+/// `log::error!` when that reaches a logger; otherwise on stderr (see `panic::visible`).
 #[cold]
 fn report_panic(cell: &Arc<ActorCell>, msg: &str) {
     let name = cell.lock().name.clone();
     let addr = cell.address();
-    match name {
-        Some(n) => log::error!("actor {addr} (registered as {n:?}) panicked: {msg}"),
-        None => log::error!("actor {addr} panicked: {msg}"),
-    }
+    let line = match name {
+        Some(n) => format!("actor {addr} (registered as {n:?}) panicked: {msg}"),
+        None => format!("actor {addr} panicked: {msg}"),
+    };
+    crate::panic::report(&line);
 }
 
 /// Live coroutine actors in this process (threads' inboxes are not counted).

@@ -167,9 +167,10 @@ impl Config {
 
     /// Keep Rust's panic hook output (the "thread panicked at" message, and a backtrace if
     /// `RUST_BACKTRACE` is set) for panics in actors. Default `false`: an actor's panic is
-    /// reported once through `log::error!` with its address, registered name and message,
-    /// and the hook's output is suppressed for actor panics only (panics outside actors
-    /// still reach the hook in force). See [`crate::actor`].
+    /// reported once with its address, registered name and message (through `log::error!`,
+    /// or on stderr when no logger would show it), and the hook's output is suppressed for
+    /// actor panics only (panics outside actors still reach the hook in force). See
+    /// [`crate::actor`].
     pub fn panic_output(mut self, keep: bool) -> Self {
         self.panic_output = keep;
         self

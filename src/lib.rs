@@ -54,14 +54,16 @@
 //! | bytes inside messages, base64 | [`binary`] |
 //! | sleeping, yielding, parking | [`park`] |
 //! | blocking std calls off the workers | [`blocking`](mod@blocking) |
+//! | TCP sockets for actors (one actor per connection) | [`net`] |
 //! | the watchdog | [`watchdog`] |
 //!
 //! ## Rules for actor code
 //! See the README's "Rules for actor code": block only in pyact calls ([`sleep`],
 //! [`blocking`](fn@blocking), receive, wait, call), call [`yield_now`] in long loops, never hold a
 //! `thread_local!` reference across a pyact call. A panic ends only the actor that panicked
-//! ([`ExitReason::Panicked`], reported through `log`); a stack overflow aborts the process
-//! naming the actor (see [`actor`]); the [`watchdog`] names an actor that holds its worker.
+//! ([`ExitReason::Panicked`], reported through `log`, or on stderr without a logger); a stack
+//! overflow aborts the process naming the actor (see [`actor`]); the [`watchdog`] names an
+//! actor that holds its worker.
 
 #![warn(missing_docs)]
 
@@ -77,6 +79,7 @@ mod heap;
 pub mod link;
 pub mod mailbox;
 pub mod mesh;
+pub mod net;
 pub mod node;
 pub mod observe;
 mod panic;

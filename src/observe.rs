@@ -58,6 +58,9 @@ pub enum Status {
     /// Spawned but not started: waiting for a coroutine to run on (an actor spawned by an
     /// actor while every coroutine was busy; see [`Node::spawn`]).
     Starting = 6,
+    /// Parked on a [`pyact::net`](crate::net) socket: accepting, connecting, or waiting to
+    /// read or write.
+    Socket = 7,
 }
 
 impl Status {
@@ -69,6 +72,7 @@ impl Status {
             4 => Status::Sleeping,
             5 => Status::Blocking,
             6 => Status::Starting,
+            7 => Status::Socket,
             _ => Status::Running,
         }
     }
