@@ -204,7 +204,7 @@ impl Selector {
         let id = fd as usize % self.vec.len();
         let single_selector = &self.vec[id];
         let epoll = &single_selector.epoll;
-        info!("add fd to epoll select, fd={:?}", fd);
+        debug!("add fd to epoll select, fd={:?}", fd);
         epoll
             .add(unsafe { BorrowedFd::borrow_raw(fd) }, info)
             .map_err(from_nix_error)
@@ -229,7 +229,7 @@ impl Selector {
         let id = fd as usize % self.vec.len();
         let single_selector = &self.vec[id];
         let epoll = &single_selector.epoll;
-        info!("mod fd to epoll select, fd={:?}, is_read={}", fd, is_read);
+        debug!("mod fd to epoll select, fd={:?}, is_read={}", fd, is_read);
         epoll
             .modify(unsafe { BorrowedFd::borrow_raw(fd) }, &mut info)
             .map_err(from_nix_error)
@@ -252,7 +252,7 @@ impl Selector {
         let id = fd as usize % self.vec.len();
         let single_selector = &self.vec[id];
         let epoll = &single_selector.epoll;
-        info!("del fd from epoll select, fd={:?}", fd);
+        debug!("del fd from epoll select, fd={:?}", fd);
         epoll.delete(unsafe { BorrowedFd::borrow_raw(fd) }).ok();
 
         // after EpollCtlDel push the unused event data
