@@ -51,7 +51,9 @@ fn a_two_node_ping_at_info_shows_no_may_lines() {
         .expect("ponger registered");
     let mut inbox = client.inbox();
     for i in 0..5 {
-        remote.send(json!({"ping": i, "from": inbox.addr()})).unwrap();
+        remote
+            .send(json!({"ping": i, "from": inbox.addr()}))
+            .unwrap();
         let r = inbox.receive_timeout(DEADLINE).expect("a pong in time");
         assert_eq!(r["pong"], i);
     }
