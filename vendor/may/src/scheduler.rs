@@ -168,7 +168,7 @@ impl Scheduler {
         let mut ticks: u32 = 0;
         'work: loop {
             ticks = ticks.wrapping_add(1);
-            if ticks % 61 == 0 {
+            if ticks.is_multiple_of(61) {
                 self.collect_global(id);
             }
             match local.pop() {
