@@ -19,6 +19,6 @@ fn main() {
     if external_assembly_required {
         cc::Build::new()
             .file("src/detail/asm/asm_ppc64le_elf.S")
-            .compile("ppc64le-asm-lib");
+            .compile("pyact-generator-ppc64le-asm");
     }
 }

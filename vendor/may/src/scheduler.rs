@@ -2,7 +2,7 @@ use std::cell::Cell;
 #[cfg(feature = "work_steal")]
 use std::cell::UnsafeCell;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::thread;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use crate::pool::CoroutinePool;
 use crate::sync::AtomicOption;
 use crate::timeout_list;
 use crate::yield_now::set_co_para;
+use crossbeam::utils::CachePadded;
 use may_queue::mpsc::Queue;
 
 cfg_if::cfg_if! {
@@ -107,6 +108,15 @@ pub fn get_scheduler() -> &'static Scheduler {
     unsafe { &*SCHED }
 }
 
+/// pyact patch: guards a worker's global queue (see `Scheduler::collect_global_from`).
+#[derive(Default)]
+struct GlobalGate {
+    /// Held by the one consumer allowed to pop (and to look into) the queue.
+    lock: AtomicBool,
+    /// Coroutines pushed and counted, minus those taken: read without the lock.
+    pending: AtomicIsize,
+}
+
 #[repr(align(128))]
 pub struct Scheduler {
     #[cfg(not(feature = "work_steal"))]
@@ -117,8 +127,8 @@ pub struct Scheduler {
     stealers: Vec<Steal<CoroutineImpl>>,
     global_queues: Vec<Queue<CoroutineImpl>>,
     // pyact patch: one consumer at a time per global queue, so an idle worker can drain the
-    // global queue of a busy one (see PYACT-PATCH.md).
-    global_locks: Vec<AtomicBool>,
+    // global queue of a busy one, and a count that says whether to look (see PYACT-PATCH.md).
+    global_gates: Vec<CachePadded<GlobalGate>>,
     event_loop: EventLoop,
     timer_thread: TimerThread,
     pub pool: CoroutinePool,
@@ -138,7 +148,7 @@ impl Scheduler {
         let local_queues = Vec::from_iter(queues.into_iter().map(|(_s, l)| UnsafeCell::new(l)));
 
         let global_queues = Vec::from_iter((0..workers).map(|_| Queue::new()));
-        let global_locks = Vec::from_iter((0..workers).map(|_| AtomicBool::new(false)));
+        let global_gates = Vec::from_iter((0..workers).map(|_| CachePadded::default()));
 
         Box::new(Scheduler {
             pool: CoroutinePool::new(),
@@ -147,7 +157,7 @@ impl Scheduler {
             #[cfg(feature = "work_steal")]
             stealers,
             global_queues,
-            global_locks,
+            global_gates,
             timer_thread: TimerThread::new(),
             workers,
         })
@@ -179,7 +189,7 @@ impl Scheduler {
         let mut ticks: u32 = 0;
         'work: loop {
             ticks = ticks.wrapping_add(1);
-            if ticks % 61 == 0 {
+            if ticks.is_multiple_of(61) {
                 self.collect_global(id);
             }
             match local.pop() {
@@ -259,10 +269,7 @@ impl Scheduler {
         let thread_id = NEXT_THREAD_ID
             .fetch_add(1, Ordering::Relaxed)
             .rem_euclid(self.workers);
-        let global = unsafe { self.global_queues.get_unchecked(thread_id) };
-        global.push(co);
-        // signal one waiting thread if any
-        self.get_selector().wakeup(thread_id);
+        self.push_global(co, thread_id);
     }
 
     /// put the coroutine to global queue so that next time it can be scheduled
@@ -270,8 +277,17 @@ impl Scheduler {
     pub fn schedule_global_with_id(&self, co: CoroutineImpl, id: usize) {
         let thread_id = id.rem_euclid(self.workers);
         // println!("Scheduling to {thread_id}");
+        self.push_global(co, thread_id);
+    }
+
+    /// Push to worker `thread_id`'s global queue, count it (pyact patch: consumers read the
+    /// count, not the queue, before they take its lock) and wake the worker.
+    #[inline]
+    fn push_global(&self, co: CoroutineImpl, thread_id: usize) {
         let global = unsafe { self.global_queues.get_unchecked(thread_id) };
+        let gate = unsafe { self.global_gates.get_unchecked(thread_id) };
         global.push(co);
+        gate.pending.fetch_add(1, Ordering::SeqCst);
         // signal one waiting thread if any
         self.get_selector().wakeup(thread_id);
     }
@@ -291,24 +307,40 @@ impl Scheduler {
         #[cfg(not(feature = "work_steal"))]
         let local = unsafe { self.local_queues.get_unchecked(id) };
         let global = unsafe { self.global_queues.get_unchecked(from) };
-        let lock = unsafe { self.global_locks.get_unchecked(from) };
+        let gate = unsafe { self.global_gates.get_unchecked(from) };
+        // Every consumer-side call of the queue (`bulk_pop`, and `is_empty`/`len`, which
+        // read the tail block) runs under the lock: the consumer frees a block once it has
+        // drained it, so a second consumer that only peeked could read a freed block. The
+        // peek without the lock is `pending`, a count the producers keep.
+        //
         // A consumer that finds the lock taken leaves, counting on the holder to take what
         // it saw. So the holder looks again after it lets go: a coroutine pushed after the
         // holder's last pop, whose owner was woken for it and found the lock taken, would
-        // otherwise stay in the queue with every worker asleep (SeqCst on the lock, so that
-        // the look again cannot move before the release).
+        // otherwise stay in the queue with every worker asleep (SeqCst on the lock and the
+        // count, so that the look again cannot move before the release).
+        //
+        // `pending` is pushes counted minus coroutines taken. A producer counts after its
+        // push, so a consumer can take a coroutine not yet counted and the count dips below
+        // zero until that producer counts it; the producer then wakes the queue's owner,
+        // which looks again. A count of zero or less therefore means "nothing for me". Under
+        // the lock a count above zero means a coroutine in the queue, so the loop ends as
+        // soon as nobody pushes (a round that took nothing read a count that another consumer
+        // then brought down).
         loop {
-            if global.is_empty() {
+            if gate.pending.load(Ordering::SeqCst) <= 0 {
                 return;
             }
-            if lock
+            if gate
+                .lock
                 .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
                 .is_err()
             {
                 return;
             }
+            let mut taken = 0;
             let mut v = global.bulk_pop();
             while !v.is_empty() {
+                taken += v.len();
                 for co in v {
                     #[cfg(feature = "work_steal")]
                     local.push_back(co);
@@ -317,7 +349,8 @@ impl Scheduler {
                 }
                 v = global.bulk_pop();
             }
-            lock.store(false, Ordering::SeqCst);
+            gate.pending.fetch_sub(taken as isize, Ordering::SeqCst);
+            gate.lock.store(false, Ordering::SeqCst);
             std::sync::atomic::fence(Ordering::SeqCst);
         }
     }

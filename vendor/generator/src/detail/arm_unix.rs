@@ -10,9 +10,14 @@ pub extern "aapcs" fn gen_init(a1: usize, a2: *mut usize) -> ! {
 
 std::arch::global_asm!(include_str!("asm/asm_arm_aapcs_elf.S"));
 
+// pyact: the fork's own assembly symbols (`pyact_generator_*`), so that a binary
+// can hold this fork and crates.io `generator` side by side.
 extern "aapcs" {
+    #[link_name = "pyact_generator_bootstrap_green_task"]
     pub fn bootstrap_green_task();
+    #[link_name = "pyact_generator_prefetch"]
     pub fn prefetch(data: *const usize);
+    #[link_name = "pyact_generator_swap_registers"]
     pub fn swap_registers(out_regs: *mut Registers, in_regs: *const Registers);
 }
 

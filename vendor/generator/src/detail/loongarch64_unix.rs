@@ -11,9 +11,14 @@ pub extern "C" fn gen_init(a1: usize, a2: *mut usize) -> ! {
 }
 
 //#[link(name = "asm", kind = "static")]
+// pyact: the fork's own assembly symbols (`pyact_generator_*`), so that a binary
+// can hold this fork and crates.io `generator` side by side.
 extern "C" {
+    #[link_name = "pyact_generator_bootstrap_green_task"]
     pub fn bootstrap_green_task();
+    #[link_name = "pyact_generator_prefetch"]
     pub fn prefetch(data: *const usize);
+    #[link_name = "pyact_generator_swap_registers"]
     pub fn swap_registers(out_regs: *mut Registers, in_regs: *const Registers);
 }
 

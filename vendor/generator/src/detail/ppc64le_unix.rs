@@ -8,10 +8,15 @@ pub extern "C" fn gen_init(a1: usize, a2: *mut usize) -> ! {
     super::gen::gen_init_impl(a1, a2);
 }
 
+// pyact: the fork's own assembly symbols (`pyact_generator_*`), so that a binary
+// can hold this fork and crates.io `generator` side by side.
 extern "C" {
+    #[link_name = "pyact_generator_bootstrap_green_task"]
     pub fn bootstrap_green_task();
+    #[link_name = "pyact_generator_prefetch"]
     pub fn prefetch(data: *const usize);
     #[allow(improper_ctypes)] // allow declaring u128 in Registers (since f128 is not stable yet)
+    #[link_name = "pyact_generator_swap_registers"]
     pub fn swap_registers(out_regs: *mut Registers, in_regs: *const Registers);
 }
 

@@ -17,9 +17,14 @@ cfg_select! {
     }
 }
 
+// pyact: the fork's own assembly symbols (`pyact_generator_*`), so that a binary
+// can hold this fork and crates.io `generator` side by side.
 extern "sysv64" {
+    #[link_name = "pyact_generator_bootstrap_green_task"]
     pub fn bootstrap_green_task();
+    #[link_name = "pyact_generator_prefetch"]
     pub fn prefetch(data: *const usize);
+    #[link_name = "pyact_generator_swap_registers"]
     pub fn swap_registers(out_regs: *mut Registers, in_regs: *const Registers);
 }
 

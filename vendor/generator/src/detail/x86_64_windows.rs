@@ -12,9 +12,14 @@ std::arch::global_asm!(include_str!("asm/asm_x86_64_sysv_pe.S"));
 
 // #[cfg(not(nightly))]
 //#[link(name = "asm", kind = "static")]
+// pyact: the fork's own assembly symbols (`pyact_generator_*`), so that a binary
+// can hold this fork and crates.io `generator` side by side.
 extern "sysv64" {
+    #[link_name = "pyact_generator_bootstrap_green_task"]
     pub fn bootstrap_green_task();
+    #[link_name = "pyact_generator_prefetch_asm"]
     pub fn prefetch_asm(data: *const usize);
+    #[link_name = "pyact_generator_swap_registers"]
     pub fn swap_registers(out_regs: *mut Registers, in_regs: *const Registers);
 }
 

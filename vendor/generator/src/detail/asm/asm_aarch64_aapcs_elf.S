@@ -1,28 +1,28 @@
 .text
-.globl prefetch
-.type prefetch,@function
+.globl pyact_generator_prefetch
+.type pyact_generator_prefetch,@function
 .align 2
-prefetch:
+pyact_generator_prefetch:
     prfm pldl1keep, [x0]
     ret
-.size prefetch,.-prefetch
+.size pyact_generator_prefetch,.-pyact_generator_prefetch
 
 .text
-.globl bootstrap_green_task
-.type bootstrap_green_task,@function
+.globl pyact_generator_bootstrap_green_task
+.type pyact_generator_bootstrap_green_task,@function
 .align 2
-bootstrap_green_task:
+pyact_generator_bootstrap_green_task:
     mov x0, x19   // arg0
     mov x1, x20   // arg1
     mov x30, #0   // clear LR
     ret x21
-.size bootstrap_green_task,.-bootstrap_green_task
+.size pyact_generator_bootstrap_green_task,.-pyact_generator_bootstrap_green_task
 
 .text
-.globl swap_registers
-.type swap_registers,@function
+.globl pyact_generator_swap_registers
+.type pyact_generator_swap_registers,@function
 .align 2
-swap_registers:
+pyact_generator_swap_registers:
     stp x19, x20, [x0, #0]
     stp x21, x22, [x0, #16]
     stp x23, x24, [x0, #32]
@@ -54,7 +54,7 @@ swap_registers:
     ldp d14, d15, [x1, #160]
 
     br x30
-.size swap_registers,.-swap_registers
+.size pyact_generator_swap_registers,.-pyact_generator_swap_registers
 
 /* Mark that we don't need executable stack. */
 .section .note.GNU-stack,"",%progbits

@@ -1,23 +1,23 @@
 .text
-.globl _prefetch
+.globl _pyact_generator_prefetch
 .align 2
-_prefetch:
+_pyact_generator_prefetch:
     prfm pldl1keep, [x0]
     ret
 
 .text
-.globl _bootstrap_green_task
+.globl _pyact_generator_bootstrap_green_task
 .align 2
-_bootstrap_green_task:
+_pyact_generator_bootstrap_green_task:
     mov x0, x19  // arg0
     mov x1, x20  // arg1
     mov x30, #0  // clear LR
     ret x21
 
 .text
-.globl _swap_registers
+.globl _pyact_generator_swap_registers
 .align 2
-_swap_registers:
+_pyact_generator_swap_registers:
     stp x19, x20, [x0, #0]
     stp x21, x22, [x0, #16]
     stp x23, x24, [x0, #32]

@@ -1,18 +1,18 @@
 .text
-.globl prefetch
+.globl pyact_generator_prefetch
 .align 2
-prefetch:
-    .seh_proc prefetch
+pyact_generator_prefetch:
+    .seh_proc pyact_generator_prefetch
     .seh_endprologue
     prfm pldl1keep, [x0]
     ret
     .seh_endproc
 
 .text
-.globl bootstrap_green_task
+.globl pyact_generator_bootstrap_green_task
 .align 2
-bootstrap_green_task:
-    .seh_proc bootstrap_green_task
+pyact_generator_bootstrap_green_task:
+    .seh_proc pyact_generator_bootstrap_green_task
     .seh_endprologue
     mov x0, x19   // arg0
     mov x1, x20   // arg1
@@ -21,10 +21,10 @@ bootstrap_green_task:
     .seh_endproc
 
 .text
-.globl swap_registers
+.globl pyact_generator_swap_registers
 .align 2
-swap_registers:
-    .seh_proc swap_registers
+pyact_generator_swap_registers:
+    .seh_proc pyact_generator_swap_registers
     .seh_endprologue
     stp x19, x20, [x0, #0]
     stp x21, x22, [x0, #16]

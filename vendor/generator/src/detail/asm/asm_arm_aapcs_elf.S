@@ -1,28 +1,28 @@
 .text
-.globl prefetch
-.type prefetch, %function
+.globl pyact_generator_prefetch
+.type pyact_generator_prefetch, %function
 .align 2
-prefetch:
+pyact_generator_prefetch:
     pld [r0]
     bx lr
-.size prefetch,.-prefetch
+.size pyact_generator_prefetch,.-pyact_generator_prefetch
 
 .text
-.globl bootstrap_green_task
-.type bootstrap_green_task, %function
+.globl pyact_generator_bootstrap_green_task
+.type pyact_generator_bootstrap_green_task, %function
 .align 2
-bootstrap_green_task:
+pyact_generator_bootstrap_green_task:
      mov r0, r4 // arg0
      mov r1, r5 // arg1
      mov lr, 0 // clear LR
      bx r6
-.size bootstrap_green_task,.-bootstrap_green_task
+.size pyact_generator_bootstrap_green_task,.-pyact_generator_bootstrap_green_task
 
 .text
-.globl swap_registers
-.type swap_registers, %function
+.globl pyact_generator_swap_registers
+.type pyact_generator_swap_registers, %function
 .align 2
-swap_registers:
+pyact_generator_swap_registers:
      // Android doesn't like to use sp directly
      stmia r0!, {{v1-v7, fp}}
      mov r2, sp
@@ -33,7 +33,7 @@ swap_registers:
      mov sp, r2
      vldmia r1!, {{s16-s31}}
      bx lr
-.size swap_registers,.-swap_registers
+.size pyact_generator_swap_registers,.-pyact_generator_swap_registers
 
 /* Mark that we don't need executable stack. */
 .section .note.GNU-stack,"",%progbits

@@ -1,28 +1,28 @@
 .text
-.globl prefetch
-.type prefetch,@function
+.globl pyact_generator_prefetch
+.type pyact_generator_prefetch,@function
 .align 2
-prefetch:
+pyact_generator_prefetch:
     preld 0, $a0, 0
     ret
-.size prefetch,.-prefetch
+.size pyact_generator_prefetch,.-pyact_generator_prefetch
 
 .text
-.globl bootstrap_green_task
-.type bootstrap_green_task,@function
+.globl pyact_generator_bootstrap_green_task
+.type pyact_generator_bootstrap_green_task,@function
 .align 2
-bootstrap_green_task:
+pyact_generator_bootstrap_green_task:
     move $a0, $s0   // arg0
     move $a1, $s1   // arg1
     move $ra, $zero // clear LR
     jirl $zero, $s2, 0
-.size bootstrap_green_task,.-bootstrap_green_task
+.size pyact_generator_bootstrap_green_task,.-pyact_generator_bootstrap_green_task
 
 .text
-.globl swap_registers
-.type swap_registers,@function
+.globl pyact_generator_swap_registers
+.type pyact_generator_swap_registers,@function
 .align 2
-swap_registers:
+pyact_generator_swap_registers:
     st.d $ra, $a0, 0
     st.d $sp, $a0, 8
     st.d $fp, $a0, 16
@@ -68,7 +68,7 @@ swap_registers:
     fld.d $fs7, $a1, 152
 
     ret
-.size swap_registers,.-swap_registers
+.size pyact_generator_swap_registers,.-pyact_generator_swap_registers
 
 /* Mark that we don't need executable stack. */
 .section .note.GNU-stack,"",%progbits

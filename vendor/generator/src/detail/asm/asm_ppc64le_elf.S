@@ -75,24 +75,24 @@
 #pragma endregion defines
 
 .text
-.globl prefetch
-.type prefetch,@function
+.globl pyact_generator_prefetch
+.type pyact_generator_prefetch,@function
 .align 16
-prefetch:
-    addis 2,12,.TOC.-prefetch@ha
-    addi 2,2,.TOC.-prefetch@l
-    .localentry prefetch, .-prefetch
+pyact_generator_prefetch:
+    addis 2,12,.TOC.-pyact_generator_prefetch@ha
+    addi 2,2,.TOC.-pyact_generator_prefetch@l
+    .localentry pyact_generator_prefetch, .-pyact_generator_prefetch
     // NOTE: dcbt prefetches data, not instructions!
     dcbt 0, r3
     blr
-.size prefetch,.-prefetch
+.size pyact_generator_prefetch,.-pyact_generator_prefetch
 
 
 .text
-.globl bootstrap_green_task
-.type bootstrap_green_task,@function
+.globl pyact_generator_bootstrap_green_task
+.type pyact_generator_bootstrap_green_task,@function
 .align 16
-bootstrap_green_task:
+pyact_generator_bootstrap_green_task:
     // setting parameters from loaded non-volatile regs
     mr r3, r14 
     mr r4, r15
@@ -103,21 +103,21 @@ bootstrap_green_task:
     mtlr r16
     blr
 
-.size bootstrap_green_task,.-bootstrap_green_task
+.size pyact_generator_bootstrap_green_task,.-pyact_generator_bootstrap_green_task
 
 
 .text
-.globl swap_registers
-.type swap_registers,@function
+.globl pyact_generator_swap_registers
+.type pyact_generator_swap_registers,@function
 .align 16
-swap_registers:
+pyact_generator_swap_registers:
     // save non-volatile registers to the buffer in Registers (r3)
     // load non-volatile registers from new context buffer given via r4
     
     // standard function preamble:
-    addis 2,12,.TOC.-swap_registers@ha
-    addi 2,2,.TOC.-swap_registers@l
-    .localentry swap_registers, .-swap_registers
+    addis 2,12,.TOC.-pyact_generator_swap_registers@ha
+    addi 2,2,.TOC.-pyact_generator_swap_registers@l
+    .localentry pyact_generator_swap_registers, .-pyact_generator_swap_registers
 
     // save link & control registers
     mflr r0
@@ -287,7 +287,7 @@ swap_registers:
 
     blr
 
-.size swap_registers,.-swap_registers
+.size pyact_generator_swap_registers,.-pyact_generator_swap_registers
 
 /* Mark that we don't need executable stack. */
 .section .note.GNU-stack,"",%progbits

@@ -1,29 +1,29 @@
 .attribute arch, "rv64gc"
 
 .text
-.globl prefetch
-.type prefetch,@function
+.globl pyact_generator_prefetch
+.type pyact_generator_prefetch,@function
 .align 1
-prefetch:
+pyact_generator_prefetch:
     ret
-.size prefetch,.-prefetch
+.size pyact_generator_prefetch,.-pyact_generator_prefetch
 
 .text
-.globl bootstrap_green_task
-.type bootstrap_green_task,@function
+.globl pyact_generator_bootstrap_green_task
+.type pyact_generator_bootstrap_green_task,@function
 .align 1
-bootstrap_green_task:
+pyact_generator_bootstrap_green_task:
      mv a0, s2   // arg0
      mv a1, s3   // arg1
      mv ra, zero // clear RA
      jr s4
-.size bootstrap_green_task,.-bootstrap_green_task
+.size pyact_generator_bootstrap_green_task,.-pyact_generator_bootstrap_green_task
 
 .text
-.globl swap_registers
-.type swap_registers,@function
+.globl pyact_generator_swap_registers
+.type pyact_generator_swap_registers,@function
 .align 1
-swap_registers:
+pyact_generator_swap_registers:
      sd s2, 0*8(a0)
      sd s3, 1*8(a0)
      sd s4, 2*8(a0)
@@ -77,7 +77,7 @@ swap_registers:
      fld fs10, 24*8(a1)
      fld fs11, 25*8(a1)
      jr ra
-.size swap_registers,.-swap_registers
+.size pyact_generator_swap_registers,.-pyact_generator_swap_registers
 
 /* Mark that we don't need executable stack. */
 .section .note.GNU-stack,"",%progbits

@@ -12,30 +12,30 @@
 //   8: r14, 9: r15, 10-17: f8-f15
 
 .text
-.globl prefetch
-.type prefetch,@function
+.globl pyact_generator_prefetch
+.type pyact_generator_prefetch,@function
 .balign 16
-prefetch:
-    pfd 1, 0(%r2)  // prefetch for load
+pyact_generator_prefetch:
+    pfd 1, 0(%r2)  // pyact_generator_prefetch for load
     br %r14
-.size prefetch,.-prefetch
+.size pyact_generator_prefetch,.-pyact_generator_prefetch
 
 .text
-.globl bootstrap_green_task
-.type bootstrap_green_task,@function
+.globl pyact_generator_bootstrap_green_task
+.type pyact_generator_bootstrap_green_task,@function
 .balign 16
-bootstrap_green_task:
+pyact_generator_bootstrap_green_task:
     lgr %r2, %r7   // arg0
     lgr %r3, %r8   // arg1
     lghi %r14, 0   // clear the return address
     br %r9         // enter the generator
-.size bootstrap_green_task,.-bootstrap_green_task
+.size pyact_generator_bootstrap_green_task,.-pyact_generator_bootstrap_green_task
 
 .text
-.globl swap_registers
-.type swap_registers,@function
+.globl pyact_generator_swap_registers
+.type pyact_generator_swap_registers,@function
 .balign 16
-swap_registers:
+pyact_generator_swap_registers:
     // r2 = out_regs, r3 = in_regs
 
     stmg %r6, %r15, 0(%r2)
@@ -61,7 +61,7 @@ swap_registers:
     lmg %r6, %r15, 0(%r3)
 
     br %r14
-.size swap_registers,.-swap_registers
+.size pyact_generator_swap_registers,.-pyact_generator_swap_registers
 
 /* Mark that we don't need executable stack. */
 .section .note.GNU-stack,"",%progbits

@@ -1,29 +1,29 @@
 .text
-.globl prefetch
-.type prefetch,@function
+.globl pyact_generator_prefetch
+.type pyact_generator_prefetch,@function
 .align 16
-prefetch:
+pyact_generator_prefetch:
     prefetcht2 [rdi]
     ret
-.size prefetch,.-prefetch
+.size pyact_generator_prefetch,.-pyact_generator_prefetch
 
 .text
-.globl bootstrap_green_task
-.type bootstrap_green_task,@function
+.globl pyact_generator_bootstrap_green_task
+.type pyact_generator_bootstrap_green_task,@function
 .align 16
-bootstrap_green_task:
+pyact_generator_bootstrap_green_task:
     mov rdi, r12     /* setup the function arg */
     mov rsi, r13     /* setup the function arg */
     and rsp, -16     /* align the stack pointer */
     mov [rsp], r14   /* this is the new return adrress */
     ret
-.size bootstrap_green_task,.-bootstrap_green_task
+.size pyact_generator_bootstrap_green_task,.-pyact_generator_bootstrap_green_task
 
 .text
-.globl swap_registers
-.type swap_registers,@function
+.globl pyact_generator_swap_registers
+.type pyact_generator_swap_registers,@function
 .align 16
-swap_registers:
+pyact_generator_swap_registers:
     mov [rdi + 0*8], rbx
     mov [rdi + 1*8], rsp
     mov [rdi + 2*8], rbp
@@ -41,7 +41,7 @@ swap_registers:
     pop rax
     jmp rax
 
-.size swap_registers,.-swap_registers
+.size pyact_generator_swap_registers,.-pyact_generator_swap_registers
 
 /* Mark that we don't need executable stack. */
 .section .note.GNU-stack,"",%progbits

@@ -1,14 +1,14 @@
 .text
-.globl _prefetch
+.globl _pyact_generator_prefetch
 .align 8
-_prefetch:
+_pyact_generator_prefetch:
     prefetcht2 [rdi]
     ret
 
 .text
-.globl _bootstrap_green_task
+.globl _pyact_generator_bootstrap_green_task
 .align 8
-_bootstrap_green_task:
+_pyact_generator_bootstrap_green_task:
     mov rdi, r12     /* setup the function arg */
     mov rsi, r13     /* setup the function arg */
     and rsp, -16     /* align the stack pointer */
@@ -16,9 +16,9 @@ _bootstrap_green_task:
     ret
 
 .text
-.globl _swap_registers
+.globl _pyact_generator_swap_registers
 .align 8
-_swap_registers:
+_pyact_generator_swap_registers:
     mov [rdi + 0*8], rbx
     mov [rdi + 1*8], rsp
     mov [rdi + 2*8], rbp

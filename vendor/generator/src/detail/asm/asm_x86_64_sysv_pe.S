@@ -1,24 +1,24 @@
 .file	"asm_x86_64_sysv_pe.S"
 .text
 .p2align 4,,15
-.globl	prefetch_asm
-.def	prefetch_asm;	.scl	2;	.type	32;	.endef
-.seh_proc	prefetch_asm
-prefetch_asm:
+.globl	pyact_generator_prefetch_asm
+.def	pyact_generator_prefetch_asm;	.scl	2;	.type	32;	.endef
+.seh_proc	pyact_generator_prefetch_asm
+pyact_generator_prefetch_asm:
 .seh_endprologue
     prefetcht2 [rdi]
     ret
 .seh_endproc
 
 .section .drectve
-.ascii " -export:\"prefetch_asm\""
+.ascii " -export:\"pyact_generator_prefetch_asm\""
 
 .text
 .p2align 4,,15
-.globl	bootstrap_green_task
-.def	bootstrap_green_task;	.scl	2;	.type	32;	.endef
-.seh_proc	bootstrap_green_task
-bootstrap_green_task:
+.globl	pyact_generator_bootstrap_green_task
+.def	pyact_generator_bootstrap_green_task;	.scl	2;	.type	32;	.endef
+.seh_proc	pyact_generator_bootstrap_green_task
+pyact_generator_bootstrap_green_task:
 .seh_endprologue
     mov rdi, r12     /* setup the function arg */
     mov rsi, r13     /* setup the function arg */
@@ -28,14 +28,14 @@ bootstrap_green_task:
 .seh_endproc
 
 .section .drectve
-.ascii " -export:\"bootstrap_green_task\""
+.ascii " -export:\"pyact_generator_bootstrap_green_task\""
 
 .text
 .p2align 4,,15
-.globl	swap_registers
-.def	swap_registers;	.scl	2;	.type	32;	.endef
-.seh_proc	swap_registers
-swap_registers:
+.globl	pyact_generator_swap_registers
+.def	pyact_generator_swap_registers;	.scl	2;	.type	32;	.endef
+.seh_proc	pyact_generator_swap_registers
+pyact_generator_swap_registers:
 .seh_endprologue
     mov [rdi + 0*8], rbx
     mov [rdi + 1*8], rsp
@@ -89,5 +89,5 @@ swap_registers:
 .seh_endproc
 
 .section .drectve
-.ascii " -export:\"swap_registers\""
+.ascii " -export:\"pyact_generator_swap_registers\""
 .text

@@ -1,18 +1,18 @@
 .text
-.globl prefetch
-.type prefetch,@function
+.globl pyact_generator_prefetch
+.type pyact_generator_prefetch,@function
 .align 16
-prefetch:
+pyact_generator_prefetch:
     mov eax, [esp + 4]
     prefetcht2 [eax]
     ret
-.size prefetch,.-prefetch
+.size pyact_generator_prefetch,.-pyact_generator_prefetch
 
 .text
-.globl bootstrap_green_task
-.type bootstrap_green_task,@function
+.globl pyact_generator_bootstrap_green_task
+.type pyact_generator_bootstrap_green_task,@function
 .align 16
-bootstrap_green_task:
+pyact_generator_bootstrap_green_task:
     /* The i386 ABI passes the arguments on the stack, so unlike x86_64 we
        have to build the frame of the init fn here. It expects esp + 4 to be
        16 byte aligned on entry, that is esp % 16 == 12. */
@@ -23,13 +23,13 @@ bootstrap_green_task:
     mov dword ptr [esp + 4], 0   /* the init fn never returns, no return address */
     mov [esp], edi               /* the ret below jumps here */
     ret
-.size bootstrap_green_task,.-bootstrap_green_task
+.size pyact_generator_bootstrap_green_task,.-pyact_generator_bootstrap_green_task
 
 .text
-.globl swap_registers
-.type swap_registers,@function
+.globl pyact_generator_swap_registers
+.type pyact_generator_swap_registers,@function
 .align 16
-swap_registers:
+pyact_generator_swap_registers:
     /* read both arguments before esp is switched over */
     mov eax, [esp + 4]  /* out_regs */
     mov edx, [esp + 8]  /* in_regs */
@@ -50,7 +50,7 @@ swap_registers:
        arguments itself */
     pop ecx
     jmp ecx
-.size swap_registers,.-swap_registers
+.size pyact_generator_swap_registers,.-pyact_generator_swap_registers
 
 /* Mark that we don't need executable stack. */
 .section .note.GNU-stack,"",%progbits

@@ -29,7 +29,10 @@ pub type SysEvent = EpollEvent;
 /// on an idle CPU (pyact: 50-60 us per remote round trip; 30 us with both processes on one
 /// CPU, where nobody sleeps; 20-35 us with this spin). Erlang's schedulers spin the same way before they sleep.
 /// Polled here, in the worker's idle path, the spin runs only when the worker has nothing
-/// else to run, and every socket of the worker (not one) is watched while it lasts. It
+/// else to run, and every socket of the worker (not one) is watched while it lasts. Only
+/// socket readiness starts it: a wake-up through the worker's eventfd (a coroutine
+/// scheduled from a plain thread) does not, so a thread that keeps waking coroutines does
+/// not keep a worker polling (the eventfd still ends a spin that runs). It
 /// yields the CPU between polls (`sched_yield`): a busy spin starved the process's other
 /// worker when both shared a CPU.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
@@ -123,10 +126,17 @@ impl Selector {
         if n == 0 {
             n = epoll.wait(events, timeout_ms)?;
         }
-        SPIN_UNTIL.set((n > 0).then(|| std::time::Instant::now() + SPIN));
         // println!("epoll_wait = {}", n);
 
         // collect coroutines
+        // pyact patch: only socket readiness arms the spin, not an eventfd wake-up
+        let mut sockets = 0;
+        for event in &events[..n] {
+            if event.data() != 0 {
+                sockets += 1;
+            }
+        }
+        SPIN_UNTIL.set((sockets > 0).then(|| std::time::Instant::now() + SPIN));
         for event in &events[..n] {
             if event.data() == 0 {
                 // this is just a wakeup event, ignore it
@@ -208,7 +218,7 @@ impl Selector {
         let id = fd as usize % self.vec.len();
         let single_selector = &self.vec[id];
         let epoll = &single_selector.epoll;
-        info!("add fd to epoll select, fd={:?}", fd);
+        debug!("add fd to epoll select, fd={:?}", fd);
         epoll
             .add(unsafe { BorrowedFd::borrow_raw(fd) }, info)
             .map_err(from_nix_error)
@@ -233,7 +243,7 @@ impl Selector {
         let id = fd as usize % self.vec.len();
         let single_selector = &self.vec[id];
         let epoll = &single_selector.epoll;
-        info!("mod fd to epoll select, fd={:?}, is_read={}", fd, is_read);
+        debug!("mod fd to epoll select, fd={:?}, is_read={}", fd, is_read);
         epoll
             .modify(unsafe { BorrowedFd::borrow_raw(fd) }, &mut info)
             .map_err(from_nix_error)
@@ -260,7 +270,7 @@ impl Selector {
         let id = fd as usize % self.vec.len();
         let single_selector = &self.vec[id];
         let epoll = &single_selector.epoll;
-        info!("del fd from epoll select, fd={:?}", fd);
+        debug!("del fd from epoll select, fd={:?}", fd);
         epoll.delete(unsafe { BorrowedFd::borrow_raw(fd) }).ok();
 
         // after EpollCtlDel push the unused event data
