@@ -452,12 +452,13 @@ fn stack_overflow_abort(node: &Node, cell: &ActorCell) -> ! {
         .map(|n| format!(" (registered as {n:?})"))
         .unwrap_or_default();
     let msg = format!(
-        "pyact: actor {}/{}{name} on node {} overflowed its coroutine stack (or was abandoned \
+        "pyact: actor {}/{}/{}{name} on node {} overflowed its coroutine stack (or was abandoned \
          by the scheduler without unwinding); aborting the process: its frames were never \
          unwound, so nothing it held can be released safely. Raise Config::stack_size or \
          make the recursion iterative.",
         cell.node_id,
         cell.id,
+        cell.creation,
         node.name()
     );
     log::error!("{msg}");
