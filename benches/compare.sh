@@ -2,6 +2,7 @@
 # pyact vs Erlang/OTP on the same box: the table of issue 9 (and BENCHMARKS.md).
 #
 #   benches/compare.sh [ROUNDS]          # default 5 rounds; prints medians and ratios
+#   PYACT_EXAMPLES=DIR benches/compare.sh   # pyact binaries from DIR (see below)
 #   RING_1M=1 benches/compare.sh         # also the 1M ring, whole process (1 run per side;
 #                                        # before Linux 6.13 pyact needs vm.max_map_count
 #                                        # >= 2,200,000: the ring says so and is skipped)
@@ -26,10 +27,18 @@ if ! command -v erl >/dev/null || ! command -v erlc >/dev/null; then
     HAVE_ERL=0
 fi
 
-echo "building pyact examples (release)..." >&2
-cargo build -q --release --example workload --example ring || exit 1
-W=target/release/examples/workload
-RING=target/release/examples/ring
+# PYACT_EXAMPLES=DIR uses the workload and ring binaries in DIR (another build, e.g. of an
+# older commit, to compare before/after against Erlang in alternating runs) instead of
+# building this tree's.
+if [ -n "${PYACT_EXAMPLES:-}" ]; then
+    W=$PYACT_EXAMPLES/workload
+    RING=$PYACT_EXAMPLES/ring
+else
+    echo "building pyact examples (release)..." >&2
+    cargo build -q --release --example workload --example ring || exit 1
+    W=target/release/examples/workload
+    RING=target/release/examples/ring
+fi
 if [ $HAVE_ERL = 1 ]; then
     erlc -o "$TMP" benches/erlang/bench.erl || exit 1
     export ERL_EPMD_ADDRESS=127.0.0.1
