@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::connection::PushError;
+use super::quiet::{Quiet, warn_quietly};
 use super::*;
 
 /// What the table knows about one peer.
@@ -202,12 +203,28 @@ pub(super) fn serve_conn(
         frame::encode_into(&f, &mut out);
         let written = stream.write_all(&out);
         if let Err(why) = verdict {
-            log::warn!(
-                "{}: refused a second connection claiming {peer}: {why}",
-                node.name()
-            );
+            if why == TIE {
+                // Both nodes dialled at once: a normal race, settled by the rule above
+                // (issue 16 row 11: it logged an ERROR each time).
+                log::debug!(
+                    "{}: {peer} dialled us while we dialled it: {why}",
+                    node.name()
+                );
+            } else {
+                // A peer can make these as fast as it connects: one line a second.
+                static SECOND: Quiet = Quiet::new();
+                warn_quietly!(
+                    SECOND,
+                    "{}: refused a second connection claiming {peer}: {why}",
+                    node.name()
+                );
+            }
             let _ = stream.shutdown(std::net::Shutdown::Both);
-            return Err(std::io::Error::other(why));
+            // Logged here; the listener logs a refused admission at debug only.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                why,
+            ));
         }
         if let Err(e) = written {
             conn_failed(node, &conn, &format!("cannot send admission: {e}"));
