@@ -112,6 +112,15 @@ pub use pattern::Pattern;
 pub use reference::Ref;
 pub use remote::{Factory, NetStats, NodeOptions};
 pub use router::{Router, Routing};
+/// The JSON library pyact's messages are made of, re-exported so that a program needs no
+/// dependency of its own on it (and cannot get a second, mismatched version):
+///
+/// ```
+/// use pyact::serde_json::{self, Value, json};
+/// let msg: Value = serde_json::from_str(r#"{"ping": 1}"#).unwrap();
+/// assert_eq!(msg, json!({"ping": 1}));
+/// ```
+pub use serde_json;
 pub use serde_json::{Value, json};
 pub use server::{Call, CallError, Server, ServerError, serve};
 pub use spawn_options::SpawnOptions;
