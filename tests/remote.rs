@@ -140,6 +140,34 @@ fn remote_spawn_by_registered_factory() {
 }
 
 #[test]
+fn a_factory_may_return_what_spawn_accepts() {
+    let a = node("k");
+    let b = node("k");
+    // A plain number, and a `Result` whose `Err` becomes a failure, as for `spawn`.
+    b.register_factory("triple", |_, args| args["n"].as_i64().unwrap_or(0) * 3);
+    b.register_factory("checked", |_, args| match args["n"].as_i64() {
+        Some(n) => Ok(n),
+        None => Err(format!("not a number: {}", args["n"])),
+    });
+    let _inbox = a.inbox();
+    let t = a
+        .spawn_remote(b.name(), "triple", json!({"n": 14}))
+        .unwrap();
+    assert_eq!(a.wait(&t), Ok(json!(42)));
+    let ok = a
+        .spawn_remote(b.name(), "checked", json!({"n": 1}))
+        .unwrap();
+    assert_eq!(a.wait(&ok), Ok(json!(1)));
+    let bad = a
+        .spawn_remote(b.name(), "checked", json!({"n": "x"}))
+        .unwrap();
+    assert_eq!(
+        a.wait(&bad),
+        Err(ExitReason::Failed("not a number: \"x\"".into()))
+    );
+}
+
+#[test]
 fn wrong_cookie_is_refused_and_nothing_is_delivered() {
     let a = node("right");
     let b = node("wrong");
