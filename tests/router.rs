@@ -11,7 +11,7 @@ use std::time::Duration;
 use pyact::router::{Router, Routing, pool_supervisor, workers};
 use pyact::server::{CallError, Context, Server, ServerError, serve};
 use pyact::supervisor::{Restart, which_children};
-use pyact::{Address, ExitReason, Mailbox, Mesh, Node, Value, json, pattern};
+use pyact::{Address, ExitReason, Mailbox, Mesh, Node, SendError, Value, json, pattern};
 
 /// Long enough never to be the reason a test passes.
 const LONG: Duration = Duration::from_secs(30);
@@ -335,4 +335,43 @@ fn killing_the_router_stops_the_pool() {
     assert_eq!(node.wait(&router), Err(ExitReason::Killed));
     assert_eq!(node.wait(&pool[&0]), Err(ExitReason::Shutdown));
     assert_eq!(node.wait(&pool[&1]), Err(ExitReason::Shutdown));
+}
+
+#[test]
+fn a_full_worker_gets_nothing_more_until_it_reads() {
+    let node = node();
+    let mut inbox = node.inbox();
+    // The worker reads nothing while `gate` lives.
+    let gate = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let (report, g) = (inbox.addr(), gate.clone());
+    let router = Router::new(
+        Routing::RoundRobin,
+        1,
+        move |mut mb: Mailbox, slot: usize| {
+            report
+                .send(json!({"started": slot, "address": mb.addr()}))
+                .unwrap();
+            let _ = mb.node().wait(&g);
+            loop {
+                let msg = mb.receive();
+                report.send(json!({"slot": slot, "got": msg})).unwrap();
+            }
+        },
+    )
+    .mailbox_limit(1)
+    .spawn(&node);
+    let (_, w) = start(&mut inbox);
+    router.send("a").unwrap();
+    router.send("b").unwrap();
+    // Answered after both were routed: "a" filled the worker's mailbox, "b" found it full.
+    assert_eq!(workers(&router, LONG).unwrap(), [Some(w.clone())]);
+    assert!(matches!(w.send("direct"), Err(SendError::MailboxFull(_))));
+    gate.send("open").unwrap();
+    assert_eq!(reports(&mut inbox, 1), [(0, json!("a"))]);
+    // Once it has read, it has room again; "b" was dropped, not delayed.
+    router.send("c").unwrap();
+    assert_eq!(reports(&mut inbox, 1), [(0, json!("c"))]);
+    assert_eq!(inbox.try_receive(), None);
 }

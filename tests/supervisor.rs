@@ -13,7 +13,7 @@ use pyact::supervisor::{
     ChildKind, ChildSpec, Restart, Shutdown, Strategy, Supervisor, init_ack, start_child,
     terminate_child, which_children,
 };
-use pyact::{Address, ExitReason, Mailbox, Mesh, Node, Value, json, pattern};
+use pyact::{Address, ExitReason, Mailbox, Mesh, Node, SendError, Value, json, pattern};
 
 /// Long enough never to be the reason a test passes.
 const LONG: Duration = Duration::from_secs(30);
@@ -717,4 +717,50 @@ fn a_child_that_ignores_its_kill_is_abandoned_after_the_kill_timeout() {
     release.store(true, Ordering::Release);
     node.wait(&deaf).unwrap();
     sup.stop_server(t).unwrap();
+}
+
+#[test]
+fn a_child_mailbox_limit_holds_at_every_start() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let me = inbox.addr();
+    // The child reads nothing while `gate` lives, so what is sent to it stays unread.
+    let gate = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let g = gate.clone();
+    let idle = move |id: &'static str| {
+        let (me, g) = (me.clone(), g.clone());
+        ChildSpec::new(id, move |mb: Mailbox| {
+            me.send(json!({"started": id, "address": mb.addr()}))
+                .unwrap();
+            let _ = mb.node().wait(&g);
+        })
+    };
+    let sup = Supervisor::new(Strategy::OneForOne)
+        .child(idle("bounded").mailbox_limit(2))
+        .child(idle("free"))
+        .spawn(&node);
+    let kids = started_n(&mut inbox, 2);
+    let (first, free) = (lookup(&kids, "bounded"), lookup(&kids, "free"));
+    first.send(1).unwrap();
+    first.send(2).unwrap();
+    assert!(matches!(first.send(3), Err(SendError::MailboxFull(_))));
+    // The restarted child is bounded too.
+    let r = inbox.monitor(&first);
+    first.kill().unwrap();
+    inbox
+        .receive_match_timeout(&[&pattern!({"down": = r})], LONG)
+        .expect("the child's DOWN");
+    let (_, second) = started(&mut inbox);
+    assert_ne!(second, first);
+    second.send(1).unwrap();
+    second.send(2).unwrap();
+    assert!(matches!(second.send(3), Err(SendError::MailboxFull(_))));
+    // A child without the option stays unbounded.
+    for n in 0..10 {
+        free.send(n).unwrap();
+    }
+    sup.stop_server(LONG).unwrap();
+    gate.send("done").unwrap();
 }
