@@ -324,3 +324,57 @@ fn actor_counts(node: &Node) -> (usize, u64, u64, u64) {
     let s = node.stats();
     (s.live_actors, s.spawned, s.ended, s.delivered)
 }
+
+#[test]
+fn stats_and_info_serialize_for_an_operator() {
+    use pyact::NetStats;
+    use pyact::observe::{NodeStats, PeerStats};
+    let a = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    let b = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    a.connect(&format!("k@{}", b.name())).unwrap();
+    let mut inbox = a.inbox();
+    let worker = a.spawn(|mut mb| mb.receive());
+    a.register("worker", &worker).unwrap();
+    inbox.monitor(&worker);
+
+    let stats = a.stats();
+    let v = serde_json::to_value(&stats).unwrap();
+    assert_eq!(v["live_actors"], stats.live_actors);
+    assert_eq!(v["spawned"], stats.spawned);
+    assert_eq!(v["peers"][0]["node"], b.name());
+    assert_eq!(v["peers"][0]["state"], "connected");
+    assert_eq!(serde_json::from_value::<NodeStats>(v).unwrap(), stats);
+    let peer: PeerStats =
+        serde_json::from_value(serde_json::to_value(&stats.peers[0]).unwrap()).unwrap();
+    assert_eq!(peer, stats.peers[0]);
+    let backing_off = json!({"backing_off": {"retry_in": {"secs": 2, "nanos": 0}, "failures": 3}});
+    match serde_json::from_value::<PeerState>(backing_off.clone()).unwrap() {
+        s @ PeerState::BackingOff { failures: 3, .. } => {
+            assert_eq!(serde_json::to_value(s).unwrap(), backing_off)
+        }
+        other => panic!("decoded as {other:?}"),
+    }
+
+    let info = a.info(&worker).unwrap();
+    let v = serde_json::to_value(&info).unwrap();
+    assert_eq!(v["address"], json!(worker));
+    assert_eq!(v["name"], "worker");
+    assert_eq!(v["kind"], "actor");
+    assert_eq!(v["monitored_by"], json!([inbox.addr()]));
+    assert_eq!(v["status"], serde_json::to_value(info.status).unwrap());
+    for s in [Status::Receiving, Status::Running, Status::Socket] {
+        let text = serde_json::to_value(s).unwrap();
+        assert_eq!(serde_json::from_value::<Status>(text).unwrap(), s);
+    }
+    assert_eq!(
+        serde_json::to_value(Status::Receiving).unwrap(),
+        "receiving"
+    );
+    assert_eq!(serde_json::to_value(MailboxKind::Inbox).unwrap(), "inbox");
+
+    let net = a.net_stats();
+    let v = serde_json::to_value(&net).unwrap();
+    assert_eq!(v["connections"], 1);
+    assert_eq!(serde_json::from_value::<NetStats>(v).unwrap(), net);
+    worker.send("bye").unwrap();
+}

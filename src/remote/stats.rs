@@ -11,7 +11,9 @@ use crate::observe::{PeerState, PeerStats};
 /// This is the hardening view (what peers hold on this node, summed over connections); the
 /// per-peer view a user reads (state, traffic, queue of each peer) is
 /// [`NodeStats::peers`](crate::observe::NodeStats::peers) from [`Node::stats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Serializes (and deserializes) as an object with one key per field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetStats {
     /// Live connections (one per peer).
     pub connections: usize,
