@@ -56,6 +56,7 @@
 //! | blocking std calls off the workers | [`blocking`](mod@blocking) |
 //! | TCP sockets for actors (one actor per connection) | [`net`] |
 //! | the watchdog | [`watchdog`] |
+//! | testing actors: a probe with `expect_msg` / `expect_no_msg` | [`testing`] |
 //!
 //! ## Rules for actor code
 //! See the README's "Rules for actor code": block only in pyact calls ([`sleep`],
@@ -92,6 +93,7 @@ pub mod router;
 pub mod server;
 mod spawn_options;
 pub mod supervisor;
+pub mod testing;
 mod wait;
 pub mod watchdog;
 

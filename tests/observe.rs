@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use pyact::observe::{ActorInfo, MailboxKind, PeerState, Status};
-use pyact::{Actor, Address, IntoExit, Mailbox, Mesh, Node, json};
+use pyact::testing::Probe;
+use pyact::{Actor, Address, IntoExit, Mailbox, Mesh, Node, json, pattern};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -54,7 +55,7 @@ fn actors_and_registered_list_live_actors_with_their_names() {
 #[test]
 fn info_shows_links_monitors_name_kind_and_what_it_runs() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let partner = node.spawn(|mut mb| mb.receive());
     let p = partner.clone();
@@ -63,7 +64,7 @@ fn info_shows_links_monitors_name_kind_and_what_it_runs() {
         me.send("linked").unwrap();
         mb.receive()
     });
-    assert_eq!(inbox.receive_timeout(LONG).unwrap(), "linked");
+    assert_eq!(inbox.expect_msg(&pattern!(_), LONG), "linked");
     node.register("subject", &subject).unwrap();
     inbox.monitor(&subject);
     inbox.monitor(&subject);
@@ -101,7 +102,7 @@ fn info_shows_links_monitors_name_kind_and_what_it_runs() {
 #[test]
 fn info_sees_unread_messages_and_age() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let blocker = node.spawn(|mut mb| mb.receive());
     let b = blocker.clone();
     // Waits on another actor without ever pulling its own mail.
@@ -154,7 +155,7 @@ fn info_until(node: &Node, addr: &Address, ok: impl Fn(&ActorInfo) -> bool) -> A
 #[test]
 fn status_tells_receive_call_wait_sleep_blocking_and_running() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
 
     let receiver = node.spawn(|mut mb| mb.receive());
@@ -194,7 +195,7 @@ fn status_tells_receive_call_wait_sleep_blocking_and_running() {
     });
     info_until(&node, &spinner, |i| i.status == Status::Receiving);
     spinner.send("spin").unwrap();
-    assert_eq!(inbox.receive_timeout(LONG).unwrap(), "spinning");
+    assert_eq!(inbox.expect_msg(&pattern!(_), LONG), "spinning");
     assert_eq!(node.info(&spinner).unwrap().status, Status::Running);
     go.store(true, std::sync::atomic::Ordering::Relaxed);
     spinner.wait().unwrap();
@@ -214,7 +215,7 @@ fn status_tells_receive_call_wait_sleep_blocking_and_running() {
 #[test]
 fn mailbox_len_counts_queued_and_saved_and_received_counts_pulled() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
 
     // Queued, never pulled: it sleeps.
@@ -244,7 +245,7 @@ fn mailbox_len_counts_queued_and_saved_and_received_counts_pulled() {
     assert_eq!(info.mailbox_len, 3, "{info:?}");
     assert!(!info.has_unread);
     picky.send("go").unwrap();
-    assert_eq!(inbox.receive_timeout(LONG).unwrap(), "went");
+    assert_eq!(inbox.expect_msg(&pattern!(_), LONG), "went");
     let info = info_until(&node, &picky, |i| i.status == Status::Receiving);
     assert_eq!((info.received, info.mailbox_len), (4, 3), "{info:?}");
     picky.send("end").unwrap();
@@ -298,7 +299,7 @@ fn stats_count_spawned_ended_live_and_delivered() {
     }
     assert_eq!(actor_counts(&node), (0, 4, 4, 6));
     // Thread inboxes are not actors, but what they are sent is delivered.
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     inbox.addr().send(1).unwrap();
     inbox.receive();
     drop(inbox);
