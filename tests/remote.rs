@@ -200,6 +200,26 @@ fn unreachable_node_is_a_typed_error_not_a_hang() {
 }
 
 #[test]
+fn remote_stats_asks_another_node_for_its_stats() {
+    let a = node("k");
+    let b = node("k");
+    let worker = b.spawn(|mut mb| mb.receive());
+    let theirs = a.remote_stats(b.name()).unwrap();
+    let local = b.stats();
+    assert_eq!(theirs.live_actors, 1);
+    assert_eq!((theirs.spawned, theirs.ended), (local.spawned, local.ended));
+    let peers: Vec<&str> = theirs.peers.iter().map(|p| p.node.as_str()).collect();
+    assert_eq!(peers, [a.name()], "b knows a, which asked");
+    assert_eq!(a.remote_stats(a.name()).unwrap().live_actors, 0);
+    let nowhere = format!("127.0.0.1:{}", closed_port());
+    assert!(matches!(
+        a.remote_stats(&nowhere),
+        Err(SendError::NoConnection { node, .. }) if node == nowhere
+    ));
+    worker.send("bye").unwrap();
+}
+
+#[test]
 fn oversized_message_is_refused_at_send() {
     let a = node_with("k", NodeOptions::default().max_frame(1024));
     let b = node("k");
