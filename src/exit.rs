@@ -117,6 +117,28 @@ impl std::error::Error for ExitReason {}
 /// forever.send("crash").unwrap();
 /// assert!(node.wait(&forever).is_err());
 /// ```
+///
+/// Any other return type is a compile error ("an actor function cannot return `Point`")
+/// that lists the supported ones; a type of your own travels as its JSON:
+/// ```compile_fail,E0277
+/// # let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// #[derive(serde::Serialize)]
+/// struct Point { x: i32 }
+/// node.spawn(|_| Point { x: 1 });
+/// ```
+/// ```
+/// # let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// #[derive(serde::Serialize)]
+/// struct Point { x: i32 }
+/// let p = node.spawn(|_| pyact::serde_json::to_value(Point { x: 1 }));
+/// assert_eq!(node.wait(&p).unwrap()["x"], 1);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "an actor function cannot return `{Self}`",
+    label = "`{Self}` is not a return type an actor may have",
+    note = "an actor may return `()`, `Value`, `ExitReason`, a number, `bool`, `char`, `String`, `&str`, `Vec<T>` or `Option<T>` of a `Serialize` type, `Result<T, E>` (`T: Serialize`, `E: Display`), or never return",
+    note = "for a type of your own, derive `Serialize` and return `serde_json::to_value(v)` (a `Result`)"
+)]
 pub trait IntoExit {
     /// Convert into the exit reason.
     fn into_exit(self) -> ExitReason;
@@ -165,7 +187,11 @@ impl<T> Returns for fn() -> T {
 type Never = <fn() -> ! as Returns>::Output;
 
 // The private helper trait only names the type; the impl is for `!` itself.
+// `do_not_recommend` keeps the helper's name out of the compiler's list of supported return
+// types when a function returns something else (the list would read
+// `<fn() -> ! as exit::Returns>::Output`).
 #[allow(private_interfaces)]
+#[diagnostic::do_not_recommend]
 impl IntoExit for Never {
     fn into_exit(self) -> ExitReason {
         self

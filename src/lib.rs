@@ -56,6 +56,7 @@
 //! | blocking std calls off the workers | [`blocking`](mod@blocking) |
 //! | TCP sockets for actors (one actor per connection) | [`net`] |
 //! | the watchdog | [`watchdog`] |
+//! | testing actors: a probe with `expect_msg` / `expect_no_msg` | [`testing`] |
 //!
 //! ## Rules for actor code
 //! See the README's "Rules for actor code": block only in pyact calls ([`sleep`],
@@ -92,6 +93,7 @@ pub mod router;
 pub mod server;
 mod spawn_options;
 pub mod supervisor;
+pub mod testing;
 mod wait;
 pub mod watchdog;
 
@@ -112,6 +114,15 @@ pub use pattern::Pattern;
 pub use reference::Ref;
 pub use remote::{Factory, NetStats, NodeOptions};
 pub use router::{Router, Routing};
+/// The JSON library pyact's messages are made of, re-exported so that a program needs no
+/// dependency of its own on it (and cannot get a second, mismatched version):
+///
+/// ```
+/// use pyact::serde_json::{self, Value, json};
+/// let msg: Value = serde_json::from_str(r#"{"ping": 1}"#).unwrap();
+/// assert_eq!(msg, json!({"ping": 1}));
+/// ```
+pub use serde_json;
 pub use serde_json::{Value, json};
 pub use server::{Call, CallError, Server, ServerError, serve};
 pub use spawn_options::SpawnOptions;

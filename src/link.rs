@@ -34,9 +34,97 @@
 //! - Across nodes: links and monitors on remote addresses are kept by the remote node too;
 //!   when the connection to a node is lost every link and monitor to an actor on it fires
 //!   with reason `noconnection`.
+//!
+//! [`Down`] and [`Exit`] decode those two messages into typed values:
+//!
+//! ```
+//! use pyact::link::{Down, Exit};
+//! use pyact::{ExitReason, Mesh, Node, pattern};
+//! let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+//! let mut inbox = node.inbox(); // an inbox traps exits
+//! let worker = node.spawn(|mut mb| -> () { mb.receive(); panic!("boom") });
+//! let r = inbox.monitor(&worker);
+//! inbox.link(&worker);
+//! worker.send("go").unwrap();
+//! let (_, msg) = inbox.receive_match(&[&pattern!({"down": = r})]);
+//! let down = Down::try_from(&msg).unwrap();
+//! assert_eq!((down.reference, &down.address), (r, &worker));
+//! assert!(matches!(down.reason, ExitReason::Panicked(_)));
+//! let (_, msg) = inbox.receive_match(&[&pattern!({"address": _, "exit": _})]);
+//! let exit = Exit::try_from(&msg).unwrap();
+//! assert_eq!(exit.address, worker);
+//! assert!(Down::try_from(&msg).is_err()); // each type takes only its own shape
+//! ```
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::mailbox::{Envelope, Signal};
 use crate::{Address, ExitReason, Mailbox, Ref};
+
+/// A monitor's DOWN message, decoded: `{"down": <ref>, "address": <target>, "exit": <reason>}`
+/// (see the [module docs](self)). Its JSON encoding is that message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Down {
+    /// The monitor's reference, as returned by [`Mailbox::monitor`].
+    #[serde(rename = "down")]
+    pub reference: Ref,
+    /// The actor that ended.
+    pub address: Address,
+    /// Why it ended.
+    #[serde(rename = "exit")]
+    pub reason: ExitReason,
+}
+
+/// A trapped exit signal, decoded: `{"address": <from>, "exit": <reason>}`, what an actor
+/// that traps exits ([`Mailbox::trap_exit`], and every thread inbox) receives when a linked
+/// actor ends (see the [module docs](self)). Its JSON encoding is that message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Exit {
+    /// The linked actor that ended (or sent the signal with [`Address::exit`]).
+    pub address: Address,
+    /// Its exit reason.
+    #[serde(rename = "exit")]
+    pub reason: ExitReason,
+}
+
+/// Decoding: `Err` if the message is not exactly a DOWN (any other key, or one missing).
+impl TryFrom<&Value> for Down {
+    type Error = serde_json::Error;
+    fn try_from(msg: &Value) -> Result<Self, Self::Error> {
+        Down::deserialize(msg)
+    }
+}
+
+/// Decoding: `Err` if the message is not exactly a DOWN (any other key, or one missing).
+impl TryFrom<Value> for Down {
+    type Error = serde_json::Error;
+    fn try_from(msg: Value) -> Result<Self, Self::Error> {
+        serde_json::from_value(msg)
+    }
+}
+
+/// Decoding: `Err` if the message is not exactly a trapped exit (any other key, such as a
+/// DOWN's `"down"`, or one missing).
+impl TryFrom<&Value> for Exit {
+    type Error = serde_json::Error;
+    fn try_from(msg: &Value) -> Result<Self, Self::Error> {
+        Exit::deserialize(msg)
+    }
+}
+
+/// Decoding: `Err` if the message is not exactly a trapped exit (any other key, such as a
+/// DOWN's `"down"`, or one missing).
+impl TryFrom<Value> for Exit {
+    type Error = serde_json::Error;
+    fn try_from(msg: Value) -> Result<Self, Self::Error> {
+        serde_json::from_value(msg)
+    }
+}
 
 impl Mailbox {
     /// Link this actor with `other` (bidirectional). See the [module docs](crate::link).

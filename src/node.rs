@@ -21,6 +21,7 @@ use crate::mailbox::{Envelope, Mailbox};
 use crate::remote::{NodeOptions, Remote};
 use crate::{
     Actor, Address, ExitReason, IntoExit, Mesh, NodeError, RegistryError, SendError, SpawnError,
+    SpawnOptions,
 };
 
 const SHARDS: usize = 16;
@@ -295,11 +296,28 @@ impl Node {
         F: FnOnce(Mailbox) -> R + Send + 'static,
         R: IntoExit,
     {
+        self.spawn_link_opts(to, &SpawnOptions::default(), f)
+    }
+
+    /// [`Node::spawn_link`] with [`SpawnOptions`] (for supervisors' children).
+    pub(crate) fn spawn_link_opts<F, R>(
+        &self,
+        to: &Address,
+        opts: &SpawnOptions,
+        f: F,
+    ) -> Result<Address, SpawnError>
+    where
+        F: FnOnce(Mailbox) -> R + Send + 'static,
+        R: IntoExit,
+    {
         actor::checkpoint();
         if self.is_shut_down() {
             return Err(SpawnError::NodeDown(self.name().to_string()));
         }
         let cell = self.new_cell(false, Some(std::any::type_name::<F>()));
+        if let Some(n) = opts.mailbox_limit {
+            cell.queue.set_limit(n);
+        }
         let child = cell.address();
         crate::link::add_link_from(to, &child);
         actor::start(self, cell, f, Some(to.clone())).inspect_err(|_| {

@@ -19,10 +19,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::{Address, Node};
 
-/// What owns a mailbox of a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What owns a mailbox of a node. JSON: `"actor"`, `"inbox"`, `"call"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MailboxKind {
     /// An actor: a coroutine running a function.
@@ -38,7 +41,10 @@ pub enum MailboxKind {
 /// Recorded when it parks and when it wakes: between two parks an actor is `Running` (on a
 /// worker, or ready to run and waiting for one). A thread's inbox is `Running` whenever the
 /// thread is not parked in one of its receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// JSON: the variant's name in snake case (`"receiving"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Status {
     /// Running its own code (or ready to, waiting for a worker).
@@ -79,7 +85,19 @@ impl Status {
 }
 
 /// A snapshot of one live mailbox of a node: see [`Node::info`].
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serializes (for a dashboard, a log line, a reply to an operator) as an object with one
+/// key per field; `age` is `{"secs": u64, "nanos": u32}`.
+///
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(|mut mb| mb.receive());
+/// let info = pyact::serde_json::to_value(node.info(&a).unwrap()).unwrap();
+/// assert_eq!(info["kind"], "actor");
+/// assert_eq!(info["address"], pyact::json!(a));
+/// # a.send(0).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ActorInfo {
     /// Its address.
@@ -253,7 +271,17 @@ impl Counters {
 ///
 /// (For the sizes of the tables peers can grow on this node, remote waits, monitors and
 /// links, which show a leak or an attack, see [`Node::net_stats`].)
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializes (and deserializes) as an object with one key per field.
+///
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let stats = node.stats();
+/// let json = pyact::serde_json::to_string(&stats).unwrap();
+/// let back: pyact::observe::NodeStats = pyact::serde_json::from_str(&json).unwrap();
+/// assert_eq!(back, stats);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct NodeStats {
     /// Actors running now (not thread inboxes or call mailboxes).
@@ -283,7 +311,9 @@ pub struct NodeStats {
 /// and once per batch written, before the frame takes effect or the batch is written: once
 /// an answer from the peer (or a message it sent) is seen, the frames that caused it are
 /// counted. They never go backwards while the connection lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializes (and deserializes) as an object with one key per field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PeerStats {
     /// The peer's node id (`host:port`).
@@ -313,7 +343,11 @@ pub struct PeerStats {
 }
 
 /// The state of a node's connection with a peer, in [`PeerStats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// JSON: `"connected"`, `"dialing"`, `{"backing_off": {"retry_in": <duration>, "failures":
+/// n}}`, `{"down": {"failures": n}}`, a duration being `{"secs": u64, "nanos": u32}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PeerState {
     /// An authenticated connection is open (see [`Node::connected_nodes`]).

@@ -111,6 +111,7 @@ pub struct Router {
     max_restarts: u32,
     period: Duration,
     vnodes: usize,
+    mailbox_limit: Option<usize>,
 }
 
 impl Router {
@@ -135,6 +136,7 @@ impl Router {
             max_restarts: 1,
             period: Duration::from_secs(5),
             vnodes: 64,
+            mailbox_limit: None,
         }
     }
 
@@ -163,6 +165,31 @@ impl Router {
         self
     }
 
+    /// Bound each worker's mailbox to `n` unread user messages (see
+    /// [`ChildSpec::mailbox_limit`]), so that a slow worker cannot pile up work. A message
+    /// routed to a full worker (or a broadcast copy for it) is dropped and logged with
+    /// `warn!`; the router's own mailbox stays unbounded. Unbounded by default.
+    ///
+    /// ```
+    /// use pyact::router::{Router, Routing, workers};
+    /// use pyact::{Mesh, Node, SendError};
+    /// use std::time::Duration;
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// // Workers that never read their mail.
+    /// let router = Router::new(Routing::RoundRobin, 2, |_, _| loop {
+    ///     pyact::sleep(Duration::from_secs(60))
+    /// })
+    /// .mailbox_limit(1)
+    /// .spawn(&node);
+    /// let w = workers(&router, Duration::from_secs(30)).unwrap()[0].clone().unwrap();
+    /// w.send("one").unwrap();
+    /// assert!(matches!(w.send("two"), Err(SendError::MailboxFull(_))));
+    /// ```
+    pub fn mailbox_limit(mut self, n: usize) -> Router {
+        self.mailbox_limit = Some(n);
+        self
+    }
+
     /// Spawn the router (and its pool) on `node`; returns the router's address.
     pub fn spawn(self, node: &Node) -> Address {
         node.spawn(move |mb| self.run(mb))
@@ -179,7 +206,11 @@ impl Router {
                 let _ = router.send(json!({"$join": slot, "address": mb.addr()}));
                 worker(mb, slot)
             });
-            sup = sup.child(child.restart(self.restart).shutdown(self.shutdown));
+            let mut child = child.restart(self.restart).shutdown(self.shutdown);
+            if let Some(n) = self.mailbox_limit {
+                child = child.mailbox_limit(n);
+            }
+            sup = sup.child(child);
         }
         let supervisor = match sup.spawn_link(mailbox.node(), &me) {
             Ok(a) => a,
@@ -211,6 +242,7 @@ impl fmt::Debug for Router {
             .field("max_restarts", &self.max_restarts)
             .field("period", &self.period)
             .field("vnodes", &self.vnodes)
+            .field("mailbox_limit", &self.mailbox_limit)
             .finish()
     }
 }

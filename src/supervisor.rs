@@ -111,7 +111,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::server::{CallError, Context, Server, ServerError, serve};
-use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError};
+use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError, SpawnOptions};
 
 /// How a supervisor restarts its children. See the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -178,6 +178,7 @@ pub struct ChildSpec {
     shutdown: Shutdown,
     kind: ChildKind,
     sync_start: bool,
+    opts: SpawnOptions,
 }
 
 /// Erlang's default shutdown timeout for workers.
@@ -210,6 +211,7 @@ impl ChildSpec {
             shutdown: Shutdown::Timeout(WORKER_SHUTDOWN),
             kind: ChildKind::Worker,
             sync_start: false,
+            opts: SpawnOptions::new(),
         }
     }
 
@@ -259,6 +261,29 @@ impl ChildSpec {
         self
     }
 
+    /// Bound the child's mailbox to `n` unread user messages, at every start and restart
+    /// (the policy past it is [`SpawnOptions`]'s: a local send fails at once with
+    /// [`SendError::MailboxFull`](crate::SendError::MailboxFull)). Unbounded by default.
+    ///
+    /// ```
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+    /// use pyact::{Mesh, Node, SendError};
+    /// use std::time::Duration;
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// // A child that never reads its mail.
+    /// let idle = ChildSpec::new("idle", |_| loop { pyact::sleep(Duration::from_secs(60)) });
+    /// let sup = Supervisor::new(Strategy::OneForOne)
+    ///     .child(idle.mailbox_limit(1))
+    ///     .spawn(&node);
+    /// let child = which_children(&sup, Duration::from_secs(30)).unwrap()[0].address.clone().unwrap();
+    /// child.send("one").unwrap();
+    /// assert!(matches!(child.send("two"), Err(SendError::MailboxFull(_))));
+    /// ```
+    pub fn mailbox_limit(mut self, n: usize) -> ChildSpec {
+        self.opts = self.opts.mailbox_limit(n);
+        self
+    }
+
     /// The child's id.
     pub fn id(&self) -> &str {
         &self.id
@@ -274,6 +299,7 @@ impl fmt::Debug for ChildSpec {
             .field("shutdown", &self.shutdown)
             .field("kind", &self.kind)
             .field("sync_start", &self.sync_start)
+            .field("opts", &self.opts)
             .finish()
     }
 }
@@ -447,13 +473,8 @@ struct SupervisorServer {
 
 /// `{"address": a, "exit": r}`: a trapped exit.
 fn parse_exit(msg: &Value) -> Option<(Address, ExitReason)> {
-    let obj = msg.as_object()?;
-    if obj.len() != 2 {
-        return None;
-    }
-    let from = serde_json::from_value(obj.get("address")?.clone()).ok()?;
-    let reason = serde_json::from_value(obj.get("exit")?.clone()).ok()?;
-    Some((from, reason))
+    let exit = crate::link::Exit::try_from(msg).ok()?;
+    Some((exit.address, exit.reason))
 }
 
 /// Spawn one child linked to the supervisor and, if it starts synchronously, wait for its
@@ -466,7 +487,7 @@ fn start_one(ctx: &mut Context, spec: &ChildSpec, args: &Value) -> Result<Addres
     let args = args.clone();
     let addr = ctx
         .node()
-        .spawn_link(&me, move |mb| {
+        .spawn_link_opts(&me, &spec.opts, move |mb| {
             if let Some(a) = ack_to {
                 START_ACK.with(|c| *c.borrow_mut() = Some(a));
             }

@@ -457,3 +457,55 @@ fn demonitor_before_the_end_means_no_down() {
     assert_eq!(down["down"], json!(r2));
     assert_eq!(inbox.try_receive(), None);
 }
+
+#[test]
+fn down_and_exit_messages_decode_into_typed_values() {
+    use pyact::link::{Down, Exit};
+    let node = node();
+    let mut inbox = node.inbox();
+    let target = node.spawn_link(&inbox.addr(), victim).unwrap();
+    let r = inbox.monitor(&target);
+    target.send("crash").unwrap();
+
+    let (_, msg) = inbox.receive_match(&[&pattern!({"down": = r})]);
+    let down = Down::try_from(&msg).expect("a DOWN decodes");
+    assert_eq!(down.reference, r);
+    assert_eq!(down.address, target);
+    assert_eq!(down.reason, crashed());
+    assert_eq!(
+        Down::try_from(msg.clone()).unwrap(),
+        down,
+        "owned and borrowed agree"
+    );
+    assert_eq!(
+        serde_json::to_value(&down).unwrap(),
+        msg,
+        "encodes back to the message"
+    );
+    assert!(
+        Exit::try_from(&msg).is_err(),
+        "a DOWN is not a trapped exit"
+    );
+
+    let (_, msg) = inbox.receive_match(&[&pattern!({"address": = target, "exit": _})]);
+    let exit = Exit::try_from(&msg).expect("a trapped exit decodes");
+    assert_eq!(exit.address, target);
+    assert_eq!(exit.reason, crashed());
+    assert_eq!(serde_json::to_value(&exit).unwrap(), msg);
+    assert!(
+        Down::try_from(&msg).is_err(),
+        "a trapped exit is not a DOWN"
+    );
+
+    // Anything else is refused, not half-decoded.
+    for other in [
+        json!("down"),
+        json!({"address": target, "exit": "killed", "extra": 1}),
+        json!({"address": "nowhere", "exit": "killed"}),
+        json!({"down": r, "address": target}),
+        json!({"down": r, "address": target, "exit": {"no such reason": 1}}),
+    ] {
+        assert!(Down::try_from(&other).is_err(), "{other} is no DOWN");
+        assert!(Exit::try_from(&other).is_err(), "{other} is no exit");
+    }
+}

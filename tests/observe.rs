@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use pyact::observe::{ActorInfo, MailboxKind, PeerState, Status};
-use pyact::{Actor, Address, IntoExit, Mailbox, Mesh, Node, json};
+use pyact::testing::Probe;
+use pyact::{Actor, Address, IntoExit, Mailbox, Mesh, Node, json, pattern};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -54,7 +55,7 @@ fn actors_and_registered_list_live_actors_with_their_names() {
 #[test]
 fn info_shows_links_monitors_name_kind_and_what_it_runs() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let partner = node.spawn(|mut mb| mb.receive());
     let p = partner.clone();
@@ -63,7 +64,7 @@ fn info_shows_links_monitors_name_kind_and_what_it_runs() {
         me.send("linked").unwrap();
         mb.receive()
     });
-    assert_eq!(inbox.receive_timeout(LONG).unwrap(), "linked");
+    assert_eq!(inbox.expect_msg(&pattern!(_), LONG), "linked");
     node.register("subject", &subject).unwrap();
     inbox.monitor(&subject);
     inbox.monitor(&subject);
@@ -101,7 +102,7 @@ fn info_shows_links_monitors_name_kind_and_what_it_runs() {
 #[test]
 fn info_sees_unread_messages_and_age() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let blocker = node.spawn(|mut mb| mb.receive());
     let b = blocker.clone();
     // Waits on another actor without ever pulling its own mail.
@@ -154,7 +155,7 @@ fn info_until(node: &Node, addr: &Address, ok: impl Fn(&ActorInfo) -> bool) -> A
 #[test]
 fn status_tells_receive_call_wait_sleep_blocking_and_running() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
 
     let receiver = node.spawn(|mut mb| mb.receive());
@@ -194,7 +195,7 @@ fn status_tells_receive_call_wait_sleep_blocking_and_running() {
     });
     info_until(&node, &spinner, |i| i.status == Status::Receiving);
     spinner.send("spin").unwrap();
-    assert_eq!(inbox.receive_timeout(LONG).unwrap(), "spinning");
+    assert_eq!(inbox.expect_msg(&pattern!(_), LONG), "spinning");
     assert_eq!(node.info(&spinner).unwrap().status, Status::Running);
     go.store(true, std::sync::atomic::Ordering::Relaxed);
     spinner.wait().unwrap();
@@ -214,7 +215,7 @@ fn status_tells_receive_call_wait_sleep_blocking_and_running() {
 #[test]
 fn mailbox_len_counts_queued_and_saved_and_received_counts_pulled() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
 
     // Queued, never pulled: it sleeps.
@@ -244,7 +245,7 @@ fn mailbox_len_counts_queued_and_saved_and_received_counts_pulled() {
     assert_eq!(info.mailbox_len, 3, "{info:?}");
     assert!(!info.has_unread);
     picky.send("go").unwrap();
-    assert_eq!(inbox.receive_timeout(LONG).unwrap(), "went");
+    assert_eq!(inbox.expect_msg(&pattern!(_), LONG), "went");
     let info = info_until(&node, &picky, |i| i.status == Status::Receiving);
     assert_eq!((info.received, info.mailbox_len), (4, 3), "{info:?}");
     picky.send("end").unwrap();
@@ -298,7 +299,7 @@ fn stats_count_spawned_ended_live_and_delivered() {
     }
     assert_eq!(actor_counts(&node), (0, 4, 4, 6));
     // Thread inboxes are not actors, but what they are sent is delivered.
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     inbox.addr().send(1).unwrap();
     inbox.receive();
     drop(inbox);
@@ -323,4 +324,58 @@ fn stats_list_connected_peers() {
 fn actor_counts(node: &Node) -> (usize, u64, u64, u64) {
     let s = node.stats();
     (s.live_actors, s.spawned, s.ended, s.delivered)
+}
+
+#[test]
+fn stats_and_info_serialize_for_an_operator() {
+    use pyact::NetStats;
+    use pyact::observe::{NodeStats, PeerStats};
+    let a = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    let b = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    a.connect(&format!("k@{}", b.name())).unwrap();
+    let mut inbox = a.inbox();
+    let worker = a.spawn(|mut mb| mb.receive());
+    a.register("worker", &worker).unwrap();
+    inbox.monitor(&worker);
+
+    let stats = a.stats();
+    let v = serde_json::to_value(&stats).unwrap();
+    assert_eq!(v["live_actors"], stats.live_actors);
+    assert_eq!(v["spawned"], stats.spawned);
+    assert_eq!(v["peers"][0]["node"], b.name());
+    assert_eq!(v["peers"][0]["state"], "connected");
+    assert_eq!(serde_json::from_value::<NodeStats>(v).unwrap(), stats);
+    let peer: PeerStats =
+        serde_json::from_value(serde_json::to_value(&stats.peers[0]).unwrap()).unwrap();
+    assert_eq!(peer, stats.peers[0]);
+    let backing_off = json!({"backing_off": {"retry_in": {"secs": 2, "nanos": 0}, "failures": 3}});
+    match serde_json::from_value::<PeerState>(backing_off.clone()).unwrap() {
+        s @ PeerState::BackingOff { failures: 3, .. } => {
+            assert_eq!(serde_json::to_value(s).unwrap(), backing_off)
+        }
+        other => panic!("decoded as {other:?}"),
+    }
+
+    let info = a.info(&worker).unwrap();
+    let v = serde_json::to_value(&info).unwrap();
+    assert_eq!(v["address"], json!(worker));
+    assert_eq!(v["name"], "worker");
+    assert_eq!(v["kind"], "actor");
+    assert_eq!(v["monitored_by"], json!([inbox.addr()]));
+    assert_eq!(v["status"], serde_json::to_value(info.status).unwrap());
+    for s in [Status::Receiving, Status::Running, Status::Socket] {
+        let text = serde_json::to_value(s).unwrap();
+        assert_eq!(serde_json::from_value::<Status>(text).unwrap(), s);
+    }
+    assert_eq!(
+        serde_json::to_value(Status::Receiving).unwrap(),
+        "receiving"
+    );
+    assert_eq!(serde_json::to_value(MailboxKind::Inbox).unwrap(), "inbox");
+
+    let net = a.net_stats();
+    let v = serde_json::to_value(&net).unwrap();
+    assert_eq!(v["connections"], 1);
+    assert_eq!(serde_json::from_value::<NetStats>(v).unwrap(), net);
+    worker.send("bye").unwrap();
 }

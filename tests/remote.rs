@@ -140,6 +140,34 @@ fn remote_spawn_by_registered_factory() {
 }
 
 #[test]
+fn a_factory_may_return_what_spawn_accepts() {
+    let a = node("k");
+    let b = node("k");
+    // A plain number, and a `Result` whose `Err` becomes a failure, as for `spawn`.
+    b.register_factory("triple", |_, args| args["n"].as_i64().unwrap_or(0) * 3);
+    b.register_factory("checked", |_, args| match args["n"].as_i64() {
+        Some(n) => Ok(n),
+        None => Err(format!("not a number: {}", args["n"])),
+    });
+    let _inbox = a.inbox();
+    let t = a
+        .spawn_remote(b.name(), "triple", json!({"n": 14}))
+        .unwrap();
+    assert_eq!(a.wait(&t), Ok(json!(42)));
+    let ok = a
+        .spawn_remote(b.name(), "checked", json!({"n": 1}))
+        .unwrap();
+    assert_eq!(a.wait(&ok), Ok(json!(1)));
+    let bad = a
+        .spawn_remote(b.name(), "checked", json!({"n": "x"}))
+        .unwrap();
+    assert_eq!(
+        a.wait(&bad),
+        Err(ExitReason::Failed("not a number: \"x\"".into()))
+    );
+}
+
+#[test]
 fn wrong_cookie_is_refused_and_nothing_is_delivered() {
     let a = node("right");
     let b = node("wrong");
@@ -169,6 +197,26 @@ fn unreachable_node_is_a_typed_error_not_a_hang() {
         other => panic!("expected NoConnection, got {other:?}"),
     }
     assert_eq!(a.wait(&nowhere), Err(ExitReason::NoConnection));
+}
+
+#[test]
+fn remote_stats_asks_another_node_for_its_stats() {
+    let a = node("k");
+    let b = node("k");
+    let worker = b.spawn(|mut mb| mb.receive());
+    let theirs = a.remote_stats(b.name()).unwrap();
+    let local = b.stats();
+    assert_eq!(theirs.live_actors, 1);
+    assert_eq!((theirs.spawned, theirs.ended), (local.spawned, local.ended));
+    let peers: Vec<&str> = theirs.peers.iter().map(|p| p.node.as_str()).collect();
+    assert_eq!(peers, [a.name()], "b knows a, which asked");
+    assert_eq!(a.remote_stats(a.name()).unwrap().live_actors, 0);
+    let nowhere = format!("127.0.0.1:{}", closed_port());
+    assert!(matches!(
+        a.remote_stats(&nowhere),
+        Err(SendError::NoConnection { node, .. }) if node == nowhere
+    ));
+    worker.send("bye").unwrap();
 }
 
 #[test]

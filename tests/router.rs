@@ -11,7 +11,8 @@ use std::time::Duration;
 use pyact::router::{Router, Routing, pool_supervisor, workers};
 use pyact::server::{CallError, Context, Server, ServerError, serve};
 use pyact::supervisor::{Restart, which_children};
-use pyact::{Address, ExitReason, Mailbox, Mesh, Node, Value, json, pattern};
+use pyact::testing::Probe;
+use pyact::{Address, ExitReason, Mailbox, Mesh, Node, SendError, Value, json, pattern};
 
 /// Long enough never to be the reason a test passes.
 const LONG: Duration = Duration::from_secs(30);
@@ -39,14 +40,12 @@ fn reporting_worker(report: Address) -> impl Fn(Mailbox, usize) -> Value + Send 
 }
 
 /// Wait for the start reports of `n` workers; returns their addresses by slot.
-fn starts(inbox: &mut Mailbox, n: usize) -> BTreeMap<u64, Address> {
+fn starts(inbox: &mut Probe, n: usize) -> BTreeMap<u64, Address> {
     (0..n).map(|_| start(inbox)).collect()
 }
 
-fn start(inbox: &mut Mailbox) -> (u64, Address) {
-    let (_, m) = inbox
-        .receive_match_timeout(&[&pattern!({"started": int, "address": address})], LONG)
-        .expect("a worker start report");
+fn start(inbox: &mut Probe) -> (u64, Address) {
+    let m = inbox.expect_msg(&pattern!({"started": int, "address": address}), LONG);
     (
         m["started"].as_u64().unwrap(),
         serde_json::from_value(m["address"].clone()).unwrap(),
@@ -54,12 +53,10 @@ fn start(inbox: &mut Mailbox) -> (u64, Address) {
 }
 
 /// Receive `n` message reports; returns (slot, message) in arrival order.
-fn reports(inbox: &mut Mailbox, n: usize) -> Vec<(u64, Value)> {
+fn reports(inbox: &mut Probe, n: usize) -> Vec<(u64, Value)> {
     (0..n)
         .map(|_| {
-            let (_, m) = inbox
-                .receive_match_timeout(&[&pattern!({"slot": int, "got": _})], LONG)
-                .expect("a worker report");
+            let m = inbox.expect_msg(&pattern!({"slot": int, "got": _}), LONG);
             (m["slot"].as_u64().unwrap(), m["got"].clone())
         })
         .collect()
@@ -77,7 +74,7 @@ fn by_slot(rs: &[(u64, Value)]) -> BTreeMap<u64, Vec<Value>> {
 #[test]
 fn round_robin_takes_the_slots_in_turn() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let router = Router::new(Routing::RoundRobin, 3, reporting_worker(inbox.addr())).spawn(&node);
     for n in 0..9 {
         router.send(n).unwrap();
@@ -91,7 +88,7 @@ fn round_robin_takes_the_slots_in_turn() {
 #[test]
 fn broadcast_reaches_every_worker() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let router = Router::new(Routing::Broadcast, 4, reporting_worker(inbox.addr())).spawn(&node);
     router.send("hello").unwrap();
     router.send("again").unwrap();
@@ -105,7 +102,7 @@ fn broadcast_reaches_every_worker() {
 #[test]
 fn random_delivers_every_message_once_to_some_worker() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let router = Router::new(Routing::Random, 3, reporting_worker(inbox.addr())).spawn(&node);
     for n in 0..90 {
         router.send(n).unwrap();
@@ -127,7 +124,7 @@ fn random_delivers_every_message_once_to_some_worker() {
 #[test]
 fn consistent_hash_sends_a_key_to_the_same_worker_even_across_a_restart() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let router = Router::new(
         Routing::ConsistentHash("user".into()),
         4,
@@ -167,7 +164,7 @@ fn consistent_hash_sends_a_key_to_the_same_worker_even_across_a_restart() {
 #[test]
 fn consistent_hash_by_json_pointer() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let router = Router::new(
         Routing::ConsistentHash("/order/customer".into()),
         3,
@@ -186,7 +183,7 @@ fn consistent_hash_by_json_pointer() {
 #[test]
 fn a_dead_worker_leaves_the_pool_and_a_restarted_one_rejoins() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let router = Router::new(Routing::RoundRobin, 3, reporting_worker(inbox.addr()))
         .restart(Restart::Transient)
         .intensity(10, Duration::from_secs(3600))
@@ -232,7 +229,7 @@ fn a_dead_worker_leaves_the_pool_and_a_restarted_one_rejoins() {
 #[test]
 fn no_message_is_lost_while_the_only_worker_restarts() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let router = Router::new(Routing::RoundRobin, 1, reporting_worker(inbox.addr()))
         .intensity(10, Duration::from_secs(3600))
         .spawn(&node);
@@ -241,9 +238,7 @@ fn no_message_is_lost_while_the_only_worker_restarts() {
     // first); they wait for the new worker if it has not joined yet.
     let r = inbox.monitor(&pool[&0]);
     pool[&0].send("crash").unwrap();
-    inbox
-        .receive_match_timeout(&[&pattern!({"down": = r})], LONG)
-        .unwrap();
+    inbox.expect_down(r, LONG);
     for n in 0..3 {
         router.send(n).unwrap();
     }
@@ -295,7 +290,7 @@ fn calls_through_a_router_are_answered_by_a_worker() {
 #[test]
 fn stopping_the_router_stops_its_pool() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let router = Router::new(Routing::RoundRobin, 2, reporting_worker(inbox.addr())).spawn(&node);
     let pool = starts(&mut inbox, 2);
     let sup = pool_supervisor(&router, LONG).unwrap();
@@ -310,7 +305,7 @@ fn stopping_the_router_stops_its_pool() {
 #[test]
 fn a_pool_that_keeps_crashing_takes_the_router_down() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let router = Router::new(Routing::RoundRobin, 1, reporting_worker(inbox.addr()))
         .intensity(0, Duration::from_secs(3600))
         .spawn(&node);
@@ -328,11 +323,50 @@ fn a_pool_that_keeps_crashing_takes_the_router_down() {
 #[test]
 fn killing_the_router_stops_the_pool() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let router = Router::new(Routing::Broadcast, 2, reporting_worker(inbox.addr())).spawn(&node);
     let pool = starts(&mut inbox, 2);
     router.kill().unwrap();
     assert_eq!(node.wait(&router), Err(ExitReason::Killed));
     assert_eq!(node.wait(&pool[&0]), Err(ExitReason::Shutdown));
     assert_eq!(node.wait(&pool[&1]), Err(ExitReason::Shutdown));
+}
+
+#[test]
+fn a_full_worker_gets_nothing_more_until_it_reads() {
+    let node = node();
+    let mut inbox = Probe::new(&node);
+    // The worker reads nothing while `gate` lives.
+    let gate = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let (report, g) = (inbox.addr(), gate.clone());
+    let router = Router::new(
+        Routing::RoundRobin,
+        1,
+        move |mut mb: Mailbox, slot: usize| {
+            report
+                .send(json!({"started": slot, "address": mb.addr()}))
+                .unwrap();
+            let _ = mb.node().wait(&g);
+            loop {
+                let msg = mb.receive();
+                report.send(json!({"slot": slot, "got": msg})).unwrap();
+            }
+        },
+    )
+    .mailbox_limit(1)
+    .spawn(&node);
+    let (_, w) = start(&mut inbox);
+    router.send("a").unwrap();
+    router.send("b").unwrap();
+    // Answered after both were routed: "a" filled the worker's mailbox, "b" found it full.
+    assert_eq!(workers(&router, LONG).unwrap(), [Some(w.clone())]);
+    assert!(matches!(w.send("direct"), Err(SendError::MailboxFull(_))));
+    gate.send("open").unwrap();
+    assert_eq!(reports(&mut inbox, 1), [(0, json!("a"))]);
+    // Once it has read, it has room again; "b" was dropped, not delayed.
+    router.send("c").unwrap();
+    assert_eq!(reports(&mut inbox, 1), [(0, json!("c"))]);
+    assert_eq!(inbox.try_receive(), None);
 }

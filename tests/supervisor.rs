@@ -13,7 +13,8 @@ use pyact::supervisor::{
     ChildKind, ChildSpec, Restart, Shutdown, Strategy, Supervisor, init_ack, start_child,
     terminate_child, which_children,
 };
-use pyact::{Address, ExitReason, Mailbox, Mesh, Node, Value, json, pattern};
+use pyact::testing::Probe;
+use pyact::{Address, ExitReason, Mailbox, Mesh, Node, SendError, Value, json, pattern};
 
 /// Long enough never to be the reason a test passes.
 const LONG: Duration = Duration::from_secs(30);
@@ -43,10 +44,8 @@ fn worker(id: &str, report: &Address) -> ChildSpec {
 }
 
 /// Receive the next start report; returns (id, address).
-fn started(inbox: &mut Mailbox) -> (String, Address) {
-    let (_, m) = inbox
-        .receive_match_timeout(&[&pattern!({"started": str, "address": address})], LONG)
-        .expect("a child start report");
+fn started(inbox: &mut Probe) -> (String, Address) {
+    let m = inbox.expect_msg(&pattern!({"started": str, "address": address}), LONG);
     (
         m["started"].as_str().unwrap().to_string(),
         serde_json::from_value(m["address"].clone()).unwrap(),
@@ -54,7 +53,7 @@ fn started(inbox: &mut Mailbox) -> (String, Address) {
 }
 
 /// Receive `n` start reports, in arrival order.
-fn started_n(inbox: &mut Mailbox, n: usize) -> Vec<(String, Address)> {
+fn started_n(inbox: &mut Probe, n: usize) -> Vec<(String, Address)> {
     (0..n).map(|_| started(inbox)).collect()
 }
 
@@ -75,12 +74,10 @@ fn ids(sup: &Address) -> Vec<String> {
 }
 
 /// Monitor `child`, send it `msg`, and wait for its DOWN; returns its exit reason.
-fn make_exit(inbox: &mut Mailbox, child: &Address, msg: &'static str) -> Value {
+fn make_exit(inbox: &mut Probe, child: &Address, msg: &'static str) -> Value {
     let r = inbox.monitor(child);
     child.send(msg).unwrap();
-    let (_, down) = inbox
-        .receive_match_timeout(&[&pattern!({"down": = r})], LONG)
-        .expect("the child's DOWN");
+    let down = inbox.expect_msg(&pattern!({"down": = r}), LONG);
     down["exit"].clone()
 }
 
@@ -91,7 +88,7 @@ fn lookup(kids: &[(String, Address)], id: &str) -> Address {
 #[test]
 fn one_for_one_restarts_only_the_crashed_child() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let sup = Supervisor::new(Strategy::OneForOne)
         .child(worker("a", &me))
@@ -116,7 +113,7 @@ fn one_for_one_restarts_only_the_crashed_child() {
 #[test]
 fn one_for_all_restarts_every_child() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let sup = Supervisor::new(Strategy::OneForAll)
         .child(worker("a", &me))
@@ -140,7 +137,7 @@ fn one_for_all_restarts_every_child() {
 #[test]
 fn rest_for_one_restarts_exactly_the_later_siblings() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let sup = Supervisor::new(Strategy::RestForOne)
         .child(worker("a", &me))
@@ -170,7 +167,7 @@ fn rest_for_one_restarts_exactly_the_later_siblings() {
 #[test]
 fn permanent_children_are_restarted_even_after_a_normal_exit() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let sup = Supervisor::new(Strategy::OneForOne)
         .child(worker("p", &me).restart(Restart::Permanent))
@@ -185,7 +182,7 @@ fn permanent_children_are_restarted_even_after_a_normal_exit() {
 #[test]
 fn transient_children_are_restarted_only_after_an_abnormal_exit() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let sup = Supervisor::new(Strategy::OneForOne)
         .child(worker("t", &me).restart(Restart::Transient))
@@ -214,7 +211,7 @@ fn transient_children_are_restarted_only_after_an_abnormal_exit() {
 #[test]
 fn temporary_children_are_never_restarted_and_are_forgotten() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let sup = Supervisor::new(Strategy::OneForOne)
         .child(worker("tmp", &me).restart(Restart::Temporary))
@@ -230,7 +227,7 @@ fn temporary_children_are_never_restarted_and_are_forgotten() {
 #[test]
 fn exceeding_the_restart_intensity_stops_the_children_and_exits_abnormally() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let sup = Supervisor::new(Strategy::OneForOne)
         .intensity(3, Duration::from_secs(3600))
@@ -248,9 +245,7 @@ fn exceeding_the_restart_intensity_stops_the_children_and_exits_abnormally() {
         crashy = next;
     }
     crashy.send("crash").unwrap(); // the 4th within the period: too many
-    let (_, down) = inbox
-        .receive_match_timeout(&[&pattern!({"down": = watch})], LONG)
-        .unwrap();
+    let down = inbox.expect_msg(&pattern!({"down": = watch}), LONG);
     assert_eq!(
         down["exit"],
         json!({"error": "reached max restart intensity"})
@@ -265,7 +260,7 @@ fn exceeding_the_restart_intensity_stops_the_children_and_exits_abnormally() {
 #[test]
 fn erlang_default_intensity_gives_up_on_repeated_crashes() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     // Default intensity: 1 restart within 5 seconds.
     let sup = Supervisor::new(Strategy::OneForOne)
@@ -300,7 +295,7 @@ fn erlang_default_intensity_gives_up_on_repeated_crashes() {
 #[test]
 fn a_failing_nested_supervisor_escalates_to_its_parent() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let inner = Supervisor::new(Strategy::OneForOne)
         .intensity(0, Duration::from_secs(3600))
@@ -317,9 +312,7 @@ fn a_failing_nested_supervisor_escalates_to_its_parent() {
     let watch = inbox.monitor(&inner1);
     // The leaf crashes once; its supervisor allows no restart, so it fails...
     lookup(&first, "leaf").send("crash").unwrap();
-    let (_, down) = inbox
-        .receive_match_timeout(&[&pattern!({"down": = watch})], LONG)
-        .unwrap();
+    let down = inbox.expect_msg(&pattern!({"down": = watch}), LONG);
     assert_eq!(
         down["exit"],
         json!({"error": "reached max restart intensity"})
@@ -337,7 +330,7 @@ fn a_failing_nested_supervisor_escalates_to_its_parent() {
 #[test]
 fn nested_trees_restart_locally() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let sub = Supervisor::new(Strategy::OneForOne)
         .child(worker("x", &me))
@@ -399,7 +392,7 @@ fn reporter(id: &str, report: &Address) -> ChildSpec {
 #[test]
 fn ordered_start_and_reverse_ordered_stop() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let inner = Supervisor::new(Strategy::OneForOne)
         .child(reporter("3a", &me))
@@ -411,14 +404,14 @@ fn ordered_start_and_reverse_ordered_stop() {
         .child(reporter("4", &me))
         .spawn(&node);
     let inits: Vec<Value> = (0..5)
-        .map(|_| inbox.receive_timeout(LONG).unwrap()["init"].clone())
+        .map(|_| inbox.expect_msg(&pattern!(_), LONG)["init"].clone())
         .collect();
     assert_eq!(inits, ["1", "2", "3a", "3b", "4"]);
     // The parent shuts the supervisor down with an exit signal.
     sup.exit(&me, ExitReason::Shutdown).unwrap();
     let stops: Vec<Value> = (0..5)
         .map(|_| {
-            let m = inbox.receive_timeout(LONG).unwrap();
+            let m = inbox.expect_msg(&pattern!(_), LONG);
             assert_eq!(m["reason"], "shutdown");
             m["terminate"].clone()
         })
@@ -430,7 +423,7 @@ fn ordered_start_and_reverse_ordered_stop() {
 #[test]
 fn a_child_that_ignores_shutdown_is_killed_after_its_timeout() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let stubborn = ChildSpec::new("stubborn", move |mut mb: Mailbox| -> Value {
         mb.trap_exit(true);
@@ -458,7 +451,7 @@ fn a_child_that_ignores_shutdown_is_killed_after_its_timeout() {
 #[test]
 fn an_abnormal_exit_of_the_parent_stops_the_supervisor_and_its_children() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let spec = Supervisor::new(Strategy::OneForOne).child(worker("w", &me));
     let parent = node.spawn(move |mut mb: Mailbox| -> () {
@@ -469,7 +462,7 @@ fn an_abnormal_exit_of_the_parent_stops_the_supervisor_and_its_children() {
     });
     let (_, w) = started(&mut inbox);
     let sup: Address =
-        serde_json::from_value(inbox.receive_timeout(LONG).unwrap()["sup"].clone()).unwrap();
+        serde_json::from_value(inbox.expect_msg(&pattern!(_), LONG)["sup"].clone()).unwrap();
     parent.send("die").unwrap();
     assert_eq!(
         node.wait(&sup),
@@ -481,7 +474,7 @@ fn an_abnormal_exit_of_the_parent_stops_the_supervisor_and_its_children() {
 #[test]
 fn simple_one_for_one_starts_restarts_and_terminates_dynamic_children() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let template = ChildSpec::with_args("conn", move |mut mb: Mailbox, args: Value| -> Value {
         me.send(json!({"started": args["name"], "address": mb.addr()}))
@@ -534,7 +527,7 @@ fn start_child_needs_a_simple_one_for_one_supervisor() {
 #[test]
 fn a_child_that_exits_before_its_ack_fails_the_start() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     // "ok" acks its start after its report, so the report is out before "broken" starts
     // (the failed start shuts "ok" down at its next pyact call).
@@ -567,7 +560,7 @@ fn a_child_that_exits_before_its_ack_fails_the_start() {
 #[test]
 fn init_ack_orders_plain_children() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let mut sup = Supervisor::new(Strategy::OneForOne);
     for i in 0..5 {
@@ -583,7 +576,7 @@ fn init_ack_orders_plain_children() {
     }
     let sup = sup.spawn(&node);
     let order: Vec<Value> = (0..5)
-        .map(|_| inbox.receive_timeout(LONG).unwrap()["init"].clone())
+        .map(|_| inbox.expect_msg(&pattern!(_), LONG)["init"].clone())
         .collect();
     assert_eq!(order, [0, 1, 2, 3, 4]);
     sup.stop_server(LONG).unwrap();
@@ -660,7 +653,7 @@ fn a_nested_supervisor_whose_child_init_stops_fails_the_parent_start() {
 #[test]
 fn shutting_down_a_child_blocked_in_a_call_kills_it_at_once() {
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let mute = node.spawn(|mut mb| {
         loop {
@@ -695,7 +688,7 @@ fn a_child_that_ignores_its_kill_is_abandoned_after_the_kill_timeout() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let node = node();
-    let mut inbox = node.inbox();
+    let mut inbox = Probe::new(&node);
     let me = inbox.addr();
     let release = Arc::new(AtomicBool::new(false));
     let r2 = release.clone();
@@ -717,4 +710,48 @@ fn a_child_that_ignores_its_kill_is_abandoned_after_the_kill_timeout() {
     release.store(true, Ordering::Release);
     node.wait(&deaf).unwrap();
     sup.stop_server(t).unwrap();
+}
+
+#[test]
+fn a_child_mailbox_limit_holds_at_every_start() {
+    let node = node();
+    let mut inbox = Probe::new(&node);
+    let me = inbox.addr();
+    // The child reads nothing while `gate` lives, so what is sent to it stays unread.
+    let gate = node.spawn(|mut mb| {
+        mb.receive();
+    });
+    let g = gate.clone();
+    let idle = move |id: &'static str| {
+        let (me, g) = (me.clone(), g.clone());
+        ChildSpec::new(id, move |mb: Mailbox| {
+            me.send(json!({"started": id, "address": mb.addr()}))
+                .unwrap();
+            let _ = mb.node().wait(&g);
+        })
+    };
+    let sup = Supervisor::new(Strategy::OneForOne)
+        .child(idle("bounded").mailbox_limit(2))
+        .child(idle("free"))
+        .spawn(&node);
+    let kids = started_n(&mut inbox, 2);
+    let (first, free) = (lookup(&kids, "bounded"), lookup(&kids, "free"));
+    first.send(1).unwrap();
+    first.send(2).unwrap();
+    assert!(matches!(first.send(3), Err(SendError::MailboxFull(_))));
+    // The restarted child is bounded too.
+    let r = inbox.monitor(&first);
+    first.kill().unwrap();
+    inbox.expect_down(r, LONG);
+    let (_, second) = started(&mut inbox);
+    assert_ne!(second, first);
+    second.send(1).unwrap();
+    second.send(2).unwrap();
+    assert!(matches!(second.send(3), Err(SendError::MailboxFull(_))));
+    // A child without the option stays unbounded.
+    for n in 0..10 {
+        free.send(n).unwrap();
+    }
+    sup.stop_server(LONG).unwrap();
+    gate.send("done").unwrap();
 }

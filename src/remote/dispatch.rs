@@ -268,6 +268,10 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
             let addr = node.whereis(&name);
             let _ = conn.push_frame(&Frame::WhereisReply { req, addr });
         }
+        Frame::Stats { req } => {
+            let stats = node.stats();
+            let _ = conn.push_frame(&Frame::StatsReply { req, stats });
+        }
         Frame::Spawn { req, factory, args } => {
             let f = lock(&r.factories).get(&factory).cloned();
             let reply = match f {
@@ -293,6 +297,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
         }
         Frame::WaitReply { req, .. }
         | Frame::WhereisReply { req, .. }
+        | Frame::StatsReply { req, .. }
         | Frame::SpawnReply { req, .. } => {
             if let Some((_, tx)) = lock(&r.pending).remove(&req) {
                 let _ = tx.send(frame);

@@ -112,6 +112,13 @@ pub(crate) enum Frame {
         addr: Option<Address>,
         error: Option<String>,
     },
+    /// What are your totals and peers ([`Node::stats`](crate::Node::stats))?
+    Stats { req: u64 },
+    /// Answer to `Stats`.
+    StatsReply {
+        req: u64,
+        stats: crate::observe::NodeStats,
+    },
     /// Sent when a connection is otherwise idle, so silence means a dead peer.
     Heartbeat,
     /// Acceptor → connector, right after the handshake: this connection is now the one

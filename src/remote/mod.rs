@@ -115,7 +115,7 @@ use frame::Frame;
 
 use crate::mailbox::{Envelope, Mailbox, Signal};
 use crate::node::NodeName;
-use crate::{Address, ExitReason, Node, NodeError, Ref, SendError, SpawnError};
+use crate::{Address, ExitReason, IntoExit, Node, NodeError, Ref, SendError, SpawnError};
 
 use connection::Conn;
 pub(crate) use dialer::conn_to;
@@ -412,11 +412,23 @@ impl Node {
     }
 
     /// Register a named factory other nodes can spawn actors from ([`Node::spawn_remote`]).
-    pub fn register_factory<F>(&self, name: &str, f: F)
+    /// The factory gets the new actor's mailbox and the spawn's JSON arguments, and may
+    /// return whatever an actor given to [`Node::spawn`] may return ([`IntoExit`]).
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, json};
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// node.register_factory("double", |_, args| args["n"].as_i64().map(|n| n * 2));
+    /// let a = node.spawn_remote(node.name(), "double", json!({"n": 21})).unwrap();
+    /// assert_eq!(node.wait(&a).unwrap(), 42);
+    /// ```
+    pub fn register_factory<F, R>(&self, name: &str, f: F)
     where
-        F: Fn(Mailbox, Value) -> ExitReason + Send + Sync + 'static,
+        F: Fn(Mailbox, Value) -> R + Send + Sync + 'static,
+        R: IntoExit,
     {
-        lock(&self.remote().factories).insert(name.to_string(), Arc::new(f));
+        let f: Factory = Arc::new(move |mb, args| f(mb, args).into_exit());
+        lock(&self.remote().factories).insert(name.to_string(), f);
     }
 
     /// Spawn an actor on node `peer` (`host:port`) from its factory `factory`, with JSON

@@ -87,7 +87,8 @@ impl NodeOptions {
         self
     }
 
-    /// Deadline for remote `whereis` and remote spawn replies (default 10 s).
+    /// Deadline for remote `whereis`, [`remote_stats`](crate::Node::remote_stats) and remote
+    /// spawn replies (default 10 s).
     pub fn request_timeout(mut self, t: Duration) -> Self {
         self.request_timeout = t;
         self

@@ -1,4 +1,4 @@
-//! Requests that wait for a reply from a peer: remote `wait`, `whereis` and spawn.
+//! Requests that wait for a reply from a peer: remote `wait`, `whereis`, stats and spawn.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +60,18 @@ pub(crate) fn whereis(node: &Node, peer: &str, name: &str) -> Result<Option<Addr
     match request(node, peer, |req| Frame::Whereis { req, name }, Some(t))? {
         Frame::WhereisReply { addr, .. } => Ok(addr),
         _ => Ok(None),
+    }
+}
+
+/// Remote [`Node::stats`].
+pub(crate) fn stats(node: &Node, peer: &str) -> Result<crate::observe::NodeStats, SendError> {
+    let t = node.remote().opts.request_timeout;
+    match request(node, peer, |req| Frame::Stats { req }, Some(t))? {
+        Frame::StatsReply { stats, .. } => Ok(stats),
+        _ => Err(SendError::NoConnection {
+            node: peer.into(),
+            why: "malformed stats reply".into(),
+        }),
     }
 }
 

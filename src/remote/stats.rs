@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::observe::{PeerState, PeerStats};
+use crate::observe::{NodeStats, PeerState, PeerStats};
 
 /// A snapshot of a node's network state ([`Node::net_stats`]): the sizes of every table a
 /// peer can grow, so a leak or an attack shows as a number.
@@ -11,7 +11,9 @@ use crate::observe::{PeerState, PeerStats};
 /// This is the hardening view (what peers hold on this node, summed over connections); the
 /// per-peer view a user reads (state, traffic, queue of each peer) is
 /// [`NodeStats::peers`](crate::observe::NodeStats::peers) from [`Node::stats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Serializes (and deserializes) as an object with one key per field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetStats {
     /// Live connections (one per peer).
     pub connections: usize,
@@ -85,6 +87,32 @@ impl Node {
             map.insert(peer.to_string(), p);
         }
         map.into_values().collect()
+    }
+
+    /// Ask node `peer` (`host:port`, dialled if need be) for its [`Node::stats`], over the
+    /// wire: what an operator's console shows for every node of a cluster from one of them.
+    /// `peer` may be this node. Waits at most
+    /// [`NodeOptions::request_timeout`](crate::NodeOptions::request_timeout) for the answer;
+    /// a node of an older pyact that does not know the request drops it, and the call fails
+    /// at that timeout.
+    ///
+    /// # Errors
+    /// [`SendError::NoConnection`] if the peer cannot be reached, or does not answer in time.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node};
+    /// let a = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    /// let b = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    /// let _worker = b.spawn(|mut mb| mb.receive());
+    /// let stats = a.remote_stats(b.name()).unwrap();
+    /// assert_eq!(stats.live_actors, 1);
+    /// assert_eq!(stats.peers[0].node, a.name()); // b sees a, which asked
+    /// ```
+    pub fn remote_stats(&self, peer: &str) -> Result<NodeStats, SendError> {
+        if peer == self.name() {
+            return Ok(self.stats());
+        }
+        requests::stats(self, peer)
     }
 
     /// The current sizes of this node's network tables.
