@@ -245,7 +245,7 @@ pub(crate) fn conn_failed(node: &Node, conn: &Arc<Conn>, why: &str) {
         current
     };
     conn.close();
-    release_placed(node, conn);
+    super::placed::release(node, conn);
     if !removed {
         return;
     }
@@ -255,30 +255,17 @@ pub(crate) fn conn_failed(node: &Node, conn: &Arc<Conn>, why: &str) {
     peer_down(node, &conn.peer, why);
 }
 
-/// Remove from this node's actors what the peer placed on them through `conn` (its remote
-/// waits and monitors; its links fire with `noconnection` through the watch table).
-fn release_placed(node: &Node, conn: &Conn) {
-    let placed = std::mem::take(&mut *conn.placed());
-    for (req, id) in placed.waits {
-        if let Some(cell) = node.cell(id) {
-            cell.lock()
-                .waiters
-                .retain(|w| !w.is_remote(conn.serial, req));
-        }
-    }
-    for (reference, id) in placed.monitors {
-        if let Some(cell) = node.cell(id) {
-            cell.lock().monitors.retain(|(r, _)| *r != reference);
-        }
-    }
-}
-
 /// Fire everything that depended on `peer`.
 pub(super) fn peer_down(node: &Node, peer: &str, why: &str) {
     let r = node.remote();
     // Pending requests: dropping the reply senders wakes their waiters with an error.
     lock(&r.pending).retain(|_, (p, _)| &**p != peer);
-    for w in r.watches.take_peer(peer) {
+    // Links and monitors fire in chunks: a peer that held hundreds of thousands of them
+    // must not hold this worker thread for long (see `placed.rs`).
+    for (n, w) in r.watches.take_peer(peer).into_iter().enumerate() {
+        if n > 0 && n % super::placed::CHUNK == 0 {
+            super::placed::pause();
+        }
         if let Some(cell) = node.cell(w.local.id()) {
             let sig = match w.monitor {
                 Some(reference) => Signal::Down {
