@@ -260,12 +260,9 @@ pub(super) fn peer_down(node: &Node, peer: &str, why: &str) {
     let r = node.remote();
     // Pending requests: dropping the reply senders wakes their waiters with an error.
     lock(&r.pending).retain(|_, (p, _)| &**p != peer);
-    // Links and monitors fire in chunks: a peer that held hundreds of thousands of them
-    // must not hold this worker thread for long (see `placed.rs`).
-    for (n, w) in r.watches.take_peer(peer).into_iter().enumerate() {
-        if n > 0 && n % super::placed::CHUNK == 0 {
-            super::placed::pause();
-        }
+    // Links and monitors fire in paced chunks: a peer that held hundreds of thousands of
+    // them must not hold this worker thread for long (see `placed.rs`).
+    r.watches.take_peer(peer, |w| {
         if let Some(cell) = node.cell(w.local.id()) {
             let sig = match w.monitor {
                 Some(reference) => Signal::Down {
@@ -284,7 +281,7 @@ pub(super) fn peer_down(node: &Node, peer: &str, why: &str) {
             };
             let _ = cell.queue.push(Envelope::Signal(Box::new(sig)));
         }
-    }
+    });
     node_event(node, json!({"nodedown": peer, "reason": why}));
 }
 

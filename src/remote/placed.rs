@@ -28,8 +28,11 @@ use super::*;
 /// `dispatch.rs`: registered, then told its slot).
 const NO_SLOT: usize = usize::MAX;
 
-/// Entries [`release`] handles between two yields.
-pub(crate) const CHUNK: usize = 512;
+/// Entries handled between two looks at the clock (see [`Pacer`]).
+const CHUNK: usize = 64;
+
+/// How long a release works before it lets everything runnable on its worker run.
+const SLICE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Node-wide counts of what peers placed here (every connection's [`Placed`], plus what a
 /// closing connection is still releasing).
@@ -211,13 +214,40 @@ fn listen_name(r: &Remote) -> String {
         .unwrap_or_else(|| "this node".into())
 }
 
-/// Let other coroutines run (in a plain thread nothing is held: no need). No kill check:
-/// a teardown that stopped halfway would leave entries behind.
-pub(crate) fn pause() {
-    if may::coroutine::is_coroutine() {
-        crate::park::mark_parked();
-        may::coroutine::yield_now();
-        crate::park::mark_running();
+/// Paces a long release: after about [`SLICE`] of work it sleeps for as long (`may`'s
+/// shortest timer, 1 ms). A yield is not enough: a `may` worker is also the event loop of
+/// the sockets registered with it, and polls them only when nothing on it is runnable; a
+/// coroutine that keeps yielding (or parks behind a fresh waker) is always runnable, so
+/// the sockets of that worker went unread for the whole release (an innocent peer's round
+/// trip took as long as the release: 480 ms for 3 × 65,536 entries of each kind). In a
+/// plain thread nothing is held: no pause. No kill check either: a release that stopped
+/// halfway would leave entries behind.
+pub(crate) struct Pacer {
+    since: std::time::Instant,
+    count: usize,
+}
+
+impl Pacer {
+    pub(crate) fn new() -> Self {
+        Pacer {
+            since: std::time::Instant::now(),
+            count: 0,
+        }
+    }
+
+    /// `n` more entries handled.
+    pub(crate) fn tick(&mut self, n: usize) {
+        self.count += n;
+        if self.count < CHUNK {
+            return;
+        }
+        self.count = 0;
+        if self.since.elapsed() >= SLICE && may::coroutine::is_coroutine() {
+            crate::park::mark_parked();
+            may::coroutine::sleep(SLICE);
+            crate::park::mark_running();
+            self.since = std::time::Instant::now();
+        }
     }
 }
 
@@ -233,8 +263,7 @@ pub(crate) fn release(node: &Node, conn: &Conn) {
         // Their table entries go with the watch table (`peer_down`), O(1) each.
         totals.watches.fetch_sub(links, Ordering::Relaxed);
     }
-    let mut done = 0;
-    let mut since_pause = 0;
+    let mut pacer = Pacer::new();
     for (req, (to, slot)) in placed.waits {
         // `NO_SLOT`: the wait is being registered right now; `dispatch` sees it gone from
         // the table and removes its waiter itself.
@@ -247,33 +276,24 @@ pub(crate) fn release(node: &Node, conn: &Conn) {
                     .remove_if(slot, |w| w.is_remote(conn.serial, req));
             }
         }
-        done += 1;
-        since_pause += 1;
-        if since_pause >= CHUNK {
-            totals.waits.fetch_sub(done, Ordering::Relaxed);
-            done = 0;
-            since_pause = 0;
-            pause();
-        }
+        // Uncounted one by one: the count never says less than what is still held.
+        totals.waits.fetch_sub(1, Ordering::Relaxed);
+        pacer.tick(1);
     }
-    totals.waits.fetch_sub(done, Ordering::Relaxed);
     // Monitors, grouped by target: one pass over each target's table.
     let mut by_target: HashMap<u64, HashSet<Ref>> = HashMap::new();
-    let monitors = placed.monitors.len();
     for (reference, to) in placed.monitors {
         by_target.entry(to).or_default().insert(reference);
+        pacer.tick(1);
     }
     for (to, refs) in by_target {
+        let mut work = refs.len();
         if let Some(cell) = node.cell(to) {
             let mut st = cell.lock();
-            since_pause += st.monitors.len();
+            work += st.monitors.len();
             st.monitors.retain(|(r, _)| !refs.contains(r));
         }
-        since_pause += refs.len();
-        if since_pause >= CHUNK {
-            since_pause = 0;
-            pause();
-        }
+        totals.watches.fetch_sub(refs.len(), Ordering::Relaxed);
+        pacer.tick(work);
     }
-    totals.watches.fetch_sub(monitors, Ordering::Relaxed);
 }
