@@ -30,6 +30,7 @@
 //! the peer declared down, only if it still holds the very connection that failed; a stale
 //! failure never touches a newer connection.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -233,36 +234,41 @@ pub(super) fn serve_conn(
 /// Idempotent.
 pub(crate) fn conn_failed(node: &Node, conn: &Arc<Conn>, why: &str) {
     let r = node.remote();
-    let removed = {
+    // What depended on the peer leaves the node's tables with the connection, under the
+    // peer table's lock, and is fired below, after the (possibly long, paced) release:
+    // a newer connection with the same peer admitted meanwhile keeps its own requests,
+    // links and monitors.
+    let detached = {
         let mut peers = lock(&r.peers);
         let current = peers
             .get(&conn.peer)
             .and_then(|p| p.out.as_ref())
             .is_some_and(|c| Arc::ptr_eq(c, conn));
-        if current {
+        current.then(|| {
             peers.remove(&conn.peer);
-        }
-        current
+            // Pending requests: dropping the reply senders wakes their waiters with an
+            // error.
+            lock(&r.pending).retain(|_, (p, _)| *p != conn.peer);
+            r.watches.detach_peer(&conn.peer)
+        })
     };
     conn.close();
     super::placed::release(node, conn);
-    if !removed {
+    let Some(watches) = detached else {
         return;
-    }
+    };
     if !r.stopped.load(Ordering::Acquire) {
         log::warn!("{}: node {} down: {why}", node.name(), conn.peer);
     }
-    peer_down(node, &conn.peer, why);
+    peer_down(node, &conn.peer, watches, why);
 }
 
-/// Fire everything that depended on `peer`.
-pub(super) fn peer_down(node: &Node, peer: &str, why: &str) {
+/// Fire everything that depended on `peer` (its `watches`, detached from the table).
+fn peer_down(node: &Node, peer: &str, watches: Option<HashSet<Watch>>, why: &str) {
     let r = node.remote();
-    // Pending requests: dropping the reply senders wakes their waiters with an error.
-    lock(&r.pending).retain(|_, (p, _)| &**p != peer);
     // Links and monitors fire in paced chunks: a peer that held hundreds of thousands of
     // them must not hold this worker thread for long (see `placed.rs`).
-    r.watches.take_peer(peer, |w| {
+    r.watches.fire_detached(watches.unwrap_or_default(), |w| {
         if let Some(cell) = node.cell(w.local.id()) {
             let sig = match w.monitor {
                 Some(reference) => Signal::Down {

@@ -119,20 +119,25 @@ impl Watches {
         Some(w)
     }
 
-    /// Take every entry with an actor of `peer`, handing each to `fire`, a chunk at a time
+    /// Take `peer`'s entries out of the by-peer index (O(1)), to be fired later by
+    /// [`Watches::fire_detached`]: done the moment the connection leaves the peer table,
+    /// so that entries of a newer connection with the same peer, made while the old one
+    /// is still being released, are never fired with it.
+    pub(crate) fn detach_peer(&self, peer: &str) -> Option<HashSet<Watch>> {
+        self.table().by_peer.remove(peer)
+    }
+
+    /// Hand each detached entry to `fire`, a chunk at a time
     /// (the lock is taken once per chunk and the caller is paced between chunks, see
     /// `placed::Pacer`): a peer with hundreds of thousands of entries must not hold the
     /// table's lock, nor a worker, for long.
     ///
-    /// The peer's set leaves the by-peer index at once (so `remove` no longer finds them:
+    /// The peer's set left the by-peer index already (so `remove` no longer finds them:
     /// they are this call's to fire); each entry then leaves the other indexes in its
     /// chunk, unless the local actor's end (`take_local`) or its reference (`remove_ref`)
     /// took it meanwhile: an entry is handed out by exactly one of them.
-    pub(crate) fn take_peer(&self, peer: &str, mut fire: impl FnMut(Watch)) {
+    pub(crate) fn fire_detached(&self, set: HashSet<Watch>, mut fire: impl FnMut(Watch)) {
         const PER_LOCK: usize = 256;
-        let Some(set) = self.table().by_peer.remove(peer) else {
-            return;
-        };
         let mut pacer = super::placed::Pacer::new();
         let mut it = set.into_iter().peekable();
         let mut chunk = Vec::with_capacity(PER_LOCK.min(it.size_hint().0));
