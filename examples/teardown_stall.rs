@@ -82,7 +82,7 @@ fn main() {
                 return;
             }
             n += 1;
-            if mode == "yield" && n % 256 == 0 {
+            if mode == "yield" && n.is_multiple_of(256) {
                 pyact::yield_now();
             }
         }
