@@ -102,3 +102,50 @@ fn waiters_ended_by_an_exit_signal_or_returning_leave_no_entry_behind() {
     assert_eq!(node.wait(&t), Ok(json!(null)));
     me.kill().unwrap();
 }
+
+/// An actor blocked in `wait` on an actor of another node is parked like any pyact call:
+/// a kill ends it at once (it used to stay blocked until the remote target ended), and
+/// its request leaves the node's table of pending requests as it unwinds.
+#[test]
+fn an_actor_killed_while_blocked_in_a_remote_wait_ends_at_once() {
+    let a = node();
+    let b = node();
+    let t = target(&b);
+    let waiter = {
+        let (a2, t) = (a.clone(), t.clone());
+        a.spawn(move |_| {
+            a2.wait(&t).ok();
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while b.net_stats().remote_waits < 1 {
+        assert!(Instant::now() < deadline, "the remote wait never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    waiter.kill().unwrap();
+    assert_eq!(
+        waiter.wait_timeout(Duration::from_secs(30)),
+        Ok(Err(ExitReason::Killed)),
+        "the killed waiter did not end"
+    );
+    // The target lives on, and still answers a later remote wait.
+    let again = {
+        let (a2, t) = (a.clone(), t.clone());
+        a.spawn(move |_| a2.wait(&t).is_ok())
+    };
+    // (The killed waiter's entry on `b` stays until the target ends or the connection
+    // closes: the protocol has no frame to take a remote wait back. It counts against the
+    // per-connection and node-wide caps meanwhile.)
+    while b.net_stats().remote_waits < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the second remote wait never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    t.send("stop").unwrap();
+    assert_eq!(
+        again.wait_timeout(Duration::from_secs(30)),
+        Ok(Ok(json!(true)))
+    );
+}

@@ -287,8 +287,8 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
         Frame::WaitReply { req, .. }
         | Frame::WhereisReply { req, .. }
         | Frame::SpawnReply { req, .. } => {
-            if let Some((_, tx)) = lock(&r.pending).remove(&req) {
-                let _ = tx.send(frame);
+            if let Some((_, reply)) = lock(&r.pending).remove(&req) {
+                reply.set(Some(frame));
             }
         }
         Frame::Heartbeat => {}

@@ -246,9 +246,14 @@ pub(crate) fn conn_failed(node: &Node, conn: &Arc<Conn>, why: &str) {
             .is_some_and(|c| Arc::ptr_eq(c, conn));
         current.then(|| {
             peers.remove(&conn.peer);
-            // Pending requests: dropping the reply senders wakes their waiters with an
-            // error.
-            lock(&r.pending).retain(|_, (p, _)| *p != conn.peer);
+            // Pending requests: their callers are woken with "connection lost".
+            lock(&r.pending).retain(|_, (p, reply)| {
+                let keep = *p != conn.peer;
+                if !keep {
+                    reply.set(None);
+                }
+                keep
+            });
             r.watches.detach_peer(&conn.peer)
         })
     };
