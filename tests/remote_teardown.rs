@@ -197,3 +197,65 @@ fn waits_links_and_monitors_are_capped_node_wide() {
     target.send("stop").unwrap();
     assert_eq!(b.wait(&target), Ok(json!(null)));
 }
+
+/// A peer whose connection closed reconnects at once, while the old connection's many
+/// entries are still being released: what it places through the new connection is its
+/// own, never fired or dropped with the old connection's.
+#[test]
+fn a_reconnected_peer_keeps_what_it_places_while_the_old_connection_is_released() {
+    const N: u64 = 20_000;
+    let b = node_with(patient());
+    let target = b.spawn(|mut mb| {
+        mb.trap_exit(true);
+        loop {
+            if mb.receive() == "stop" {
+                return;
+            }
+        }
+    });
+    let name = "127.0.0.1:1";
+    let mut old = RawPeer::admitted(b.name(), name, "k");
+    {
+        use std::io::Write;
+        old.stream
+            .write_all(&placements(name, target.id(), N))
+            .unwrap();
+    }
+    eventually("the old connection's entries are placed", || {
+        b.placed_totals() == (N as usize, 2 * N as usize)
+    });
+    drop(old);
+    // Reconnect as soon as the node lets us (it refuses while the old one is in its table).
+    let mut new = loop {
+        let (p, verdict) = RawPeer::handshake(b.name(), name, "k");
+        if verdict == json!("admitted") {
+            break p;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let mine = addr_json(&format!("{name}/999999"));
+    new.send(&json!({"link": {"from": mine, "to": target.id()}}));
+    new.send(
+        &json!({"monitor": {"watcher": mine, "to": target.id(), "reference": {"$ref": 999_999}}}),
+    );
+    eventually("the old connection's entries are released", || {
+        b.placed_totals() == (0, 2)
+    });
+    // Counted until they left the actor's tables: nothing of the old connection is left.
+    let info = b.info(&target).unwrap();
+    let mine: pyact::Address = serde_json::from_value(mine).unwrap();
+    assert_eq!(info.waiters, 0);
+    assert!(
+        info.links.len() <= 1 && info.monitored_by.len() <= 1,
+        "{} links and {} monitors left",
+        info.links.len(),
+        info.monitored_by.len()
+    );
+    assert_eq!(info.links, vec![mine.clone()], "the new link was dropped");
+    assert_eq!(info.monitored_by, vec![mine]);
+    assert!(b.connected_nodes().contains(&name.to_string()));
+    drop(new);
+    eventually("everything is released", || b.placed_totals() == (0, 0));
+    target.send("stop").unwrap();
+    assert_eq!(b.wait(&target), Ok(json!(null)));
+}

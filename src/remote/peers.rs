@@ -258,14 +258,16 @@ pub(crate) fn conn_failed(node: &Node, conn: &Arc<Conn>, why: &str) {
         })
     };
     conn.close();
-    super::placed::release(node, conn);
+    let links = super::placed::release(node, conn);
     let Some(watches) = detached else {
+        super::placed::uncount_links(node, links);
         return;
     };
     if !r.stopped.load(Ordering::Acquire) {
         log::warn!("{}: node {} down: {why}", node.name(), conn.peer);
     }
     peer_down(node, &conn.peer, watches, why);
+    super::placed::uncount_links(node, links);
 }
 
 /// Fire everything that depended on `peer` (its `watches`, detached from the table).

@@ -255,14 +255,14 @@ impl Pacer {
 /// connection `conn` (its remote waits and monitors; its links fire with `noconnection`
 /// through the watch table, see `peers::peer_down`), and uncount it all. Linear in the
 /// entries (one pass per target actor for monitors), yielding every [`CHUNK`] entries.
-pub(crate) fn release(node: &Node, conn: &Conn) {
+///
+/// Returns how many links the connection held: they are still counted, and leave the
+/// actors' tables with the watch table (`peers::peer_down`), after which the caller
+/// uncounts them ([`uncount_links`]).
+pub(crate) fn release(node: &Node, conn: &Conn) -> usize {
     let placed = std::mem::take(&mut *conn.placed());
     let totals = &node.remote().placed;
     let links = placed.links.len();
-    if links > 0 {
-        // Their table entries go with the watch table (`peer_down`), O(1) each.
-        totals.watches.fetch_sub(links, Ordering::Relaxed);
-    }
     let mut pacer = Pacer::new();
     for (req, (to, slot)) in placed.waits {
         // `NO_SLOT`: the wait is being registered right now; `dispatch` sees it gone from
@@ -296,4 +296,10 @@ pub(crate) fn release(node: &Node, conn: &Conn) {
         totals.watches.fetch_sub(refs.len(), Ordering::Relaxed);
         pacer.tick(work);
     }
+    links
+}
+
+/// `n` links a closed connection held have left the actors' tables (see [`release`]).
+pub(crate) fn uncount_links(node: &Node, n: usize) {
+    node.remote().placed.watches.fetch_sub(n, Ordering::Relaxed);
 }
