@@ -11,9 +11,11 @@
 //!   frame naming an actor of any other node is dropped with a log line (it would otherwise
 //!   make this node send, or dial, elsewhere);
 //! - remote waits, links and monitors are entries in tables (the actor's and the
-//!   connection's `Placed`), capped per connection by
-//!   [`NodeOptions::max_remote_waits`] and [`NodeOptions::max_remote_watches`]; past a cap
-//!   the request is answered at once with [`ExitReason::Failed`] naming the limit.
+//!   connection's `Placed`, see `placed.rs`), capped per connection by
+//!   [`NodeOptions::max_remote_waits`] and [`NodeOptions::max_remote_watches`] and for
+//!   the whole node by [`NodeOptions::max_remote_waits_total`] and
+//!   [`NodeOptions::max_remote_watches_total`]; past a cap the request is answered at once
+//!   with [`ExitReason::Failed`] naming the limit.
 
 use std::sync::Arc;
 
