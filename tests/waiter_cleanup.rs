@@ -104,8 +104,9 @@ fn waiters_ended_by_an_exit_signal_or_returning_leave_no_entry_behind() {
 }
 
 /// An actor blocked in `wait` on an actor of another node is parked like any pyact call:
-/// a kill ends it at once (it used to stay blocked until the remote target ended), and
-/// its request leaves the node's table of pending requests as it unwinds.
+/// a kill ends it at once (it used to stay blocked until the remote target ended), its
+/// request leaves the node's table of pending requests as it unwinds, and the entry its
+/// wait made on the other node is taken back.
 #[test]
 fn an_actor_killed_while_blocked_in_a_remote_wait_ends_at_once() {
     let a = node();
@@ -128,15 +129,20 @@ fn an_actor_killed_while_blocked_in_a_remote_wait_ends_at_once() {
         Ok(Err(ExitReason::Killed)),
         "the killed waiter did not end"
     );
+    // Its wait is taken back from `b` (`unwait`): no entry outlives the waiter there either.
+    while b.net_stats().remote_waits > 0 || b.info(&t).unwrap().waiters > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the killed waiter's remote wait stayed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // The target lives on, and still answers a later remote wait.
     let again = {
         let (a2, t) = (a.clone(), t.clone());
         a.spawn(move |_| a2.wait(&t).is_ok())
     };
-    // (The killed waiter's entry on `b` stays until the target ends or the connection
-    // closes: the protocol has no frame to take a remote wait back. It counts against the
-    // per-connection and node-wide caps meanwhile.)
-    while b.net_stats().remote_waits < 2 {
+    while b.net_stats().remote_waits < 1 {
         assert!(
             Instant::now() < deadline,
             "the second remote wait never arrived"

@@ -259,6 +259,19 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 }
             }
         }
+        Frame::Unwait { req } => {
+            // The waiter on the peer's side ended without its answer: its entry goes.
+            let taken = conn.placed().take_wait(req, &r.placed);
+            if let Some((to, slot)) = taken
+                && let Some(cell) = node.cell(to)
+            {
+                let mut st = cell.lock();
+                if st.exit.is_none() {
+                    st.waiters
+                        .remove_if(slot, |w| w.is_remote(conn.serial, req));
+                }
+            }
+        }
         Frame::Whereis { req, name } => {
             let addr = node.whereis(&name);
             let _ = conn.push_frame(&Frame::WhereisReply { req, addr });

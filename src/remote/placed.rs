@@ -133,6 +133,14 @@ impl Placed {
         there
     }
 
+    /// Take back wait `req` (the peer's waiter gave up): remove and uncount it; where its
+    /// waiter sits (target actor id, slot) if it was there.
+    pub(crate) fn take_wait(&mut self, req: u64, totals: &Totals) -> Option<(u64, usize)> {
+        let e = self.waits.remove(&req)?;
+        totals.waits.fetch_sub(1, Ordering::Relaxed);
+        (e.1 != NO_SLOT).then_some(e)
+    }
+
     /// Is this link placed already?
     pub(crate) fn has_link(&self, link: &(u64, Address)) -> bool {
         self.links.contains(link)

@@ -13,15 +13,22 @@ use crate::park::OneShot;
 pub(crate) type Pending = (Arc<str>, Arc<OneShot<Option<Frame>>>);
 
 /// A request's entry in the pending table, removed however the request ends: answered,
-/// timed out, or its caller killed while it waited (a kill unwinds through here).
+/// timed out, or its caller killed while it waited (a kill unwinds through here). A remote
+/// wait whose caller ended before the answer is taken back from the peer (`unwait`), so
+/// its entry there does not outlive its waiter.
 struct Outstanding<'a> {
     r: &'a Remote,
     req: u64,
+    conn: &'a Conn,
+    is_wait: bool,
 }
 
 impl Drop for Outstanding<'_> {
     fn drop(&mut self) {
-        lock(&self.r.pending).remove(&self.req);
+        let unanswered = lock(&self.r.pending).remove(&self.req).is_some();
+        if unanswered && self.is_wait {
+            let _ = self.conn.push_frame(&Frame::Unwait { req: self.req });
+        }
     }
 }
 
@@ -39,14 +46,21 @@ fn request(
     let req = Ref::new().id();
     let reply = OneShot::new();
     lock(&r.pending).insert(req, (conn.peer.clone(), reply.clone()));
-    let _entry = Outstanding { r, req };
+    let frame = make(req);
+    let mut entry = Outstanding {
+        r,
+        req,
+        conn: &conn,
+        is_wait: false,
+    };
     let lost = |why: &str| SendError::NoConnection {
         node: peer.into(),
         why: why.into(),
     };
-    if conn.push_frame(&make(req)).is_err() {
+    if conn.push_frame(&frame).is_err() {
         return Err(lost("connection closed"));
     }
+    entry.is_wait = matches!(frame, Frame::Wait { .. });
     let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
     match reply.wait(deadline, crate::observe::Status::Waiting) {
         Some(Some(f)) => Ok(f),
