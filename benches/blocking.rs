@@ -2,6 +2,11 @@
 //! gets its result back (issue 8's floor: median under 20 µs). Each call is timed on its
 //! own; reports the median and the 90th percentile over all calls of all rounds.
 //!
+//! Then issue 16's row 10: a burst of `PYACT_BLOCKING_BURST` (default 2,000) actors each
+//! calling `blocking(|| sleep(800 ms))` at once; reports how long all of them took and the
+//! most OS threads the process had meanwhile (the helper pool is capped at
+//! `Config::blocking_threads`, default 512: the rest queue).
+//!
 //! `cargo bench --bench blocking` (env: `PYACT_BLOCKING_N` calls per round, default 20000;
 //! `PYACT_BENCH_ROUNDS`, default 5).
 
@@ -52,5 +57,52 @@ fn main() {
         p(0.9).as_nanos() as f64 / 1000.0,
         p(0.99).as_nanos() as f64 / 1000.0,
         all.len()
+    );
+    burst(&node, env_usize("PYACT_BLOCKING_BURST", 2_000));
+}
+
+/// Threads of this process now (Linux: `/proc/self/status`; 0 elsewhere).
+fn os_threads() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:").map(|v| v.trim().parse().ok()))
+                .flatten()
+        })
+        .unwrap_or(0)
+}
+
+fn burst(node: &Node, n: usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let before = os_threads();
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(os_threads(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let t0 = Instant::now();
+    let actors: Vec<_> = (0..n)
+        .map(|_| {
+            node.spawn(|_| {
+                pyact::blocking(|| std::thread::sleep(Duration::from_millis(800)));
+            })
+        })
+        .collect();
+    let done = actors.iter().filter(|a| node.wait(a).is_ok()).count();
+    let took = t0.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    println!(
+        "   burst: {done} of {n} blocking(|| sleep(800 ms)) calls done in {took:.2?}; \
+         OS threads {before} before, at most {} during",
+        peak.load(Ordering::Relaxed)
     );
 }

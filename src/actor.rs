@@ -119,6 +119,11 @@ impl Waiter {
         matches!(self, Waiter::Remote { key, .. } if *key == (serial, req))
     }
 
+    /// Is this the local wait parked on `me`?
+    pub(crate) fn is_park(&self, me: &Arc<may::sync::Blocker>) -> bool {
+        matches!(self, Waiter::Park(b) if Arc::ptr_eq(b, me))
+    }
+
     /// Tell the waiter the actor ended. `reason` is `None` only when no waiter is remote
     /// (see `ActorCell::finish`): a parked waiter reads the reason from the cell.
     fn fire(self, reason: Option<&ExitReason>) {
@@ -132,13 +137,83 @@ impl Waiter {
     }
 }
 
+/// Who waits for an actor's end: each waiter in a slot of its own, so that one that gives
+/// up (an actor killed while blocked in `wait`, a peer's connection that closed) leaves in
+/// O(1) by its slot number instead of a scan of the list, and no entry outlives its
+/// waiter. Empty, it holds no allocation.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    slots: Vec<Option<Waiter>>,
+    /// Empty slots below the last one, reused first.
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl Waiters {
+    /// Add a waiter; its slot number, for [`Waiters::remove_if`].
+    pub(crate) fn push(&mut self, w: Waiter) -> usize {
+        self.len += 1;
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(w);
+                i
+            }
+            None => {
+                self.slots.push(Some(w));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    /// Remove the waiter in slot `i` if `is_it` says it is the caller's (a slot is only
+    /// ever removed by its owner, the check guards against a slot reused after all).
+    pub(crate) fn remove_if(&mut self, i: usize, is_it: impl FnOnce(&Waiter) -> bool) -> bool {
+        let Some(slot) = self.slots.get_mut(i) else {
+            return false;
+        };
+        if !slot.as_ref().is_some_and(is_it) {
+            return false;
+        }
+        *slot = None;
+        self.len -= 1;
+        if self.len == 0 {
+            // Give the memory back: a long-lived actor once waited on by thousands.
+            *self = Waiters::default();
+        } else if i + 1 == self.slots.len() {
+            self.slots.pop();
+        } else {
+            self.free.push(i);
+        }
+        true
+    }
+
+    /// Waiters in the table.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Is any of them a peer's remote wait?
+    fn any_remote(&self) -> bool {
+        self.len > 0
+            && self
+                .slots
+                .iter()
+                .any(|w| matches!(w, Some(Waiter::Remote { .. })))
+    }
+
+    /// Every waiter, emptying the table.
+    fn drain(self) -> impl Iterator<Item = Waiter> {
+        self.slots.into_iter().flatten()
+    }
+}
+
 /// What others may change about an actor, guarded by one short-held lock.
 #[derive(Default)]
 pub(crate) struct CellState {
     /// Set once, when the actor ends.
     pub(crate) exit: Option<ExitReason>,
     /// Who waits for the end: blocked `wait`s and peers' remote waits.
-    pub(crate) waiters: Vec<Waiter>,
+    pub(crate) waiters: Waiters,
     /// Linked actors (bidirectional: each side records the other).
     pub(crate) links: HashSet<Address>,
     /// Monitors placed on this actor: (reference, watcher).
@@ -241,13 +316,8 @@ impl ActorCell {
         let debug = log::log_enabled!(log::Level::Debug);
         let ephemeral = self.ephemeral;
         let taken = node.record_exit(self, reason, !ephemeral, |st| {
-            let needed = debug
-                || !st.links.is_empty()
-                || !st.monitors.is_empty()
-                || st
-                    .waiters
-                    .iter()
-                    .any(|w| matches!(w, Waiter::Remote { .. }));
+            let needed =
+                debug || !st.links.is_empty() || !st.monitors.is_empty() || st.waiters.any_remote();
             (
                 std::mem::take(&mut st.waiters),
                 std::mem::take(&mut st.links),
@@ -278,7 +348,7 @@ impl ActorCell {
                 crate::link::forget_ended_link(l, &me);
             }
         }
-        for w in waiters {
+        for w in waiters.drain() {
             w.fire(reason.as_ref());
         }
         crate::remote::local_ended(node, id);

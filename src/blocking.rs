@@ -5,8 +5,13 @@
 //! queued on that worker. `blocking(f)` hands `f` to a pool of helper threads and parks only
 //! the calling actor until `f` returns, then returns `f`'s result.
 //!
-//! - The pool grows on demand (a job never waits for a busy helper) and a helper that stays
-//!   idle for [`IDLE`] exits, so the pool costs nothing when unused.
+//! - The pool grows on demand up to [`Config::blocking_threads`](crate::Config::blocking_threads)
+//!   helpers (default [`DEFAULT_BLOCKING_THREADS`], 512, as tokio's), and a helper that
+//!   stays idle for [`IDLE`] exits, so the pool costs nothing when unused. Past the cap a
+//!   job waits in a queue (first come, first served) for the next free helper: 2,000 actors
+//!   calling `blocking` at once cost 512 OS threads, not 2,000, and all 2,000 calls
+//!   complete. A job must therefore never wait for another `blocking` job to *start*: with
+//!   every helper busy with such waits, the pool would wait for itself.
 //! - Round trips stay cheap (well under a microsecond back to back, `cargo bench --bench
 //!   blocking`): a helper polls for [`POLL`] after a job before it sleeps, and the caller
 //!   polls as long, yielding its worker to other actors, before it parks.
@@ -22,6 +27,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use crate::park::OneShot;
+
+/// Default cap on helper threads (see [`Config::blocking_threads`](crate::Config::blocking_threads)).
+pub const DEFAULT_BLOCKING_THREADS: usize = 512;
 
 /// How long an idle helper thread waits for a job before it exits.
 pub const IDLE: Duration = Duration::from_secs(10);
@@ -40,6 +48,8 @@ struct PoolState {
     idle: usize,
     /// Helpers polling for a next job right after finishing one (no wake-up needed).
     spinning: usize,
+    /// Helper threads alive (running a job, polling or idle): at most the cap.
+    threads: usize,
 }
 
 fn pool() -> &'static Pool {
@@ -48,6 +58,7 @@ fn pool() -> &'static Pool {
             jobs: VecDeque::new(),
             idle: 0,
             spinning: 0,
+            threads: 0,
         }),
         ready: Condvar::new(),
     };
@@ -118,11 +129,18 @@ fn submit(job: Job) {
     if n <= st.spinning {
         return;
     }
-    if n <= st.spinning + st.idle {
+    // At the cap the job waits in the queue: every helper takes the next job when it
+    // finishes one, before it sleeps (a sleeping one is woken here).
+    let at_cap = st.threads >= crate::config::current().blocking_thread_limit();
+    if n <= st.spinning + st.idle || at_cap {
+        let wake = st.idle > 0;
         drop(st);
-        p.ready.notify_one();
+        if wake {
+            p.ready.notify_one();
+        }
         return;
     }
+    st.threads += 1;
     drop(st);
     let spawned = std::thread::Builder::new()
         .name("pyact-blocking".into())
@@ -131,12 +149,11 @@ fn submit(job: Job) {
         // No thread to be had: run the job here rather than lose it (the worker stalls,
         // which is what the caller would have done without `blocking`).
         log::warn!("pyact::blocking: no helper thread ({e}); running the job on the worker");
-        let job = p
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .jobs
-            .pop_back();
+        let job = {
+            let mut st = p.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.threads -= 1;
+            st.jobs.pop_back()
+        };
         if let Some(job) = job {
             job();
         }
@@ -147,6 +164,16 @@ fn submit(job: Job) {
 /// that come back to back (an actor calling `blocking` in a loop) then skip a thread
 /// wake-up, the larger part of a round trip.
 pub const POLL: Duration = Duration::from_micros(50);
+
+/// Helper threads alive now (for tests and `Node::stats`-style checks).
+#[doc(hidden)]
+pub fn blocking_threads_alive() -> usize {
+    pool()
+        .state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .threads
+}
 
 /// A helper thread: run jobs until none comes for [`IDLE`].
 fn helper() {
@@ -186,6 +213,7 @@ fn helper() {
         st = guard;
         st.idle -= 1;
         if timeout.timed_out() && st.jobs.is_empty() {
+            st.threads -= 1;
             return;
         }
     }

@@ -1,5 +1,6 @@
 //! Runtime configuration: worker threads, coroutine stack size, the live-actor limit, the
-//! watchdog threshold and what happens to actor panics.
+//! watchdog threshold, the cap on `blocking`'s helper threads and what happens to actor
+//! panics.
 //!
 //! `may` reads its configuration once, when its scheduler starts, and silently ignores any
 //! later change. pyact therefore owns that configuration: [`Config::apply`] writes it into
@@ -47,6 +48,7 @@ pub struct Config {
     pool_capacity: usize,
     watchdog: Option<Duration>,
     panic_output: bool,
+    blocking_threads: usize,
 }
 
 /// Default [`Config::watchdog`] threshold.
@@ -64,6 +66,7 @@ impl Default for Config {
             pool_capacity: DEFAULT_POOL_CAPACITY,
             watchdog: Some(DEFAULT_WATCHDOG),
             panic_output: false,
+            blocking_threads: crate::blocking::DEFAULT_BLOCKING_THREADS,
         }
     }
 }
@@ -176,6 +179,26 @@ impl Config {
         self
     }
 
+    /// Most helper threads [`blocking`](crate::blocking()) runs at once (default
+    /// [`DEFAULT_BLOCKING_THREADS`](crate::blocking::DEFAULT_BLOCKING_THREADS), 512). More
+    /// calls than this wait in a queue for a free helper, so a burst of blocking calls
+    /// costs a bounded number of OS threads (each with its own stack) instead of one
+    /// thread per call. At least 1.
+    ///
+    /// ```
+    /// let cfg = pyact::Config::default().blocking_threads(64);
+    /// assert_eq!(cfg.blocking_thread_limit(), 64);
+    /// ```
+    pub fn blocking_threads(mut self, n: usize) -> Self {
+        self.blocking_threads = n;
+        self
+    }
+
+    /// The configured cap on [`blocking`](crate::blocking())'s helper threads.
+    pub fn blocking_thread_limit(&self) -> usize {
+        self.blocking_threads
+    }
+
     /// The watchdog threshold in force (`None`: off).
     pub fn watchdog_threshold(&self) -> Option<Duration> {
         self.watchdog
@@ -224,6 +247,9 @@ impl Config {
         }
         if self.watchdog.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::Invalid("watchdog threshold must be positive"));
+        }
+        if self.blocking_threads == 0 {
+            return Err(ConfigError::Invalid("blocking_threads must be at least 1"));
         }
         if self.stack_size < 16 * 1024 {
             return Err(ConfigError::Invalid("stack_size must be at least 16 KiB"));

@@ -530,7 +530,7 @@ impl Node {
         if !self.same_creation(addr) {
             return ExitReason::NoSuchActor;
         }
-        let (cell, me) = {
+        let (cell, me, slot) = {
             let sh = self.shard(addr.id());
             if let Some(cell) = sh.live.get(&addr.id()) {
                 let mut st = cell.lock();
@@ -538,13 +538,22 @@ impl Node {
                     return r.clone();
                 }
                 let me = may::sync::Blocker::current();
-                st.waiters.push(actor::Waiter::Park(me.clone()));
-                (cell.clone(), me)
+                let slot = st.waiters.push(actor::Waiter::Park(me.clone()));
+                (cell.clone(), me, slot)
             } else if let Some(r) = sh.dead.get(&addr.id()) {
                 return r.clone();
             } else {
                 return ExitReason::NoSuchActor;
             }
+        };
+        // However the wait ends, its entry leaves the target's table: a waiter killed (or
+        // ended by an exit signal) while parked unwinds through here, and a long-lived
+        // target must not collect one entry per kill.
+        let mut leave = LeaveWaiters {
+            cell: &cell,
+            me: me.clone(),
+            slot,
+            ended: false,
         };
         let mut got = None;
         crate::park::park_with(
@@ -557,22 +566,24 @@ impl Node {
                 got.is_some()
             },
         );
+        // Returned: the target ended and its table is gone already (no second lock).
+        leave.ended = got.is_some();
         got.unwrap_or(ExitReason::NoSuchActor)
     }
 
-    /// Register `tx` to get the exit reason of local actor `id` (for remote waits). Returns
-    /// the reason at once if the actor already ended or is unknown.
-    pub(crate) fn on_exit(&self, id: u64, tx: actor::Waiter) -> Option<ExitReason> {
+    /// Register `tx` to get the exit reason of local actor `id` (for remote waits): its
+    /// slot in the actor's waiter table, or the reason at once if the actor already ended
+    /// or is unknown.
+    pub(crate) fn on_exit(&self, id: u64, tx: actor::Waiter) -> Result<usize, ExitReason> {
         let sh = self.shard(id);
         if let Some(cell) = sh.live.get(&id) {
             let mut st = cell.lock();
             if let Some(r) = &st.exit {
-                return Some(r.clone());
+                return Err(r.clone());
             }
-            st.waiters.push(tx);
-            None
+            Ok(st.waiters.push(tx))
         } else {
-            Some(sh.dead.get(&id).cloned().unwrap_or(ExitReason::NoSuchActor))
+            Err(sh.dead.get(&id).cloned().unwrap_or(ExitReason::NoSuchActor))
         }
     }
 
@@ -667,6 +678,28 @@ impl Node {
 
     pub(crate) fn cookie(&self) -> &str {
         &self.0.name.cookie
+    }
+}
+
+/// A local `wait`'s entry in its target's waiter table, removed when the wait ends
+/// (returned or unwound). After the target's end the table was emptied already.
+struct LeaveWaiters<'a> {
+    cell: &'a ActorCell,
+    me: Arc<may::sync::Blocker>,
+    slot: usize,
+    /// The wait returned with the target's reason: nothing left to remove.
+    ended: bool,
+}
+
+impl Drop for LeaveWaiters<'_> {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let mut st = self.cell.lock();
+        if st.exit.is_none() {
+            st.waiters.remove_if(self.slot, |w| w.is_park(&self.me));
+        }
     }
 }
 

@@ -115,6 +115,9 @@ pub struct ActorInfo {
     pub links: Vec<Address>,
     /// The actors (or mailboxes) that monitor it, sorted; one entry per monitor.
     pub monitored_by: Vec<Address>,
+    /// Callers blocked in [`Node::wait`] on it, here or on other nodes (a waiter that
+    /// gave up, killed or disconnected, is not counted: its entry left with it).
+    pub waiters: usize,
     /// Messages or signals wait in its queue that it has not pulled yet (see also
     /// [`mailbox_len`](Self::mailbox_len)).
     pub has_unread: bool,
@@ -202,7 +205,7 @@ impl Node {
             (None, true) => MailboxKind::Call,
             (None, false) => MailboxKind::Inbox,
         };
-        let (name, mut links, mut monitored_by, exiting) = {
+        let (name, mut links, mut monitored_by, waiters, exiting) = {
             let st = cell.lock();
             (
                 st.name.clone(),
@@ -211,6 +214,7 @@ impl Node {
                     .iter()
                     .map(|(_, w)| w.clone())
                     .collect::<Vec<_>>(),
+                st.waiters.len(),
                 st.exit.is_some(),
             )
         };
@@ -225,6 +229,7 @@ impl Node {
             age: cell.born.elapsed(),
             links,
             monitored_by,
+            waiters,
             has_unread: cell.queue.has_unread(),
             exiting,
             status: cell.queue.status(),

@@ -23,7 +23,6 @@
 //! oversized frame, even a panic), takes the connection down with it: a guard in each loop
 //! closes the socket and reports the failure to the peer table when the loop is left.
 
-use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,7 +34,8 @@ use may::net::TcpStream;
 use may::sync::Blocker;
 
 use super::frame::{Decoder, Frame, FrameError, encode_into};
-use crate::{Address, Node, Ref};
+use super::placed::Placed;
+use crate::Node;
 
 /// Why a frame could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,20 +65,6 @@ struct Outbox {
     writer: Option<Arc<Blocker>>,
     /// Senders parked until the writer makes room.
     senders: Vec<Arc<Blocker>>,
-}
-
-/// What the peer placed on this node's actors through this connection: its outstanding
-/// remote waits, its monitors and its links. Each entry is a few words in a table (no
-/// coroutine), counted against the connection's caps, and removed when it fires, when the
-/// peer takes it back, or when the connection ends.
-#[derive(Default)]
-pub(crate) struct Placed {
-    /// Remote waits: request id -> waited local actor id.
-    pub(crate) waits: HashMap<u64, u64>,
-    /// Monitors: reference -> monitored local actor id.
-    pub(crate) monitors: HashMap<Ref, u64>,
-    /// Links: (local actor id, the peer's actor).
-    pub(crate) links: HashSet<(u64, Address)>,
 }
 
 /// A live connection to `peer`.

@@ -11,9 +11,11 @@
 //!   frame naming an actor of any other node is dropped with a log line (it would otherwise
 //!   make this node send, or dial, elsewhere);
 //! - remote waits, links and monitors are entries in tables (the actor's and the
-//!   connection's `Placed`), capped per connection by
-//!   [`NodeOptions::max_remote_waits`] and [`NodeOptions::max_remote_watches`]; past a cap
-//!   the request is answered at once with [`ExitReason::Failed`] naming the limit.
+//!   connection's `Placed`, see `placed.rs`), capped per connection by
+//!   [`NodeOptions::max_remote_waits`] and [`NodeOptions::max_remote_watches`] and for
+//!   the whole node by [`NodeOptions::max_remote_waits_total`] and
+//!   [`NodeOptions::max_remote_watches_total`]; past a cap the request is answered at once
+//!   with [`ExitReason::Failed`] naming the limit.
 
 use std::sync::Arc;
 
@@ -98,7 +100,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
         } => {
             if linked {
                 r.watches.remove_link(&local_addr(node, to), &from);
-                conn.placed().links.remove(&(to, from.clone()));
+                conn.placed().remove_link(&(to, from.clone()), &r.placed);
             }
             let sig = Signal::Exit {
                 from,
@@ -135,16 +137,13 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
             };
             {
                 let mut p = conn.placed();
-                if !p.links.contains(&(to, from.clone()))
-                    && p.links.len() + p.monitors.len() >= r.opts.max_remote_watches
+                let link = (to, from.clone());
+                if !p.has_link(&link)
+                    && let Err(why) = p.add_link(r, &conn.peer, link)
                 {
                     drop(p);
-                    return refuse(ExitReason::Failed(format!(
-                        "too many links and monitors from node {} (limit {})",
-                        conn.peer, r.opts.max_remote_watches
-                    )));
+                    return refuse(ExitReason::Failed(why));
                 }
-                p.links.insert((to, from.clone()));
             }
             let linked = node.cell(to).is_some_and(|cell| {
                 let mut st = cell.lock();
@@ -157,7 +156,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                     monitor: None,
                 });
             } else {
-                conn.placed().links.remove(&(to, from.clone()));
+                conn.placed().remove_link(&(to, from.clone()), &r.placed);
                 refuse(ExitReason::NoSuchActor);
             }
         }
@@ -166,7 +165,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 cell.forget_link(&from);
             }
             r.watches.remove_link(&local_addr(node, to), &from);
-            conn.placed().links.remove(&(to, from));
+            conn.placed().remove_link(&(to, from), &r.placed);
         }
         Frame::Monitor {
             watcher,
@@ -186,21 +185,17 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
             };
             {
                 let mut p = conn.placed();
-                if p.monitors.contains_key(&reference) {
+                if p.has_monitor(&reference) {
                     // A reused reference would add an entry the table does not count.
                     drop(p);
                     return refuse(ExitReason::Failed(format!(
                         "monitor reference {reference} is already in use"
                     )));
                 }
-                if p.links.len() + p.monitors.len() >= r.opts.max_remote_watches {
+                if let Err(why) = p.add_monitor(r, &conn.peer, reference, to) {
                     drop(p);
-                    return refuse(ExitReason::Failed(format!(
-                        "too many links and monitors from node {} (limit {})",
-                        conn.peer, r.opts.max_remote_watches
-                    )));
+                    return refuse(ExitReason::Failed(why));
                 }
-                p.monitors.insert(reference, to);
             }
             let placed = node.cell(to).is_some_and(|cell| {
                 let mut st = cell.lock();
@@ -212,45 +207,34 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 }
             });
             if !placed {
-                conn.placed().monitors.remove(&reference);
+                conn.placed().remove_monitor(&reference, &r.placed);
                 refuse(ExitReason::NoSuchActor);
             }
         }
         Frame::Demonitor { to, reference } => {
-            if conn.placed().monitors.remove(&reference).is_some()
+            if conn
+                .placed()
+                .remove_monitor(&reference, &r.placed)
+                .is_some()
                 && let Some(cell) = node.cell(to)
             {
                 cell.lock().monitors.retain(|(r, _)| *r != reference);
             }
         }
         Frame::Wait { req, to } => {
-            {
-                let mut p = conn.placed();
-                let refusal = if p.waits.contains_key(&req) {
-                    // A reused request id would add a waiter the table does not count.
-                    Some(format!("request id {req} is already waiting"))
-                } else if p.waits.len() >= r.opts.max_remote_waits {
-                    Some(format!(
-                        "too many outstanding remote waits from node {} (limit {})",
-                        conn.peer, r.opts.max_remote_waits
-                    ))
-                } else {
-                    p.waits.insert(req, to);
-                    None
-                };
-                drop(p);
-                if let Some(why) = refusal {
-                    let reason = ExitReason::Failed(why);
-                    let _ = conn.push_frame(&Frame::WaitReply { req, reason });
-                    return;
-                }
+            let added = conn.placed().add_wait(r, &conn.peer, req, to);
+            if let Err(why) = added {
+                let reason = ExitReason::Failed(why);
+                let _ = conn.push_frame(&Frame::WaitReply { req, reason });
+                return;
             }
             let weak = Arc::downgrade(conn);
+            let totals = r.placed.clone();
             let waiter = Waiter::Remote {
                 key: (conn.serial, req),
                 reply: Box::new(move |reason: &ExitReason| {
                     if let Some(c) = weak.upgrade()
-                        && c.placed().waits.remove(&req).is_some()
+                        && c.placed().remove_wait(req, &totals)
                     {
                         let _ = c.push_frame(&Frame::WaitReply {
                             req,
@@ -259,9 +243,37 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                     }
                 }),
             };
-            if let Some(reason) = node.on_exit(to, waiter) {
-                conn.placed().waits.remove(&req);
-                let _ = conn.push_frame(&Frame::WaitReply { req, reason });
+            match node.on_exit(to, waiter) {
+                Ok(slot) => {
+                    if !conn.placed().set_wait_slot(req, slot)
+                        && let Some(cell) = node.cell(to)
+                    {
+                        // The connection closed meanwhile and took the entry before its
+                        // slot was known: the waiter is ours to remove.
+                        let mut st = cell.lock();
+                        if st.exit.is_none() {
+                            st.waiters
+                                .remove_if(slot, |w| w.is_remote(conn.serial, req));
+                        }
+                    }
+                }
+                Err(reason) => {
+                    conn.placed().remove_wait(req, &r.placed);
+                    let _ = conn.push_frame(&Frame::WaitReply { req, reason });
+                }
+            }
+        }
+        Frame::Unwait { req } => {
+            // The waiter on the peer's side ended without its answer: its entry goes.
+            let taken = conn.placed().take_wait(req, &r.placed);
+            if let Some((to, slot)) = taken
+                && let Some(cell) = node.cell(to)
+            {
+                let mut st = cell.lock();
+                if st.exit.is_none() {
+                    st.waiters
+                        .remove_if(slot, |w| w.is_remote(conn.serial, req));
+                }
             }
         }
         Frame::Whereis { req, name } => {
@@ -299,8 +311,8 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
         | Frame::WhereisReply { req, .. }
         | Frame::StatsReply { req, .. }
         | Frame::SpawnReply { req, .. } => {
-            if let Some((_, tx)) = lock(&r.pending).remove(&req) {
-                let _ = tx.send(frame);
+            if let Some((_, reply)) = lock(&r.pending).remove(&req) {
+                reply.set(Some(frame));
             }
         }
         Frame::Heartbeat => {}

@@ -96,6 +96,8 @@ pub(crate) enum Frame {
     Wait { req: u64, to: u64 },
     /// Answer to `Wait`.
     WaitReply { req: u64, reason: ExitReason },
+    /// Take back `Wait` `req`: its waiter ended (killed while it waited) before the answer.
+    Unwait { req: u64 },
     /// Which actor is registered as `name`?
     Whereis { req: u64, name: String },
     /// Answer to `Whereis`.
@@ -409,6 +411,7 @@ mod tests {
                 msg: json!({"a": [1, 2.5, "x", null]}),
             },
             Frame::Wait { req: 9, to: 4 },
+            Frame::Unwait { req: 9 },
             Frame::WaitReply {
                 req: 9,
                 reason: ExitReason::Panicked("boom".into()),

@@ -51,8 +51,9 @@
 //! - outbound queue per connection, in bytes, and the write deadline after which a peer
 //!   that stops reading is dropped (`connection.rs`); a sender facing a full queue waits at
 //!   most the send timeout, then gets [`SendError::Overloaded`];
-//! - outstanding remote waits, and links plus monitors, placed per connection
-//!   (`dispatch.rs`), answered with [`ExitReason::Failed`] past the cap;
+//! - outstanding remote waits, and links plus monitors, placed per connection and on the
+//!   whole node (`placed.rs`, `dispatch.rs`), answered with [`ExitReason::Failed`] past a
+//!   cap; a closed connection releases its entries in linear time, yielding as it goes;
 //! - a full bounded mailbox holds its connection's reader back at most the mailbox wait,
 //!   then drops the message (`dispatch.rs`, `spawn_options.rs`);
 //! - the frame size (`frame.rs`) and the nesting depth a message may have: the sender
@@ -79,6 +80,7 @@
 //! | `connection.rs` | one authenticated connection: its reader and writer |
 //! | `peers.rs` | the peer table, admission; what a failed connection takes down |
 //! | `dispatch.rs` | what an incoming frame does |
+//! | `placed.rs` | what peers placed here (waits, monitors, links): caps, counts, release |
 //! | `requests.rs` | remote `wait`, `whereis`, spawn |
 //! | `watch.rs` | links and monitors that cross nodes (indexed table) |
 //! | `stats.rs` | [`NetStats`]: the sizes of the tables a peer can grow |
@@ -95,6 +97,7 @@ mod handshake;
 mod listener;
 mod options;
 mod peers;
+mod placed;
 mod quiet;
 mod requests;
 mod sources;
@@ -144,6 +147,8 @@ pub(crate) struct Remote {
     pending: Mutex<HashMap<u64, Pending>>,
     /// Links and monitors between local actors and actors on other nodes.
     watches: Watches,
+    /// What peers placed on this node's actors, summed over connections (node-wide caps).
+    placed: Arc<placed::Totals>,
     /// Node-event subscribers.
     subscribers: Mutex<Vec<Address>>,
     factories: Mutex<HashMap<String, Factory>>,
@@ -174,6 +179,7 @@ impl Remote {
             cookies: Mutex::default(),
             pending: Mutex::default(),
             watches: Watches::default(),
+            placed: Arc::default(),
             subscribers: Mutex::default(),
             factories: Mutex::default(),
             stopped: AtomicBool::new(false),
@@ -298,14 +304,15 @@ pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), Sen
     // A link or monitor the peer placed here fires: it leaves the connection's table.
     match &f {
         Frame::Down { reference, .. } => {
-            conn.placed().monitors.remove(reference);
+            conn.placed().remove_monitor(reference, &r.placed);
         }
         Frame::Exit {
             from: local,
             linked: true,
             ..
         } => {
-            conn.placed().links.remove(&(local.id(), addr.clone()));
+            conn.placed()
+                .remove_link(&(local.id(), addr.clone()), &r.placed);
         }
         _ => {}
     }

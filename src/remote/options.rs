@@ -4,6 +4,11 @@ use std::time::Duration;
 
 use super::handshake;
 
+/// Default node-wide cap on remote waits, and on links plus monitors, that all peers
+/// together may hold on a node's actors (262,144: four connections' worth of the
+/// per-connection caps, tens of MiB of table entries at most).
+pub(crate) const DEFAULT_REMOTE_TOTAL: usize = 1 << 18;
+
 /// Network settings of a node.
 ///
 /// ```
@@ -33,6 +38,8 @@ pub struct NodeOptions {
     pub(crate) mailbox_wait: Duration,
     pub(crate) max_remote_waits: usize,
     pub(crate) max_remote_watches: usize,
+    pub(crate) max_remote_waits_total: usize,
+    pub(crate) max_remote_watches_total: usize,
 }
 
 impl Default for NodeOptions {
@@ -55,6 +62,8 @@ impl Default for NodeOptions {
             mailbox_wait: Duration::from_millis(100),
             max_remote_waits: 65_536,
             max_remote_watches: 65_536,
+            max_remote_waits_total: DEFAULT_REMOTE_TOTAL,
+            max_remote_watches_total: DEFAULT_REMOTE_TOTAL,
         }
     }
 }
@@ -199,6 +208,31 @@ impl NodeOptions {
     /// [`ExitReason::Failed`](crate::ExitReason::Failed) naming the limit.
     pub fn max_remote_watches(mut self, n: usize) -> Self {
         self.max_remote_watches = n;
+        self
+    }
+
+    /// Most remote `wait`s all peers together may have outstanding on this node's actors
+    /// (default 262,144: four connections' worth of the per-connection cap). The per-connection cap
+    /// ([`NodeOptions::max_remote_waits`]) bounds one peer; this bounds the node whatever
+    /// the number of peers. Past it a wait is answered at once with
+    /// [`ExitReason::Failed`](crate::ExitReason::Failed) naming the node-wide limit.
+    ///
+    /// ```
+    /// let opts = pyact::NodeOptions::default().max_remote_waits_total(100_000);
+    /// # drop(opts);
+    /// ```
+    pub fn max_remote_waits_total(mut self, n: usize) -> Self {
+        self.max_remote_waits_total = n;
+        self
+    }
+
+    /// Most links plus monitors all peers together may have placed on this node's actors
+    /// (default 262,144: four connections' worth of the per-connection cap), beside the per-connection
+    /// [`NodeOptions::max_remote_watches`]. Past it a monitor gets an immediate DOWN, and a
+    /// link an immediate exit signal, with reason
+    /// [`ExitReason::Failed`](crate::ExitReason::Failed) naming the node-wide limit.
+    pub fn max_remote_watches_total(mut self, n: usize) -> Self {
+        self.max_remote_watches_total = n;
         self
     }
 }

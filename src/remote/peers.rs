@@ -30,6 +30,7 @@
 //! the peer declared down, only if it still holds the very connection that failed; a stale
 //! failure never touches a newer connection.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -250,52 +251,48 @@ pub(super) fn serve_conn(
 /// Idempotent.
 pub(crate) fn conn_failed(node: &Node, conn: &Arc<Conn>, why: &str) {
     let r = node.remote();
-    let removed = {
+    // What depended on the peer leaves the node's tables with the connection, under the
+    // peer table's lock, and is fired below, after the (possibly long, paced) release:
+    // a newer connection with the same peer admitted meanwhile keeps its own requests,
+    // links and monitors.
+    let detached = {
         let mut peers = lock(&r.peers);
         let current = peers
             .get(&conn.peer)
             .and_then(|p| p.out.as_ref())
             .is_some_and(|c| Arc::ptr_eq(c, conn));
-        if current {
+        current.then(|| {
             peers.remove(&conn.peer);
-        }
-        current
+            // Pending requests: their callers are woken with "connection lost".
+            lock(&r.pending).retain(|_, (p, reply)| {
+                let keep = *p != conn.peer;
+                if !keep {
+                    reply.set(None);
+                }
+                keep
+            });
+            r.watches.detach_peer(&conn.peer)
+        })
     };
     conn.close();
-    release_placed(node, conn);
-    if !removed {
+    let links = super::placed::release(node, conn);
+    let Some(watches) = detached else {
+        super::placed::uncount_links(node, links);
         return;
-    }
+    };
     if !r.stopped.load(Ordering::Acquire) {
         log::warn!("{}: node {} down: {why}", node.name(), conn.peer);
     }
-    peer_down(node, &conn.peer, why);
+    peer_down(node, &conn.peer, watches, why);
+    super::placed::uncount_links(node, links);
 }
 
-/// Remove from this node's actors what the peer placed on them through `conn` (its remote
-/// waits and monitors; its links fire with `noconnection` through the watch table).
-fn release_placed(node: &Node, conn: &Conn) {
-    let placed = std::mem::take(&mut *conn.placed());
-    for (req, id) in placed.waits {
-        if let Some(cell) = node.cell(id) {
-            cell.lock()
-                .waiters
-                .retain(|w| !w.is_remote(conn.serial, req));
-        }
-    }
-    for (reference, id) in placed.monitors {
-        if let Some(cell) = node.cell(id) {
-            cell.lock().monitors.retain(|(r, _)| *r != reference);
-        }
-    }
-}
-
-/// Fire everything that depended on `peer`.
-pub(super) fn peer_down(node: &Node, peer: &str, why: &str) {
+/// Fire everything that depended on `peer` (its `watches`, detached from the table).
+fn peer_down(node: &Node, peer: &str, watches: Option<HashSet<Watch>>, why: &str) {
     let r = node.remote();
-    // Pending requests: dropping the reply senders wakes their waiters with an error.
-    lock(&r.pending).retain(|_, (p, _)| &**p != peer);
-    for w in r.watches.take_peer(peer) {
+    // Links and monitors fire in paced chunks: a peer that held hundreds of thousands of
+    // them must not hold this worker thread for long (see `placed.rs`).
+    r.watches.fire_detached(watches.unwrap_or_default(), |w| {
         if let Some(cell) = node.cell(w.local.id()) {
             let sig = match w.monitor {
                 Some(reference) => Signal::Down {
@@ -314,7 +311,7 @@ pub(super) fn peer_down(node: &Node, peer: &str, why: &str) {
             };
             let _ = cell.queue.push(Envelope::Signal(Box::new(sig)));
         }
-    }
+    });
     node_event(node, json!({"nodedown": peer, "reason": why}));
 }
 

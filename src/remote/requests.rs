@@ -6,11 +6,35 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
+use crate::park::OneShot;
 
-/// An outstanding request: the peer it went to, and where its reply goes.
-pub(crate) type Pending = (Arc<str>, may::sync::mpsc::Sender<Frame>);
+/// An outstanding request: the peer it went to, and where its reply goes (`Some(frame)`;
+/// `None` when the connection is lost, see `peers::conn_failed`).
+pub(crate) type Pending = (Arc<str>, Arc<OneShot<Option<Frame>>>);
 
-/// Send a request to `peer` and wait for its reply frame.
+/// A request's entry in the pending table, removed however the request ends: answered,
+/// timed out, or its caller killed while it waited (a kill unwinds through here). A remote
+/// wait whose caller ended before the answer is taken back from the peer (`unwait`), so
+/// its entry there does not outlive its waiter.
+struct Outstanding<'a> {
+    r: &'a Remote,
+    req: u64,
+    conn: &'a Conn,
+    is_wait: bool,
+}
+
+impl Drop for Outstanding<'_> {
+    fn drop(&mut self) {
+        let unanswered = lock(&self.r.pending).remove(&self.req).is_some();
+        if unanswered && self.is_wait {
+            let _ = self.conn.push_frame(&Frame::Unwait { req: self.req });
+        }
+    }
+}
+
+/// Send a request to `peer` and wait for its reply frame. The caller parks like any pyact
+/// call ([`crate::park`]): in an actor a kill or a deadly exit signal ends it during the
+/// wait.
 fn request(
     node: &Node,
     peer: &str,
@@ -20,25 +44,29 @@ fn request(
     let r = node.remote();
     let conn = conn_to(node, peer)?;
     let req = Ref::new().id();
-    let (tx, rx) = may::sync::mpsc::channel();
-    lock(&r.pending).insert(req, (conn.peer.clone(), tx));
+    let reply = OneShot::new();
+    lock(&r.pending).insert(req, (conn.peer.clone(), reply.clone()));
+    let frame = make(req);
+    let mut entry = Outstanding {
+        r,
+        req,
+        conn: &conn,
+        is_wait: false,
+    };
     let lost = |why: &str| SendError::NoConnection {
         node: peer.into(),
         why: why.into(),
     };
-    if conn.push_frame(&make(req)).is_err() {
-        lock(&r.pending).remove(&req);
+    if conn.push_frame(&frame).is_err() {
         return Err(lost("connection closed"));
     }
-    let got = match timeout {
-        Some(t) => rx.recv_timeout(t).map_err(|e| match e {
-            std::sync::mpsc::RecvTimeoutError::Timeout => lost("no reply in time"),
-            std::sync::mpsc::RecvTimeoutError::Disconnected => lost("connection lost"),
-        }),
-        None => rx.recv().map_err(|_| lost("connection lost")),
-    };
-    lock(&r.pending).remove(&req);
-    got
+    entry.is_wait = matches!(frame, Frame::Wait { .. });
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+    match reply.wait(deadline, crate::observe::Status::Waiting) {
+        Some(Some(f)) => Ok(f),
+        Some(None) => Err(lost("connection lost")),
+        None => Err(lost("no reply in time")),
+    }
 }
 
 /// Remote `wait`.

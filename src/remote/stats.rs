@@ -135,13 +135,22 @@ impl Node {
         for c in conns {
             {
                 let p = c.placed();
-                s.remote_waits += p.waits.len();
-                s.remote_monitors += p.monitors.len();
-                s.remote_links += p.links.len();
+                s.remote_waits += p.waits_len();
+                s.remote_monitors += p.monitors_len();
+                s.remote_links += p.links_len();
             }
             s.queued_bytes += c.queued();
             s.dropped_frames += c.dropped.load(Ordering::Relaxed);
         }
         s
+    }
+
+    /// Remote waits, and links plus monitors, that peers hold on this node's actors, summed
+    /// over every connection, a closing one's too until its entries are released (what
+    /// the node-wide caps count). For tests of the release.
+    #[doc(hidden)]
+    pub fn placed_totals(&self) -> (usize, usize) {
+        let t = &self.remote().placed;
+        (t.waits(), t.watches())
     }
 }

@@ -119,17 +119,53 @@ impl Watches {
         Some(w)
     }
 
-    /// Take every entry with an actor of `peer`.
-    pub(crate) fn take_peer(&self, peer: &str) -> Vec<Watch> {
-        let mut t = self.table();
-        let Some(set) = t.by_peer.remove(peer) else {
-            return Vec::new();
-        };
-        let v: Vec<Watch> = set.into_iter().collect();
-        for w in &v {
-            self.unindex(&mut t, w, true, false);
+    /// Take `peer`'s entries out of the by-peer index (O(1)), to be fired later by
+    /// [`Watches::fire_detached`]: done the moment the connection leaves the peer table,
+    /// so that entries of a newer connection with the same peer, made while the old one
+    /// is still being released, are never fired with it.
+    pub(crate) fn detach_peer(&self, peer: &str) -> Option<HashSet<Watch>> {
+        self.table().by_peer.remove(peer)
+    }
+
+    /// Hand each detached entry to `fire`, a chunk at a time
+    /// (the lock is taken once per chunk and the caller is paced between chunks, see
+    /// `placed::Pacer`): a peer with hundreds of thousands of entries must not hold the
+    /// table's lock, nor a worker, for long.
+    ///
+    /// The peer's set left the by-peer index already (so `remove` no longer finds them:
+    /// they are this call's to fire); each entry then leaves the other indexes in its
+    /// chunk, unless the local actor's end (`take_local`) or its reference (`remove_ref`)
+    /// took it meanwhile: an entry is handed out by exactly one of them.
+    pub(crate) fn fire_detached(&self, set: HashSet<Watch>, mut fire: impl FnMut(Watch)) {
+        const PER_LOCK: usize = 256;
+        let mut pacer = super::placed::Pacer::new();
+        let mut it = set.into_iter().peekable();
+        let mut chunk = Vec::with_capacity(PER_LOCK.min(it.size_hint().0));
+        while it.peek().is_some() {
+            {
+                let mut t = self.table();
+                for w in it.by_ref().take(PER_LOCK) {
+                    let id = w.local.id();
+                    let Some(s) = t.by_local.get_mut(&id) else {
+                        continue;
+                    };
+                    if !s.remove(&w) {
+                        continue;
+                    }
+                    if s.is_empty() {
+                        t.by_local.remove(&id);
+                    }
+                    if let Some(r) = w.monitor {
+                        t.by_ref.remove(&r);
+                    }
+                    self.len.fetch_sub(1, Ordering::Relaxed);
+                    chunk.push(w);
+                }
+            }
+            let n = chunk.len();
+            chunk.drain(..).for_each(&mut fire);
+            pacer.tick(n.max(1));
         }
-        v
     }
 
     /// Take every entry of local actor `id`.
