@@ -107,7 +107,7 @@ pub use observe::ActorInfo;
 pub use park::{sleep, yield_now};
 pub use pattern::Pattern;
 pub use reference::Ref;
-pub use remote::{Factory, NetStats, NodeOptions};
+pub use remote::{Factory, NetStats, NodeOptions, WEAK_COOKIE_BELOW, random_cookie};
 pub use router::{Router, Routing};
 pub use serde_json::{Value, json};
 pub use server::{Call, CallError, Server, ServerError, serve};

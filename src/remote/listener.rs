@@ -33,12 +33,14 @@ pub(crate) fn bind(name: &NodeName) -> Result<std::net::TcpListener, NodeError> 
 /// Hand a bound std listener to `may` and start accepting.
 ///
 /// The accept loop never blocks on a peer and never panics: each accepted connection is
-/// either closed at once (its source is rate-limited, too many handshakes are in progress,
-/// or the process is at its live-actor budget) or handed to a handshake coroutine of its own.
+/// either closed at once (its source is rate-limited, no handshake may be evicted for it
+/// (`door.rs`), or the process is at its live-actor budget) or handed to a handshake
+/// coroutine of its own.
 /// The listener itself is not counted against the live-actor budget (one per node, for the
 /// node's life).
 pub(crate) fn start(node: &Node, listener: std::net::TcpListener) {
     use std::os::unix::io::{FromRawFd, IntoRawFd};
+    warn_weak_cookie(node.name(), node.cookie());
     *lock(&node.remote().listen_addr) = listener.local_addr().ok();
     let fd = listener.into_raw_fd();
     // SAFETY: `fd` was just released by `into_raw_fd` from a listener we own, so this is its
@@ -68,19 +70,31 @@ pub(crate) fn start(node: &Node, listener: std::net::TcpListener) {
     }
 }
 
-/// One handshake slot of `max_handshakes`, released on drop.
-struct HandshakeSlot(Node);
+/// Cookies shorter than this many characters are warned about at node start.
+///
+/// Why 16: a cookie is a password that an attacker without it can only guess online, at
+/// most [`NodeOptions::cookie_guesses`] a second; 16 random characters from any ordinary
+/// alphabet (hex gives 64 bits) take that rate longer than the age of the universe, while
+/// a short or dictionary word falls in hours. [`random_cookie`](crate::random_cookie) makes
+/// a 32-character one.
+pub const WEAK_COOKIE_BELOW: usize = 16;
 
-impl Drop for HandshakeSlot {
-    fn drop(&mut self) {
-        self.0.remote().handshaking.fetch_sub(1, Ordering::AcqRel);
+fn warn_weak_cookie(node: &str, cookie: &str) {
+    if cookie.chars().count() < WEAK_COOKIE_BELOW {
+        log::warn!(
+            "{node}: the cookie is only {} characters long; anyone who can reach this port can \
+             guess a short cookie (use at least {WEAK_COOKIE_BELOW} random characters, e.g. \
+             pyact::random_cookie())",
+            cookie.chars().count()
+        );
     }
 }
 
 /// Decide what becomes of an accepted connection; dropping `stream` closes it.
 fn admit(node: &Node, stream: may::net::TcpStream, from: SocketAddr) {
     let r = node.remote();
-    if let Err(report) = r.sources.admit(from.ip(), &r.opts) {
+    let known = r.door.is_known(from.ip());
+    if !known && let Err(report) = r.sources.admit(from.ip(), &r.opts) {
         refuse_unheard(
             &stream,
             "rate-limited: too many failed handshakes from this address",
@@ -97,24 +111,25 @@ fn admit(node: &Node, stream: may::net::TcpStream, from: SocketAddr) {
         }
         return;
     }
-    if r.handshaking.fetch_add(1, Ordering::AcqRel) >= r.opts.max_handshakes {
-        r.handshaking.fetch_sub(1, Ordering::AcqRel);
-        refuse_unheard(&stream, "busy: too many handshakes in progress");
-        if r.sources.busy_log_due() {
-            log::warn!(
-                "{}: {} handshakes in progress (the limit): closing new connections, e.g. from {from}",
-                node.name(),
-                r.opts.max_handshakes
-            );
+    // A duplicate of the descriptor lets the door shut this connection down if it evicts it.
+    let dup = stream.inner().try_clone().ok();
+    let ticket = match r.door.enter(from.ip(), dup, r.opts.max_handshakes) {
+        Ok(t) => t,
+        Err(door::Full) => {
+            refuse_unheard(&stream, "busy: too many handshakes in progress");
+            if r.sources.busy_log_due() {
+                log::warn!(
+                    "{}: {} handshakes in progress (the limit), none of which may make room: \
+                     closing new connections, e.g. from {from}",
+                    node.name(),
+                    r.opts.max_handshakes
+                );
+            }
+            return;
         }
-        return;
-    }
-    let slot = HandshakeSlot(node.clone());
+    };
     let node2 = node.clone();
-    if let Err(e) = super::go(move || {
-        let _slot = slot;
-        accept_one(&node2, stream, from)
-    }) {
+    if let Err(e) = super::go(move || accept_one(&node2, stream, from, ticket, known)) {
         // The closure, with the stream and the handshake slot, was dropped: closed.
         if r.sources.busy_log_due() {
             log::error!(
@@ -122,6 +137,49 @@ fn admit(node: &Node, stream: may::net::TcpStream, from: SocketAddr) {
                 node.name()
             );
         }
+    }
+}
+
+/// The listener's side of the acceptor's handshake: progress for eviction, the guess
+/// budget before a proof is checked, known sources after.
+struct Gate<'a> {
+    node: &'a Node,
+    ticket: &'a door::Ticket,
+    from: SocketAddr,
+    known: bool,
+    deadline: std::time::Instant,
+}
+
+impl handshake::Gate for Gate<'_> {
+    fn hello(&mut self) {
+        self.ticket.stage(door::Stage::Challenged);
+    }
+
+    fn before_check(&mut self) -> Result<(), handshake::HandshakeError> {
+        let r = self.node.remote();
+        let class = if self.known {
+            door::Class::Known
+        } else if r.sources.penalised(self.from.ip(), &r.opts) {
+            door::Class::Penalised
+        } else {
+            door::Class::Stranger
+        };
+        self.ticket
+            .take_guess(class, r.opts.cookie_guesses, self.deadline)
+            .map_err(|e| {
+                handshake::HandshakeError::NotHeard(match e {
+                    door::NotHeard::Evicted => "busy: evicted to make room".into(),
+                    door::NotHeard::Deadline => {
+                        "busy: too many cookie guesses node-wide, proof not checked".into()
+                    }
+                })
+            })
+    }
+
+    fn proved(&mut self) {
+        let r = self.node.remote();
+        self.ticket.refund(r.opts.cookie_guesses);
+        r.door.proved(self.from.ip());
     }
 }
 
@@ -142,7 +200,13 @@ pub(super) fn tune(stream: &may::net::TcpStream) {
 }
 
 /// Handshake with a peer that connected to us, then serve it.
-fn accept_one(node: &Node, mut stream: may::net::TcpStream, from: SocketAddr) {
+fn accept_one(
+    node: &Node,
+    mut stream: may::net::TcpStream,
+    from: SocketAddr,
+    ticket: door::Ticket,
+    known: bool,
+) {
     tune(&stream);
     let r = node.remote();
     let me = handshake::Me {
@@ -152,7 +216,17 @@ fn accept_one(node: &Node, mut stream: may::net::TcpStream, from: SocketAddr) {
         issued: &r.issued,
         deadline: std::time::Instant::now() + r.opts.handshake_timeout,
     };
-    match handshake::accept(&mut stream, &me) {
+    let mut gate = Gate {
+        node,
+        ticket: &ticket,
+        from,
+        known,
+        deadline: me.deadline,
+    };
+    let outcome = handshake::accept(&mut stream, &me, &mut gate);
+    // The slot goes back before the connection is served (or closed).
+    drop(ticket);
+    match outcome {
         Ok((peer, decoder)) => {
             let name: Arc<str> = peer.name.into();
             match serve_conn(
@@ -169,12 +243,19 @@ fn accept_one(node: &Node, mut stream: may::net::TcpStream, from: SocketAddr) {
             }
         }
         Err(e) => {
-            if let Some(rep) = r.sources.failed(from.ip(), &r.opts) {
+            let wrong_proof = e == handshake::HandshakeError::BadCookie;
+            if let Some(rep) = r.sources.failed(from.ip(), &r.opts, wrong_proof) {
                 log::warn!(
-                    "{}: refused {from}: {e} ({} failed handshake(s) from {} since the last report)",
+                    "{}: refused {from}: {e} ({} failed handshake(s) from {} since the last \
+                     report{})",
                     node.name(),
                     rep.failed,
-                    from.ip()
+                    from.ip(),
+                    if rep.skipped > 0 {
+                        format!("; {} report(s) of other sources not logged", rep.skipped)
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }

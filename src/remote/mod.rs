@@ -90,6 +90,7 @@ mod dialer;
 pub mod protocol {}
 mod digest;
 mod dispatch;
+mod door;
 pub(crate) mod frame;
 mod handshake;
 mod listener;
@@ -102,7 +103,7 @@ mod watch;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -119,6 +120,7 @@ use crate::{Address, ExitReason, Node, NodeError, Ref, SendError, SpawnError};
 use connection::Conn;
 pub(crate) use dialer::conn_to;
 pub(crate) use frame::Payload;
+pub use listener::WEAK_COOKIE_BELOW;
 pub(crate) use listener::{bind, start};
 pub use options::NodeOptions;
 use peers::{Peer, conn_failed};
@@ -152,8 +154,8 @@ pub(crate) struct Remote {
     pub(crate) creation: u32,
     /// Challenges this node issued and has not seen answered (reflection guard).
     issued: handshake::Issued,
-    /// Handshakes in progress on the listener (capped by `max_handshakes`).
-    handshaking: AtomicUsize,
+    /// Handshake slots (capped by `max_handshakes`), the guess budget, known sources.
+    door: Arc<door::Door>,
     /// Failed handshakes per source address.
     sources: sources::Sources,
     /// Peers whose last dial failed: sends fail fast until the back-off ends.
@@ -179,7 +181,7 @@ impl Remote {
             listen_addr: Mutex::default(),
             creation: new_creation(),
             issued: handshake::Issued::default(),
-            handshaking: AtomicUsize::new(0),
+            door: Arc::default(),
             sources: sources::Sources::default(),
             backoff: Mutex::default(),
         }
@@ -191,6 +193,24 @@ impl Remote {
             timeout: self.opts.heartbeat_timeout,
         }
     }
+}
+
+/// A strong random cookie: 32 hex characters (128 bits) from the operating system's
+/// random generator, for `cookie@host:port`. Generate it once, and give the same one to
+/// every node of the cluster (a file readable by their user only, an environment
+/// variable); a node started with a cookie shorter than [`WEAK_COOKIE_BELOW`] characters
+/// logs a warning.
+///
+/// Fails only if the OS has no random generator to read.
+///
+/// ```
+/// let cookie = pyact::random_cookie().unwrap();
+/// assert_eq!(cookie.len(), 32);
+/// let node = pyact::Node::new(&pyact::Mesh::new(), &format!("{cookie}@127.0.0.1:0")).unwrap();
+/// # drop(node);
+/// ```
+pub fn random_cookie() -> std::io::Result<String> {
+    digest::random_bytes::<16>().map(|b| digest::hex(&b))
 }
 
 /// A random nonzero creation number for a node start. The OS random generator cannot
