@@ -97,6 +97,17 @@ struct Evict {
     sock: Option<std::net::TcpStream>,
 }
 
+impl Evict {
+    /// Has the peer written anything not yet read (never blocks: the socket is
+    /// non-blocking)?
+    fn has_spoken(&self) -> bool {
+        let mut b = [0u8; 1];
+        self.sock
+            .as_ref()
+            .is_some_and(|s| matches!(s.peek(&mut b), Ok(1)))
+    }
+}
+
 struct Held {
     group: Group,
     stage: Stage,
@@ -268,8 +279,12 @@ impl State {
         Some(h)
     }
 
-    /// The handshake a newcomer from `group` replaces, if any (see the module docs).
-    fn victim(&self, group: Group) -> Option<u64> {
+    /// The handshake a newcomer from `group` replaces, if any (see the module docs). A
+    /// candidate still at `Connected` whose peer has in fact written something (its `Hello`
+    /// is waiting to be read: its coroutine has not run yet) is moved up to `Challenged`
+    /// and passed over, so that only silent connections go first; each connection is
+    /// looked at once this way.
+    fn victim(&mut self, group: Group) -> Option<u64> {
         let own = self.per_group.get(&group).copied().unwrap_or(0);
         let (&big, &most) = self.per_group.iter().max_by_key(|(_, n)| **n)?;
         let (from, max_stage) = if own < most {
@@ -277,17 +292,26 @@ impl State {
         } else {
             (group, Stage::Challenged)
         };
-        self.held
-            .iter()
-            .filter(|(_, h)| h.group == from && h.stage <= max_stage)
-            .min_by(|(_, a), (_, b)| {
-                a.stage.cmp(&b.stage).then(if a.stage == Stage::Proving {
-                    b.since.cmp(&a.since)
-                } else {
-                    a.since.cmp(&b.since)
+        loop {
+            let (id, stage) = self
+                .held
+                .iter()
+                .filter(|(_, h)| h.group == from && h.stage <= max_stage)
+                .min_by(|(_, a), (_, b)| {
+                    a.stage.cmp(&b.stage).then(if a.stage == Stage::Proving {
+                        b.since.cmp(&a.since)
+                    } else {
+                        a.since.cmp(&b.since)
+                    })
                 })
-            })
-            .map(|(id, _)| *id)
+                .map(|(id, h)| (*id, h.stage))?;
+            let h = self.held.get_mut(&id)?;
+            if stage == Stage::Connected && h.evict.has_spoken() {
+                h.stage = Stage::Challenged;
+                continue;
+            }
+            return Some(id);
+        }
     }
 
     fn refill(&mut self, per_second: u32, now: Instant) {
@@ -412,8 +436,14 @@ mod tests {
         assert_eq!(Group::of(ip("10.1.2.3")), Group::of(ip("10.1.200.7")));
         assert_ne!(Group::of(ip("10.1.2.3")), Group::of(ip("10.2.2.3")));
         assert_eq!(Group::of(ip("::ffff:10.1.2.3")), Group::of(ip("10.1.9.9")));
-        assert_eq!(Group::of(ip("2001:db8:1::1")), Group::of(ip("2001:db8:1:ff::2")));
-        assert_ne!(Group::of(ip("2001:db8:1::1")), Group::of(ip("2001:db8:2::1")));
+        assert_eq!(
+            Group::of(ip("2001:db8:1::1")),
+            Group::of(ip("2001:db8:1:ff::2"))
+        );
+        assert_ne!(
+            Group::of(ip("2001:db8:1::1")),
+            Group::of(ip("2001:db8:2::1"))
+        );
     }
 
     #[test]
@@ -444,7 +474,10 @@ mod tests {
         a.stage(Stage::Proving);
         b.stage(Stage::Challenged);
         let c = door.enter(ip("127.0.0.3"), None, 2).unwrap();
-        assert!(b.evicted() && !a.evicted(), "the one that sent no proof goes");
+        assert!(
+            b.evicted() && !a.evicted(),
+            "the one that sent no proof goes"
+        );
         c.stage(Stage::Proving);
         assert!(door.enter(ip("127.0.0.4"), None, 2).is_err(), "busy");
         drop((a, c));

@@ -112,7 +112,12 @@ fn admit(node: &Node, stream: may::net::TcpStream, from: SocketAddr) {
         return;
     }
     // A duplicate of the descriptor lets the door shut this connection down if it evicts it.
-    let dup = stream.inner().try_clone().ok();
+    // (Non-blocking like the original, which `may` made so: the door only ever peeks.)
+    let dup = stream
+        .inner()
+        .try_clone()
+        .ok()
+        .filter(|d| d.set_nonblocking(true).is_ok());
     let ticket = match r.door.enter(from.ip(), dup, r.opts.max_handshakes) {
         Ok(t) => t,
         Err(door::Full) => {

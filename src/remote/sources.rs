@@ -215,7 +215,10 @@ mod tests {
         for _ in 0..20 {
             s.failed(ip, &opts, false);
         }
-        assert!(s.admit(ip, &opts).is_ok(), "crashes and timeouts take no token");
+        assert!(
+            s.admit(ip, &opts).is_ok(),
+            "crashes and timeouts take no token"
+        );
         assert!(!s.penalised(ip, &opts));
         s.failed(ip, &opts, true);
         assert!(s.penalised(ip, &opts));
