@@ -9,10 +9,12 @@
 //! another. Within the victim group the least advanced handshake goes first (a silent
 //! connection before one that sent its `Hello`), the oldest first among equals (but among
 //! handshakes already waiting for their proof to be checked, the newest, so that the queue
-//! keeps its order). A newcomer from the largest group itself only replaces an older
-//! handshake of its own group that has not sent its proof yet; if there is none, it is
-//! closed with `busy`. So a group of one connection (a legitimate peer) is never evicted
-//! while another group holds two, however many connections an attacker re-opens.
+//! keeps its order). That is, when the newcomer's group holds at least two slots fewer
+//! than the largest; otherwise the newcomer may only replace a handshake held for at least
+//! [`MIN_AGE`] that has not sent its proof yet, of its own group first, else of the largest;
+//! if there is none, it is closed with `busy`. So a group of one connection (a legitimate
+//! peer) is never evicted while another group holds three, however many connections an
+//! attacker re-opens, and an attacker re-opening in a loop mostly meets cheap refusals.
 //!
 //! **Cookie guesses** ([`NodeOptions::cookie_guesses`], default 100 per second node-wide).
 //! Checking a proof takes a token from one node-wide bucket (burst one second's worth); a
@@ -41,6 +43,13 @@ pub(crate) const KNOWN_FOR: Duration = Duration::from_secs(3600);
 
 /// Most known addresses remembered (about 50 B each).
 pub(crate) const MAX_KNOWN: usize = 4096;
+
+/// How long a handshake must have been held before a newcomer of its own group (or of a
+/// group as large) may replace it: replacing costs a coroutine, and an attacker whose every
+/// connection re-opens at once would otherwise replace its own in a loop as fast as the
+/// node accepts; this way such a loop costs at most `max_handshakes` replacements per
+/// `MIN_AGE`, and the rest of its connections are refused (cheaply) with `busy`.
+const MIN_AGE: Duration = Duration::from_secs(1);
 
 /// How often a handshake waiting for a guess token, but not first in line, looks again.
 const POLL: Duration = Duration::from_millis(20);
@@ -194,7 +203,7 @@ impl Door {
         let now = Instant::now();
         let mut st = self.lock();
         if st.held.len() >= cap {
-            let victim = st.victim(group).ok_or(Full)?;
+            let victim = st.victim(group, now).ok_or(Full)?;
             if let Some(h) = st.remove(victim) {
                 h.evict.evicted.store(true, Ordering::Release);
                 if let Some(s) = &h.evict.sock {
@@ -228,14 +237,20 @@ impl Door {
     }
 
     /// Handshakes holding a slot now.
-    #[cfg(test)]
-    fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.lock().held.len()
     }
 
-    /// Handshakes evicted so far.
+    /// Make every handshake held `by` older.
     #[cfg(test)]
-    fn evictions(&self) -> u64 {
+    fn age(&self, by: Duration) {
+        for h in self.lock().held.values_mut() {
+            h.since -= by;
+        }
+    }
+
+    /// Handshakes evicted so far.
+    pub(crate) fn evictions(&self) -> u64 {
         self.evictions.load(Ordering::Relaxed)
     }
 
@@ -279,24 +294,32 @@ impl State {
         Some(h)
     }
 
-    /// The handshake a newcomer from `group` replaces, if any (see the module docs). A
-    /// candidate still at `Connected` whose peer has in fact written something (its `Hello`
-    /// is waiting to be read: its coroutine has not run yet) is moved up to `Challenged`
-    /// and passed over, so that only silent connections go first; each connection is
-    /// looked at once this way.
-    fn victim(&mut self, group: Group) -> Option<u64> {
+    /// The handshake a newcomer from `group` replaces, if any (see the module docs).
+    fn victim(&mut self, group: Group, now: Instant) -> Option<u64> {
         let own = self.per_group.get(&group).copied().unwrap_or(0);
         let (&big, &most) = self.per_group.iter().max_by_key(|(_, n)| **n)?;
-        let (from, max_stage) = if own < most {
-            (big, Stage::Proving)
-        } else {
-            (group, Stage::Challenged)
-        };
+        if own + 1 < most {
+            return self.pick(big, Stage::Proving, None);
+        }
+        let old = now.checked_sub(MIN_AGE);
+        let old = Some(old.unwrap_or(now));
+        self.pick(group, Stage::Challenged, old)
+            .or_else(|| self.pick(big, Stage::Challenged, old))
+    }
+
+    /// The handshake of `group` that goes first, among those at most at `max_stage` and
+    /// (if given) accepted before `before`. A candidate still at `Connected` whose peer has
+    /// in fact written something (its `Hello` is waiting to be read: its coroutine has not
+    /// run yet) is moved up to `Challenged` and passed over, so that only silent connections
+    /// go first; each connection is looked at once this way.
+    fn pick(&mut self, group: Group, max_stage: Stage, before: Option<Instant>) -> Option<u64> {
         loop {
             let (id, stage) = self
                 .held
                 .iter()
-                .filter(|(_, h)| h.group == from && h.stage <= max_stage)
+                .filter(|(_, h)| {
+                    h.group == group && h.stage <= max_stage && before.is_none_or(|t| h.since <= t)
+                })
                 .min_by(|(_, a), (_, b)| {
                     a.stage.cmp(&b.stage).then(if a.stage == Stage::Proving {
                         b.since.cmp(&a.since)
@@ -453,32 +476,38 @@ mod tests {
         let mut crowd: Vec<Ticket> = (0..3)
             .map(|i| door.enter(ip(&format!("127.1.0.{i}")), None, 4).unwrap())
             .collect();
-        // The crowd re-opens as fast as it likes: it only ever replaces its own.
+        // The crowd re-opens as fast as it likes: refused while its own are young...
+        assert!(door.enter(ip("127.1.9.9"), None, 4).is_err());
+        // ... and once they are old, it only ever replaces its own.
         for i in 0..50 {
+            door.age(MIN_AGE);
             crowd.push(door.enter(ip(&format!("127.1.1.{i}")), None, 4).unwrap());
             assert!(!lone.evicted(), "the lone connection was evicted");
             assert_eq!(door.held(), 4);
         }
         assert_eq!(crowd.iter().filter(|t| !t.evicted()).count(), 3);
-        // A second lone source evicts from the crowd, not the first one.
+        // A second lone source evicts from the crowd at once, not the first one.
         let other = door.enter(ip("127.2.0.1"), None, 4).unwrap();
         assert!(!lone.evicted() && !other.evicted());
         assert_eq!(door.evictions(), 51);
     }
 
     #[test]
-    fn within_its_own_group_a_newcomer_only_replaces_an_unproved_handshake() {
+    fn within_its_own_group_a_newcomer_only_replaces_an_old_unproved_handshake() {
         let door = Arc::new(Door::default());
         let a = door.enter(ip("127.0.0.1"), None, 2).unwrap();
         let b = door.enter(ip("127.0.0.2"), None, 2).unwrap();
         a.stage(Stage::Proving);
         b.stage(Stage::Challenged);
+        assert!(door.enter(ip("127.0.0.3"), None, 2).is_err(), "b is young");
+        door.age(MIN_AGE);
         let c = door.enter(ip("127.0.0.3"), None, 2).unwrap();
         assert!(
             b.evicted() && !a.evicted(),
             "the one that sent no proof goes"
         );
         c.stage(Stage::Proving);
+        door.age(MIN_AGE);
         assert!(door.enter(ip("127.0.0.4"), None, 2).is_err(), "busy");
         drop((a, c));
         assert_eq!(door.held(), 0, "every slot came back");

@@ -50,7 +50,12 @@ pub(crate) fn start(node: &Node, listener: std::net::TcpListener) {
     let listener = unsafe { may::net::TcpListener::from_raw_fd(fd) };
     let node = node.clone();
     let spawned = crate::actor::go(move || {
-        loop {
+        // A connection that is refused or evicted is often re-opened at once: yield now and
+        // then so that a flood of them leaves the worker to everything else.
+        for accepted_so_far in 1u64.. {
+            if accepted_so_far % 16 == 0 {
+                may::coroutine::yield_now();
+            }
             let accepted = listener.accept();
             if node.remote().stopped.load(Ordering::Acquire) {
                 break;
