@@ -205,7 +205,7 @@ fn a_trickling_handshake_is_cut_off_at_the_overall_deadline() {
 }
 
 /// At most `max_handshakes` in progress: a connection past the cap from the same source
-/// group as the holders is closed at once with `busy` while they are young (under 1 s),
+/// group as the holders is closed at once with `busy` while they are young (under 250 ms),
 /// then takes the slot of the oldest handshake that has got least far (here the silent
 /// peers holding every slot, one per newcomer), so a legitimate peer gets in at once (issue
 /// 16 row 1, see `door.rs`).
@@ -234,7 +234,7 @@ fn handshakes_past_the_cap_evict_the_oldest_silent_one() {
     );
     assert_eq!(read_frame(&mut young), None, "then closed");
     // The age after which the door may replace a handshake of the newcomer's own group.
-    std::thread::sleep(Duration::from_millis(1100));
+    std::thread::sleep(Duration::from_millis(300));
     let mut extra = TcpStream::connect(a.name()).unwrap();
     write_frame(&mut extra, &hello("127.0.0.1:1", 3)).unwrap();
     let answer = read_frame(&mut extra).expect("an answer");

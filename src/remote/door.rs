@@ -45,11 +45,12 @@ pub(crate) const KNOWN_FOR: Duration = Duration::from_secs(3600);
 pub(crate) const MAX_KNOWN: usize = 4096;
 
 /// How long a handshake must have been held before a newcomer of its own group (or of a
-/// group as large) may replace it: replacing costs a coroutine, and an attacker whose every
-/// connection re-opens at once would otherwise replace its own in a loop as fast as the
-/// node accepts; this way such a loop costs at most `max_handshakes` replacements per
-/// `MIN_AGE`, and the rest of its connections are refused (cheaply) with `busy`.
-const MIN_AGE: Duration = Duration::from_secs(1);
+/// group as large) may replace it. Replacing costs a coroutine, and the one replaced is
+/// often re-opened at once: with this, an attacker whose every connection re-opens at once
+/// makes at most `max_handshakes` replacements per `MIN_AGE` (the listener's tarpit slows
+/// it further), and a legitimate newcomer of that group is never replaced by it before it
+/// had `MIN_AGE` to say `Hello`.
+const MIN_AGE: Duration = Duration::from_millis(250);
 
 /// How often a handshake waiting for a guess token, but not first in line, looks again.
 const POLL: Duration = Duration::from_millis(20);
@@ -206,8 +207,10 @@ impl Door {
             let victim = st.victim(group, now).ok_or(Full)?;
             if let Some(h) = st.remove(victim) {
                 h.evict.evicted.store(true, Ordering::Release);
+                // Ends its handshake's reads (a local end of input: nothing is sent to the
+                // peer, which learns of it when the listener's tarpit closes the socket).
                 if let Some(s) = &h.evict.sock {
-                    let _ = s.shutdown(std::net::Shutdown::Both);
+                    let _ = s.shutdown(std::net::Shutdown::Read);
                 }
                 self.evictions.fetch_add(1, Ordering::Relaxed);
             }

@@ -101,7 +101,8 @@ fn admit(node: &Node, stream: may::net::TcpStream, from: SocketAddr) {
     let known = r.door.is_known(from.ip());
     if !known && let Err(report) = r.sources.admit(from.ip(), &r.opts) {
         refuse_unheard(
-            &stream,
+            node,
+            stream,
             "rate-limited: too many failed handshakes from this address",
         );
         if let Some(rep) = report {
@@ -126,7 +127,7 @@ fn admit(node: &Node, stream: may::net::TcpStream, from: SocketAddr) {
     let ticket = match r.door.enter(from.ip(), dup, r.opts.max_handshakes) {
         Ok(t) => t,
         Err(door::Full) => {
-            refuse_unheard(&stream, "busy: too many handshakes in progress");
+            refuse_unheard(node, stream, "busy: too many handshakes in progress");
             if r.sources.busy_log_due() {
                 log::warn!(
                     "{}: {} handshakes in progress (the limit), none of which may make room: \
@@ -193,14 +194,85 @@ impl handshake::Gate for Gate<'_> {
     }
 }
 
-/// Tell a connection closed before its handshake why, without ever waiting: one
-/// non-blocking write of a small `Refused` frame into a fresh socket's empty send buffer
-/// (if it does not fit, the connector just sees the close). The accept loop stays free.
-fn refuse_unheard(stream: &may::net::TcpStream, why: &str) {
+/// How long a connection refused unheard is kept open (unread) before it is closed.
+const TARPIT_FOR: Duration = Duration::from_secs(1);
+
+/// Most connections kept so at once (file descriptors: well under the usual limit of 1,024).
+const TARPIT_MAX: usize = 256;
+
+/// Connections refused before their handshake or evicted from it, kept open a while
+/// (unread, no coroutine) before they are closed: a client that re-opens a refused
+/// connection as soon as it is closed (and an attacker holding slots does just that) would
+/// otherwise make the listener accept and close in a loop as fast as the two can, taking the
+/// node's CPU, and an evicted handshake re-opened at once would evict the next one, and so
+/// on through the whole table. Kept open, a refusal or an eviction costs the client a
+/// second, up to [`TARPIT_MAX`] connections at once (past it the oldest goes). A
+/// well-behaved connector reads the `Refused` frame and closes at once. Closing after the
+/// peer's own close also avoids a reset that would throw the `Refused` frame away.
+#[derive(Default)]
+pub(crate) struct Tarpit {
+    kept: std::collections::VecDeque<(std::time::Instant, may::net::TcpStream)>,
+    /// A coroutine is closing the kept connections as their time comes.
+    sweeping: bool,
+}
+
+impl Tarpit {
+    /// Close what has been kept long enough (and the oldest while there are too many).
+    fn expire(&mut self, now: std::time::Instant) {
+        while self
+            .kept
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= TARPIT_FOR)
+            || self.kept.len() > TARPIT_MAX
+        {
+            self.kept.pop_front();
+        }
+    }
+}
+
+/// Tell `stream` why it is refused, without ever waiting (one non-blocking write of a small
+/// `Refused` frame into a fresh socket's empty send buffer; if it does not fit, the
+/// connector just sees the close), then keep it in the tarpit.
+fn refuse_unheard(node: &Node, stream: may::net::TcpStream, why: &str) {
     use std::io::Write;
     let mut out = Vec::new();
     frame::encode_into(&Frame::Refused { why: why.into() }, &mut out);
     let _ = stream.inner().write(&out);
+    keep(node, stream);
+}
+
+/// Keep `stream` open in the tarpit until its time is up; start the coroutine that closes
+/// kept connections if none runs (it ends when the tarpit is empty).
+fn keep(node: &Node, stream: may::net::TcpStream) {
+    let r = node.remote();
+    let start = {
+        let mut t = lock(&r.tarpit);
+        let now = std::time::Instant::now();
+        t.kept.push_back((now, stream));
+        t.expire(now);
+        !std::mem::replace(&mut t.sweeping, true)
+    };
+    if !start {
+        return;
+    }
+    let node2 = node.clone();
+    let spawned = crate::actor::go(move || {
+        loop {
+            may::coroutine::sleep(TARPIT_FOR / 4);
+            let mut t = lock(&node2.remote().tarpit);
+            t.expire(std::time::Instant::now());
+            if t.kept.is_empty() {
+                t.sweeping = false;
+                break;
+            }
+        }
+    });
+    if spawned.is_err() {
+        // No coroutine: close everything kept now rather than never.
+        let mut t = lock(&r.tarpit);
+        t.kept.clear();
+        t.sweeping = false;
+    }
 }
 
 pub(super) fn tune(stream: &may::net::TcpStream) {
@@ -234,8 +306,14 @@ fn accept_one(
         deadline: me.deadline,
     };
     let outcome = handshake::accept(&mut stream, &me, &mut gate);
+    let evicted = ticket.evicted();
     // The slot goes back before the connection is served (or closed).
     drop(ticket);
+    if evicted {
+        // Not closed yet: the peer learns of its eviction only from the tarpit's close.
+        keep(node, stream);
+        return;
+    }
     match outcome {
         Ok((peer, decoder)) => {
             let name: Arc<str> = peer.name.into();

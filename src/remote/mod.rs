@@ -156,6 +156,8 @@ pub(crate) struct Remote {
     issued: handshake::Issued,
     /// Handshake slots (capped by `max_handshakes`), the guess budget, known sources.
     door: Arc<door::Door>,
+    /// Connections refused or evicted before their handshake, closed a second later.
+    tarpit: Mutex<listener::Tarpit>,
     /// Failed handshakes per source address.
     sources: sources::Sources,
     /// Peers whose last dial failed: sends fail fast until the back-off ends.
@@ -182,6 +184,7 @@ impl Remote {
             creation: new_creation(),
             issued: handshake::Issued::default(),
             door: Arc::default(),
+            tarpit: Mutex::default(),
             sources: sources::Sources::default(),
             backoff: Mutex::default(),
         }
