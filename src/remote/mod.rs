@@ -33,9 +33,11 @@
 //! is malformed (bad JSON, unknown kind) is dropped alone with a log line, and the
 //! connection carries on. Before the handshake completes a peer can make the node buffer at
 //! most 4 KiB, for at most the handshake deadline (5 s in total, not per read); at most
-//! [`NodeOptions::max_handshakes`] handshakes run at once; a source address whose
-//! handshakes keep failing is rate-limited and logged at most once a second
-//! ([`NodeOptions::failed_handshakes`]). Every network coroutine but the listener holds a
+//! [`NodeOptions::max_handshakes`] handshakes run at once, and a newcomer past it evicts a
+//! handshake of the source group holding the most (`door.rs`); wrong cookie proofs are
+//! checked at most [`NodeOptions::cookie_guesses`] a second node-wide; a source address
+//! whose proofs keep failing is rate-limited and logged at most once a second
+//! ([`NodeOptions::failed_handshakes`]), unless it proved the cookie recently. Every network coroutine but the listener holds a
 //! slot of the live-actor budget, and a coroutine that cannot be created closes its
 //! connection instead of panicking.
 //!
@@ -46,8 +48,9 @@
 //!
 //! **Bounds a peer runs into** (each enforced in the file named, each a [`NodeOptions`]
 //! setting; the README's threat model lists them with their defaults):
-//! - the handshake deadline, the cap on handshakes in progress and the failed-handshake
-//!   rate limit per source (`handshake.rs`, `listener.rs`, `sources.rs`);
+//! - the handshake deadline, the cap on handshakes in progress (with eviction by source
+//!   group), the node-wide budget of wrong cookie proofs, and the failed-proof rate limit
+//!   per source (`handshake.rs`, `listener.rs`, `door.rs`, `sources.rs`);
 //! - outbound queue per connection, in bytes, and the write deadline after which a peer
 //!   that stops reading is dropped (`connection.rs`); a sender facing a full queue waits at
 //!   most the send timeout, then gets [`SendError::Overloaded`];
@@ -71,10 +74,11 @@
 //! | file | role |
 //! |---|---|
 //! | `options.rs` | [`NodeOptions`]: every limit and deadline |
-//! | `listener.rs` | bind, accept, the handshake cap, the acceptor's handshake |
+//! | `listener.rs` | bind, accept, the acceptor's handshake, the tarpit for refused connections |
+//! | `door.rs` | handshake slots (eviction by source group), the node-wide cookie-guess budget, known sources |
 //! | `dialer.rs` | open a connection to a peer, the connector's handshake, redial back-off |
 //! | `handshake.rs`, `digest.rs` | the cookie proof, the identity rules, the handshake deadline |
-//! | `sources.rs` | failed handshakes per source address: rate limit and log throttle |
+//! | `sources.rs` | wrong cookie proofs per source address: rate limit and log throttle |
 //! | `frame.rs` | the wire format |
 //! | `connection.rs` | one authenticated connection: its reader and writer |
 //! | `peers.rs` | the peer table, admission; what a failed connection takes down |
