@@ -83,9 +83,9 @@ pub(crate) enum Stage {
     Connected,
     /// `Hello` read, challenge sent; waiting for the proof.
     Challenged,
-    /// Proof received; waiting for a guess token, or being checked.
+    /// Proof received; waiting for a guess token.
     Proving,
-    /// Proof checked and right: never evicted.
+    /// Proof being checked, or checked and right: never evicted.
     Proved,
 }
 
@@ -395,6 +395,11 @@ impl Ticket {
                 if first && st.tokens >= 1.0 {
                     st.tokens -= 1.0;
                     st.queue.remove(&self.id);
+                    // Being checked now: never evicted from here on (a right proof must
+                    // not lose its connection between the check and the admission).
+                    if let Some(h) = st.held.get_mut(&self.id) {
+                        h.stage = Stage::Proved;
+                    }
                     st.served.insert(self.group, now);
                     if st.served.len() > 4 * st.queue.len() + 64 {
                         let keep: std::collections::HashSet<Group> =
