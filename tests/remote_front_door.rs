@@ -243,7 +243,7 @@ fn a_legit_node_gets_in_every_time_while_2000_addresses_hold_300_handshakes() {
     let opened_before = attack.opened();
     let evicted_before = victim.net_stats().handshakes_evicted;
     // Each attempt faces a full table (the slots an attempt freed are retaken first).
-    let times = legit_attempts_when(&victim, "k", 20, || table_full(&victim));
+    let times = legit_attempts_when(&victim, "k", 10, || table_full(&victim));
     let reopened = attack.opened() - opened_before;
     let evicted = victim.net_stats().handshakes_evicted - evicted_before;
     attack.stop();
@@ -252,7 +252,7 @@ fn a_legit_node_gets_in_every_time_while_2000_addresses_hold_300_handshakes() {
         summary(&times)
     );
     assert!(
-        evicted >= 20,
+        evicted >= 10,
         "each legitimate node took an attacker's slot"
     );
     assert!(

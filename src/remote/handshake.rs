@@ -33,6 +33,11 @@
 //!   any handshake) is never answered;
 //! - the name the acceptor declares must equal the name that was dialled.
 //!
+//! **Who is heard.** The acceptor's steps go through a [`Gate`]: the listener's notes each
+//! handshake's progress (so that the door evicts the least advanced first) and, before a
+//! proof is checked, takes a token of the node-wide guess budget, waiting in a fair queue if
+//! there is none (`door.rs`); a right proof gives the token back.
+//!
 //! **Deadline.** The whole handshake, not each read, must finish within one deadline
 //! ([`NodeOptions::connect_timeout`](crate::NodeOptions::connect_timeout), default 5 s): a
 //! peer trickling one byte at a time cannot hold a connection longer than that.
