@@ -522,6 +522,64 @@ mod tests {
     }
 
     #[test]
+    fn the_guess_queue_serves_known_sources_first_then_groups_in_turn() {
+        let door = Door::default();
+        let mut st = door.lock();
+        let crowd = Group::of(ip("127.1.0.1"));
+        let other = Group::of(ip("127.2.0.1"));
+        let home = Group::of(ip("127.0.0.1"));
+        st.served.insert(crowd, Instant::now());
+        let mut add = |id: u64, class: Class, group: Group| {
+            st.queue.insert(
+                id,
+                Waiter {
+                    class,
+                    group,
+                    seq: id,
+                },
+            );
+        };
+        add(1, Class::Stranger, crowd);
+        add(2, Class::Stranger, crowd);
+        add(3, Class::Penalised, other);
+        add(4, Class::Stranger, other);
+        add(5, Class::Known, home);
+        let mut order = Vec::new();
+        while let Some(id) = st.head() {
+            let g = st.queue.remove(&id).unwrap().group;
+            st.served.insert(g, Instant::now());
+            order.push(id);
+        }
+        assert_eq!(order, [5, 4, 1, 2, 3]);
+    }
+
+    #[test]
+    fn wrong_proofs_spend_the_budget_and_right_ones_give_it_back() {
+        let door = Arc::new(Door::default());
+        let t = door.enter(ip("127.0.0.1"), None, 4).unwrap();
+        let far = Instant::now() + Duration::from_secs(60);
+        for _ in 0..5 {
+            t.take_guess(Class::Stranger, 5, far).unwrap();
+        }
+        t.refund(5);
+        let t0 = Instant::now();
+        t.take_guess(Class::Stranger, 5, far).unwrap();
+        t.take_guess(Class::Stranger, 5, far).unwrap();
+        // The refunded token, then one more at 5 a second: at least 200 ms.
+        assert!(
+            t0.elapsed() >= Duration::from_millis(150),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(
+            // (At one a second: a second's stall of this thread would be needed to flake.)
+            t.take_guess(Class::Stranger, 1, Instant::now()),
+            Err(NotHeard::Deadline),
+            "none left, and no time to wait"
+        );
+    }
+
+    #[test]
     fn known_addresses_are_remembered_and_bounded() {
         let door = Door::default();
         assert!(!door.is_known(ip("127.0.0.1")));
