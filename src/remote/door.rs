@@ -4,17 +4,19 @@
 //! cookie yet:
 //!
 //! **Handshake slots** ([`NodeOptions::max_handshakes`], default 256). A full table does
-//! not turn the newcomer away: it *evicts* a handshake of the source group (an IPv4 /16, an
-//! IPv6 /48) that holds the most slots, so slots held by one group cost that group, never
-//! another. Within the victim group the least advanced handshake goes first (a silent
-//! connection before one that sent its `Hello`), the oldest first among equals (but among
-//! handshakes already waiting for their proof to be checked, the newest, so that the queue
-//! keeps its order). That is, when the newcomer's group holds at least two slots fewer
-//! than the largest; otherwise the newcomer may only replace a handshake held for at least
-//! [`MIN_AGE`] that has not sent its proof yet, of its own group first, else of the largest;
-//! if there is none, it is closed with `busy`. So a group of one connection (a legitimate
-//! peer) is never evicted while another group holds three, however many connections an
-//! attacker re-opens, and an attacker re-opening in a loop mostly meets cheap refusals.
+//! not simply turn the newcomer away. If the newcomer's source group (an IPv4 /16, an IPv6
+//! /48) holds at least two slots fewer than the largest group, it *evicts* a handshake of
+//! that largest group: the least advanced first (a silent connection before one that sent
+//! its `Hello`, before one waiting for its proof to be checked; never one whose proof is
+//! being checked), the oldest among equals (but the newest among those waiting for a
+//! check, so that the queue keeps its order). Otherwise it may only replace a handshake
+//! held for at least [`MIN_AGE`] that has not sent its proof, of its own group first, else
+//! of the largest; if there is none, it is refused with `busy`. So slots held by one group
+//! cost that group and no other: a group of one connection (a legitimate peer) is never
+//! evicted while another group holds three, however many connections an attacker re-opens.
+//! An evicted connection stops being read at once but is closed only a second later (the
+//! listener's tarpit, like refused ones), so that re-opening it at once cannot start a
+//! cascade of evictions.
 //!
 //! **Cookie guesses** ([`NodeOptions::cookie_guesses`], default 100 per second node-wide).
 //! Checking a proof takes a token from one node-wide bucket (burst one second's worth); a
@@ -24,7 +26,8 @@
 //! cookie in the last hour first, then the other sources, then sources penalised for wrong
 //! proofs (see `sources.rs`); within a class, the group served longest ago; within a group,
 //! first come first served. Guessers from any number of addresses together are heard at
-//! most at the budget's rate, while a known peer waits at most for the next token.
+//! most at the budget's rate, while a known peer waits only behind the proofs of other
+//! known sources.
 //!
 //! **Known sources.** An address from which a handshake proved the cookie in the last
 //! [`KNOWN_FOR`] is *known* (at most [`MAX_KNOWN`] remembered, the least recently proved
