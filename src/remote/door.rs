@@ -3,7 +3,7 @@
 //! Two scarce things are given out here, fairly, to connections that have not proved the
 //! cookie yet:
 //!
-//! **Handshake slots** ([`NodeOptions::max_handshakes`], default 256). A full table does
+//! **Handshake slots** ([`NodeOptions::max_handshakes`](crate::NodeOptions::max_handshakes), default 256). A full table does
 //! not simply turn the newcomer away. If the newcomer's source group (an IPv4 /16, an IPv6
 //! /48) holds at least two slots fewer than the largest group, it *evicts* a handshake of
 //! that largest group: the least advanced first (a silent connection before one that sent
@@ -18,7 +18,7 @@
 //! listener's tarpit, like refused ones), so that re-opening it at once cannot start a
 //! cascade of evictions.
 //!
-//! **Cookie guesses** ([`NodeOptions::cookie_guesses`], default 100 per second node-wide).
+//! **Cookie guesses** ([`NodeOptions::cookie_guesses`](crate::NodeOptions::cookie_guesses), default 100 per second node-wide).
 //! Checking a proof takes a token from one node-wide bucket (burst one second's worth); a
 //! proof that is right gives it back, so only *wrong* proofs spend the budget and a peer
 //! with the cookie costs nothing. A handshake whose proof arrives while the bucket is empty

@@ -80,7 +80,7 @@ pub(crate) fn start(node: &Node, listener: std::net::TcpListener) {
 /// Why 16: a cookie is a password that an attacker without it can only guess online, at
 /// most [`NodeOptions::cookie_guesses`] a second; 16 random characters from any ordinary
 /// alphabet (hex gives 64 bits) take that rate longer than the age of the universe, while
-/// a short or dictionary word falls in hours. [`random_cookie`](crate::random_cookie) makes
+/// a short or dictionary word falls in hours. [`random_cookie`] makes
 /// a 32-character one.
 pub const WEAK_COOKIE_BELOW: usize = 16;
 
