@@ -41,6 +41,9 @@ pub(crate) enum Frame {
         proto: String,
         version: u32,
         node: String,
+        /// Absent in version 1's `Hello`: read as 0, so that a version-1 peer is refused
+        /// with a reason it can print (`unsupported protocol version 1`), not just closed.
+        #[serde(default)]
         creation: u32,
     },
     /// Acceptor → connector: who I am, and prove you know the cookie.

@@ -33,6 +33,11 @@
 //!   any handshake) is never answered;
 //! - the name the acceptor declares must equal the name that was dialled.
 //!
+//! **Who is heard.** The acceptor's steps go through a [`Gate`]: the listener's notes each
+//! handshake's progress (so that the door evicts the least advanced first) and, before a
+//! proof is checked, takes a token of the node-wide guess budget, waiting in a fair queue if
+//! there is none (`door.rs`); a right proof gives the token back.
+//!
 //! **Deadline.** The whole handshake, not each read, must finish within one deadline
 //! ([`NodeOptions::connect_timeout`](crate::NodeOptions::connect_timeout), default 5 s): a
 //! peer trickling one byte at a time cannot hold a connection longer than that.
@@ -59,6 +64,9 @@ pub(crate) enum HandshakeError {
     Refused(String),
     /// I/O failed, or the handshake deadline passed.
     Io(String),
+    /// The proof was not checked: the node-wide guess budget had no token before the
+    /// deadline, or another connection took this one's slot (see `door.rs`).
+    NotHeard(String),
 }
 
 impl std::fmt::Display for HandshakeError {
@@ -73,6 +81,7 @@ impl std::fmt::Display for HandshakeError {
                 write!(f, "refused by the peer: {e}{}", likely_cause(e))
             }
             HandshakeError::Io(e) => write!(f, "i/o error during handshake: {e}"),
+            HandshakeError::NotHeard(e) => write!(f, "proof not checked: {e}"),
         }
     }
 }
@@ -224,7 +233,9 @@ fn public_reason(err: &HandshakeError) -> String {
         HandshakeError::BadCookie => BAD_COOKIE.into(),
         HandshakeError::Identity(e) => format!("identity: {e}"),
         HandshakeError::Protocol(e) => format!("protocol: {e}"),
-        HandshakeError::Refused(e) | HandshakeError::Io(e) => e.clone(),
+        HandshakeError::Refused(e) | HandshakeError::Io(e) | HandshakeError::NotHeard(e) => {
+            e.clone()
+        }
     }
 }
 
@@ -362,8 +373,29 @@ pub(crate) fn connect<S: Timed>(
     Ok((peer, d))
 }
 
+/// What the listener does at the acceptor's steps (`door.rs`): note progress, and decide
+/// whether a proof is checked at all.
+pub(crate) trait Gate {
+    /// A valid `Hello` arrived; the challenge is about to go out.
+    fn hello(&mut self) {}
+    /// A proof arrived: may it be checked now? Waits for a token of the node-wide guess
+    /// budget; `Err` if it is not to be checked at all.
+    fn before_check(&mut self) -> Result<(), HandshakeError> {
+        Ok(())
+    }
+    /// The proof checked was right.
+    fn proved(&mut self) {}
+}
+
+/// No gate: every proof is checked (the handshake's own tests).
+impl Gate for () {}
+
 /// The acceptor's side. Returns who the peer is and the decoder.
-pub(crate) fn accept<S: Timed>(s: &mut S, me: &Me) -> Result<(Declared, Decoder), HandshakeError> {
+pub(crate) fn accept<S: Timed>(
+    s: &mut S,
+    me: &Me,
+    gate: &mut dyn Gate,
+) -> Result<(Declared, Decoder), HandshakeError> {
     let mut d = Decoder::new(HANDSHAKE_MAX_FRAME);
     let peer = match recv(s, me, &mut d)? {
         Frame::Hello {
@@ -403,6 +435,7 @@ pub(crate) fn accept<S: Timed>(s: &mut S, me: &Me) -> Result<(Declared, Decoder)
             HandshakeError::Protocol("creation number 0".into()),
         ));
     }
+    gate.hello();
     let c_b = me.issued.issue()?;
     send(
         s,
@@ -419,6 +452,9 @@ pub(crate) fn accept<S: Timed>(s: &mut S, me: &Me) -> Result<(Declared, Decoder)
             digest: got,
             challenge,
         } => {
+            if let Err(e) = gate.before_check() {
+                return Err(refuse(s, me, e));
+            }
             let want = digest(
                 me.cookie,
                 "A>B",
@@ -431,6 +467,7 @@ pub(crate) fn accept<S: Timed>(s: &mut S, me: &Me) -> Result<(Declared, Decoder)
             if !constant_time_eq(got.as_bytes(), want.as_bytes()) {
                 return Err(refuse(s, me, HandshakeError::BadCookie));
             }
+            gate.proved();
             challenge
         }
         _ => return Err(HandshakeError::Protocol("expected response".into())),
@@ -495,7 +532,7 @@ mod tests {
         let b = std::thread::spawn(move || {
             let (mut s, _) = l.accept().unwrap();
             let issued = Issued::default();
-            accept(&mut s, &me("B:2", cookie_b, &issued)).map(|(p, _)| p)
+            accept(&mut s, &me("B:2", cookie_b, &issued), &mut ()).map(|(p, _)| p)
         });
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let issued = Issued::default();

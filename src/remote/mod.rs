@@ -33,9 +33,11 @@
 //! is malformed (bad JSON, unknown kind) is dropped alone with a log line, and the
 //! connection carries on. Before the handshake completes a peer can make the node buffer at
 //! most 4 KiB, for at most the handshake deadline (5 s in total, not per read); at most
-//! [`NodeOptions::max_handshakes`] handshakes run at once; a source address whose
-//! handshakes keep failing is rate-limited and logged at most once a second
-//! ([`NodeOptions::failed_handshakes`]). Every network coroutine but the listener holds a
+//! [`NodeOptions::max_handshakes`] handshakes run at once, and a newcomer past it evicts a
+//! handshake of the source group holding the most (`door.rs`); wrong cookie proofs are
+//! checked at most [`NodeOptions::cookie_guesses`] a second node-wide; a source address
+//! whose proofs keep failing is rate-limited and logged at most once a second
+//! ([`NodeOptions::failed_handshakes`]), unless it proved the cookie recently. Every network coroutine but the listener holds a
 //! slot of the live-actor budget, and a coroutine that cannot be created closes its
 //! connection instead of panicking.
 //!
@@ -46,8 +48,9 @@
 //!
 //! **Bounds a peer runs into** (each enforced in the file named, each a [`NodeOptions`]
 //! setting; the README's threat model lists them with their defaults):
-//! - the handshake deadline, the cap on handshakes in progress and the failed-handshake
-//!   rate limit per source (`handshake.rs`, `listener.rs`, `sources.rs`);
+//! - the handshake deadline, the cap on handshakes in progress (with eviction by source
+//!   group), the node-wide budget of wrong cookie proofs, and the failed-proof rate limit
+//!   per source (`handshake.rs`, `listener.rs`, `door.rs`, `sources.rs`);
 //! - outbound queue per connection, in bytes, and the write deadline after which a peer
 //!   that stops reading is dropped (`connection.rs`); a sender facing a full queue waits at
 //!   most the send timeout, then gets [`SendError::Overloaded`];
@@ -72,10 +75,11 @@
 //! | file | role |
 //! |---|---|
 //! | `options.rs` | [`NodeOptions`]: every limit and deadline |
-//! | `listener.rs` | bind, accept, the handshake cap, the acceptor's handshake |
+//! | `listener.rs` | bind, accept, the acceptor's handshake, the tarpit for refused connections |
+//! | `door.rs` | handshake slots (eviction by source group), the node-wide cookie-guess budget, known sources |
 //! | `dialer.rs` | open a connection to a peer, the connector's handshake, redial back-off |
 //! | `handshake.rs`, `digest.rs` | the cookie proof, the identity rules, the handshake deadline |
-//! | `sources.rs` | failed handshakes per source address: rate limit and log throttle |
+//! | `sources.rs` | wrong cookie proofs per source address: rate limit and log throttle |
 //! | `frame.rs` | the wire format |
 //! | `connection.rs` | one authenticated connection: its reader and writer |
 //! | `peers.rs` | the peer table, admission; what a failed connection takes down |
@@ -92,6 +96,7 @@ mod dialer;
 pub mod protocol {}
 mod digest;
 mod dispatch;
+mod door;
 pub(crate) mod frame;
 mod handshake;
 mod listener;
@@ -106,7 +111,7 @@ mod watch;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -123,6 +128,7 @@ use crate::{Address, ExitReason, IntoExit, Node, NodeError, Ref, SendError, Spaw
 use connection::Conn;
 pub(crate) use dialer::conn_to;
 pub(crate) use frame::Payload;
+pub use listener::WEAK_COOKIE_BELOW;
 pub(crate) use listener::{bind, start};
 pub use options::NodeOptions;
 use peers::{Peer, conn_failed};
@@ -158,8 +164,10 @@ pub(crate) struct Remote {
     pub(crate) creation: u32,
     /// Challenges this node issued and has not seen answered (reflection guard).
     issued: handshake::Issued,
-    /// Handshakes in progress on the listener (capped by `max_handshakes`).
-    handshaking: AtomicUsize,
+    /// Handshake slots (capped by `max_handshakes`), the guess budget, known sources.
+    door: Arc<door::Door>,
+    /// Connections refused or evicted before their handshake, closed a second later.
+    tarpit: Mutex<listener::Tarpit>,
     /// Failed handshakes per source address.
     sources: sources::Sources,
     /// Peers whose last dial failed: sends fail fast until the back-off ends.
@@ -186,7 +194,8 @@ impl Remote {
             listen_addr: Mutex::default(),
             creation: new_creation(),
             issued: handshake::Issued::default(),
-            handshaking: AtomicUsize::new(0),
+            door: Arc::default(),
+            tarpit: Mutex::default(),
             sources: sources::Sources::default(),
             backoff: Mutex::default(),
         }
@@ -198,6 +207,24 @@ impl Remote {
             timeout: self.opts.heartbeat_timeout,
         }
     }
+}
+
+/// A strong random cookie: 32 hex characters (128 bits) from the operating system's
+/// random generator, for `cookie@host:port`. Generate it once, and give the same one to
+/// every node of the cluster (a file readable by their user only, an environment
+/// variable); a node started with a cookie shorter than [`WEAK_COOKIE_BELOW`] characters
+/// logs a warning.
+///
+/// Fails only if the OS has no random generator to read.
+///
+/// ```
+/// let cookie = pyact::random_cookie().unwrap();
+/// assert_eq!(cookie.len(), 32);
+/// let node = pyact::Node::new(&pyact::Mesh::new(), &format!("{cookie}@127.0.0.1:0")).unwrap();
+/// # drop(node);
+/// ```
+pub fn random_cookie() -> std::io::Result<String> {
+    digest::random_bytes::<16>().map(|b| digest::hex(&b))
 }
 
 /// A random nonzero creation number for a node start. The OS random generator cannot

@@ -30,6 +30,7 @@ pub struct NodeOptions {
     pub(crate) max_handshakes: usize,
     pub(crate) failed_handshake_burst: u32,
     pub(crate) failed_handshake_refill: Duration,
+    pub(crate) cookie_guesses: u32,
     pub(crate) redial_first: Duration,
     pub(crate) redial_max: Duration,
     pub(crate) outbound_limit: usize,
@@ -54,6 +55,7 @@ impl Default for NodeOptions {
             max_handshakes: 256,
             failed_handshake_burst: 10,
             failed_handshake_refill: Duration::from_secs(1),
+            cookie_guesses: 100,
             redial_first: Duration::from_millis(100),
             redial_max: Duration::from_secs(5),
             outbound_limit: 4 << 20,
@@ -103,8 +105,12 @@ impl NodeOptions {
         self
     }
 
-    /// Most handshakes in progress at once on the listener (default 256). A connection
-    /// accepted past this cap is closed at once, without reading from it.
+    /// Most handshakes in progress at once on the listener (default 256). When all are
+    /// taken, a new connection *evicts* one: the least advanced, oldest handshake of the
+    /// source group (IPv4 /16, IPv6 /48) that holds the most slots. A newcomer from that
+    /// group itself may only replace one of its own group's handshakes that has not sent its
+    /// cookie proof yet; if there is none, it is closed at once with `busy`, unread. So
+    /// holding slots costs the holder: a peer from any other group always gets one.
     ///
     /// Why 256: a handshake is a few small frames and finishes in a few round trips, so even a
     /// node that many peers dial at the same moment rarely has more than a handful in
@@ -116,10 +122,15 @@ impl NodeOptions {
         self
     }
 
-    /// Rate limit of failed handshakes per source IP address: a token bucket of `burst`
+    /// Rate limit of wrong cookie proofs per source IP address: a token bucket of `burst`
     /// failures (default 10), one token back every `refill` (default 1 s). While a source
-    /// has no token left, its new connections are closed at once, without a handshake; its
-    /// failures are logged at most once per second.
+    /// has no token left, its new connections are closed at once, without a handshake,
+    /// unless a handshake from that address proved the cookie in the last hour (a member
+    /// of the cluster behind the same NAT address as a guesser is never locked out; the
+    /// address's guesses still spend the node-wide [`cookie_guesses`](Self::cookie_guesses)
+    /// budget). Handshakes that fail otherwise (closed or timed out midway: a peer that
+    /// crashed) take no token. Failures are logged at most once per second per source and
+    /// once per second node-wide.
     ///
     /// Why: a wrong cookie guess costs the guesser one connection and us a handshake (two
     /// random challenges and HMACs); without a limit one client can try hundreds of cookies
@@ -129,6 +140,24 @@ impl NodeOptions {
     pub fn failed_handshakes(mut self, burst: u32, refill: Duration) -> Self {
         self.failed_handshake_burst = burst.max(1);
         self.failed_handshake_refill = refill;
+        self
+    }
+
+    /// Most cookie proofs checked *and found wrong* per second, node-wide, from all sources
+    /// together (default 100; burst: one second's worth). A proof is checked only with a
+    /// token of this budget, and a right proof gives its token back, so a peer with the
+    /// cookie costs nothing. A proof that arrives while the budget is spent waits, within the
+    /// handshake deadline, in a queue served first to addresses that proved the cookie in the
+    /// last hour, then to others (round robin over /16 groups), then to addresses penalised
+    /// by [`failed_handshakes`](Self::failed_handshakes); one not checked by the deadline is
+    /// refused with `busy`.
+    ///
+    /// Why 100: a legitimate cluster fails a proof only when misconfigured, a few times a
+    /// second at most; at 100 guesses a second, a cookie of 16 random hex characters (64
+    /// bits) lasts about 5 billion years, while a guesser rotating over any number of
+    /// addresses gets no further than from one.
+    pub fn cookie_guesses(mut self, per_second: u32) -> Self {
+        self.cookie_guesses = per_second.max(1);
         self
     }
 

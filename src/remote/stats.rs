@@ -29,6 +29,12 @@ pub struct NetStats {
     pub queued_bytes: usize,
     /// Malformed frames dropped on live connections, since they opened.
     pub dropped_frames: u64,
+    /// Handshakes in progress on the listener (at most
+    /// [`NodeOptions::max_handshakes`](crate::NodeOptions::max_handshakes)).
+    pub handshakes: usize,
+    /// Handshakes evicted to make room for a newcomer since the node started (see
+    /// [`NodeOptions::max_handshakes`](crate::NodeOptions::max_handshakes)).
+    pub handshakes_evicted: u64,
 }
 
 impl Node {
@@ -130,6 +136,8 @@ impl Node {
         let mut s = NetStats {
             connections: conns.len(),
             watches: r.watches.len(),
+            handshakes: r.door.held(),
+            handshakes_evicted: r.door.evictions(),
             ..NetStats::default()
         };
         for c in conns {
