@@ -327,6 +327,11 @@ fn accept_one(
                 me.deadline,
             ) {
                 Ok(conn) => log::debug!("{}: accepted {} from {from}", node.name(), conn.peer),
+                // A refused admission (a simultaneous-dial tie, a second connection
+                // claiming a connected name) was logged by `peers` at its own level.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    log::debug!("{}: not serving {from}: {e}", node.name())
+                }
                 Err(e) => log::error!("{}: cannot serve {from}: {e}", node.name()),
             }
         }
