@@ -345,6 +345,14 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// How many actors are alive in this process right now, counting the network's coroutines
 /// (handshakes, connection readers and writers, dialers) too: all of them share the budget
 /// of [`Config::max_actors`](crate::Config::max_actors).
+///
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(|mut mb| { mb.receive(); });
+/// assert!(pyact::live_actors() >= 1);
+/// a.send("stop").unwrap();
+/// node.wait(&a).unwrap();
+/// ```
 pub fn live_actors() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
@@ -611,11 +619,23 @@ pub(crate) fn die_if_doomed(cell: &ActorCell) {
 
 /// The address of the running actor: the seed's `curaddr()`. `None` outside an actor (and
 /// outside a thread that made an [`inbox`](Node::inbox)).
+///
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(|mb| pyact::curaddr() == Some(mb.addr()));
+/// assert_eq!(node.wait(&a).unwrap(), true);
+/// ```
 pub fn curaddr() -> Option<Address> {
     context().and_then(|(_, a)| a)
 }
 
 /// The node of the running actor (or of the thread's latest inbox).
+///
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(|_| pyact::current_node().map(|n| n.name().to_string()));
+/// assert_eq!(node.wait(&a).unwrap(), node.name());
+/// ```
 pub fn current_node() -> Option<Node> {
     // Not through `context()`, which also builds an address (an allocation per spawn).
     CONTEXT.with(|c| c.borrow().node())
@@ -625,6 +645,17 @@ pub fn current_node() -> Option<Node> {
 ///
 /// # Panics
 /// Outside an actor (use [`Node::spawn`]), or if the spawn fails (see [`Node::try_spawn`]).
+///
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let parent = node.spawn(|mut mb| {
+///     let me = mb.addr();
+///     let child = pyact::spawn(move |_| me.send("hi from the child").unwrap());
+///     assert_eq!(child.node_id(), mb.node().name()); // same node as the spawner
+///     mb.receive()
+/// });
+/// assert_eq!(node.wait(&parent).unwrap(), "hi from the child");
+/// ```
 pub fn spawn<F, R>(f: F) -> Address
 where
     F: FnOnce(Mailbox) -> R + Send + 'static,
