@@ -79,6 +79,20 @@ use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError};
 /// ```
 pub trait Actor: Send + 'static {
     /// The actor's body; its return value becomes the exit reason.
+    ///
+    /// ```
+    /// use pyact::{Actor, Mailbox};
+    /// struct Greeter { greeting: String } // state moves into the actor
+    /// impl Actor for Greeter {
+    ///     fn run(self, mut mb: Mailbox) -> impl pyact::IntoExit {
+    ///         format!("{} {}", self.greeting, mb.receive().as_str().unwrap_or("?"))
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let g = node.spawn_actor(Greeter { greeting: "hello".into() });
+    /// g.send("ann").unwrap();
+    /// assert_eq!(node.wait(&g).unwrap(), "hello ann");
+    /// ```
     fn run(self, mailbox: Mailbox) -> impl IntoExit;
 }
 

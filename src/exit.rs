@@ -170,6 +170,13 @@ impl std::error::Error for ExitReason {}
 )]
 pub trait IntoExit {
     /// Convert into the exit reason.
+    ///
+    /// ```
+    /// use pyact::{ExitReason, IntoExit};
+    /// assert_eq!(().into_exit(), ExitReason::Normal(pyact::Value::Null));
+    /// assert_eq!(Err::<(), _>("no disk").into_exit(), ExitReason::Failed("no disk".into()));
+    /// assert_eq!(Some(3).into_exit(), ExitReason::Normal(3.into()));
+    /// ```
     fn into_exit(self) -> ExitReason;
 }
 

@@ -27,6 +27,11 @@ use crate::{
 const SHARDS: usize = 16;
 
 /// A parsed node name: `cookie@host:port`.
+///
+/// ```
+/// let n = pyact::NodeName::parse("secret@127.0.0.1:0").unwrap();
+/// assert_eq!((n.host.as_str(), n.port), ("127.0.0.1", 0));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct NodeName {
     /// The shared secret; never sent over the network, never printed.
