@@ -70,8 +70,9 @@ use crate::{Address, ExitReason, Mailbox, Ref};
 /// use std::time::Duration;
 /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
 /// let mut inbox = node.inbox();
-/// let worker = node.spawn(|_| "finished");
+/// let worker = node.spawn(|mut mb| { mb.receive(); "finished" });
 /// let r = inbox.monitor(&worker);
+/// worker.send("go").unwrap(); // ends after the monitor is in place
 /// let down = Down::try_from(inbox.receive_timeout(Duration::from_secs(10)).unwrap()).unwrap();
 /// assert_eq!((down.reference, down.address), (r, worker));
 /// assert_eq!(down.reason, ExitReason::Normal("finished".into()));
