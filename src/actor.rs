@@ -79,6 +79,20 @@ use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError};
 /// ```
 pub trait Actor: Send + 'static {
     /// The actor's body; its return value becomes the exit reason.
+    ///
+    /// ```
+    /// use pyact::{Actor, Mailbox};
+    /// struct Greeter { greeting: String } // state moves into the actor
+    /// impl Actor for Greeter {
+    ///     fn run(self, mut mb: Mailbox) -> impl pyact::IntoExit {
+    ///         format!("{} {}", self.greeting, mb.receive().as_str().unwrap_or("?"))
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let g = node.spawn_actor(Greeter { greeting: "hello".into() });
+    /// g.send("ann").unwrap();
+    /// assert_eq!(node.wait(&g).unwrap(), "hello ann");
+    /// ```
     fn run(self, mailbox: Mailbox) -> impl IntoExit;
 }
 
@@ -415,6 +429,14 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// How many actors are alive in this process right now, counting the network's coroutines
 /// (handshakes, connection readers and writers, dialers) too: all of them share the budget
 /// of [`Config::max_actors`](crate::Config::max_actors).
+///
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(|mut mb| { mb.receive(); });
+/// assert!(pyact::live_actors() >= 1);
+/// a.send("stop").unwrap();
+/// node.wait(&a).unwrap();
+/// ```
 pub fn live_actors() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
@@ -681,11 +703,23 @@ pub(crate) fn die_if_doomed(cell: &ActorCell) {
 
 /// The address of the running actor: the seed's `curaddr()`. `None` outside an actor (and
 /// outside a thread that made an [`inbox`](Node::inbox)).
+///
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(|mb| pyact::curaddr() == Some(mb.addr()));
+/// assert_eq!(node.wait(&a).unwrap(), true);
+/// ```
 pub fn curaddr() -> Option<Address> {
     context().and_then(|(_, a)| a)
 }
 
 /// The node of the running actor (or of the thread's latest inbox).
+///
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(|_| pyact::current_node().map(|n| n.name().to_string()));
+/// assert_eq!(node.wait(&a).unwrap(), node.name());
+/// ```
 pub fn current_node() -> Option<Node> {
     // Not through `context()`, which also builds an address (an allocation per spawn).
     CONTEXT.with(|c| c.borrow().node())
@@ -695,6 +729,17 @@ pub fn current_node() -> Option<Node> {
 ///
 /// # Panics
 /// Outside an actor (use [`Node::spawn`]), or if the spawn fails (see [`Node::try_spawn`]).
+///
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let parent = node.spawn(|mut mb| {
+///     let me = mb.addr();
+///     let child = pyact::spawn(move |_| me.send("hi from the child").unwrap());
+///     assert_eq!(child.node_id(), mb.node().name()); // same node as the spawner
+///     mb.receive()
+/// });
+/// assert_eq!(node.wait(&parent).unwrap(), "hi from the child");
+/// ```
 pub fn spawn<F, R>(f: F) -> Address
 where
     F: FnOnce(Mailbox) -> R + Send + 'static,

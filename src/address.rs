@@ -38,6 +38,17 @@ use crate::mailbox::{Envelope, Signal};
 use crate::{ExitReason, SendError};
 
 /// The address of an actor, local or remote. See the [module docs](self).
+///
+/// ```
+/// use pyact::Address;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(|mut mb| { mb.receive(); });
+/// let json = serde_json::to_value(&a).unwrap(); // travels inside messages
+/// let back: Address = serde_json::from_value(json).unwrap();
+/// assert_eq!(back, a);
+/// back.send("stop").unwrap();
+/// node.wait(&a).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct Address(pub(crate) Arc<AddrInner>);
 
@@ -71,16 +82,35 @@ impl Address {
     /// The creation number of the node start this actor belongs to (see the
     /// [module docs](self)); 0 if unknown (an address read in the old form, naming a node
     /// that is not in this process, or whose actor is not alive).
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|_| ());
+    /// assert_eq!(a.creation(), node.creation());
+    /// ```
     pub fn creation(&self) -> u32 {
         self.0.creation
     }
 
     /// The `host:port` of the node this actor lives on.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "secret@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|_| ());
+    /// assert_eq!(a.node_id(), node.name());
+    /// assert!(!a.to_string().contains("secret"));
+    /// ```
     pub fn node_id(&self) -> &str {
         &self.0.node
     }
 
     /// The actor's id on its node.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let (a, b) = (node.spawn(|_| ()), node.spawn(|_| ()));
+    /// assert_ne!(a.id(), b.id()); // unique on the node
+    /// ```
     pub fn id(&self) -> u64 {
         self.0.id
     }
@@ -105,6 +135,16 @@ impl Address {
     }
 
     /// Send a borrowed message (serialized, so the caller keeps it).
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let report = vec![1, 2, 3];
+    /// inbox.addr().send_ref(&report).unwrap();
+    /// inbox.addr().send_ref("a str, unsized").unwrap();
+    /// assert_eq!(inbox.receive(), serde_json::json!(report)); // and we still have `report`
+    /// assert_eq!(inbox.receive(), "a str, unsized");
+    /// ```
     pub fn send_ref<M: Serialize + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
         let v = serde_json::to_value(msg).map_err(|e| SendError::NotJson(e.to_string()))?;
         self.deliver_checked(Envelope::Msg(v))
@@ -114,6 +154,15 @@ impl Address {
     /// if it is parked in one), whether or not it traps exits (Erlang's `exit(Pid, kill)`).
     /// Killing a thread's inbox delivers the kill as an exit message instead (a thread cannot
     /// be unwound).
+    ///
+    /// ```
+    /// use pyact::ExitReason;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let stuck = node.spawn(|mut mb| loop { mb.receive(); });
+    /// stuck.kill().unwrap();
+    /// assert_eq!(node.wait(&stuck), Err(ExitReason::Killed));
+    /// assert!(stuck.send("late").is_err()); // DeadActor
+    /// ```
     pub fn kill(&self) -> Result<(), SendError> {
         crate::actor::checkpoint();
         self.deliver(Envelope::Signal(Box::new(Signal::Kill)))
@@ -122,6 +171,15 @@ impl Address {
     /// Send an exit signal with `reason` (Erlang's `exit(Pid, Reason)`): the target dies with
     /// that reason unless it traps exits (then it receives an exit message); a normal reason
     /// is ignored by a target that does not trap exits.
+    ///
+    /// ```
+    /// use pyact::ExitReason;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let inbox = node.inbox();
+    /// let worker = node.spawn(|mut mb| loop { mb.receive(); });
+    /// worker.exit(&inbox.addr(), ExitReason::Shutdown).unwrap();
+    /// assert_eq!(node.wait(&worker), Err(ExitReason::Shutdown));
+    /// ```
     pub fn exit(&self, from: &Address, reason: ExitReason) -> Result<(), SendError> {
         crate::actor::checkpoint();
         self.deliver(Envelope::Signal(Box::new(Signal::Exit {

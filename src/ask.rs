@@ -96,12 +96,32 @@ pub fn ask<M: Serialize>(to: &Address, request: M, timeout: Duration) -> Result<
 ///
 /// Errors: [`SendError::BadAddress`] if `"from"` is missing or not an address, else the
 /// errors of [`Address::send`].
+///
+/// ```
+/// use pyact::{SendError, json, reply};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let upper = node.spawn(|mut mb| {
+///     let req = mb.receive();
+///     reply(&req, req["text"].as_str().unwrap_or("").to_uppercase()).unwrap();
+/// });
+/// assert_eq!(upper.ask(json!({"text": "hi"}), Duration::from_secs(30)).unwrap(), "HI");
+/// assert!(matches!(reply(&json!({"no": "from"}), 1), Err(SendError::BadAddress(_))));
+/// ```
 pub fn reply<M: Serialize + 'static>(request: &Value, answer: M) -> Result<(), SendError> {
     Address::try_from(&request["from"])?.send(answer)
 }
 
 impl Address {
     /// [`ask`] this actor: `addr.ask(request, timeout)`.
+    ///
+    /// ```
+    /// use pyact::{CallError, json};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mute = node.spawn(|mut mb| loop { mb.receive(); }); // never answers
+    /// assert_eq!(mute.ask(json!({"q": 1}), Duration::from_millis(5)), Err(CallError::Timeout));
+    /// ```
     pub fn ask<M: Serialize>(&self, request: M, timeout: Duration) -> Result<Value, CallError> {
         ask(self, request, timeout)
     }

@@ -23,6 +23,12 @@ pub struct Binary(pub Vec<u8>);
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Encode bytes as base64 with padding.
+///
+/// ```
+/// use pyact::binary::{base64_decode, base64_encode};
+/// assert_eq!(base64_encode(b"hi!"), "aGkh");
+/// assert_eq!(base64_decode("aGkh").unwrap(), b"hi!");
+/// ```
 pub fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
@@ -91,6 +97,12 @@ impl Binary {
     }
 
     /// Parse padded standard base64; `None` if it is malformed or non-canonical.
+    ///
+    /// ```
+    /// use pyact::Binary;
+    /// assert_eq!(Binary::from_base64("AAE="), Some(Binary(vec![0, 1])));
+    /// assert_eq!(Binary::from_base64("not base64!"), None);
+    /// ```
     pub fn from_base64(s: &str) -> Option<Binary> {
         base64_decode(s).map(Binary)
     }

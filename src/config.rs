@@ -72,6 +72,13 @@ impl Default for Config {
 }
 
 /// Why a configuration could not be applied.
+///
+/// ```
+/// use pyact::{Config, ConfigError};
+/// let err = Config::default().workers(0).apply().unwrap_err();
+/// assert!(matches!(err, ConfigError::Invalid(_)));
+/// assert!(err.to_string().contains("workers"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -102,12 +109,24 @@ static APPLIED: OnceLock<Config> = OnceLock::new();
 
 impl Config {
     /// Number of scheduler worker threads (default: all cores).
+    ///
+    /// ```
+    /// let c = pyact::Config::default().workers(2);
+    /// assert_eq!(c.worker_count(), 2);
+    /// ```
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = n;
         self
     }
 
     /// Coroutine stack size in bytes (default [`DEFAULT_STACK_SIZE`]).
+    ///
+    /// ```
+    /// let c = pyact::Config::default().stack_size(256 * 1024);
+    /// assert_eq!(c.stack_bytes(), 256 * 1024);
+    /// // Too small to run an actor: refused before anything starts.
+    /// assert!(pyact::Config::default().stack_size(1024).apply().is_err());
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes;
         self
@@ -140,6 +159,11 @@ impl Config {
     /// [`ExitReason::NoSuchActor`](crate::ExitReason::NoSuchActor), Erlang's `noproc`: a
     /// program that waits for more actors than this after they end should wait while they
     /// run, or monitor them.
+    ///
+    /// ```
+    /// let c = pyact::Config::default().exit_records(1_000);
+    /// assert_eq!(c.exit_record_count(), 1_000);
+    /// ```
     pub fn exit_records(mut self, n: usize) -> Self {
         self.exit_records = n;
         self
@@ -155,6 +179,11 @@ impl Config {
     /// each pooled coroutine holds its stack (two memory mappings and the pages its last
     /// actor touched). Pooled coroutines never push the process past the live-actor limit's
     /// memory maps: a stack is only mapped when the pool is empty. 0 or 1 keeps a single one.
+    ///
+    /// ```
+    /// let c = pyact::Config::default().pool_capacity(64);
+    /// assert_eq!(c.pool_limit(), 64);
+    /// ```
     pub fn pool_capacity(mut self, n: usize) -> Self {
         self.pool_capacity = n;
         self
@@ -163,6 +192,13 @@ impl Config {
     /// Report (with `log::warn!`, once per incident) an actor that holds its worker thread
     /// longer than this without a pyact call; `None` turns the watchdog off. Default
     /// [`DEFAULT_WATCHDOG`] (100 ms). See [`crate::watchdog`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = pyact::Config::default().watchdog(Some(Duration::from_millis(250)));
+    /// assert_eq!(c.watchdog_threshold(), Some(Duration::from_millis(250)));
+    /// assert_eq!(c.watchdog(None).watchdog_threshold(), None);
+    /// ```
     pub fn watchdog(mut self, threshold: Option<Duration>) -> Self {
         self.watchdog = threshold;
         self
@@ -174,6 +210,12 @@ impl Config {
     /// or on stderr when no logger would show it), and the hook's output is suppressed for
     /// actor panics only (panics outside actors still reach the hook in force). See
     /// [`crate::actor`].
+    ///
+    /// ```
+    /// let c = pyact::Config::default();
+    /// assert!(!c.keeps_panic_output());
+    /// assert!(c.panic_output(true).keeps_panic_output());
+    /// ```
     pub fn panic_output(mut self, keep: bool) -> Self {
         self.panic_output = keep;
         self
@@ -200,27 +242,51 @@ impl Config {
     }
 
     /// The watchdog threshold in force (`None`: off).
+    ///
+    /// ```
+    /// let c = pyact::Config::default();
+    /// assert_eq!(c.watchdog_threshold(), Some(pyact::config::DEFAULT_WATCHDOG));
+    /// ```
     pub fn watchdog_threshold(&self) -> Option<Duration> {
         self.watchdog
     }
 
     /// Whether actor panics also go to the panic hook.
+    ///
+    /// ```
+    /// assert!(pyact::Config::default().panic_output(true).keeps_panic_output());
+    /// ```
     pub fn keeps_panic_output(&self) -> bool {
         self.panic_output
     }
 
     /// The configured worker count.
+    ///
+    /// ```
+    /// let c = pyact::Config::default();
+    /// assert!(c.worker_count() >= 1); // all cores by default
+    /// ```
     pub fn worker_count(&self) -> usize {
         self.workers
     }
 
     /// The configured stack size in bytes.
+    ///
+    /// ```
+    /// let c = pyact::Config::default();
+    /// assert_eq!(c.stack_bytes(), pyact::config::DEFAULT_STACK_SIZE);
+    /// ```
     pub fn stack_bytes(&self) -> usize {
         self.stack_size
     }
 
     /// The live-actor limit in force: the explicit one, or the default derived from memory
     /// maps, memory and address space (see [`Config::max_actors`]).
+    ///
+    /// ```
+    /// let c = pyact::Config::default().max_actors(10_000);
+    /// assert_eq!(c.actor_limit(), 10_000);
+    /// ```
     pub fn actor_limit(&self) -> usize {
         self.max_actors.unwrap_or_else(|| {
             map_limited_actors(self.stack_size)
@@ -230,17 +296,34 @@ impl Config {
     }
 
     /// The configured bound of the coroutine pool.
+    ///
+    /// ```
+    /// let c = pyact::Config::default();
+    /// assert_eq!(c.pool_limit(), pyact::config::DEFAULT_POOL_CAPACITY);
+    /// ```
     pub fn pool_limit(&self) -> usize {
         self.pool_capacity
     }
 
     /// The configured number of exit records kept per node.
+    ///
+    /// ```
+    /// assert_eq!(pyact::Config::default().exit_record_count(), 65_536);
+    /// ```
     pub fn exit_record_count(&self) -> usize {
         self.exit_records
     }
 
     /// Write this configuration into `may`. Succeeds if it is the first one (or equal to the
     /// one in force); otherwise reports the configuration that is running.
+    ///
+    /// A bad value is refused whether or not the runtime started:
+    /// ```
+    /// use std::time::Duration;
+    /// let zero = Some(Duration::ZERO);
+    /// let err = pyact::Config::default().watchdog(zero).apply().unwrap_err();
+    /// assert!(matches!(err, pyact::ConfigError::Invalid(_)));
+    /// ```
     pub fn apply(self) -> Result<(), ConfigError> {
         if self.workers == 0 {
             return Err(ConfigError::Invalid("workers must be at least 1"));

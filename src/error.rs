@@ -6,6 +6,16 @@ use std::fmt;
 use crate::Address;
 
 /// Why a message could not be sent.
+///
+/// ```
+/// use pyact::SendError;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let gone = node.spawn(|_| ());
+/// node.wait(&gone).unwrap();
+/// assert_eq!(gone.send("hello?"), Err(SendError::DeadActor(gone.clone())));
+/// let not_json = std::collections::HashMap::from([((1, 2), "tuple keys")]);
+/// assert!(matches!(node.inbox().addr().send(not_json), Err(SendError::NotJson(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SendError {
@@ -87,6 +97,13 @@ impl fmt::Display for SendError {
 impl std::error::Error for SendError {}
 
 /// Why an actor could not be spawned.
+///
+/// ```
+/// use pyact::SpawnError;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let r = node.spawn_remote(node.name(), "no-such-factory", pyact::json!(null));
+/// assert_eq!(r, Err(SpawnError::UnknownFactory("no-such-factory".into())));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SpawnError {
@@ -127,6 +144,13 @@ impl fmt::Display for SpawnError {
 impl std::error::Error for SpawnError {}
 
 /// Why a node could not be created or connected.
+///
+/// ```
+/// use pyact::{Mesh, Node, NodeError};
+/// let err = Node::new(&Mesh::new(), "no-cookie:0").unwrap_err();
+/// assert!(matches!(err, NodeError::BadName { .. }));
+/// assert!(err.to_string().contains("cookie@host:port"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NodeError {
@@ -168,6 +192,15 @@ impl fmt::Display for NodeError {
 impl std::error::Error for NodeError {}
 
 /// Why a name could not be registered.
+///
+/// ```
+/// use pyact::RegistryError;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let (a, b) = (node.inbox(), node.inbox());
+/// node.register("boss", &a.addr()).unwrap();
+/// let err = node.register("boss", &b.addr()).unwrap_err();
+/// assert_eq!(err, RegistryError::Taken("boss".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegistryError {

@@ -22,6 +22,17 @@ use std::fmt;
 use crate::Address;
 
 /// Why an actor ended. See the [module docs](self) for the JSON encoding.
+///
+/// ```
+/// use pyact::ExitReason;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let failed = node.spawn(|_| "x".parse::<i32>());
+/// match node.wait(&failed) {
+///     Err(ExitReason::Failed(why)) => assert!(why.contains("invalid digit")),
+///     other => panic!("{other:?}"),
+/// }
+/// assert_eq!(ExitReason::Killed.to_json(), "killed");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ExitReason {
@@ -59,16 +70,34 @@ pub enum ExitReason {
 
 impl ExitReason {
     /// Is this a normal exit (which does not propagate along links)?
+    ///
+    /// ```
+    /// use pyact::ExitReason;
+    /// assert!(ExitReason::Normal(1.into()).is_normal());
+    /// assert!(!ExitReason::Shutdown.is_normal()); // a shutdown propagates along links
+    /// ```
     pub fn is_normal(&self) -> bool {
         matches!(self, ExitReason::Normal(_))
     }
 
     /// The reason as a JSON value (the encoding in the [module docs](self)).
+    ///
+    /// ```
+    /// use pyact::{ExitReason, json};
+    /// assert_eq!(ExitReason::Failed("bad".into()).to_json(), json!({"error": "bad"}));
+    /// assert_eq!(ExitReason::NoSuchActor.to_json(), "noproc");
+    /// ```
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
     /// `Ok(value)` for a normal exit, `Err(self)` otherwise: what [`Node::wait`](crate::Node::wait) returns.
+    ///
+    /// ```
+    /// use pyact::ExitReason;
+    /// assert_eq!(ExitReason::Normal(3.into()).into_result(), Ok(3.into()));
+    /// assert_eq!(ExitReason::Killed.into_result(), Err(ExitReason::Killed));
+    /// ```
     pub fn into_result(self) -> Result<Value, ExitReason> {
         match self {
             ExitReason::Normal(v) => Ok(v),
@@ -141,6 +170,13 @@ impl std::error::Error for ExitReason {}
 )]
 pub trait IntoExit {
     /// Convert into the exit reason.
+    ///
+    /// ```
+    /// use pyact::{ExitReason, IntoExit};
+    /// assert_eq!(().into_exit(), ExitReason::Normal(pyact::Value::Null));
+    /// assert_eq!(Err::<(), _>("no disk").into_exit(), ExitReason::Failed("no disk".into()));
+    /// assert_eq!(Some(3).into_exit(), ExitReason::Normal(3.into()));
+    /// ```
     fn into_exit(self) -> ExitReason;
 }
 

@@ -64,6 +64,19 @@ use crate::{Address, ExitReason, Mailbox, Ref};
 
 /// A monitor's DOWN message, decoded: `{"down": <ref>, "address": <target>, "exit": <reason>}`
 /// (see the [module docs](self)). Its JSON encoding is that message.
+///
+/// ```
+/// use pyact::{ExitReason, link::Down};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let mut inbox = node.inbox();
+/// let worker = node.spawn(|mut mb| { mb.receive(); "finished" });
+/// let r = inbox.monitor(&worker);
+/// worker.send("go").unwrap(); // ends after the monitor is in place
+/// let down = Down::try_from(inbox.receive_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+/// assert_eq!((down.reference, down.address), (r, worker));
+/// assert_eq!(down.reason, ExitReason::Normal("finished".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -81,6 +94,17 @@ pub struct Down {
 /// A trapped exit signal, decoded: `{"address": <from>, "exit": <reason>}`, what an actor
 /// that traps exits ([`Mailbox::trap_exit`], and every thread inbox) receives when a linked
 /// actor ends (see the [module docs](self)). Its JSON encoding is that message.
+///
+/// ```
+/// use pyact::{ExitReason, link::Exit};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let mut inbox = node.inbox(); // an inbox traps exits
+/// let worker = node.spawn_link(&inbox.addr(), |_| ExitReason::Failed("disk full".into())).unwrap();
+/// let exit = Exit::try_from(inbox.receive_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+/// assert_eq!(exit.address, worker);
+/// assert_eq!(exit.reason, ExitReason::Failed("disk full".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -152,6 +176,23 @@ impl Mailbox {
     /// `other` through this link that arrived but was not handled yet is cancelled: once
     /// `unlink` returns, the link can no longer end this actor (Erlang's guarantee). A
     /// trapped exit already turned into a message stays in the mailbox.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let crasher = node.spawn(|mut mb| -> () { mb.receive(); panic!("crash") });
+    /// let survivor = node.spawn({
+    ///     let crasher = crasher.clone();
+    ///     move |mut mb| {
+    ///         mb.link(&crasher);
+    ///         mb.unlink(&crasher); // its crash no longer reaches us
+    ///         crasher.send("go").unwrap();
+    ///         mb.monitor(&crasher);
+    ///         mb.receive(); // its DOWN
+    ///         "alive"
+    ///     }
+    /// });
+    /// assert_eq!(node.wait(&survivor).unwrap(), "alive");
+    /// ```
     pub fn unlink(&mut self, other: &Address) {
         let me = self.addr();
         self.cell().forget_link(other);
@@ -187,6 +228,19 @@ impl Mailbox {
 
     /// Remove a monitor and any DOWN message of it already received but unread.
     /// Returns whether the monitor was active.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let worker = node.spawn(|mut mb| { mb.receive(); });
+    /// let r = inbox.monitor(&worker);
+    /// assert!(inbox.demonitor(r));
+    /// assert!(!inbox.demonitor(r)); // already gone
+    /// worker.send("stop").unwrap();
+    /// node.wait(&worker).unwrap();
+    /// assert!(inbox.receive_timeout(Duration::from_millis(5)).is_err()); // no DOWN
+    /// ```
     pub fn demonitor(&mut self, reference: Ref) -> bool {
         let Some(target) = self.remove_monitor(&reference) else {
             return false;

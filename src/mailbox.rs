@@ -671,6 +671,14 @@ enum Popped {
 }
 
 /// A receive that found nothing before its deadline.
+///
+/// ```
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let mut inbox = node.inbox();
+/// let r = inbox.receive_timeout(Duration::from_millis(1));
+/// assert_eq!(r, Err(pyact::Timeout));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeout;
 
@@ -683,6 +691,17 @@ impl std::fmt::Display for Timeout {
 impl std::error::Error for Timeout {}
 
 /// A position in a mailbox's arrival order, from [`Mailbox::mark`].
+///
+/// ```
+/// use pyact::pattern;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let mut inbox = node.inbox();
+/// inbox.addr().send(("reply", 1)).unwrap(); // a stale reply
+/// let mark = inbox.mark();
+/// inbox.addr().send(("reply", 2)).unwrap();
+/// let (_, m) = inbox.receive_match_since(mark, &[&pattern!(("reply", int))], None).unwrap();
+/// assert_eq!(m[1], 2);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[must_use = "a Mark only matters when passed to receive_match_since"]
 pub struct Mark(u64);
@@ -741,11 +760,23 @@ impl Mailbox {
     }
 
     /// This mailbox's address (the seed's `curaddr()`).
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|mb| serde_json::to_value(mb.addr())); // its own address
+    /// assert_eq!(node.wait(&a).unwrap(), serde_json::to_value(&a).unwrap());
+    /// ```
     pub fn addr(&self) -> Address {
         self.cell.address()
     }
 
     /// The node this mailbox lives on.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|mb| mb.node().name().to_string());
+    /// assert_eq!(node.wait(&a).unwrap(), node.name());
+    /// ```
     pub fn node(&self) -> &Node {
         &self.node
     }
@@ -753,6 +784,19 @@ impl Mailbox {
     /// Turn exit signals from linked actors into messages instead of dying
     /// (Erlang's `process_flag(trap_exit, true)`). Returns the previous setting.
     /// A thread's inbox always traps exits.
+    ///
+    /// ```
+    /// use pyact::{ExitReason, link::Exit};
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let parent = node.spawn(|mut mb| {
+    ///     assert!(!mb.trap_exit(true));
+    ///     pyact::spawn_link(|_| -> () { panic!("child died") });
+    ///     let exit = Exit::try_from(mb.receive()).unwrap(); // a message, not our death
+    ///     exit.reason.to_json()
+    /// });
+    /// let reason = node.wait(&parent).unwrap();
+    /// assert_eq!(reason, ExitReason::Panicked("child died".into()).to_json());
+    /// ```
     pub fn trap_exit(&mut self, on: bool) -> bool {
         let on = on || self.inbox;
         self.cell.queue.set_trapping(on);
@@ -760,6 +804,16 @@ impl Mailbox {
     }
 
     /// Number of messages taken out of the queue but not yet matched.
+    ///
+    /// ```
+    /// use pyact::pattern;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// inbox.addr().send("skip me").unwrap();
+    /// inbox.addr().send(7).unwrap();
+    /// assert_eq!(inbox.receive_match(&[&pattern!(int)]).1, 7);
+    /// assert_eq!(inbox.saved_len(), 1); // "skip me" waits for a later receive
+    /// ```
     pub fn saved_len(&self) -> usize {
         self.saved.len()
     }
@@ -770,6 +824,19 @@ impl Mailbox {
     /// Messages already queued are moved into the save queue first (keeping their order),
     /// so "before" means "sent before this call returned"; system signals among them are
     /// handled as in any receive.
+    ///
+    /// ```
+    /// use pyact::pattern;
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// inbox.addr().send("old").unwrap();
+    /// let mark = inbox.mark();
+    /// let any = pattern!(str);
+    /// let r = inbox.receive_match_since(mark, &[&any], Some(Duration::from_millis(1)));
+    /// assert!(r.is_err()); // "old" arrived before the mark
+    /// assert_eq!(inbox.receive(), "old"); // but is still there
+    /// ```
     pub fn mark(&mut self) -> Mark {
         let now = Some(Instant::now());
         let other = self.other_watch();
@@ -815,16 +882,49 @@ impl Mailbox {
     }
 
     /// Take the next message, whatever it is, blocking until one arrives.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let summer = node.spawn(|mut mb| {
+    ///     let mut total = 0;
+    ///     loop {
+    ///         match mb.receive().as_i64() {
+    ///             Some(n) => total += n,
+    ///             None => return total, // any non-number ends the sum
+    ///         }
+    ///     }
+    /// });
+    /// for n in [1, 2, 3] { summer.send(n).unwrap(); }
+    /// summer.send("done").unwrap();
+    /// assert_eq!(node.wait(&summer).unwrap(), 6);
+    /// ```
     pub fn receive(&mut self) -> Value {
         self.receive_timeout_opt(None).expect("no deadline")
     }
 
     /// Take the next message, or [`Timeout`] after `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// assert!(inbox.receive_timeout(Duration::from_millis(1)).is_err());
+    /// inbox.addr().send("here").unwrap();
+    /// assert_eq!(inbox.receive_timeout(Duration::from_secs(5)).unwrap(), "here");
+    /// ```
     pub fn receive_timeout(&mut self, timeout: Duration) -> Result<Value, Timeout> {
         self.receive_timeout_opt(Some(Instant::now() + timeout))
     }
 
     /// Take the next message if one is there now (a zero-timeout poll).
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// assert_eq!(inbox.try_receive(), None);
+    /// inbox.addr().send(1).unwrap();
+    /// assert_eq!(inbox.try_receive(), Some(1.into()));
+    /// ```
     pub fn try_receive(&mut self) -> Option<Value> {
         self.receive_timeout_opt(Some(Instant::now())).ok()
     }
@@ -856,6 +956,18 @@ impl Mailbox {
     }
 
     /// [`receive_match`](Mailbox::receive_match) that gives up after `timeout`.
+    ///
+    /// ```
+    /// use pyact::pattern;
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// inbox.addr().send("not a number").unwrap();
+    /// let num = pattern!(int);
+    /// assert!(inbox.receive_match_timeout(&[&num], Duration::from_millis(1)).is_err());
+    /// inbox.addr().send(5).unwrap();
+    /// assert_eq!(inbox.receive_match_timeout(&[&num], Duration::from_secs(5)).unwrap().1, 5);
+    /// ```
     pub fn receive_match_timeout(
         &mut self,
         patterns: &[&Pattern],
@@ -866,6 +978,16 @@ impl Mailbox {
     }
 
     /// [`receive_match`](Mailbox::receive_match) that only polls (a zero timeout).
+    ///
+    /// ```
+    /// use pyact::pattern;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let (stop, work) = (pattern!("stop"), pattern!({"job": int}));
+    /// inbox.addr().send(serde_json::json!({"job": 3})).unwrap();
+    /// assert_eq!(inbox.try_receive_match(&[&stop, &work]).map(|(i, _)| i), Some(1));
+    /// assert_eq!(inbox.try_receive_match(&[&stop, &work]), None);
+    /// ```
     pub fn try_receive_match(&mut self, patterns: &[&Pattern]) -> Option<(usize, Value)> {
         self.receive_by(Mark(0), Some(Instant::now()), |v| first_match(patterns, v))
             .ok()
@@ -873,6 +995,18 @@ impl Mailbox {
 
     /// Selective receive that only considers messages that arrived after `mark`
     /// (see [`Mailbox::mark`]); `timeout` `None` waits forever.
+    ///
+    /// ```
+    /// use pyact::pattern;
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let mark = inbox.mark();
+    /// inbox.addr().send(("pong", 1)).unwrap();
+    /// let pong = pattern!(("pong", int));
+    /// let got = inbox.receive_match_since(mark, &[&pong], Some(Duration::from_secs(5)));
+    /// assert_eq!(got.unwrap().1[1], 1);
+    /// ```
     pub fn receive_match_since(
         &mut self,
         mark: Mark,
@@ -902,6 +1036,16 @@ impl Mailbox {
     }
 
     /// [`receive_as`](Mailbox::receive_as) that gives up after `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// inbox.addr().send("text").unwrap();
+    /// assert!(inbox.receive_as_timeout::<u32>(Duration::from_millis(1)).is_err());
+    /// inbox.addr().send(9).unwrap();
+    /// assert_eq!(inbox.receive_as_timeout::<u32>(Duration::from_secs(5)), Ok(9));
+    /// ```
     pub fn receive_as_timeout<T: DeserializeOwned>(
         &mut self,
         timeout: Duration,

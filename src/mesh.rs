@@ -27,6 +27,13 @@ pub(crate) struct MeshInner {
 impl Mesh {
     /// A new, empty mesh. Applies the default runtime [`Config`](crate::Config) if none was
     /// applied yet.
+    ///
+    /// ```
+    /// let mesh = pyact::Mesh::new();
+    /// assert!(mesh.local_nodes().is_empty());
+    /// let _node = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+    /// assert_eq!(mesh.local_nodes().len(), 1);
+    /// ```
     pub fn new() -> Mesh {
         crate::config::current();
         Mesh::default()
@@ -65,6 +72,14 @@ impl Mesh {
     }
 
     /// Names (`host:port`) of this process's nodes on this mesh.
+    ///
+    /// ```
+    /// let mesh = pyact::Mesh::new();
+    /// let a = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+    /// let b = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+    /// let names = mesh.local_nodes();
+    /// assert!(names.contains(&a.name().to_string()) && names.contains(&b.name().to_string()));
+    /// ```
     pub fn local_nodes(&self) -> Vec<String> {
         let l = self.0.locals.lock().unwrap_or_else(|p| p.into_inner());
         l.iter()

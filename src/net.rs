@@ -219,6 +219,12 @@ impl TcpListener {
     /// Bind to the first address of `addr` that works (as `std` does) and listen (backlog
     /// 1024). `SO_REUSEADDR` is set, `SO_REUSEPORT` is not: a port in use is an
     /// [`ErrorKind::AddrInUse`] error.
+    ///
+    /// ```
+    /// use pyact::net::TcpListener;
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap(); // port 0: the OS picks one
+    /// assert_ne!(listener.local_addr().unwrap().port(), 0);
+    /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let mut last = None;
         for a in addr.to_socket_addrs()? {
@@ -232,6 +238,13 @@ impl TcpListener {
     }
 
     /// Take over a bound, listening std listener.
+    ///
+    /// ```
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = std_listener.local_addr().unwrap();
+    /// let listener = pyact::net::TcpListener::from_std(std_listener).unwrap();
+    /// assert_eq!(listener.local_addr().unwrap(), addr);
+    /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         let local = listener.local_addr()?;
         Ok(TcpListener {
@@ -241,12 +254,29 @@ impl TcpListener {
     }
 
     /// The address it listens on (with the port the OS chose for port 0).
+    ///
+    /// ```
+    /// let listener = pyact::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap(); // what clients connect to
+    /// assert!(addr.ip().is_loopback());
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.local)
     }
 
     /// Wait for a connection: parks the calling actor (or blocks the calling thread) until
     /// one arrives. Several actors may accept on one listener; they take turns.
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// // In an actor, accept parks only that actor.
+    /// let acceptor = node.spawn(move |_| listener.accept().map(|(_, from)| from.to_string()).map_err(|e| e.to_string()));
+    /// let client = TcpStream::connect(addr).unwrap();
+    /// assert_eq!(node.wait(&acceptor).unwrap(), client.local_addr().unwrap().to_string());
+    /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         if !in_coroutine() {
             let l = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -268,11 +298,28 @@ impl TcpListener {
     }
 
     /// An endless iterator of [`accept`](Self::accept)ed streams (never `None`).
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let _clients = [TcpStream::connect(addr).unwrap(), TcpStream::connect(addr).unwrap()];
+    /// let accepted = listener.incoming().take(2).filter(|s| s.is_ok()).count();
+    /// assert_eq!(accepted, 2);
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
 
     /// A second handle to the same listening socket (a new descriptor).
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let second = listener.try_clone().unwrap(); // e.g. for a second acceptor actor
+    /// let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert!(second.accept().is_ok()); // same socket
+    /// ```
     pub fn try_clone(&self) -> io::Result<TcpListener> {
         let l = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let dup = l.inner().try_clone()?;
@@ -300,6 +347,14 @@ fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// The iterator of [`TcpListener::incoming`].
+///
+/// ```
+/// use pyact::net::{TcpListener, TcpStream};
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+/// let mut incoming = listener.incoming();
+/// assert!(incoming.next().unwrap().is_ok());
+/// ```
 #[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
@@ -346,6 +401,13 @@ pub struct TcpStream {
 impl TcpStream {
     /// Connect to the first address of `addr` that accepts (as `std` does). In an actor
     /// only the actor waits for the handshake. See the module docs about name resolution.
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
+    /// ```
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let mut last = None;
         for a in addr.to_socket_addrs()? {
@@ -359,6 +421,15 @@ impl TcpStream {
     }
 
     /// Connect to `addr`, giving up after `timeout` ([`ErrorKind::TimedOut`]).
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+    /// assert_eq!(stream.peer_addr().unwrap(), addr);
+    /// ```
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         check_timeout(Some(timeout))?;
         Self::connect_one(addr, Some(timeout))
@@ -381,6 +452,14 @@ impl TcpStream {
     }
 
     /// Take over a connected std stream (it becomes non-blocking).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let listener = pyact::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let std_stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let mut stream = pyact::net::TcpStream::from_std(std_stream).unwrap();
+    /// stream.write_all(b"now actor-friendly").unwrap();
+    /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         TcpStream::from_may(register(stream)?)
     }
@@ -400,17 +479,43 @@ impl TcpStream {
     }
 
     /// The remote address (as it was when the connection was made).
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let (server, _) = listener.accept().unwrap();
+    /// assert_eq!(server.peer_addr().unwrap(), client.local_addr().unwrap());
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.peer)
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let (_, from) = listener.accept().unwrap();
+    /// assert_eq!(client.local_addr().unwrap(), from);
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.local)
     }
 
     /// Limit each read's wait (`None`: wait for ever). An expired wait is an
     /// [`ErrorKind::TimedOut`] error; zero is refused, as by `std`.
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    /// assert_eq!(client.read_timeout().unwrap(), Some(Duration::from_secs(5)));
+    /// assert!(client.set_read_timeout(Some(Duration::ZERO)).is_err()); // as std
+    /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
         *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
@@ -418,6 +523,15 @@ impl TcpStream {
     }
 
     /// Limit each write's wait for room in the send buffer (`None`: wait for ever).
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// client.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    /// assert_eq!(client.write_timeout().unwrap(), Some(Duration::from_secs(5)));
+    /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
         *self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
@@ -425,27 +539,68 @@ impl TcpStream {
     }
 
     /// The read timeout in force.
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert_eq!(client.read_timeout().unwrap(), None); // waits for ever by default
+    /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(*self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The write timeout in force.
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// assert_eq!(client.write_timeout().unwrap(), None);
+    /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(*self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Shut down one or both directions: a reader parked on this socket (through any
     /// handle) wakes with end of stream. Never waits for a parked reader.
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// use std::io::Read;
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let (mut server, _) = listener.accept().unwrap();
+    /// client.shutdown(std::net::Shutdown::Write).unwrap();
+    /// let mut rest = Vec::new();
+    /// assert_eq!(server.read_to_end(&mut rest).unwrap(), 0); // end of stream
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.with_socket(|s| s.shutdown(how))
     }
 
     /// Set `TCP_NODELAY` (send small writes at once, no Nagle delay).
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// client.set_nodelay(true).unwrap(); // small request/reply messages go out at once
+    /// assert!(client.nodelay().unwrap());
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.with_socket(|s| s.set_nodelay(nodelay))
     }
 
     /// Whether `TCP_NODELAY` is set.
+    ///
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// client.set_nodelay(false).unwrap();
+    /// assert!(!client.nodelay().unwrap());
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.with_socket(|s| s.nodelay())
     }
@@ -453,6 +608,21 @@ impl TcpStream {
     /// A second handle to the same connection (new descriptors), e.g. to give a writer
     /// actor its own, or to [`shutdown`](Self::shutdown) a socket another actor reads.
     /// The timeouts are copied.
+    ///
+    /// A reader actor and a writer on one connection:
+    /// ```
+    /// use pyact::net::{TcpListener, TcpStream};
+    /// use std::io::{Read, Write};
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let (server, _) = listener.accept().unwrap();
+    /// let mut reader = server.try_clone().unwrap();
+    /// let r = node.spawn(move |_| { let mut b = [0; 2]; reader.read_exact(&mut b).map(|_| b.to_vec()).map_err(|e| e.to_string()) });
+    /// client.write_all(b"hi").unwrap();
+    /// assert_eq!(node.wait(&r).unwrap(), pyact::json!(b"hi"));
+    /// drop(server);
+    /// ```
     pub fn try_clone(&self) -> io::Result<TcpStream> {
         let dup = self.with_socket(|s| s.try_clone())?;
         let s = TcpStream::from_std(dup)?;
@@ -594,11 +764,23 @@ impl std::fmt::Debug for UdpSocket {
 
 impl UdpSocket {
     /// Bind to the first address of `addr` that works (as `std` does).
+    ///
+    /// ```
+    /// let s = pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// assert_ne!(s.local_addr().unwrap().port(), 0);
+    /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         UdpSocket::from_std(std::net::UdpSocket::bind(addr)?)
     }
 
     /// Take over a bound std socket (it becomes non-blocking).
+    ///
+    /// ```
+    /// let std_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let addr = std_socket.local_addr().unwrap();
+    /// let s = pyact::net::UdpSocket::from_std(std_socket).unwrap();
+    /// assert_eq!(s.local_addr().unwrap(), addr);
+    /// ```
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         let local = socket.local_addr()?;
         let dup = socket.try_clone()?;
@@ -612,28 +794,64 @@ impl UdpSocket {
     }
 
     /// The address it is bound to.
+    ///
+    /// ```
+    /// let s = pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// assert!(s.local_addr().unwrap().ip().is_loopback());
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.local)
     }
 
     /// Send and receive only to and from `addr` (for [`send`](Self::send) and
     /// [`recv`](Self::recv)). Never waits.
+    ///
+    /// ```
+    /// use pyact::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    /// a.connect(b.local_addr().unwrap()).unwrap();
+    /// a.send(b"to b").unwrap(); // no address needed any more
+    /// let mut buf = [0; 8];
+    /// let n = b.recv(&mut buf).unwrap();
+    /// assert_eq!(&buf[..n], b"to b");
+    /// ```
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         self.with_socket(|s| s.connect(addr))
     }
 
     /// The address it is connected to.
+    ///
+    /// ```
+    /// use pyact::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    /// assert!(a.peer_addr().is_err()); // not connected yet
+    /// a.connect(b.local_addr().unwrap()).unwrap();
+    /// assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.with_socket(|s| s.peer_addr())
     }
 
     /// Allow sending to broadcast addresses.
+    ///
+    /// ```
+    /// let s = pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// s.set_broadcast(true).unwrap();
+    /// ```
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.with_socket(|s| s.set_broadcast(on))
     }
 
     /// Limit each receive's wait (`None`: wait for ever); see
     /// [`TcpStream::set_read_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+    /// let mut buf = [0; 8];
+    /// assert_eq!(s.recv_from(&mut buf).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
         *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
@@ -641,6 +859,13 @@ impl UdpSocket {
     }
 
     /// Limit each send's wait for buffer room (`None`: wait for ever).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    /// assert_eq!(s.write_timeout().unwrap(), Some(Duration::from_secs(1)));
+    /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
         *self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
@@ -648,16 +873,38 @@ impl UdpSocket {
     }
 
     /// The read timeout in force.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// assert_eq!(s.read_timeout().unwrap(), None);
+    /// s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    /// assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_secs(2)));
+    /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(*self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The write timeout in force.
+    ///
+    /// ```
+    /// let s = pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// assert_eq!(s.write_timeout().unwrap(), None);
+    /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(*self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// A second handle to the same socket (new descriptors); the timeouts are copied.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = pyact::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    /// let sender = s.try_clone().unwrap(); // e.g. for another actor
+    /// assert_eq!(sender.read_timeout().unwrap(), Some(Duration::from_secs(3))); // copied
+    /// assert_eq!(sender.local_addr().unwrap(), s.local_addr().unwrap());
+    /// ```
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
         let s = UdpSocket::from_std(self.with_socket(|s| s.try_clone())?)?;
         s.set_read_timeout(self.read_timeout()?)?;
@@ -666,16 +913,42 @@ impl UdpSocket {
     }
 
     /// Receive one datagram and its sender (a datagram longer than `buf` is cut).
+    ///
+    /// ```
+    /// use pyact::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    /// b.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    /// a.send_to(b"0123456789", b.local_addr().unwrap()).unwrap();
+    /// let mut small = [0; 4];
+    /// let (n, from) = b.recv_from(&mut small).unwrap();
+    /// assert_eq!((n, &small, from), (4, b"0123", a.local_addr().unwrap())); // cut to fit
+    /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.receive(buf, |s, b| s.recv_from(b), |s, b| s.recv_from(b))
     }
 
     /// Receive one datagram from the connected peer.
+    ///
+    /// ```
+    /// use pyact::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    /// b.connect(a.local_addr().unwrap()).unwrap();
+    /// b.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    /// a.send_to(b"hey", b.local_addr().unwrap()).unwrap();
+    /// let mut buf = [0; 8];
+    /// assert_eq!(b.recv(&mut buf).unwrap(), 3);
+    /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.receive(buf, |s, b| s.recv(b), |s, b| s.recv(b))
     }
 
     /// Send one datagram to `addr` (its first address, as `std` does).
+    ///
+    /// ```
+    /// use pyact::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    /// assert_eq!(a.send_to(b"ping", b.local_addr().unwrap()).unwrap(), 4);
+    /// ```
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
         let to = addr
             .to_socket_addrs()?
@@ -685,6 +958,14 @@ impl UdpSocket {
     }
 
     /// Send one datagram to the connected peer.
+    ///
+    /// ```
+    /// use pyact::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    /// assert!(a.send(b"x").is_err()); // not connected
+    /// a.connect(b.local_addr().unwrap()).unwrap();
+    /// assert_eq!(a.send(b"x").unwrap(), 1);
+    /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.transmit(|s| s.send(buf), |s| s.send(buf))
     }

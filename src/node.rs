@@ -27,6 +27,11 @@ use crate::{
 const SHARDS: usize = 16;
 
 /// A parsed node name: `cookie@host:port`.
+///
+/// ```
+/// let n = pyact::NodeName::parse("secret@127.0.0.1:0").unwrap();
+/// assert_eq!((n.host.as_str(), n.port), ("127.0.0.1", 0));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct NodeName {
     /// The shared secret; never sent over the network, never printed.
@@ -73,6 +78,11 @@ impl NodeName {
     }
 
     /// `host:port` (what addresses carry).
+    ///
+    /// ```
+    /// let n = pyact::NodeName::parse("secret@127.0.0.1:4000").unwrap();
+    /// assert_eq!(n.id(), "127.0.0.1:4000"); // no cookie
+    /// ```
     pub fn id(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
@@ -97,6 +107,14 @@ fn redact(name: &str) -> String {
 }
 
 /// A local node. Cheap to clone (one `Arc`); all clones are the same node.
+///
+/// Every program starts by making one (a [`Mesh`] groups the nodes of the process):
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(|_| 6 * 7);
+/// assert_eq!(node.wait(&a).unwrap(), 42);
+/// assert_eq!(node.clone(), node); // clones are the same node
+/// ```
 #[derive(Clone)]
 pub struct Node(pub(crate) Arc<NodeInner>);
 
@@ -241,11 +259,24 @@ impl Node {
     }
 
     /// The node's `host:port` (with the real port), as addresses carry it.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// assert!(node.name().starts_with("127.0.0.1:")); // never the cookie
+    /// assert!(!node.name().ends_with(":0")); // the port the OS picked
+    /// assert_eq!(node.spawn(|_| ()).node_id(), node.name());
+    /// ```
     pub fn name(&self) -> &str {
         &self.0.id
     }
 
     /// The mesh this node belongs to.
+    ///
+    /// ```
+    /// let mesh = pyact::Mesh::new();
+    /// let node = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+    /// assert_eq!(node.mesh().local_nodes().len(), 1);
+    /// ```
     pub fn mesh(&self) -> &Mesh {
         &self.0.mesh
     }
@@ -261,6 +292,17 @@ impl Node {
     ///
     /// # Panics
     /// If the actor cannot be spawned (see [`Node::try_spawn`] for the typed error).
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let greeting = String::from("hello");
+    /// let echo = node.spawn(move |mut mb| {
+    ///     let name = mb.receive();
+    ///     format!("{greeting}, {}", name.as_str().unwrap_or("?"))
+    /// });
+    /// echo.send("world").unwrap();
+    /// assert_eq!(node.wait(&echo).unwrap(), "hello, world");
+    /// ```
     pub fn spawn<F, R>(&self, f: F) -> Address
     where
         F: FnOnce(Mailbox) -> R + Send + 'static,
@@ -271,6 +313,14 @@ impl Node {
 
     /// Spawn, reporting [`SpawnError::TooManyActors`] instead of letting `may` abort when
     /// memory mappings run out.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// match node.try_spawn(|_| "ok") {
+    ///     Ok(a) => assert_eq!(node.wait(&a).unwrap(), "ok"),
+    ///     Err(e) => panic!("out of actors: {e}"),
+    /// }
+    /// ```
     pub fn try_spawn<F, R>(&self, f: F) -> Result<Address, SpawnError>
     where
         F: FnOnce(Mailbox) -> R + Send + 'static,
@@ -285,12 +335,36 @@ impl Node {
     }
 
     /// Spawn a struct-based [`Actor`].
+    ///
+    /// ```
+    /// struct Doubler;
+    /// impl pyact::Actor for Doubler {
+    ///     fn run(self, mut mb: pyact::Mailbox) -> impl pyact::IntoExit {
+    ///         mb.receive().as_i64().unwrap_or(0) * 2
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let d = node.spawn_actor(Doubler);
+    /// d.send(21).unwrap();
+    /// assert_eq!(node.wait(&d).unwrap(), 42);
+    /// ```
     pub fn spawn_actor<A: Actor>(&self, a: A) -> Address {
         self.spawn(move |mb| a.run(mb).into_exit())
     }
 
     /// Spawn an actor linked to `to` (see [`crate::link`]): both are linked before the new
     /// actor runs.
+    ///
+    /// A thread's inbox traps exits, so it learns of the crash as a message:
+    /// ```
+    /// use pyact::link::Exit;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let child = node.spawn_link(&inbox.addr(), |_| -> () { panic!("oops") }).unwrap();
+    /// let exit = Exit::try_from(inbox.receive_timeout(std::time::Duration::from_secs(10)).unwrap()).unwrap();
+    /// assert_eq!(exit.address, child);
+    /// assert_eq!(exit.reason, pyact::ExitReason::Panicked("oops".into()));
+    /// ```
     pub fn spawn_link<F, R>(&self, to: &Address, f: F) -> Result<Address, SpawnError>
     where
         F: FnOnce(Mailbox) -> R + Send + 'static,
@@ -390,6 +464,14 @@ impl Node {
     /// Has this node been [shut down](Node::shutdown)? A shut-down node is gone: it spawns
     /// nothing ([`SpawnError::NodeDown`]) and is never picked as the node a plain thread
     /// sends or calls from.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// assert!(!node.is_shut_down());
+    /// node.shutdown();
+    /// assert!(node.is_shut_down());
+    /// assert!(node.try_spawn(|_| ()).is_err());
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         self.0.down.load(Ordering::Acquire)
     }
@@ -521,6 +603,15 @@ impl Node {
     ///
     /// In an actor, only the actor is parked, and a kill or deadly exit signal ends it during
     /// the wait.
+    ///
+    /// ```
+    /// use pyact::ExitReason;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|_| ExitReason::Shutdown);
+    /// assert_eq!(node.wait_reason(&a), ExitReason::Shutdown);
+    /// let b = node.spawn(|_| 1);
+    /// assert!(node.wait_reason(&b).is_normal());
+    /// ```
     pub fn wait_reason(&self, addr: &Address) -> ExitReason {
         actor::checkpoint();
         // Same node: mostly the very same `Arc` (addresses of this node's cells share it).
@@ -588,6 +679,13 @@ impl Node {
     }
 
     /// Wait for several actors; results in the same order (the seed's `wait_all`).
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let squares: Vec<_> = (1..=3).map(|n| node.spawn(move |_| n * n)).collect();
+    /// let got: Vec<_> = node.wait_all(&squares).into_iter().map(|r| r.unwrap()).collect();
+    /// assert_eq!(got, [1, 4, 9]);
+    /// ```
     pub fn wait_all(&self, addrs: &[Address]) -> Vec<Result<Value, ExitReason>> {
         addrs.iter().map(|a| self.wait(a)).collect()
     }
@@ -629,6 +727,15 @@ impl Node {
     }
 
     /// Remove a registered name; returns the address it named.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let inbox = node.inbox();
+    /// node.register("me", &inbox.addr()).unwrap();
+    /// assert_eq!(node.unregister("me"), Some(inbox.addr()));
+    /// assert_eq!(node.whereis("me"), None);
+    /// assert_eq!(node.unregister("me"), None);
+    /// ```
     pub fn unregister(&self, name: &str) -> Option<Address> {
         let addr = lock(&self.0.registry).remove(name)?;
         if let Some(cell) = self.cell(addr.id()) {
@@ -638,11 +745,29 @@ impl Node {
     }
 
     /// The actor registered under `name` on this node.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// assert_eq!(node.whereis("nobody"), None);
+    /// let inbox = node.inbox();
+    /// node.register("desk", &inbox.addr()).unwrap();
+    /// assert_eq!(node.whereis("desk"), Some(inbox.addr()));
+    /// ```
     pub fn whereis(&self, name: &str) -> Option<Address> {
         lock(&self.0.registry).get(name).cloned()
     }
 
     /// Look up a name on another node (`host:port`), over the network.
+    ///
+    /// ```
+    /// let mesh = pyact::Mesh::new();
+    /// let a = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+    /// let b = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+    /// let inbox = b.inbox();
+    /// b.register("svc", &inbox.addr()).unwrap();
+    /// assert_eq!(a.whereis_remote(b.name(), "svc").unwrap(), Some(inbox.addr()));
+    /// assert_eq!(a.whereis_remote(b.name(), "none").unwrap(), None);
+    /// ```
     pub fn whereis_remote(&self, node: &str, name: &str) -> Result<Option<Address>, SendError> {
         if node == self.name() {
             return Ok(self.whereis(name));
@@ -651,6 +776,15 @@ impl Node {
     }
 
     /// Send to the actor registered as `name` on this node.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// node.register("log", &inbox.addr()).unwrap();
+    /// node.send_named("log", "line 1").unwrap();
+    /// assert_eq!(inbox.receive(), "line 1");
+    /// assert!(matches!(node.send_named("nope", 1), Err(pyact::SendError::NoRoute(_))));
+    /// ```
     pub fn send_named<M: serde::Serialize + 'static>(
         &self,
         name: &str,
@@ -672,6 +806,16 @@ impl Node {
     }
 
     /// Number of live actors (and inboxes) on this node.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let before = node.actor_count();
+    /// let a = node.spawn(|mut mb| { mb.receive(); });
+    /// assert_eq!(node.actor_count(), before + 1);
+    /// a.send("stop").unwrap();
+    /// node.wait(&a).unwrap();
+    /// assert_eq!(node.actor_count(), before);
+    /// ```
     pub fn actor_count(&self) -> usize {
         self.0.shards.iter().map(|s| lock(s).live.len()).sum()
     }

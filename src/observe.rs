@@ -24,6 +24,14 @@ use serde::{Deserialize, Serialize};
 use crate::{Address, Node};
 
 /// What owns a mailbox of a node. JSON: `"actor"`, `"inbox"`, `"call"`.
+///
+/// ```
+/// use pyact::observe::MailboxKind;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let inbox = node.inbox();
+/// assert_eq!(node.info(&inbox.addr()).unwrap().kind, MailboxKind::Inbox);
+/// assert_eq!(pyact::json!(MailboxKind::Actor), "actor");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -43,6 +51,20 @@ pub enum MailboxKind {
 /// thread is not parked in one of its receives.
 ///
 /// JSON: the variant's name in snake case (`"receiving"`).
+///
+/// ```
+/// use pyact::observe::Status;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let mut probe = pyact::testing::Probe::new(&node);
+/// let me = probe.addr();
+/// let a = node.spawn(move |mut mb| { me.send("ready").unwrap(); mb.receive(); });
+/// probe.expect_msg(&pyact::pattern!("ready"), std::time::Duration::from_secs(30));
+/// // It is on its way into `receive` (or there already).
+/// let s = node.info(&a).unwrap().status;
+/// assert!(matches!(s, Status::Running | Status::Receiving));
+/// assert_eq!(pyact::json!(Status::Receiving), "receiving");
+/// a.send("bye").unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -163,6 +185,13 @@ impl Node {
     }
 
     /// The registered names of this node's live actors, sorted by name.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let inbox = node.inbox();
+    /// node.register("console", &inbox.addr()).unwrap();
+    /// assert_eq!(node.registered(), vec![("console".to_string(), inbox.addr())]);
+    /// ```
     pub fn registered(&self) -> Vec<(String, Address)> {
         let mut v: Vec<(String, Address)> = self
             .live_cells()
@@ -318,6 +347,17 @@ pub struct NodeStats {
 /// counted. They never go backwards while the connection lives.
 ///
 /// Serializes (and deserializes) as an object with one key per field.
+///
+/// ```
+/// use pyact::observe::PeerState;
+/// let mesh = pyact::Mesh::new();
+/// let a = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+/// let b = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+/// a.connect(&format!("k@{}", b.name())).unwrap();
+/// let peer = &a.stats().peers[0];
+/// assert_eq!((peer.node.as_str(), peer.state), (b.name(), PeerState::Connected));
+/// assert!(peer.creation.is_some());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PeerStats {
@@ -351,6 +391,12 @@ pub struct PeerStats {
 ///
 /// JSON: `"connected"`, `"dialing"`, `{"backing_off": {"retry_in": <duration>, "failures":
 /// n}}`, `{"down": {"failures": n}}`, a duration being `{"secs": u64, "nanos": u32}`.
+///
+/// ```
+/// use pyact::observe::PeerState;
+/// assert_eq!(pyact::json!(PeerState::Connected), "connected");
+/// assert_eq!(pyact::json!(PeerState::Dialing), "dialing");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

@@ -35,6 +35,14 @@
 use serde_json::Value;
 
 /// A compiled pattern. See the [module docs](self) for the rules.
+///
+/// Usually built with [`pattern!`](macro@crate::pattern), but plain values work too:
+/// ```
+/// use pyact::{Pattern, json};
+/// let p = Pattern::Dict(vec![("n".into(), Pattern::Int)]);
+/// assert!(p.matches(&json!({"n": 1, "more": true})));
+/// assert!(Pattern::from(json!("stop")).matches(&json!("stop")));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Pattern {
@@ -73,11 +81,25 @@ impl Pattern {
     ///
     /// # Panics
     /// If `v` does not serialize to JSON (a map with non-string keys, a failing `Serialize`).
+    ///
+    /// ```
+    /// use pyact::{Pattern, json};
+    /// let p = Pattern::exact(&("ok", 1));
+    /// assert!(p.matches(&json!(["ok", 1.0]))); // numbers compare by value
+    /// assert!(!p.matches(&json!(["ok", 2])));
+    /// ```
     pub fn exact<T: serde::Serialize + ?Sized>(v: &T) -> Pattern {
         Pattern::Exact(serde_json::to_value(v).expect("pattern value serializes to JSON"))
     }
 
     /// Does `v` match this pattern?
+    ///
+    /// ```
+    /// use pyact::{pattern, json};
+    /// let job = pattern!({"job": int, "tags": [str]});
+    /// assert!(job.matches(&json!({"job": 1, "tags": []})));
+    /// assert!(!job.matches(&json!({"job": 1, "tags": [2]})));
+    /// ```
     pub fn matches(&self, v: &Value) -> bool {
         match self {
             Pattern::Any => true,

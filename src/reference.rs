@@ -26,6 +26,11 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 
 impl Ref {
     /// A fresh reference.
+    ///
+    /// ```
+    /// let (a, b) = (pyact::Ref::new(), pyact::Ref::new());
+    /// assert_ne!(a, b); // never repeats in a process
+    /// ```
     pub fn new() -> Ref {
         static BASE: OnceLock<u64> = OnceLock::new();
         let base = *BASE.get_or_init(|| crate::random_u64() << 32);
@@ -35,6 +40,11 @@ impl Ref {
     }
 
     /// Its numeric value.
+    ///
+    /// ```
+    /// let r = pyact::Ref::new();
+    /// assert_eq!(pyact::json!(r), pyact::json!({"$ref": r.id()}));
+    /// ```
     pub fn id(&self) -> u64 {
         self.id
     }

@@ -83,6 +83,23 @@ use crate::supervisor::{ChildSpec, Restart, Shutdown, Strategy, Supervisor};
 use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SendError};
 
 /// How a router picks workers. See the [module docs](self).
+///
+/// ```
+/// use pyact::router::{Router, Routing};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let mut probe = pyact::testing::Probe::new(&node);
+/// let me = probe.addr();
+/// let router = Router::new(Routing::Broadcast, 3, move |mut mb: pyact::Mailbox, slot: usize| loop {
+///     mb.receive();
+///     me.send(slot).unwrap();
+/// })
+/// .spawn(&node);
+/// router.send("config changed").unwrap();
+/// let mut slots: Vec<_> = (0..3).map(|_| probe.expect_msg(&pyact::pattern!(int), Duration::from_secs(30))).collect();
+/// slots.sort_by_key(|v| v.as_u64());
+/// assert_eq!(slots, [0, 1, 2]); // every worker got a copy
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Routing {
@@ -100,6 +117,22 @@ type Worker = Arc<dyn Fn(Mailbox, usize) -> ExitReason + Send + Sync>;
 
 /// A router's specification. Cheap to clone; [`spawn`](Router::spawn) it, or
 /// [`run`](Router::run) it in an actor (e.g. as a supervisor's child).
+///
+/// ```
+/// use pyact::router::{Router, Routing};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// // Calls go to a worker, which answers the caller directly.
+/// let pool = Router::new(Routing::RoundRobin, 2, |mut mb: pyact::Mailbox, slot: usize| loop {
+///     let call = pyact::server::Call::parse(mb.receive()).unwrap();
+///     call.reply(pyact::json!(slot)).unwrap();
+/// })
+/// .spawn(&node);
+/// let t = Duration::from_secs(30);
+/// let first = pool.call("which", (), t).unwrap();
+/// let second = pool.call("which", (), t).unwrap();
+/// assert_ne!(first, second); // round robin
+/// ```
 #[derive(Clone)]
 #[must_use = "a Router does nothing until spawned or run"]
 pub struct Router {
@@ -121,6 +154,14 @@ impl Router {
     ///
     /// # Panics
     /// If `size` is 0.
+    ///
+    /// ```
+    /// use pyact::router::{Router, Routing, workers};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let r = Router::new(Routing::Random, 4, |mut mb: pyact::Mailbox, _slot: usize| loop { mb.receive(); }).spawn(&node);
+    /// assert_eq!(workers(&r, Duration::from_secs(30)).unwrap().len(), 4);
+    /// ```
     pub fn new<F, R>(routing: Routing, size: usize, worker: F) -> Router
     where
         F: Fn(Mailbox, usize) -> R + Send + Sync + 'static,
@@ -141,18 +182,60 @@ impl Router {
     }
 
     /// The workers' restart kind (default [`Restart::Permanent`]).
+    ///
+    /// ```
+    /// use pyact::router::{Router, Routing, workers};
+    /// use pyact::supervisor::Restart;
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// // One-shot workers: each handles one job and leaves the pool for good.
+    /// let r = Router::new(Routing::RoundRobin, 2, |mut mb: pyact::Mailbox, _: usize| { mb.receive(); })
+    ///     .restart(Restart::Temporary)
+    ///     .spawn(&node);
+    /// let t = Duration::from_secs(30);
+    /// assert!(workers(&r, t).unwrap()[0].is_some());
+    /// r.send("job").unwrap(); // goes to slot 0, which ends
+    /// let deadline = std::time::Instant::now() + t;
+    /// while workers(&r, t).unwrap()[0].is_some() { // until the router saw it go
+    ///     assert!(std::time::Instant::now() < deadline);
+    /// }
+    /// ```
     pub fn restart(mut self, restart: Restart) -> Router {
         self.restart = restart;
         self
     }
 
     /// How the workers are stopped (default 5 s, then killed).
+    ///
+    /// ```
+    /// use pyact::router::{Router, Routing};
+    /// use pyact::supervisor::Shutdown;
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// // Workers that trap exits would delay a stop by 5 s each; kill them instead.
+    /// let r = Router::new(Routing::RoundRobin, 2, |mut mb: pyact::Mailbox, _: usize| { mb.trap_exit(true); loop { mb.receive(); } })
+    ///     .shutdown(Shutdown::BrutalKill)
+    ///     .spawn(&node);
+    /// r.stop_server(Duration::from_secs(30)).unwrap();
+    /// ```
     pub fn shutdown(mut self, shutdown: Shutdown) -> Router {
         self.shutdown = shutdown;
         self
     }
 
     /// The pool supervisor's restart intensity (see [`Supervisor::intensity`]).
+    ///
+    /// ```
+    /// use pyact::router::{Router, Routing};
+    /// use pyact::ExitReason;
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let r = Router::new(Routing::RoundRobin, 1, |mut mb: pyact::Mailbox, _: usize| -> () { mb.receive(); panic!("bad job") })
+    ///     .intensity(0, Duration::from_secs(5)) // the first crash ends the pool
+    ///     .spawn(&node);
+    /// r.send("job").unwrap();
+    /// assert!(matches!(node.wait(&r), Err(ExitReason::Linked { .. })));
+    /// ```
     pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Router {
         self.max_restarts = max_restarts;
         self.period = period;
@@ -160,6 +243,25 @@ impl Router {
     }
 
     /// Points per slot on the consistent-hash ring (default 64; at least 1).
+    ///
+    /// ```
+    /// use pyact::router::{Router, Routing};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut probe = pyact::testing::Probe::new(&node);
+    /// let me = probe.addr();
+    /// let by_user = Router::new(Routing::ConsistentHash("user".into()), 3, move |mut mb: pyact::Mailbox, slot: usize| loop {
+    ///     mb.receive();
+    ///     me.send(slot).unwrap();
+    /// })
+    /// .virtual_nodes(16)
+    /// .spawn(&node);
+    /// let t = Duration::from_secs(30);
+    /// by_user.send(pyact::json!({"user": "ann"})).unwrap();
+    /// let first = probe.expect_msg(&pyact::pattern!(int), t);
+    /// by_user.send(pyact::json!({"user": "ann", "again": true})).unwrap();
+    /// assert_eq!(probe.expect_msg(&pyact::pattern!(int), t), first); // same user, same worker
+    /// ```
     pub fn virtual_nodes(mut self, n: usize) -> Router {
         self.vnodes = n.max(1);
         self
@@ -191,11 +293,33 @@ impl Router {
     }
 
     /// Spawn the router (and its pool) on `node`; returns the router's address.
+    ///
+    /// ```
+    /// use pyact::router::{Router, Routing};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let r = Router::new(Routing::RoundRobin, 2, |mut mb: pyact::Mailbox, _: usize| loop { mb.receive(); }).spawn(&node);
+    /// r.stop_server(Duration::from_secs(30)).unwrap(); // pool first, then the router
+    /// assert!(node.wait(&r).is_ok());
+    /// ```
     pub fn spawn(self, node: &Node) -> Address {
         node.spawn(move |mb| self.run(mb))
     }
 
     /// Run the router in the calling actor until it is stopped; returns its exit reason.
+    ///
+    /// ```
+    /// use pyact::router::{Router, Routing};
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let pool = Router::new(Routing::RoundRobin, 2, |mut mb: pyact::Mailbox, _: usize| loop { mb.receive(); });
+    /// // A router as a supervised child: restarted with a fresh pool if it dies.
+    /// let sup = Supervisor::new(Strategy::OneForOne)
+    ///     .child(ChildSpec::new("pool", move |mb| pool.clone().run(mb)))
+    ///     .spawn(&node);
+    /// assert_eq!(which_children(&sup, Duration::from_secs(30)).unwrap()[0].id, "pool");
+    /// ```
     pub fn run(self, mut mailbox: Mailbox) -> ExitReason {
         let me = mailbox.addr();
         let mut sup =
@@ -248,12 +372,32 @@ impl fmt::Debug for Router {
 }
 
 /// The router's pool, by slot (`None`: not in the pool now).
+///
+/// ```
+/// use pyact::router::{Router, Routing, workers};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let r = Router::new(Routing::RoundRobin, 2, |mut mb: pyact::Mailbox, _: usize| loop { mb.receive(); }).spawn(&node);
+/// let pool = workers(&r, Duration::from_secs(30)).unwrap();
+/// assert!(pool.iter().all(Option::is_some)); // every slot joined before the router answers
+/// ```
 pub fn workers(router: &Address, timeout: Duration) -> Result<Vec<Option<Address>>, CallError> {
     let v = router.call("$workers", (), timeout)?;
     serde_json::from_value(v).map_err(|e| CallError::Server(format!("bad $workers: {e}")))
 }
 
 /// The supervisor of the router's pool (for [`which_children`](crate::supervisor::which_children)).
+///
+/// ```
+/// use pyact::router::{Router, Routing, pool_supervisor};
+/// use pyact::supervisor::which_children;
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let r = Router::new(Routing::RoundRobin, 2, |mut mb: pyact::Mailbox, _: usize| loop { mb.receive(); }).spawn(&node);
+/// let t = Duration::from_secs(30);
+/// let sup = pool_supervisor(&r, t).unwrap();
+/// assert_eq!(which_children(&sup, t).unwrap().len(), 2);
+/// ```
 pub fn pool_supervisor(router: &Address, timeout: Duration) -> Result<Address, CallError> {
     let v = router.call("$supervisor", (), timeout)?;
     serde_json::from_value(v).map_err(|e| CallError::Server(format!("bad $supervisor: {e}")))

@@ -64,6 +64,18 @@ use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Pattern, Ref, SendErro
 pub const STOP_METHOD: &str = "$stop";
 
 /// Why a call failed. See the [module docs](self) for when each happens.
+///
+/// ```
+/// use pyact::{CallError, ExitReason};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let gone = node.spawn(|_| ());
+/// node.wait(&gone).unwrap();
+/// let r = gone.call("ping", (), Duration::from_secs(30));
+/// assert_eq!(r, Err(CallError::DeadActor(ExitReason::NoSuchActor)));
+/// let silent = node.spawn(|mut mb| loop { mb.receive(); }); // reads calls, never answers
+/// assert_eq!(silent.call("ping", (), Duration::from_millis(5)), Err(CallError::Timeout));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum CallError {
@@ -231,6 +243,16 @@ impl Address {
     /// `Ok(())` if it ended normally; [`CallError::DeadActor`] if it was already dead or
     /// ended with another reason (e.g. `terminate` panicked); [`CallError::Timeout`] if it
     /// did not end in time (it may still be working through earlier messages).
+    ///
+    /// ```
+    /// use pyact::server::Server;
+    /// struct Idle;
+    /// impl Server for Idle {}
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let s = node.spawn_server(Idle);
+    /// s.stop_server(std::time::Duration::from_secs(30)).unwrap();
+    /// assert!(node.wait(&s).is_ok()); // ended normally
+    /// ```
     pub fn stop_server(&self, timeout: Duration) -> Result<(), CallError> {
         let deadline = Instant::now().checked_add(timeout);
         let (mut mb, mref, _) = self.request(STOP_METHOD, Value::Null)?;
@@ -303,6 +325,11 @@ pub struct Call {
 impl Call {
     /// Read a request; gives the message back if it is not one (no `call` reference, no
     /// string `method` or no reply `address`).
+    ///
+    /// ```
+    /// use pyact::{json, server::Call};
+    /// assert_eq!(Call::parse(json!("just a cast")), Err(json!("just a cast")));
+    /// ```
     pub fn parse(mut msg: Value) -> Result<Call, Value> {
         let parts = (|| {
             let reference = serde_json::from_value::<Ref>(msg.get("call")?.clone()).ok()?;
@@ -325,12 +352,35 @@ impl Call {
     }
 
     /// Send the success response `{"response": <ref>, "message": value}`.
+    ///
+    /// A call answered by a plain actor, later than it arrived:
+    /// ```
+    /// use pyact::{json, server::Call};
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let deferred = node.spawn(|mut mb| {
+    ///     let call = Call::parse(mb.receive()).unwrap();
+    ///     let n = call.message.as_i64().unwrap_or(0);
+    ///     call.reply(json!(n + 1)).unwrap();
+    /// });
+    /// assert_eq!(deferred.call("inc", 41, std::time::Duration::from_secs(30)).unwrap(), 42);
+    /// ```
     pub fn reply(&self, value: Value) -> Result<(), SendError> {
         self.from
             .send(json!({"response": self.reference, "message": value}))
     }
 
     /// Send the failure response for `error`.
+    ///
+    /// ```
+    /// use pyact::server::{Call, CallError, ServerError};
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let grumpy = node.spawn(|mut mb| {
+    ///     let call = Call::parse(mb.receive()).unwrap();
+    ///     call.reply_error(&ServerError::Failed("not today".into())).unwrap();
+    /// });
+    /// let r = grumpy.call("work", (), std::time::Duration::from_secs(30));
+    /// assert_eq!(r, Err(CallError::Server("not today".into())));
+    /// ```
     pub fn reply_error(&self, error: &ServerError) -> Result<(), SendError> {
         let (kind, message) = match error {
             ServerError::UnknownMethod => ("unknown_method", self.method.clone()),
@@ -344,6 +394,22 @@ impl Call {
 }
 
 /// What a [`Server::handle_call`] returns instead of a value. The server keeps running.
+///
+/// ```
+/// use pyact::server::{CallError, Context, Server, ServerError};
+/// use pyact::Value;
+/// struct Strict;
+/// impl Server for Strict {
+///     fn handle_call(&mut self, m: &str, _: Value, _: &mut Context) -> Result<Value, ServerError> {
+///         if m == "ok" { Ok(Value::Null) } else { Err(ServerError::UnknownMethod) }
+///     }
+/// }
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let s = node.spawn_server(Strict);
+/// let t = std::time::Duration::from_secs(30);
+/// assert_eq!(s.call("nope", (), t), Err(CallError::UnknownMethod("nope".into())));
+/// assert_eq!(s.call("ok", (), t), Ok(Value::Null)); // still serving
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ServerError {
@@ -355,6 +421,12 @@ pub enum ServerError {
 
 impl ServerError {
     /// A [`ServerError::Failed`] from anything that displays, for `map_err`.
+    ///
+    /// ```
+    /// use pyact::server::ServerError;
+    /// let e = "x".parse::<u8>().map_err(ServerError::failed).unwrap_err();
+    /// assert!(matches!(e, ServerError::Failed(m) if m.contains("invalid digit")));
+    /// ```
     pub fn failed(e: impl fmt::Display) -> ServerError {
         ServerError::Failed(e.to_string())
     }
@@ -401,6 +473,21 @@ impl From<CallError> for ServerError {
 
 /// What a server's handlers get: its [`Mailbox`] (through `Deref`, so `ctx.addr()`,
 /// `ctx.receive_match(..)`, `ctx.trap_exit(true)` work) plus the means to stop.
+///
+/// ```
+/// use pyact::server::{Context, Server, ServerError};
+/// use pyact::Value;
+/// struct WhoAmI;
+/// impl Server for WhoAmI {
+///     fn handle_call(&mut self, _: &str, _: Value, ctx: &mut Context) -> Result<Value, ServerError> {
+///         Ok(pyact::serde_json::to_value(ctx.addr())?) // Mailbox methods through Deref
+///     }
+/// }
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let s = node.spawn_server(WhoAmI);
+/// let me = s.call("who", (), std::time::Duration::from_secs(30)).unwrap();
+/// assert_eq!(me, pyact::serde_json::to_value(&s).unwrap());
+/// ```
 #[derive(Debug)]
 pub struct Context {
     mailbox: Mailbox,
@@ -410,16 +497,65 @@ pub struct Context {
 impl Context {
     /// Stop the server with `reason` once the current handler returns (and, in
     /// `handle_call`, after its response is sent); [`Server::terminate`] then runs.
+    ///
+    /// ```
+    /// use pyact::server::{Context, Server, ServerError};
+    /// use pyact::Value;
+    /// struct OneShot;
+    /// impl Server for OneShot {
+    ///     fn handle_call(&mut self, _: &str, _: Value, ctx: &mut Context) -> Result<Value, ServerError> {
+    ///         ctx.stop("served once"); // after this reply
+    ///         Ok("bye".into())
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let s = node.spawn_server(OneShot);
+    /// assert_eq!(s.call("x", (), std::time::Duration::from_secs(30)).unwrap(), "bye");
+    /// assert_eq!(node.wait(&s).unwrap(), "served once");
+    /// ```
     pub fn stop(&mut self, reason: impl IntoExit) {
         self.stop = Some(reason.into_exit());
     }
 
     /// The reason a stop was requested with, if one was.
+    ///
+    /// ```
+    /// use pyact::server::{Context, Server};
+    /// use pyact::{ExitReason, Value};
+    /// struct Quitter;
+    /// impl Server for Quitter {
+    ///     fn handle_cast(&mut self, _: Value, ctx: &mut Context) {
+    ///         assert!(ctx.stopping().is_none());
+    ///         ctx.stop(ExitReason::Shutdown);
+    ///         assert_eq!(ctx.stopping(), Some(&ExitReason::Shutdown));
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let s = node.spawn_server(Quitter);
+    /// s.send("quit").unwrap();
+    /// assert_eq!(node.wait(&s), Err(ExitReason::Shutdown));
+    /// ```
     pub fn stopping(&self) -> Option<&ExitReason> {
         self.stop.as_ref()
     }
 
     /// The server's mailbox.
+    ///
+    /// ```
+    /// use pyact::server::{Context, Server};
+    /// struct Trapper;
+    /// impl Server for Trapper {
+    ///     fn init(&mut self, ctx: &mut Context) {
+    ///         ctx.mailbox().trap_exit(true); // linked crashes become casts
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let s = node.spawn_server(Trapper);
+    /// let t = std::time::Duration::from_secs(30);
+    /// let _ = s.call("sync", (), t); // answered after `init`
+    /// s.exit(&node.inbox().addr(), pyact::ExitReason::Failed("x".into())).unwrap();
+    /// s.stop_server(t).unwrap(); // it survived the signal
+    /// ```
     pub fn mailbox(&mut self) -> &mut Mailbox {
         &mut self.mailbox
     }
@@ -476,12 +612,47 @@ impl DerefMut for Context {
 pub trait Server: Send + 'static {
     /// Runs first, before any message is handled (Erlang's `init/1`); a supervisor that
     /// starts this server waits until it returns (see [`crate::supervisor`]).
+    ///
+    /// ```
+    /// use pyact::server::{Context, Server, ServerError};
+    /// use pyact::Value;
+    /// struct Cache(Vec<i64>);
+    /// impl Server for Cache {
+    ///     fn init(&mut self, _: &mut Context) { self.0 = vec![1, 2, 3]; } // before any call
+    ///     fn handle_call(&mut self, _: &str, _: Value, _: &mut Context) -> Result<Value, ServerError> {
+    ///         Ok(self.0.len().into())
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let s = node.spawn_server(Cache(vec![]));
+    /// assert_eq!(s.call("len", (), std::time::Duration::from_secs(30)).unwrap(), 3);
+    /// ```
     fn init(&mut self, ctx: &mut Context) {
         let _ = ctx;
     }
 
     /// Handle a call; `Ok(value)` is sent back as the response, `Err` as a failure response.
     /// The default knows no method.
+    ///
+    /// ```
+    /// use pyact::server::{Context, Server, ServerError};
+    /// use pyact::{Value, json};
+    /// struct Kv(std::collections::HashMap<String, Value>);
+    /// impl Server for Kv {
+    ///     fn handle_call(&mut self, method: &str, msg: Value, _: &mut Context) -> Result<Value, ServerError> {
+    ///         match method {
+    ///             "put" => Ok(self.0.insert(msg[0].as_str().ok_or("key")?.into(), msg[1].clone()).into()),
+    ///             "get" => Ok(self.0.get(msg.as_str().ok_or("key")?).cloned().into()),
+    ///             _ => Err(ServerError::UnknownMethod),
+    ///         }
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let kv = node.spawn_server(Kv(Default::default()));
+    /// let t = std::time::Duration::from_secs(30);
+    /// kv.call("put", ("a", 1), t).unwrap();
+    /// assert_eq!(kv.call("get", "a", t).unwrap(), json!(1));
+    /// ```
     fn handle_call(
         &mut self,
         method: &str,
@@ -494,12 +665,45 @@ pub trait Server: Send + 'static {
 
     /// Handle any message that is not a call (casts, trapped exits, DOWNs). Default: ignore
     /// it (logged at debug level).
+    ///
+    /// ```
+    /// use pyact::server::{Context, Server, ServerError};
+    /// use pyact::Value;
+    /// #[derive(Default)]
+    /// struct Hits(u64);
+    /// impl Server for Hits {
+    ///     fn handle_cast(&mut self, _: Value, _: &mut Context) { self.0 += 1; } // fire and forget
+    ///     fn handle_call(&mut self, _: &str, _: Value, _: &mut Context) -> Result<Value, ServerError> {
+    ///         Ok(self.0.into())
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let s = node.spawn_server(Hits::default());
+    /// for _ in 0..3 { s.send("hit").unwrap(); }
+    /// assert_eq!(s.call("count", (), std::time::Duration::from_secs(30)).unwrap(), 3);
+    /// ```
     fn handle_cast(&mut self, message: Value, ctx: &mut Context) {
         log::debug!("server {} ignored message {message}", ctx.addr());
     }
 
     /// Runs once when the server ends, with the reason it ends with (see the
     /// [module docs](self) for when it does not run). The mailbox is still usable.
+    ///
+    /// ```
+    /// use pyact::server::{Context, Server};
+    /// use pyact::{Address, ExitReason};
+    /// struct Tells(Address);
+    /// impl Server for Tells {
+    ///     fn terminate(&mut self, reason: &ExitReason, _: &mut Context) {
+    ///         self.0.send(reason.to_json()).unwrap(); // last words
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let s = node.spawn_server(Tells(inbox.addr()));
+    /// s.stop_server(std::time::Duration::from_secs(30)).unwrap();
+    /// assert_eq!(inbox.receive_timeout(std::time::Duration::from_secs(10)).unwrap(), pyact::json!({"normal": null}));
+    /// ```
     fn terminate(&mut self, reason: &ExitReason, ctx: &mut Context) {
         let _ = (reason, ctx);
     }
@@ -525,6 +729,18 @@ fn reason_of(payload: &(dyn Any + Send)) -> ExitReason {
 /// If [`Server::init`] calls [`Context::stop`], the server is not started: it does not
 /// [`init_ack`](crate::supervisor::init_ack), so under a supervisor the child's start fails
 /// (and with it the supervisor's start, or `start_child`).
+///
+/// ```
+/// use pyact::server::{Server, serve};
+/// struct Idle;
+/// impl Server for Idle {}
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// // Any actor can become a server, e.g. after some work of its own.
+/// let s = node.spawn(|mut mb| { mb.receive(); serve(Idle, mb) });
+/// s.send("start serving").unwrap();
+/// s.stop_server(std::time::Duration::from_secs(30)).unwrap();
+/// assert!(node.wait(&s).is_ok());
+/// ```
 pub fn serve<S: Server>(mut server: S, mailbox: Mailbox) -> ExitReason {
     let mut ctx = Context {
         mailbox,
@@ -584,6 +800,16 @@ pub fn serve<S: Server>(mut server: S, mailbox: Mailbox) -> ExitReason {
 
 impl Node {
     /// Spawn an actor running [`serve`] on `server`.
+    ///
+    /// ```
+    /// use pyact::server::{CallError, Server};
+    /// struct Nothing; // every handler defaulted: no methods
+    /// impl Server for Nothing {}
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let s = node.spawn_server(Nothing);
+    /// let r = s.call("hello", (), std::time::Duration::from_secs(30));
+    /// assert_eq!(r, Err(CallError::UnknownMethod("hello".into())));
+    /// ```
     pub fn spawn_server<S: Server>(&self, server: S) -> Address {
         self.spawn(move |mb| serve(server, mb))
     }

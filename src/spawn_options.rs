@@ -49,11 +49,26 @@ pub struct SpawnOptions {
 
 impl SpawnOptions {
     /// Default options: an unbounded mailbox.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn_opts(pyact::SpawnOptions::new(), |_| "as node.spawn").unwrap();
+    /// assert_eq!(node.wait(&a).unwrap(), "as node.spawn");
+    /// ```
     pub fn new() -> Self {
         SpawnOptions::default()
     }
 
     /// Hold at most `n` unread user messages (see [`SpawnOptions`] for the policy).
+    ///
+    /// ```
+    /// use pyact::{SendError, SpawnOptions};
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn_opts(SpawnOptions::new().mailbox_limit(1), |_| loop { pyact::sleep(std::time::Duration::from_secs(60)) }).unwrap();
+    /// a.send(1).unwrap();
+    /// assert!(matches!(a.send(2), Err(SendError::MailboxFull(_))));
+    /// a.kill().unwrap(); // a kill is never refused
+    /// ```
     pub fn mailbox_limit(mut self, n: usize) -> Self {
         self.mailbox_limit = Some(n);
         self
@@ -62,6 +77,14 @@ impl SpawnOptions {
 
 impl Node {
     /// Spawn an actor with [`SpawnOptions`]. Errors as [`Node::try_spawn`].
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let opts = pyact::SpawnOptions::new().mailbox_limit(100);
+    /// let a = node.spawn_opts(opts, |mut mb| mb.receive()).unwrap();
+    /// a.send("within the bound").unwrap();
+    /// assert_eq!(node.wait(&a).unwrap(), "within the bound");
+    /// ```
     pub fn spawn_opts<F, R>(&self, opts: SpawnOptions, f: F) -> Result<Address, SpawnError>
     where
         F: FnOnce(Mailbox) -> R + Send + 'static,

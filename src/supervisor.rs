@@ -114,6 +114,25 @@ use crate::server::{CallError, Context, Server, ServerError, serve};
 use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError, SpawnOptions};
 
 /// How a supervisor restarts its children. See the [module docs](self).
+///
+/// ```
+/// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let worker = |mut mb: pyact::Mailbox| loop { if mb.receive() == "crash" { panic!("crash") } };
+/// let sup = Supervisor::new(Strategy::OneForAll)
+///     .child(ChildSpec::new("a", worker))
+///     .child(ChildSpec::new("b", worker))
+///     .spawn(&node);
+/// let t = Duration::from_secs(30);
+/// let before = which_children(&sup, t).unwrap();
+/// let mut inbox = node.inbox();
+/// let r = inbox.monitor(before[1].address.as_ref().unwrap());
+/// before[0].address.as_ref().unwrap().send("crash").unwrap(); // "a" crashes...
+/// inbox.receive_match_timeout(&[&pyact::pattern!({"down": = r})], t).unwrap(); // ..."b" is stopped
+/// let after = which_children(&sup, t).unwrap();
+/// assert!(after.iter().zip(&before).all(|(new, old)| new.address != old.address)); // both restarted
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -129,6 +148,22 @@ pub enum Strategy {
 }
 
 /// When a child that exited on its own is restarted. See the [module docs](self).
+///
+/// ```
+/// use pyact::supervisor::{ChildSpec, Restart, Strategy, Supervisor, which_children};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let sup = Supervisor::new(Strategy::OneForOne)
+///     .child(ChildSpec::new("job", |mut mb| { mb.receive(); "done" }).restart(Restart::Transient))
+///     .spawn(&node);
+/// let mut inbox = node.inbox();
+/// let t = Duration::from_secs(30);
+/// let job = which_children(&sup, t).unwrap()[0].address.clone().unwrap();
+/// let r = inbox.monitor(&job);
+/// job.send("go").unwrap(); // it ends normally: a transient child stays ended
+/// inbox.receive_match_timeout(&[&pyact::pattern!({"down": = r})], t).unwrap();
+/// assert_eq!(which_children(&sup, t).unwrap()[0].address, None); // not restarted
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Restart {
@@ -141,6 +176,17 @@ pub enum Restart {
 }
 
 /// How a child is stopped by its supervisor.
+///
+/// ```
+/// use pyact::supervisor::{ChildSpec, Shutdown, Strategy, Supervisor};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// // A child that ignores shutdown signals: kill it at once rather than wait 5 s.
+/// let stubborn = ChildSpec::new("stubborn", |mut mb| { mb.trap_exit(true); loop { mb.receive(); } })
+///     .shutdown(Shutdown::BrutalKill);
+/// let sup = Supervisor::new(Strategy::OneForOne).child(stubborn).spawn(&node);
+/// sup.stop_server(Duration::from_secs(30)).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Shutdown {
     /// Kill at once (untrappable).
@@ -153,6 +199,19 @@ pub enum Shutdown {
 
 /// Whether a child is a worker or a supervisor (informational, and it sets the default
 /// [`Shutdown`]: 5 seconds for workers, infinity for supervisors, as in Erlang).
+///
+/// ```
+/// use pyact::supervisor::{ChildKind, ChildSpec, Strategy, Supervisor, which_children};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let inner = Supervisor::new(Strategy::OneForOne);
+/// let sup = Supervisor::new(Strategy::OneForOne)
+///     .child(ChildSpec::new("w", |mut mb| { mb.receive(); }))
+///     .child(ChildSpec::supervisor("team", inner))
+///     .spawn(&node);
+/// let kinds: Vec<_> = which_children(&sup, Duration::from_secs(30)).unwrap().into_iter().map(|c| c.kind).collect();
+/// assert_eq!(kinds, [ChildKind::Worker, ChildKind::Supervisor]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChildKind {
@@ -168,6 +227,14 @@ type Factory = Arc<dyn Fn(Mailbox, Value) -> ExitReason + Send + Sync>;
 ///
 /// The factory is called once per start, in the new child's actor, with its mailbox (and,
 /// for [`ChildSpec::with_args`], its arguments); its return value is the child's exit reason.
+///
+/// ```
+/// use pyact::supervisor::{ChildSpec, Restart};
+/// let spec = ChildSpec::new("cache", |mut mb| loop { mb.receive(); })
+///     .restart(Restart::Transient)
+///     .mailbox_limit(1_000);
+/// assert_eq!(spec.id(), "cache");
+/// ```
 #[derive(Clone)]
 #[must_use = "a ChildSpec does nothing until given to a Supervisor"]
 pub struct ChildSpec {
@@ -187,6 +254,17 @@ const WORKER_SHUTDOWN: Duration = Duration::from_secs(5);
 impl ChildSpec {
     /// A permanent worker child named `id` running `f` (5 s shutdown timeout, started
     /// without waiting for an [`init_ack`]).
+    ///
+    /// ```
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let sup = Supervisor::new(Strategy::OneForOne)
+    ///     .child(ChildSpec::new("echo", |mut mb| loop { let _ = mb.receive(); }))
+    ///     .spawn(&node);
+    /// let kids = which_children(&sup, Duration::from_secs(30)).unwrap();
+    /// assert_eq!(kids[0].id, "echo");
+    /// ```
     pub fn new<F, R>(id: impl Into<String>, f: F) -> ChildSpec
     where
         F: Fn(Mailbox) -> R + Send + Sync + 'static,
@@ -198,6 +276,17 @@ impl ChildSpec {
     /// Like [`ChildSpec::new`], but `f` also gets the child's arguments: the ones of
     /// [`ChildSpec::args`], or, under [`Strategy::SimpleOneForOne`], the ones given to
     /// [`start_child`].
+    ///
+    /// ```
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let spec = ChildSpec::with_args("port", |mut mb, args| { mb.receive(); args["port"].as_u64() })
+    ///     .args(pyact::json!({"port": 8080}));
+    /// let sup = Supervisor::new(Strategy::OneForOne).child(spec).spawn(&node);
+    /// let kids = which_children(&sup, Duration::from_secs(30)).unwrap();
+    /// assert_eq!(kids[0].args["port"], 8080);
+    /// ```
     pub fn with_args<F, R>(id: impl Into<String>, f: F) -> ChildSpec
     where
         F: Fn(Mailbox, Value) -> R + Send + Sync + 'static,
@@ -217,6 +306,23 @@ impl ChildSpec {
 
     /// A child running [`serve`] on a fresh server from `make` (called at every start).
     /// Started synchronously: the supervisor waits until its [`Server::init`] returned.
+    ///
+    /// ```
+    /// use pyact::server::{Context, Server, ServerError};
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+    /// use std::time::Duration;
+    /// struct Ping;
+    /// impl Server for Ping {
+    ///     fn handle_call(&mut self, _: &str, _: pyact::Value, _: &mut Context) -> Result<pyact::Value, ServerError> {
+    ///         Ok("pong".into())
+    ///     }
+    /// }
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let sup = Supervisor::new(Strategy::OneForOne).child(ChildSpec::server("ping", || Ping)).spawn(&node);
+    /// let t = Duration::from_secs(30);
+    /// let ping = which_children(&sup, t).unwrap()[0].address.clone().unwrap();
+    /// assert_eq!(ping.call("ping", (), t).unwrap(), "pong");
+    /// ```
     pub fn server<S, F>(id: impl Into<String>, make: F) -> ChildSpec
     where
         S: Server,
@@ -227,6 +333,17 @@ impl ChildSpec {
 
     /// A child that is itself a supervisor (nesting trees): shutdown [`Shutdown::Infinity`],
     /// started synchronously (its own children are all started when it counts as started).
+    ///
+    /// ```
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let team = Supervisor::new(Strategy::OneForOne).child(ChildSpec::new("w", |mut mb| { mb.receive(); }));
+    /// let root = Supervisor::new(Strategy::OneForOne).child(ChildSpec::supervisor("team", team)).spawn(&node);
+    /// let t = Duration::from_secs(30);
+    /// let team = which_children(&root, t).unwrap()[0].address.clone().unwrap();
+    /// assert_eq!(which_children(&team, t).unwrap()[0].id, "w"); // started before `root` counts as started
+    /// ```
     pub fn supervisor(id: impl Into<String>, sup: Supervisor) -> ChildSpec {
         let mut spec = ChildSpec::new(id, move |mb| sup.clone().run(mb)).sync_start(true);
         spec.kind = ChildKind::Supervisor;
@@ -235,18 +352,47 @@ impl ChildSpec {
     }
 
     /// Set the restart kind (default [`Restart::Permanent`]).
+    ///
+    /// ```
+    /// use pyact::supervisor::{ChildSpec, Restart, Strategy, Supervisor, which_children};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let once = ChildSpec::new("once", |mut mb| { mb.receive(); }).restart(Restart::Temporary);
+    /// let sup = Supervisor::new(Strategy::OneForOne).child(once).spawn(&node);
+    /// let t = Duration::from_secs(30);
+    /// let child = which_children(&sup, t).unwrap()[0].address.clone().unwrap();
+    /// let mut inbox = node.inbox();
+    /// let r = inbox.monitor(&child);
+    /// child.send("end").unwrap();
+    /// inbox.receive_match_timeout(&[&pyact::pattern!({"down": = r})], t).unwrap();
+    /// assert!(which_children(&sup, t).unwrap().is_empty()); // forgotten
+    /// ```
     pub fn restart(mut self, restart: Restart) -> ChildSpec {
         self.restart = restart;
         self
     }
 
     /// Set how the child is stopped (default 5 s for workers, infinity for supervisors).
+    ///
+    /// ```
+    /// use pyact::supervisor::{ChildSpec, Shutdown};
+    /// use std::time::Duration;
+    /// let spec = ChildSpec::new("flusher", |mut mb| { mb.receive(); })
+    ///     .shutdown(Shutdown::Timeout(Duration::from_millis(500))); // time to flush, then killed
+    /// assert!(format!("{spec:?}").contains("500ms"));
+    /// ```
     pub fn shutdown(mut self, shutdown: Shutdown) -> ChildSpec {
         self.shutdown = shutdown;
         self
     }
 
     /// Set the arguments passed to a [`with_args`](ChildSpec::with_args) factory.
+    ///
+    /// ```
+    /// use pyact::supervisor::ChildSpec;
+    /// let spec = ChildSpec::with_args("conn", |_, args| args).args(("db", 5432));
+    /// assert!(format!("{spec:?}").contains("5432"));
+    /// ```
     pub fn args(mut self, args: impl Serialize) -> ChildSpec {
         self.args = serde_json::to_value(args).unwrap_or(Value::Null);
         self
@@ -256,6 +402,21 @@ impl ChildSpec {
     /// [`init_ack`] (or exits) before it starts the next one. A child with this flag that
     /// never calls `init_ack` blocks its supervisor, and one that calls its supervisor
     /// (e.g. [`which_children`]) before its ack waits for that call's timeout.
+    ///
+    /// ```
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, init_ack, which_children};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut inbox = node.inbox();
+    /// let me = inbox.addr();
+    /// let db = ChildSpec::new("db", move |mut mb| { me.send("db ready").unwrap(); init_ack(); mb.receive(); })
+    ///     .sync_start(true);
+    /// let me = inbox.addr();
+    /// let web = ChildSpec::new("web", move |mut mb| { me.send("web up").unwrap(); mb.receive(); });
+    /// let sup = Supervisor::new(Strategy::OneForOne).child(db).child(web).spawn(&node);
+    /// which_children(&sup, Duration::from_secs(30)).unwrap();
+    /// assert_eq!(inbox.receive(), "db ready"); // always before "web up"
+    /// ```
     pub fn sync_start(mut self, on: bool) -> ChildSpec {
         self.sync_start = on;
         self
@@ -285,6 +446,11 @@ impl ChildSpec {
     }
 
     /// The child's id.
+    ///
+    /// ```
+    /// let spec = pyact::ChildSpec::new("worker-1", |_| ());
+    /// assert_eq!(spec.id(), "worker-1");
+    /// ```
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -307,6 +473,16 @@ impl fmt::Debug for ChildSpec {
 /// A supervisor's specification: strategy, restart intensity and child specs. Cheap to
 /// clone; [`spawn`](Supervisor::spawn) it, or [`run`](Supervisor::run) it in an actor, or
 /// nest it with [`ChildSpec::supervisor`].
+///
+/// ```
+/// use pyact::supervisor::{ChildSpec, Strategy, Supervisor};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let spec = Supervisor::new(Strategy::OneForOne).child(ChildSpec::new("w", |mut mb| { mb.receive(); }));
+/// let (one, two) = (spec.clone().spawn(&node), spec.spawn(&node)); // one spec, two trees
+/// assert_ne!(one, two);
+/// one.stop_server(Duration::from_secs(30)).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a Supervisor does nothing until spawned or run"]
 pub struct Supervisor {
@@ -319,6 +495,14 @@ pub struct Supervisor {
 impl Supervisor {
     /// A supervisor with `strategy`, no children and Erlang's default intensity (1 restart
     /// within 5 seconds).
+    ///
+    /// ```
+    /// use pyact::supervisor::{Strategy, Supervisor, which_children};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let empty = Supervisor::new(Strategy::OneForOne).spawn(&node);
+    /// assert!(which_children(&empty, Duration::from_secs(30)).unwrap().is_empty());
+    /// ```
     pub fn new(strategy: Strategy) -> Supervisor {
         Supervisor {
             strategy,
@@ -330,6 +514,18 @@ impl Supervisor {
 
     /// Allow at most `max_restarts` restarts within any `period`; one more and the
     /// supervisor gives up (see the [module docs](self)).
+    ///
+    /// ```
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor};
+    /// use pyact::ExitReason;
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let sup = Supervisor::new(Strategy::OneForOne)
+    ///     .intensity(0, Duration::from_secs(5)) // no restart allowed: give up at the first crash
+    ///     .child(ChildSpec::new("fragile", |_| -> () { panic!("boom") }))
+    ///     .spawn(&node);
+    /// assert_eq!(node.wait(&sup), Err(ExitReason::Failed("reached max restart intensity".into())));
+    /// ```
     pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Supervisor {
         self.max_restarts = max_restarts;
         self.period = period;
@@ -338,23 +534,69 @@ impl Supervisor {
 
     /// Add a child (started after the ones added before). Under
     /// [`Strategy::SimpleOneForOne`] the one child spec is the template for [`start_child`].
+    ///
+    /// ```
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let sup = ["first", "second"].iter()
+    ///     .fold(Supervisor::new(Strategy::RestForOne), |s, id| s.child(ChildSpec::new(*id, |mut mb| { mb.receive(); })))
+    ///     .spawn(&node);
+    /// let ids: Vec<_> = which_children(&sup, Duration::from_secs(30)).unwrap().into_iter().map(|c| c.id).collect();
+    /// assert_eq!(ids, ["first", "second"]); // start order
+    /// ```
     pub fn child(mut self, spec: ChildSpec) -> Supervisor {
         self.children.push(spec);
         self
     }
 
     /// Spawn the supervisor on `node` (not linked to anything; monitor it to see it fail).
+    ///
+    /// ```
+    /// use pyact::supervisor::{Strategy, Supervisor};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let sup = Supervisor::new(Strategy::OneForOne).spawn(&node);
+    /// sup.stop_server(Duration::from_secs(30)).unwrap();
+    /// assert!(node.wait(&sup).is_ok());
+    /// ```
     pub fn spawn(self, node: &Node) -> Address {
         node.spawn(move |mb| self.run(mb))
     }
 
     /// Spawn the supervisor linked to `to`: it stops (children first) when `to` ends
     /// abnormally, and `to` learns of its failure.
+    ///
+    /// ```
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut probe = pyact::testing::Probe::new(&node); // traps exits
+    /// let sup = Supervisor::new(Strategy::OneForOne)
+    ///     .intensity(0, Duration::from_secs(5))
+    ///     .child(ChildSpec::new("fragile", |_| -> () { panic!("boom") }))
+    ///     .spawn_link(&node, &probe.addr())
+    ///     .unwrap();
+    /// let exit = probe.expect_exit(&sup, Duration::from_secs(30)); // its failure reaches us
+    /// assert!(!exit.reason.is_normal());
+    /// ```
     pub fn spawn_link(self, node: &Node, to: &Address) -> Result<Address, SpawnError> {
         node.spawn_link(to, move |mb| self.run(mb))
     }
 
     /// Run the supervisor in the calling actor until it stops; returns its exit reason.
+    ///
+    /// ```
+    /// use pyact::supervisor::{Strategy, Supervisor};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let sup = node.spawn(|mb| {
+    ///     mb.node().register("root", &mb.addr()).unwrap(); // a named supervisor
+    ///     Supervisor::new(Strategy::OneForOne).run(mb)
+    /// });
+    /// sup.stop_server(Duration::from_secs(30)).unwrap();
+    /// assert!(node.wait(&sup).is_ok());
+    /// ```
     pub fn run(self, mailbox: Mailbox) -> ExitReason {
         serve(
             SupervisorServer {
@@ -369,6 +611,16 @@ impl Supervisor {
 }
 
 /// One entry of [`which_children`].
+///
+/// ```
+/// use pyact::supervisor::{ChildInfo, ChildSpec, Strategy, Supervisor, which_children};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let sup = Supervisor::new(Strategy::OneForOne).child(ChildSpec::new("w", |mut mb| { mb.receive(); })).spawn(&node);
+/// let info: ChildInfo = which_children(&sup, Duration::from_secs(30)).unwrap().remove(0);
+/// assert_eq!((info.id.as_str(), info.args.is_null()), ("w", true));
+/// assert!(info.address.is_some());
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChildInfo {
     /// The child spec's id.
@@ -383,6 +635,16 @@ pub struct ChildInfo {
 }
 
 /// The children of the supervisor at `sup`, in start order.
+///
+/// ```
+/// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let sup = Supervisor::new(Strategy::OneForOne).child(ChildSpec::new("w", |mut mb| { mb.receive(); })).spawn(&node);
+/// let kids = which_children(&sup, Duration::from_secs(30)).unwrap();
+/// assert_eq!(kids.len(), 1);
+/// assert!(which_children(&node.inbox().addr(), Duration::from_millis(5)).is_err()); // not a supervisor
+/// ```
 pub fn which_children(sup: &Address, timeout: Duration) -> Result<Vec<ChildInfo>, CallError> {
     let v = sup.call("which_children", (), timeout)?;
     serde_json::from_value(v).map_err(|e| CallError::Server(format!("bad which_children: {e}")))
@@ -419,6 +681,18 @@ pub fn start_child(
 
 /// Stop the child at `child` (as the supervisor stops children) and do not restart it: a
 /// dynamic or temporary child is forgotten, another keeps its spec with no address.
+///
+/// ```
+/// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, terminate_child, which_children};
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let sup = Supervisor::new(Strategy::OneForOne).child(ChildSpec::new("w", |mut mb| { mb.receive(); })).spawn(&node);
+/// let t = Duration::from_secs(30);
+/// let w = which_children(&sup, t).unwrap()[0].address.clone().unwrap();
+/// terminate_child(&sup, &w, t).unwrap();
+/// assert!(node.wait(&w).is_err()); // stopped with `shutdown`
+/// assert_eq!(which_children(&sup, t).unwrap()[0].address, None); // kept, not running
+/// ```
 pub fn terminate_child(sup: &Address, child: &Address, timeout: Duration) -> Result<(), CallError> {
     sup.call("terminate_child", child, timeout).map(|_| ())
 }
@@ -428,6 +702,13 @@ may::coroutine_local!(static START_ACK: RefCell<Option<(Address, Ref)>> = RefCel
 /// Tell the supervisor that started the calling actor that it is initialized (Erlang's
 /// `proc_lib:init_ack`). Only children started with [`ChildSpec::sync_start`] need it, and
 /// [`serve`] calls it after [`Server::init`]; elsewhere it does nothing. Idempotent.
+///
+/// Outside a supervised `sync_start` child it does nothing:
+/// ```
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(|_| { pyact::supervisor::init_ack(); "fine" });
+/// assert_eq!(node.wait(&a).unwrap(), "fine");
+/// ```
 pub fn init_ack() {
     let pending = START_ACK.with(|c| c.borrow_mut().take());
     if let Some((sup, reference)) = pending {

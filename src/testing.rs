@@ -49,6 +49,19 @@ const DRAINED: usize = 100_000;
 /// Each `expect_*` panics (naming the caller's line) if what it waits for does not arrive
 /// in time; the panic message lists the messages that did arrive, which the failed
 /// expectation takes out of the mailbox.
+///
+/// ```
+/// use pyact::testing::Probe;
+/// use std::time::Duration;
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let mut probe = Probe::new(&node);
+/// let doubler = node.spawn(|mut mb| {
+///     let m = mb.receive();
+///     pyact::reply(&m, m["n"].as_i64().unwrap_or(0) * 2).unwrap();
+/// });
+/// doubler.send(pyact::json!({"n": 4, "from": probe.addr()})).unwrap();
+/// assert_eq!(probe.expect_msg(&pyact::pattern!(int), Duration::from_secs(30)), 8);
+/// ```
 #[derive(Debug)]
 pub struct Probe {
     inbox: Mailbox,
@@ -57,6 +70,12 @@ pub struct Probe {
 impl Probe {
     /// A probe on `node`: a fresh [`Node::inbox`] (the calling thread's context while it
     /// lives, as any inbox).
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let probe = pyact::testing::Probe::new(&node);
+    /// assert_eq!(probe.addr().node_id(), node.name());
+    /// ```
     pub fn new(node: &Node) -> Probe {
         Probe {
             inbox: node.inbox(),
@@ -64,6 +83,14 @@ impl Probe {
     }
 
     /// The probe's mailbox, to hand on.
+    ///
+    /// ```
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let probe = pyact::testing::Probe::new(&node);
+    /// probe.addr().send(1).unwrap();
+    /// let mut inbox: pyact::Mailbox = probe.into_inner(); // same mailbox, same messages
+    /// assert_eq!(inbox.try_receive(), Some(1.into()));
+    /// ```
     pub fn into_inner(self) -> Mailbox {
         self.inbox
     }
@@ -120,6 +147,17 @@ impl Probe {
     ///
     /// # Panics
     /// As [`expect_msg`](Self::expect_msg).
+    ///
+    /// ```
+    /// use pyact::ExitReason;
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let mut probe = pyact::testing::Probe::new(&node);
+    /// let a = node.spawn(|mut mb| loop { mb.receive(); });
+    /// let r = probe.monitor(&a);
+    /// a.kill().unwrap();
+    /// assert_eq!(probe.expect_down(r, Duration::from_secs(30)).reason, ExitReason::Killed);
+    /// ```
     #[track_caller]
     pub fn expect_down(&mut self, reference: Ref, timeout: Duration) -> Down {
         let msg = self.expect_msg(&crate::pattern!({"down": = reference}), timeout);

@@ -16,6 +16,24 @@
 //! What it cannot see: an actor that blocks in a `may` primitive directly (pyact cannot tell
 //! that park from a busy worker) may be reported although its worker is free; use pyact's
 //! calls ([`sleep`](crate::sleep), [`blocking`](crate::blocking()), receive) instead.
+//!
+//! A long computation stays off the watchdog's report (and lets the other actors of its
+//! worker run) by calling [`yield_now`](crate::yield_now) now and then:
+//!
+//! ```
+//! let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+//! let sum = node.spawn(|_| {
+//!     let mut total: u64 = 0;
+//!     for i in 0..100_000u64 {
+//!         total += i;
+//!         if i % 10_000 == 0 {
+//!             pyact::yield_now(); // a switch: the watchdog sees progress
+//!         }
+//!     }
+//!     total
+//! });
+//! assert_eq!(node.wait(&sum).unwrap(), 4_999_950_000u64);
+//! ```
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};

@@ -139,6 +139,14 @@ use watch::{Watch, Watches};
 pub(crate) use watch::{demonitor, link, local_ended, monitor, unlink};
 
 /// An actor factory for remote spawn: gets the mailbox and the JSON arguments.
+///
+/// ```
+/// use pyact::{ExitReason, Factory};
+/// let f: Factory = std::sync::Arc::new(|_mb, args| ExitReason::Normal(args));
+/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+/// let a = node.spawn(move |mb| f(mb, pyact::json!([1, 2])));
+/// assert_eq!(node.wait(&a).unwrap(), pyact::json!([1, 2]));
+/// ```
 pub type Factory = Arc<dyn Fn(Mailbox, Value) -> ExitReason + Send + Sync>;
 
 /// The network state of one node.
@@ -365,6 +373,14 @@ pub(crate) fn is_local_node(addr: &Address) -> bool {
 
 impl Node {
     /// Create a node with explicit network [`NodeOptions`].
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// let opts = NodeOptions::default().max_frame(64 * 1024);
+    /// let node = Node::with_options(&Mesh::new(), "c@127.0.0.1:0", opts).unwrap();
+    /// let a = node.spawn(|_| "up");
+    /// assert_eq!(node.wait(&a).unwrap(), "up");
+    /// ```
     pub fn with_options(
         mesh: &crate::Mesh,
         name: &str,
@@ -418,6 +434,19 @@ impl Node {
     }
 
     /// Close every connection with `peer` (`host:port`): both sides see the other go down.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mesh = pyact::Mesh::new();
+    /// let a = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// let b = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// let mut events = a.inbox();
+    /// a.monitor_nodes(&events.addr());
+    /// a.connect(&format!("k@{}", b.name())).unwrap();
+    /// a.disconnect(b.name());
+    /// let down = pyact::pattern!({"nodedown": str});
+    /// assert!(events.receive_match_timeout(&[&down], Duration::from_secs(10)).is_ok());
+    /// ```
     pub fn disconnect(&self, peer: &str) {
         let conn = lock(&self.remote().peers)
             .get(peer)
@@ -428,6 +457,15 @@ impl Node {
     }
 
     /// Nodes this node has a live connection with (`host:port`).
+    ///
+    /// ```
+    /// let mesh = pyact::Mesh::new();
+    /// let a = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// let b = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// assert!(a.connected_nodes().is_empty());
+    /// a.connect(&format!("k@{}", b.name())).unwrap();
+    /// assert_eq!(a.connected_nodes(), vec![b.name().to_string()]);
+    /// ```
     pub fn connected_nodes(&self) -> Vec<String> {
         let mut v: Vec<String> = lock(&self.remote().peers)
             .iter()
@@ -441,6 +479,18 @@ impl Node {
     /// Subscribe `addr` to node events: it receives `{"nodeup": "host:port"}` and
     /// `{"nodedown": "host:port", "reason": "..."}` (Erlang's `monitor_nodes`). `addr` must be
     /// an actor (or inbox) of this node: events are never sent over the network.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mesh = pyact::Mesh::new();
+    /// let a = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// let b = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// let mut events = a.inbox();
+    /// a.monitor_nodes(&events.addr());
+    /// a.connect(&format!("k@{}", b.name())).unwrap();
+    /// let up = events.receive_timeout(Duration::from_secs(10)).unwrap();
+    /// assert_eq!(up, pyact::json!({"nodeup": b.name()}));
+    /// ```
     pub fn monitor_nodes(&self, addr: &Address) {
         lock(&self.remote().subscribers).push(addr.clone());
     }
@@ -467,6 +517,16 @@ impl Node {
 
     /// Spawn an actor on node `peer` (`host:port`) from its factory `factory`, with JSON
     /// `args`; returns the new actor's address. `peer` may be this node.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, json};
+    /// let mesh = Mesh::new();
+    /// let (a, b) = (Node::new(&mesh, "k@127.0.0.1:0").unwrap(), Node::new(&mesh, "k@127.0.0.1:0").unwrap());
+    /// b.register_factory("greet", |_, args| format!("hello {}", args["to"].as_str().unwrap_or("?")));
+    /// let remote = a.spawn_remote(b.name(), "greet", json!({"to": "a"})).unwrap();
+    /// assert_eq!(remote.node_id(), b.name()); // it runs on b
+    /// assert_eq!(a.wait(&remote).unwrap(), "hello a");
+    /// ```
     pub fn spawn_remote(
         &self,
         peer: &str,
@@ -484,6 +544,14 @@ impl Node {
     }
 
     /// Stop listening, close every connection, and kill every actor of this node.
+    ///
+    /// ```
+    /// use pyact::ExitReason;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let idle = node.spawn(|mut mb| loop { mb.receive(); });
+    /// node.shutdown();
+    /// assert_eq!(node.wait(&idle), Err(ExitReason::Killed));
+    /// ```
     pub fn shutdown(&self) {
         // Never picked as a sending node, never spawns again (see node.rs).
         self.mark_shut_down();

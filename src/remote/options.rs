@@ -72,6 +72,19 @@ impl Default for NodeOptions {
 
 impl NodeOptions {
     /// Largest frame (encoded message) sent or accepted, in bytes (default 16 MiB).
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions, SendError};
+    /// let mesh = Mesh::new();
+    /// let small = NodeOptions::default().max_frame(1024);
+    /// let a = Node::with_options(&mesh, "k@127.0.0.1:0", small).unwrap();
+    /// let b = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// let far = b.spawn(|mut mb| { mb.receive(); });
+    /// let _here = a.inbox(); // this thread now sends from `a`
+    /// let r = far.send("x".repeat(2000)); // refused before anything is sent
+    /// assert!(matches!(r, Err(SendError::TooLarge { limit: 1024, .. })));
+    /// far.kill().unwrap();
+    /// ```
     pub fn max_frame(mut self, bytes: usize) -> Self {
         self.max_frame = bytes;
         self
@@ -79,6 +92,18 @@ impl NodeOptions {
 
     /// Heartbeat interval on idle connections, and the silence after which a peer is down
     /// (defaults 1 s and 5 s).
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// use std::time::Duration;
+    /// // A LAN cluster that wants to notice a dead peer within a second.
+    /// let fast = NodeOptions::default().heartbeat(Duration::from_millis(200), Duration::from_secs(1));
+    /// let mesh = Mesh::new();
+    /// let a = Node::with_options(&mesh, "k@127.0.0.1:0", fast).unwrap();
+    /// let b = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// a.connect(&format!("k@{}", b.name())).unwrap();
+    /// assert_eq!(a.connected_nodes(), [b.name()]);
+    /// ```
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
         self.heartbeat_interval = interval;
         self.heartbeat_timeout = timeout.max(interval);
@@ -92,6 +117,17 @@ impl NodeOptions {
     /// [`max_handshakes`](Self::max_handshakes) slots) for at most this long. 5 s is far
     /// above a handshake's few round trips even across continents, and short enough that a
     /// flood of stalled connections drains quickly.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeError, NodeOptions};
+    /// use std::time::Duration;
+    /// let opts = NodeOptions::default().connect_timeout(Duration::from_secs(1), Duration::from_secs(2));
+    /// let node = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts).unwrap();
+    /// // A port nobody listens on (freed at once): refused, well within the deadline.
+    /// let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    /// let err = node.connect(&format!("k@{free}")).unwrap_err();
+    /// assert!(matches!(err, NodeError::Connect { .. }));
+    /// ```
     pub fn connect_timeout(mut self, connect: Duration, handshake: Duration) -> Self {
         self.connect_timeout = connect;
         self.handshake_timeout = handshake;
@@ -100,6 +136,16 @@ impl NodeOptions {
 
     /// Deadline for remote `whereis`, [`remote_stats`](crate::Node::remote_stats) and remote
     /// spawn replies (default 10 s).
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// use std::time::Duration;
+    /// let opts = NodeOptions::default().request_timeout(Duration::from_secs(3));
+    /// let mesh = Mesh::new();
+    /// let a = Node::with_options(&mesh, "k@127.0.0.1:0", opts).unwrap();
+    /// let b = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// assert_eq!(a.whereis_remote(b.name(), "nobody").unwrap(), None); // answered in time
+    /// ```
     pub fn request_timeout(mut self, t: Duration) -> Self {
         self.request_timeout = t;
         self
@@ -117,6 +163,16 @@ impl NodeOptions {
     /// progress; 256 leaves room for a whole cluster restarting at once while bounding what
     /// unauthenticated strangers can hold (256 coroutines and 256 × 4 KiB of buffers) for at
     /// most the handshake deadline.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// // A node that only a few peers ever dial.
+    /// let opts = NodeOptions::default().max_handshakes(8);
+    /// let mesh = Mesh::new();
+    /// let a = Node::with_options(&mesh, "k@127.0.0.1:0", opts).unwrap();
+    /// let b = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// b.connect(&format!("k@{}", a.name())).unwrap(); // one handshake: well under the cap
+    /// ```
     pub fn max_handshakes(mut self, n: usize) -> Self {
         self.max_handshakes = n.max(1);
         self
@@ -137,6 +193,16 @@ impl NodeOptions {
     /// a second and flood the log. Ten quick failures cover a misconfigured node retrying
     /// or a few peers behind one NAT address; one a second after that makes guessing a
     /// cookie hopeless and keeps the log readable.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// use std::time::Duration;
+    /// let strict = NodeOptions::default().failed_handshakes(3, Duration::from_secs(10));
+    /// let server = Node::with_options(&Mesh::new(), "right@127.0.0.1:0", strict).unwrap();
+    /// let guesser = Node::new(&Mesh::new(), "wrong@127.0.0.1:0").unwrap();
+    /// // A wrong cookie fails the handshake (and spends one of the source's 3 tokens).
+    /// assert!(guesser.connect(&format!("wrong@{}", server.name())).is_err());
+    /// ```
     pub fn failed_handshakes(mut self, burst: u32, refill: Duration) -> Self {
         self.failed_handshake_burst = burst.max(1);
         self.failed_handshake_refill = refill;
@@ -171,6 +237,15 @@ impl NodeOptions {
     /// dials a second instead of one per message, and short enough that a peer that
     /// restarts is reached again almost at once; the 5 s cap matches the heartbeat timeout,
     /// the time a live peer takes to be declared dead.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// use std::time::Duration;
+    /// let opts = NodeOptions::default().redial_backoff(Duration::from_millis(50), Duration::from_secs(1));
+    /// let node = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts).unwrap();
+    /// let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    /// assert!(node.connect(&format!("k@{free}")).is_err()); // connect always dials
+    /// ```
     pub fn redial_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.redial_first = first;
         self.redial_max = max.max(first);
@@ -184,6 +259,19 @@ impl NodeOptions {
     /// [`SendError::Overloaded`](crate::SendError::Overloaded) (see also
     /// [`NodeOptions::send_timeout`]). One message larger than the
     /// bound still goes when the queue is empty.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// // Little memory per peer: at most 256 KiB queued for each.
+    /// let opts = NodeOptions::default().outbound_limit(256 * 1024);
+    /// let mesh = Mesh::new();
+    /// let a = Node::with_options(&mesh, "k@127.0.0.1:0", opts).unwrap();
+    /// let b = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// let far = b.spawn(|mut mb| mb.receive());
+    /// let _here = a.inbox();
+    /// far.send("fits").unwrap();
+    /// assert_eq!(b.wait(&far).unwrap(), "fits");
+    /// ```
     pub fn outbound_limit(mut self, bytes: usize) -> Self {
         self.outbound_limit = bytes.max(1);
         self
@@ -192,6 +280,14 @@ impl NodeOptions {
     /// How long a write to a peer may make no progress, and how long a sender waits for
     /// room in a full outbound queue (default 5 s, the heartbeat timeout: a peer that
     /// stops reading for that long is treated like one that stops talking, and dropped).
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// use std::time::Duration;
+    /// let opts = NodeOptions::default().write_timeout(Duration::from_secs(2));
+    /// let node = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts).unwrap();
+    /// assert!(node.connected_nodes().is_empty());
+    /// ```
     pub fn write_timeout(mut self, t: Duration) -> Self {
         self.write_timeout = t;
         self
@@ -201,6 +297,16 @@ impl NodeOptions {
     /// [`SendError::Overloaded`](crate::SendError::Overloaded) (default: the write timeout).
     /// Shorter makes senders fail fast under load while a slow-but-alive peer keeps its
     /// connection.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// use std::time::Duration;
+    /// // Senders give up after 50 ms of a full queue; the connection itself lives on (5 s).
+    /// let opts = NodeOptions::default().send_timeout(Duration::from_millis(50));
+    /// let node = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts).unwrap();
+    /// let a = node.spawn(|_| "local sends never wait");
+    /// assert!(node.wait(&a).is_ok());
+    /// ```
     pub fn send_timeout(mut self, t: Duration) -> Self {
         self.send_timeout = Some(t);
         self
@@ -217,6 +323,14 @@ impl NodeOptions {
     /// TCP pushes a flood back to its sender (whose outbound queue fills, and whose senders
     /// get [`SendError::Overloaded`](crate::SendError::Overloaded)); other peers are not
     /// affected. Short, so that one stuck actor cannot stall its peer's connection for long.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// use std::time::Duration;
+    /// let opts = NodeOptions::default().mailbox_wait(Duration::from_millis(20));
+    /// let node = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts).unwrap();
+    /// assert!(!node.is_shut_down());
+    /// ```
     pub fn mailbox_wait(mut self, t: Duration) -> Self {
         self.mailbox_wait = t;
         self
@@ -226,6 +340,15 @@ impl NodeOptions {
     /// (default 65,536: each is a table entry of about 100 bytes, so a hostile peer holds at
     /// most a few MiB; a legitimate node rarely waits on more than a few thousand actors at
     /// once). Past it a wait is answered at once with [`ExitReason::Failed`](crate::ExitReason::Failed).
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// let mesh = Mesh::new();
+    /// let a = Node::with_options(&mesh, "k@127.0.0.1:0", NodeOptions::default().max_remote_waits(100)).unwrap();
+    /// let b = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// let here = a.spawn(|_| 7);
+    /// assert_eq!(b.wait(&here).unwrap(), 7); // one remote wait: within the bound
+    /// ```
     pub fn max_remote_waits(mut self, n: usize) -> Self {
         self.max_remote_waits = n;
         self
@@ -235,6 +358,19 @@ impl NodeOptions {
     /// (default 65,536, for the same reason as [`NodeOptions::max_remote_waits`]). Past it
     /// a monitor gets an immediate DOWN, and a link an immediate exit signal, with reason
     /// [`ExitReason::Failed`](crate::ExitReason::Failed) naming the limit.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// use std::time::Duration;
+    /// let mesh = Mesh::new();
+    /// let a = Node::with_options(&mesh, "k@127.0.0.1:0", NodeOptions::default().max_remote_watches(100)).unwrap();
+    /// let b = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// let watched = a.spawn(|mut mb| { mb.receive(); });
+    /// let mut probe = pyact::testing::Probe::new(&b);
+    /// let r = probe.monitor(&watched); // one remote monitor: within the bound
+    /// watched.send("stop").unwrap();
+    /// assert!(probe.expect_down(r, Duration::from_secs(30)).reason.is_normal());
+    /// ```
     pub fn max_remote_watches(mut self, n: usize) -> Self {
         self.max_remote_watches = n;
         self

@@ -13,6 +13,16 @@ use crate::observe::{NodeStats, PeerState, PeerStats};
 /// [`NodeStats::peers`](crate::observe::NodeStats::peers) from [`Node::stats`].
 ///
 /// Serializes (and deserializes) as an object with one key per field.
+///
+/// ```
+/// let mesh = pyact::Mesh::new();
+/// let a = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+/// let b = pyact::Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+/// a.connect(&format!("k@{}", b.name())).unwrap();
+/// let s = a.net_stats();
+/// assert_eq!(s.connections, 1);
+/// assert_eq!(s.dropped_frames, 0);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetStats {
     /// Live connections (one per peer).
