@@ -599,16 +599,17 @@ impl MailQueue {
     /// frees wakes the oldest waiter not yet woken (`signal_room`). A woken waiter that
     /// still finds no room (a plain [`push`](Self::push) took the place) keeps its place
     /// in the queue and waits for the next one; one that gives up after being woken passes
-    /// the wake-up on, so a free place is never left with waiters asleep.
+    /// the wake-up on, so a free place is never left with waiters asleep. `Ok(true)`: it had
+    /// to wait.
     pub(crate) fn push_waiting(
         &self,
         mut env: Envelope,
         timeout: Duration,
-    ) -> Result<(), Envelope> {
+    ) -> Result<bool, Envelope> {
         // The fast path: room, and nobody waiting ahead.
         if self.room_waiters.load(Ordering::SeqCst) == 0 {
             env = match self.push(env) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(false),
                 Err(e) => e,
             };
         }
@@ -648,7 +649,7 @@ impl MailQueue {
             let signalled = self.with_entry(ticket, |w| std::mem::replace(&mut w.signalled, false));
             if signalled || Instant::now() >= deadline {
                 env = match self.push(env) {
-                    Ok(()) => break Ok(()),
+                    Ok(()) => break Ok(true),
                     Err(e) => e,
                 };
             }

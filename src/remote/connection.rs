@@ -9,8 +9,13 @@
 //!   bound by one more limit's worth, past which the peer is evidently not reading its
 //!   replies and the connection is dropped.
 //! - The **writer** takes the whole outbox at once (so under load many small messages share
-//!   one syscall) and writes it with a deadline of `write_timeout`: a peer that stops reading
-//!   is dropped when the deadline passes. When the outbox stays empty for the heartbeat
+//!   one syscall) and writes it in pieces (`write_batch`). `write_timeout` bounds the time
+//!   *without progress*: it restarts whenever the socket takes a byte, or the peer reports
+//!   that its reader took some (a `Progress` frame, which every reader sends at most every
+//!   `PROGRESS_EVERY` while it takes bytes: TCP alone shows a slow reader's progress only a
+//!   whole segment at a time). So a peer that reads slowly but steadily keeps its
+//!   connection however large the backlog, and one that reads nothing is dropped at most
+//!   about 250 ms after `write_timeout`. When the outbox stays empty for the heartbeat
 //!   interval it writes a `Heartbeat` frame.
 //! - The **reader** reads into a [`Decoder`] and hands each frame to the node
 //!   ([`super::dispatch::on_frame`]), in order, yielding its worker after every read so a
@@ -91,6 +96,13 @@ pub(crate) struct Conn {
     limit: usize,
     write_timeout: Duration,
     send_timeout: Duration,
+    /// When the connection was made: the origin of `peer_read`.
+    opened: Instant,
+    /// When (ms after `opened`) the peer last said its reader took bytes (a
+    /// [`Frame::Progress`]); 0: never.
+    peer_read: AtomicU64,
+    /// When (ms after `opened`) this side last sent a [`Frame::Progress`] (reader only).
+    reported: AtomicU64,
     closed: AtomicBool,
     /// A plain duplicate of the socket, for `shutdown`. Not registered with `may`'s event
     /// loop: every registration of a socket is woken by every event it asks for, and an
@@ -138,6 +150,9 @@ impl Conn {
             limit: limit.max(1),
             write_timeout,
             send_timeout,
+            opened: Instant::now(),
+            peer_read: AtomicU64::new(0),
+            reported: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             stream: stream.inner().try_clone()?,
             placed: Mutex::default(),
@@ -216,6 +231,47 @@ impl Conn {
         Ok(())
     }
 
+    /// The reader took bytes or frames: tell the peer's writer ([`Frame::Progress`]), at
+    /// most every [`PROGRESS_EVERY`]. Called by the reader after each read, and after a
+    /// frame whose dispatch waited (for room in a bounded mailbox), so that a reader held
+    /// back frame by frame still shows its progress. Skipped while the outbox is over its
+    /// bound (a report is never worth dropping the connection for, as
+    /// [`Conn::push_frame`] would past twice the bound).
+    pub(crate) fn report_progress(&self) {
+        let now = self.opened.elapsed().as_millis() as u64;
+        let last = self.reported.load(Ordering::Relaxed);
+        if now < last + PROGRESS_EVERY.as_millis() as u64 || self.is_closed() {
+            return;
+        }
+        self.reported.store(now, Ordering::Relaxed);
+        let read = self.traffic.bytes_in.load(Ordering::Relaxed);
+        let mut out = self.outbox();
+        if out.buf.len() > self.limit {
+            return;
+        }
+        encode_into(&Frame::Progress { read }, &mut out.buf);
+        out.frames += 1;
+        let w = out.writer.take();
+        drop(out);
+        if let Some(w) = w {
+            w.unpark();
+        }
+    }
+
+    /// The peer said its reader took bytes: the writer counts that as progress.
+    fn peer_reads(&self) {
+        let ms = self.opened.elapsed().as_millis().max(1) as u64;
+        self.peer_read.store(ms, Ordering::Relaxed);
+    }
+
+    /// When the peer last said its reader took bytes, if ever.
+    fn peer_read_at(&self) -> Option<Instant> {
+        match self.peer_read.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(self.opened + Duration::from_millis(ms)),
+        }
+    }
+
     /// Close both directions and wake everyone parked on the outbox; the loops notice and
     /// end. Idempotent.
     pub(crate) fn close(&self) {
@@ -258,7 +314,9 @@ impl Conn {
     ) -> std::io::Result<()> {
         decoder.set_limit(max_frame);
         stream.set_read_timeout(Some(beat.timeout))?;
-        stream.set_write_timeout(Some(self.write_timeout))?;
+        // Each write call waits at most a slice; `write_batch` adds the slices up and drops
+        // the peer only after `write_timeout` without progress.
+        stream.set_write_timeout(Some(write_slice(self.write_timeout)))?;
         // Split, not cloned: the reader's registration with `may`'s event loop asks for
         // reads only and the writer's for writes only. A clone asks for both, so each
         // incoming packet also woke the worker that owned the writer's registration; that
@@ -375,25 +433,77 @@ fn write_loop(conn: &Conn, stream: &mut SplitWriter<TcpStream>, beat: Beat) -> S
         bytes_out += batch.len() as u64;
         conn.traffic.frames_out.store(frames_out, Ordering::Relaxed);
         conn.traffic.bytes_out.store(bytes_out, Ordering::Relaxed);
-        if let Err(e) = stream.write_all(&batch) {
-            return if matches!(
-                e.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) {
-                format!(
-                    "peer stopped reading: {} bytes not taken within the write timeout of {:?}",
-                    batch.len(),
-                    conn.write_timeout
-                )
-            } else {
-                format!("write failed: {e}")
-            };
+        if let Err(why) = write_batch(conn, stream, &batch) {
+            return why;
         }
         batch.clear();
         if batch.capacity() > 1 << 20 {
             batch.shrink_to(64 * 1024);
         }
     }
+}
+
+/// Most bytes handed to one write call: the writer looks at its deadline, and at the
+/// peer's progress reports, at least once per piece.
+const WRITE_CHUNK: usize = 256 << 10;
+
+/// How often a reader that is taking bytes says so to the writer at the other end
+/// ([`Frame::Progress`]).
+pub(crate) const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// How long one write call waits for the socket before the writer looks at its deadline
+/// again: a quarter of the write timeout, between 1 ms and 250 ms, so that a peer that
+/// reads nothing is dropped at most 250 ms after the write timeout.
+fn write_slice(write_timeout: Duration) -> Duration {
+    (write_timeout / 4).clamp(Duration::from_millis(1), Duration::from_millis(250))
+}
+
+/// Write `batch` in pieces of at most [`WRITE_CHUNK`] bytes. The write timeout bounds the
+/// time *without progress*, not the whole batch: it restarts whenever the socket takes a
+/// byte or the peer reports that its reader took some ([`Frame::Progress`]), so a peer
+/// that reads slowly but steadily is never dropped for it, however large the backlog, and
+/// one that reads nothing is dropped about `write_timeout` after its last byte.
+fn write_batch(
+    conn: &Conn,
+    stream: &mut SplitWriter<TcpStream>,
+    batch: &[u8],
+) -> Result<(), String> {
+    let mut progress = Instant::now();
+    let mut off = 0;
+    while off < batch.len() {
+        let end = batch.len().min(off + WRITE_CHUNK);
+        match stream.write(&batch[off..end]) {
+            Ok(0) => return Err("write failed: the socket took no bytes".into()),
+            Ok(n) => {
+                off += n;
+                progress = Instant::now();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                if conn.is_closed() {
+                    return Err("closed".into());
+                }
+                if let Some(t) = conn.peer_read_at() {
+                    progress = progress.max(t);
+                }
+                if progress.elapsed() >= conn.write_timeout {
+                    return Err(format!(
+                        "peer stopped reading: nothing taken for the write timeout of {:?} \
+                         ({} bytes still to write)",
+                        conn.write_timeout,
+                        batch.len() - off
+                    ));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("write failed: {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// How long a reader dispatches without letting others run.
@@ -445,6 +555,7 @@ fn read_loop(
         loop {
             match decoder.next_frame() {
                 Ok(Some(Frame::Heartbeat)) => {}
+                Ok(Some(Frame::Progress { .. })) => conn.peer_reads(),
                 Ok(Some(frame)) => {
                     // Published before the frame takes effect: whoever sees its effect (a
                     // message delivered) sees it counted. One relaxed store, single writer.
@@ -492,6 +603,7 @@ fn read_loop(
                 decoder.filled(CHUNK, n);
                 bytes_in += n as u64;
                 conn.traffic.bytes_in.store(bytes_in, Ordering::Relaxed);
+                conn.report_progress();
             }
             Err(e)
                 if matches!(

@@ -158,6 +158,9 @@ pub(crate) struct Remote {
     sources: sources::Sources,
     /// Peers whose last dial failed: sends fail fast until the back-off ends.
     backoff: Mutex<HashMap<Arc<str>, dialer::Backoff>>,
+    /// Remote messages dropped because their bounded mailbox stayed full for the whole
+    /// `mailbox_wait` ([`NetStats::mailbox_full_drops`]).
+    pub(crate) mailbox_drops: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -182,6 +185,7 @@ impl Remote {
             handshaking: AtomicUsize::new(0),
             sources: sources::Sources::default(),
             backoff: Mutex::default(),
+            mailbox_drops: Default::default(),
         }
     }
 

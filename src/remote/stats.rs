@@ -27,6 +27,10 @@ pub struct NetStats {
     pub queued_bytes: usize,
     /// Malformed frames dropped on live connections, since they opened.
     pub dropped_frames: u64,
+    /// Messages from other nodes dropped, since the node started, because the bounded
+    /// mailbox they were for stayed full for the whole
+    /// [`NodeOptions::mailbox_wait`](crate::NodeOptions::mailbox_wait).
+    pub mailbox_full_drops: u64,
 }
 
 impl Node {
@@ -102,6 +106,7 @@ impl Node {
         let mut s = NetStats {
             connections: conns.len(),
             watches: r.watches.len(),
+            mailbox_full_drops: r.mailbox_drops.load(Ordering::Relaxed),
             ..NetStats::default()
         };
         for c in conns {
