@@ -123,11 +123,11 @@ pub(crate) struct Conn {
 /// read-modify-write, no lock. So a frame is counted before its effect can be seen.
 #[derive(Default)]
 pub(crate) struct Traffic {
-    /// Frames received and dispatched (heartbeats excluded).
+    /// Frames received and dispatched (heartbeats and progress reports excluded).
     pub(crate) frames_in: AtomicU64,
     /// Bytes received (frames and heartbeats, after the handshake).
     pub(crate) bytes_in: AtomicU64,
-    /// Frames handed to the socket (heartbeats excluded).
+    /// Frames handed to the socket (heartbeats and progress reports excluded).
     pub(crate) frames_out: AtomicU64,
     /// Bytes handed to the socket.
     pub(crate) bytes_out: AtomicU64,
@@ -249,8 +249,8 @@ impl Conn {
         if out.buf.len() > self.limit {
             return;
         }
+        // Not counted as a frame: like heartbeats, not traffic (see `Traffic`).
         encode_into(&Frame::Progress { read }, &mut out.buf);
-        out.frames += 1;
         let w = out.writer.take();
         drop(out);
         if let Some(w) = w {
