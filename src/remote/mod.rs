@@ -48,13 +48,15 @@
 //! setting; the README's threat model lists them with their defaults):
 //! - the handshake deadline, the cap on handshakes in progress and the failed-handshake
 //!   rate limit per source (`handshake.rs`, `listener.rs`, `sources.rs`);
-//! - outbound queue per connection, in bytes, and the write deadline after which a peer
-//!   that stops reading is dropped (`connection.rs`); a sender facing a full queue waits at
-//!   most the send timeout, then gets [`SendError::Overloaded`];
+//! - outbound queue per connection, in bytes, and the write timeout: a peer that takes
+//!   nothing for that long is dropped, one that reads slowly but steadily is not (it
+//!   reports its progress, `connection.rs`); a sender facing a full queue waits at most the
+//!   send timeout, then gets [`SendError::Overloaded`];
 //! - outstanding remote waits, and links plus monitors, placed per connection
 //!   (`dispatch.rs`), answered with [`ExitReason::Failed`] past the cap;
-//! - a full bounded mailbox holds its connection's reader back at most the mailbox wait,
-//!   then drops the message (`dispatch.rs`, `spawn_options.rs`);
+//! - a full bounded mailbox holds its connection's reader back at most the mailbox wait
+//!   (readers of several connections wait in turn), then drops the message and counts it
+//!   (`dispatch.rs`, `spawn_options.rs`);
 //! - the frame size (`frame.rs`) and the nesting depth a message may have: the sender
 //!   refuses deeper messages with [`SendError::TooDeep`] (`frame.rs`, `send` below);
 //! - a reader dispatches for at most about a millisecond before letting local actors run
