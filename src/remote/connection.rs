@@ -12,7 +12,7 @@
 //!   one syscall) and writes it in pieces (`write_batch`). `write_timeout` bounds the time
 //!   *without progress*: it restarts whenever the socket takes a byte, or the peer reports
 //!   that its reader took some (a `Progress` frame, which every reader sends at most every
-//!   `PROGRESS_EVERY` while it takes bytes: TCP alone shows a slow reader's progress only a
+//!   `PROGRESS_EVERY` while it takes frames other than heartbeats: TCP alone shows a slow reader's progress only a
 //!   whole segment at a time). So a peer that reads slowly but steadily keeps its
 //!   connection however large the backlog, and one that reads nothing is dropped at most
 //!   about 250 ms after `write_timeout`. When the outbox stays empty for the heartbeat
@@ -231,24 +231,25 @@ impl Conn {
         Ok(())
     }
 
-    /// The reader took bytes or frames: tell the peer's writer ([`Frame::Progress`]), at
-    /// most every [`PROGRESS_EVERY`]. Called by the reader after each read, and after a
-    /// frame whose dispatch waited (for room in a bounded mailbox), so that a reader held
-    /// back frame by frame still shows its progress. Skipped while the outbox is over its
-    /// bound (a report is never worth dropping the connection for, as
-    /// [`Conn::push_frame`] would past twice the bound).
-    pub(crate) fn report_progress(&self) {
+    /// The reader took traffic: tell the peer's writer ([`Frame::Progress`]), at most
+    /// every [`PROGRESS_EVERY`]; `true` if a report was queued. Called by the reader after
+    /// each batch of frames it took (or part of one), and after a frame whose dispatch
+    /// waited (for room in a bounded mailbox), so that a reader held back frame by frame
+    /// still shows its progress. Skipped while the outbox is over its bound (a report is
+    /// never worth dropping the connection for, as [`Conn::push_frame`] would past twice
+    /// the bound).
+    pub(crate) fn report_progress(&self) -> bool {
         let now = self.opened.elapsed().as_millis() as u64;
         let last = self.reported.load(Ordering::Relaxed);
         if now < last + PROGRESS_EVERY.as_millis() as u64 || self.is_closed() {
-            return;
+            return false;
         }
-        self.reported.store(now, Ordering::Relaxed);
         let read = self.traffic.bytes_in.load(Ordering::Relaxed);
         let mut out = self.outbox();
         if out.buf.len() > self.limit {
-            return;
+            return false;
         }
+        self.reported.store(now, Ordering::Relaxed);
         // Not counted as a frame: like heartbeats, not traffic (see `Traffic`).
         encode_into(&Frame::Progress { read }, &mut out.buf);
         let w = out.writer.take();
@@ -256,6 +257,7 @@ impl Conn {
         if let Some(w) = w {
             w.unpark();
         }
+        true
     }
 
     /// The peer said its reader took bytes: the writer counts that as progress.
@@ -447,7 +449,7 @@ fn write_loop(conn: &Conn, stream: &mut SplitWriter<TcpStream>, beat: Beat) -> S
 /// peer's progress reports, at least once per piece.
 const WRITE_CHUNK: usize = 256 << 10;
 
-/// How often a reader that is taking bytes says so to the writer at the other end
+/// How often a reader that is taking traffic (not only heartbeats) says so to the writer at the other end
 /// ([`Frame::Progress`]).
 pub(crate) const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
@@ -551,6 +553,8 @@ fn read_loop(
     const CHUNK: usize = 64 * 1024;
     let mut busy_since = Instant::now();
     let (mut frames_in, mut bytes_in) = (0u64, 0u64);
+    // `frames_in` at the last progress report.
+    let mut frames_reported = 0u64;
     loop {
         loop {
             match decoder.next_frame() {
@@ -582,6 +586,12 @@ fn read_loop(
         if conn.is_closed() {
             return "closed".into();
         }
+        // Traffic taken since the last report (frames, or part of one): say so. Heartbeats
+        // alone are not reported, so a peer that sends nothing stays silent to us and is
+        // declared down by its heartbeat timeout as before.
+        if (frames_in != frames_reported || decoder.has_partial()) && conn.report_progress() {
+            frames_reported = frames_in;
+        }
         // Let local actors run between batches: a flood from one peer must not hold this
         // worker for longer than about a millisecond of dispatch.
         if busy_since.elapsed() >= FAIR_SLICE {
@@ -603,7 +613,6 @@ fn read_loop(
                 decoder.filled(CHUNK, n);
                 bytes_in += n as u64;
                 conn.traffic.bytes_in.store(bytes_in, Ordering::Relaxed);
-                conn.report_progress();
             }
             Err(e)
                 if matches!(

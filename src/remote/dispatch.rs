@@ -45,7 +45,7 @@ fn deliver_here(node: &Node, conn: &Conn, id: u64, env: Envelope) {
                         .push_waiting(env, node.remote().opts.mailbox_wait);
                     if !matches!(pushed, Ok(false)) {
                         // Held back, but still taking frames: say so to the peer's writer.
-                        conn.report_progress();
+                        let _ = conn.report_progress();
                     }
                     pushed.map(|_| ())
                 }

@@ -155,7 +155,7 @@ impl NodeOptions {
     /// stops reading for that long is treated like one that stops talking, and dropped).
     ///
     /// Progress is any byte the socket takes, or a progress report from the peer's reader
-    /// (a node's reader sends one at most every 200 ms while it takes bytes or frames: TCP
+    /// (a node's reader sends one at most every 200 ms while it takes frames other than heartbeats: TCP
     /// alone shows a slow reader's progress only a whole segment at a time). So a peer that
     /// keeps reading, however slowly, keeps its connection whatever the backlog, and one
     /// that reads nothing is dropped at most about 250 ms after this timeout.
