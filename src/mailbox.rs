@@ -45,7 +45,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use may::queue::mpsc_list::Queue;
@@ -153,9 +153,9 @@ pub(crate) struct MailQueue {
     /// User messages queued or being queued (counted only when bounded; see the module
     /// docs for why this is not derived from `wake`).
     len: AtomicUsize,
-    /// Connection readers waiting for room (bounded mailboxes only; see `room`): the
-    /// consumer of a bounded mailbox reads this count per message instead of taking
-    /// `room`, a read-modify-write.
+    /// Pushers queued for room (bounded mailboxes only; see `room`): the consumer of a
+    /// bounded mailbox reads this count per message instead of locking `room`. Written
+    /// only under `room`'s lock, as the queue's length.
     room_waiters: AtomicU32,
     closed: AtomicBool,
     /// Mirror of the owner's `trap_exit`, read by senders to classify exit signals.
@@ -178,15 +178,36 @@ pub(crate) struct MailQueue {
     killable: bool,
     /// A call's throwaway mailbox: parking on it means "waiting in a call".
     call: bool,
-    /// The pending deadly signals (boxed: rare, and the cell stays within 384 bytes).
-    #[allow(clippy::box_collection)] // 8 bytes in every cell instead of a `Vec`'s 24
-    doom: Mutex<Option<Box<Vec<Signal>>>>,
+    /// The pending deadly signals and the pushers waiting for room: both rare, so boxed
+    /// together behind one lock, made when first needed (8 bytes in every cell: it stays
+    /// within 384 bytes).
+    rare: Mutex<Option<Box<Rare>>>,
     // --- Rarely used.
     /// The actor parked elsewhere than in its own receive (a call, a wait, a sleep...).
     alarm_wake: AtomicOption<Arc<Blocker>>,
-    /// The connection reader waiting for room (bounded mailboxes only).
-    room: AtomicOption<Arc<Blocker>>,
 }
+
+/// The rarely used parts of a [`MailQueue`] (see its `rare`).
+#[derive(Default)]
+struct Rare {
+    /// The pending deadly signals, oldest first.
+    doom: Vec<Signal>,
+    /// The pushers waiting for room, in arrival order (bounded mailboxes only). See
+    /// [`MailQueue::push_waiting`].
+    room: VecDeque<RoomWaiter>,
+}
+
+/// One pusher queued for room in a bounded mailbox (see [`MailQueue::push_waiting`]).
+struct RoomWaiter {
+    /// Tells this waiter's entry from the others (unique per queue).
+    ticket: u64,
+    blocker: Arc<Blocker>,
+    /// Woken for a free place and not yet back: the next free place goes to the next one.
+    signalled: bool,
+}
+
+/// Unique tickets for [`RoomWaiter`]s.
+static ROOM_TICKET: AtomicU64 = AtomicU64::new(1);
 
 /// A cell's [`MailQueue`], on the heap apart from the cell, and recycled.
 ///
@@ -275,7 +296,7 @@ impl MailQueue {
             killable,
             trapping: AtomicBool::new(!killable),
             doomed: AtomicBool::new(false),
-            doom: Mutex::new(None),
+            rare: Mutex::new(None),
             alarm_wake: AtomicOption::none(),
             call,
             status: AtomicU8::new(Status::Running as u8),
@@ -284,7 +305,6 @@ impl MailQueue {
             saved: AtomicUsize::new(0),
             limit: AtomicUsize::new(usize::MAX),
             len: AtomicUsize::new(0),
-            room: AtomicOption::none(),
             room_waiters: AtomicU32::new(0),
         }
     }
@@ -295,10 +315,10 @@ impl MailQueue {
     /// reused (a poisoned lock).
     fn clear(&mut self) -> bool {
         while self.queue.pop().is_some() {}
-        let Ok(doom) = self.doom.get_mut() else {
+        let Ok(rare) = self.rare.get_mut() else {
             return false;
         };
-        *doom = None;
+        *rare = None;
         for b in &mut self.blockers {
             b.take();
         }
@@ -313,7 +333,6 @@ impl MailQueue {
         *self.status.get_mut() = Status::Running as u8;
         *self.doomed.get_mut() = false;
         self.alarm_wake.take();
-        self.room.take();
         true
     }
 
@@ -401,8 +420,8 @@ impl MailQueue {
             unreachable!("only signals are deadly")
         };
         {
-            let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
-            doom.get_or_insert_default().push(*sig);
+            let mut rare = self.rare();
+            rare.get_or_insert_default().doom.push(*sig);
             self.doomed.store(true, Ordering::Release);
         }
         // A read-modify-write of `wake` after raising `doomed`: either it sees the
@@ -428,18 +447,20 @@ impl MailQueue {
         if !self.is_doomed() {
             return Vec::new();
         }
-        let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rare = self.rare();
         self.doomed.store(false, Ordering::Release);
-        doom.take().map(|d| *d).unwrap_or_default()
+        rare.as_mut()
+            .map(|r| std::mem::take(&mut r.doom))
+            .unwrap_or_default()
     }
 
     /// `unlink`: forget a pending exit signal that came through the link with `from`.
     pub(crate) fn cancel_linked_doom(&self, from: &Address) {
-        let mut doom = self.doom.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(d) = doom.as_mut() {
+        let mut rare = self.rare();
+        if let Some(d) = rare.as_mut().map(|r| &mut r.doom) {
             d.retain(|s| !matches!(s, Signal::Exit { from: f, linked: true, .. } if f == from));
         }
-        if doom.as_ref().is_none_or(|d| d.is_empty()) {
+        if rare.as_ref().is_none_or(|r| r.doom.is_empty()) {
             self.doomed.store(false, Ordering::Release);
         }
     }
@@ -538,51 +559,129 @@ impl MailQueue {
             && self.limit.load(Ordering::Relaxed) != usize::MAX
         {
             // SeqCst here and in `push_waiting`: either the waiter's re-check sees this
-            // decrement, or this load sees its flag.
+            // decrement, or this load sees it queued.
             self.len.fetch_sub(1, Ordering::SeqCst);
-            if self.room_waiters.load(Ordering::SeqCst) > 0
-                && let Some(w) = self.room.take()
-            {
-                w.unpark();
+            if self.room_waiters.load(Ordering::SeqCst) > 0 {
+                self.signal_room();
             }
         }
         e
     }
 
+    fn rare(&self) -> MutexGuard<'_, Option<Box<Rare>>> {
+        // Every change under this lock is one push, take or removal: none is left half made.
+        self.rare.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A place is free: wake the oldest waiting pusher that is not already woken for one.
+    /// (Its blocker is cloned under the lock and woken, and the clone dropped, after it:
+    /// see `remote::connection::Outbox` for why no blocker is dropped under a lock.)
+    fn signal_room(&self) {
+        let next = {
+            let mut rare = self.rare();
+            rare.as_mut().and_then(|r| {
+                r.room.iter_mut().find(|w| !w.signalled).map(|w| {
+                    w.signalled = true;
+                    w.blocker.clone()
+                })
+            })
+        };
+        if let Some(b) = next {
+            b.unpark();
+        }
+    }
+
     /// Push a user message into a bounded mailbox, waiting up to `timeout` for room (for a
     /// connection's reader: see `SpawnOptions`). Fails at once if the mailbox is closed.
+    ///
+    /// Waiters are served in arrival order: a pusher that finds the mailbox full, or finds
+    /// others already waiting, joins the back of the `room` queue; each place the consumer
+    /// frees wakes the oldest waiter not yet woken (`signal_room`). A woken waiter that
+    /// still finds no room (a plain [`push`](Self::push) took the place) keeps its place
+    /// in the queue and waits for the next one; one that gives up after being woken passes
+    /// the wake-up on, so a free place is never left with waiters asleep. `Ok(true)`: it had
+    /// to wait.
     pub(crate) fn push_waiting(
         &self,
         mut env: Envelope,
         timeout: Duration,
-    ) -> Result<(), Envelope> {
-        let mut deadline = None;
-        loop {
+    ) -> Result<bool, Envelope> {
+        // The fast path: room, and nobody waiting ahead.
+        if self.room_waiters.load(Ordering::SeqCst) == 0 {
             env = match self.push(env) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(false),
                 Err(e) => e,
             };
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + timeout);
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.closed.load(Ordering::Acquire) || left.is_zero() {
-                return Err(env);
-            }
-            let me = Blocker::current();
-            self.room.store(me.clone());
+        }
+        if self.closed.load(Ordering::Acquire) || timeout.is_zero() {
+            return Err(env);
+        }
+        let deadline = Instant::now() + timeout;
+        let ticket = ROOM_TICKET.fetch_add(1, Ordering::Relaxed);
+        let me = Blocker::current();
+        {
+            let mut rare = self.rare();
+            let q = &mut rare.get_or_insert_default().room;
+            q.push_back(RoomWaiter {
+                ticket,
+                blocker: me.clone(),
+                signalled: false,
+            });
             // SeqCst, as in `taken`: either the consumer sees this waiter, or the re-check
-            // sees its decrement.
-            self.room_waiters.fetch_add(1, Ordering::SeqCst);
+            // below sees its decrement.
+            self.room_waiters.store(q.len() as u32, Ordering::SeqCst);
+        }
+        let result = loop {
+            // Room now? Then the oldest waiter is owed a wake-up (the consumer may have
+            // freed this place before it could see anyone queued).
             if self.len.load(Ordering::SeqCst) < self.limit.load(Ordering::Relaxed) {
-                self.room_waiters.fetch_sub(1, Ordering::SeqCst);
-                self.room.take();
-                continue;
+                self.signal_room();
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.closed.load(Ordering::Acquire) {
+                break Err(env);
+            }
+            // `may`'s timer counts whole milliseconds; round up, the loop re-checks.
             let _ = me.park(Some(Duration::from_millis(
                 left.as_millis().clamp(1, u64::MAX as u128) as u64,
             )));
-            self.room_waiters.fetch_sub(1, Ordering::SeqCst);
-            self.room.take();
+            // Woken for a place (or at the deadline, when a last try is still fair).
+            let signalled = self.with_entry(ticket, |w| std::mem::replace(&mut w.signalled, false));
+            if signalled || Instant::now() >= deadline {
+                env = match self.push(env) {
+                    Ok(()) => break Ok(true),
+                    Err(e) => e,
+                };
+            }
+        };
+        // Leave the queue; a wake-up this waiter received and did not use goes on.
+        let (entry, left_behind) = {
+            let mut rare = self.rare();
+            let q = &mut rare.get_or_insert_default().room;
+            let entry = q
+                .iter()
+                .position(|w| w.ticket == ticket)
+                .and_then(|i| q.remove(i));
+            self.room_waiters.store(q.len() as u32, Ordering::SeqCst);
+            (entry, !q.is_empty())
+        };
+        let owed = entry.as_ref().is_some_and(|w| w.signalled) || result.is_err();
+        drop(entry);
+        if left_behind
+            && owed
+            && self.len.load(Ordering::SeqCst) < self.limit.load(Ordering::Relaxed)
+        {
+            self.signal_room();
         }
+        result
+    }
+
+    /// Apply `f` to waiter `ticket`'s entry in the room queue (`false` if it is not there).
+    fn with_entry(&self, ticket: u64, f: impl FnOnce(&mut RoomWaiter) -> bool) -> bool {
+        let mut rare = self.rare();
+        rare.as_mut()
+            .and_then(|r| r.room.iter_mut().find(|w| w.ticket == ticket))
+            .is_some_and(f)
     }
 
     /// Consumer only: close the mailbox and drop what is still in it; returns how many
@@ -1385,7 +1484,7 @@ mod recycle {
         assert_eq!(q.wake.load(Ordering::Relaxed), 0);
         assert!(q.blockers.iter().all(|b| b.get().is_none()));
         assert!(q.alarm_wake.take().is_none());
-        assert!(q.room.take().is_none());
+        assert!(q.rare().is_none());
     }
 
     #[test]
@@ -1401,7 +1500,11 @@ mod recycle {
         let _ = q.blocker();
         q.wake.fetch_or(WAIT_THREAD, Ordering::AcqRel);
         q.set_alarm(Some(Blocker::current()));
-        q.room.store(Blocker::current());
+        q.rare().get_or_insert_default().room.push_back(RoomWaiter {
+            ticket: 1,
+            blocker: Blocker::current(),
+            signalled: true,
+        });
         q.room_waiters.store(1, Ordering::Relaxed);
         q.close();
         q.push(Envelope::Msg(json!("after close"))).unwrap_err();
@@ -1426,5 +1529,109 @@ mod recycle {
             assert_eq!(s.call, !killable);
             assert_eq!(s.trapping.load(Ordering::Relaxed), !killable);
         }
+    }
+}
+
+#[cfg(test)]
+mod room {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Several pushers (plain threads and coroutines) waiting on one bounded mailbox whose
+    /// consumer is slow: every waiter is woken in turn, so none gives up while the consumer
+    /// keeps draining, and each pusher's messages arrive in its order. (With a single
+    /// waiter slot, a second waiter overwrote the first one's wake-up, which then slept
+    /// until its deadline and dropped its message.)
+    #[test]
+    fn every_waiting_pusher_is_woken_in_turn_and_none_drops() {
+        const PUSHERS: usize = 8;
+        const EACH: usize = 150;
+        let q = Arc::new(MailQueue::new(true, false));
+        q.set_limit(2);
+        let (done_tx, done_rx) = mpsc::channel::<(usize, usize)>();
+        for p in 0..PUSHERS {
+            let (q, done) = (q.clone(), done_tx.clone());
+            let work = move || {
+                let mut failed = 0;
+                for i in 0..EACH {
+                    // Far longer than the consumer needs to serve every pusher once.
+                    let env = Envelope::Msg(json!([p, i]));
+                    if q.push_waiting(env, Duration::from_secs(20)).is_err() {
+                        failed += 1;
+                    }
+                }
+                let _ = done.send((p, failed));
+            };
+            if p % 2 == 0 {
+                std::thread::spawn(work);
+            } else {
+                crate::actor::go(work).expect("a coroutine");
+            }
+        }
+        drop(done_tx);
+        // The consumer: one message about every millisecond.
+        let mut next = [0usize; PUSHERS];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for _ in 0..PUSHERS * EACH {
+            std::thread::sleep(Duration::from_millis(1));
+            let Popped::Env(Envelope::Msg(v)) = q.pop_wait(Some(deadline), None) else {
+                panic!("a message before the deadline (got {next:?} so far)");
+            };
+            let (p, i) = (
+                v[0].as_u64().unwrap() as usize,
+                v[1].as_u64().unwrap() as usize,
+            );
+            assert_eq!(i, next[p], "pusher {p}'s messages in order");
+            next[p] += 1;
+        }
+        for _ in 0..PUSHERS {
+            let (p, failed) = done_rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("every pusher ends");
+            assert_eq!(failed, 0, "pusher {p} gave up on {failed} messages");
+        }
+        assert_eq!(q.room_waiters.load(Ordering::SeqCst), 0);
+        assert!(q.rare().as_ref().is_none_or(|r| r.room.is_empty()));
+    }
+
+    /// A waiter that gives up (its deadline passes) leaves the queue, and the next waiter
+    /// still gets the next free place.
+    #[test]
+    fn a_waiter_that_gives_up_leaves_the_queue() {
+        let q = Arc::new(MailQueue::new(true, false));
+        q.set_limit(1);
+        q.push(Envelope::Msg(json!(0))).unwrap();
+        // Times out: nobody drains.
+        assert!(
+            q.push_waiting(Envelope::Msg(json!(1)), Duration::from_millis(20))
+                .is_err()
+        );
+        assert_eq!(q.room_waiters.load(Ordering::SeqCst), 0);
+        let (tx, rx) = mpsc::channel();
+        let q2 = q.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(
+                q2.push_waiting(Envelope::Msg(json!(2)), Duration::from_secs(20))
+                    .is_ok(),
+            );
+        });
+        // Once the second waiter is queued, free the place.
+        let until = Instant::now() + Duration::from_secs(20);
+        while q.room_waiters.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < until, "the waiter queues");
+            std::thread::yield_now();
+        }
+        let Popped::Env(Envelope::Msg(v)) = q.pop_wait(Some(until), None) else {
+            panic!("the first message");
+        };
+        assert_eq!(v, json!(0));
+        assert!(
+            rx.recv_timeout(Duration::from_secs(20))
+                .expect("the waiter ends")
+        );
+        let Popped::Env(Envelope::Msg(v)) = q.pop_wait(Some(until), None) else {
+            panic!("the waiter's message");
+        };
+        assert_eq!(v, json!(2));
     }
 }

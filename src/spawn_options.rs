@@ -15,11 +15,20 @@ use crate::{Address, IntoExit, Mailbox, Node, SpawnError};
 ///   wait: two bounded actors sending to each other could otherwise wait forever);
 /// - a message arriving from another node makes that connection's reader wait for room, at
 ///   most [`NodeOptions::mailbox_wait`](crate::NodeOptions::mailbox_wait) (default 100 ms),
-///   then it is dropped and logged (rate-limited). While the reader waits it reads nothing
-///   else from that peer, so a flood is pushed back through TCP to the sending node, whose
-///   outbound queue fills and whose senders get
-///   [`SendError::Overloaded`](crate::SendError::Overloaded): backpressure end to end, at the
-///   price of a short head-of-line stall for that one peer's other messages.
+///   then it is dropped, logged (rate-limited) and counted
+///   ([`NetStats::mailbox_full_drops`](crate::NetStats::mailbox_full_drops)). Readers of
+///   several connections waiting on one mailbox queue in arrival order, and each place the
+///   actor frees goes to the one that waited longest, so none is starved while the actor
+///   keeps reading. While a reader waits it reads nothing else from that peer, so a flood
+///   is pushed back through TCP to the sending node, whose outbound queue fills and whose
+///   senders get [`SendError::Overloaded`](crate::SendError::Overloaded) (and may send
+///   again): backpressure end to end, at the price of a short head-of-line stall for that
+///   one peer's other messages. The connection stays: the waiting reader reports its
+///   progress to the sending node, whose write timeout counts only time without any.
+///
+/// Erlang has no mailbox bound and no such backpressure between processes (its
+/// distribution only suspends a sender whose connection's buffer is full); the bound is
+/// pyact's opt-in for actors that must not grow without limit.
 ///
 /// Exit signals, kills and DOWN messages are never refused: they are how an actor learns
 /// that it must stop, and they are few.

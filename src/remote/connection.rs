@@ -9,8 +9,13 @@
 //!   bound by one more limit's worth, past which the peer is evidently not reading its
 //!   replies and the connection is dropped.
 //! - The **writer** takes the whole outbox at once (so under load many small messages share
-//!   one syscall) and writes it with a deadline of `write_timeout`: a peer that stops reading
-//!   is dropped when the deadline passes. When the outbox stays empty for the heartbeat
+//!   one syscall) and writes it in pieces (`write_batch`). `write_timeout` bounds the time
+//!   *without progress*: it restarts whenever the socket takes a byte, or the peer reports
+//!   that its reader took some (a `Progress` frame, which every reader sends at most every
+//!   `PROGRESS_EVERY` while it takes frames other than heartbeats: TCP alone shows a slow reader's progress only a
+//!   whole segment at a time). So a peer that reads slowly but steadily keeps its
+//!   connection however large the backlog, and one that reads nothing is dropped at most
+//!   about 250 ms after `write_timeout`. When the outbox stays empty for the heartbeat
 //!   interval it writes a `Heartbeat` frame.
 //! - The **reader** reads into a [`Decoder`] and hands each frame to the node
 //!   ([`super::dispatch::on_frame`]), in order, yielding its worker after every read so a
@@ -77,6 +82,13 @@ pub(crate) struct Conn {
     limit: usize,
     write_timeout: Duration,
     send_timeout: Duration,
+    /// When the connection was made: the origin of `peer_read`.
+    opened: Instant,
+    /// When (ms after `opened`) the peer last said its reader took bytes (a
+    /// [`Frame::Progress`]); 0: never.
+    peer_read: AtomicU64,
+    /// When (ms after `opened`) this side last sent a [`Frame::Progress`] (reader only).
+    reported: AtomicU64,
     closed: AtomicBool,
     /// A plain duplicate of the socket, for `shutdown`. Not registered with `may`'s event
     /// loop: every registration of a socket is woken by every event it asks for, and an
@@ -97,11 +109,11 @@ pub(crate) struct Conn {
 /// read-modify-write, no lock. So a frame is counted before its effect can be seen.
 #[derive(Default)]
 pub(crate) struct Traffic {
-    /// Frames received and dispatched (heartbeats excluded).
+    /// Frames received and dispatched (heartbeats and progress reports excluded).
     pub(crate) frames_in: AtomicU64,
     /// Bytes received (frames and heartbeats, after the handshake).
     pub(crate) bytes_in: AtomicU64,
-    /// Frames handed to the socket (heartbeats excluded).
+    /// Frames handed to the socket (heartbeats and progress reports excluded).
     pub(crate) frames_out: AtomicU64,
     /// Bytes handed to the socket.
     pub(crate) bytes_out: AtomicU64,
@@ -124,6 +136,9 @@ impl Conn {
             limit: limit.max(1),
             write_timeout,
             send_timeout,
+            opened: Instant::now(),
+            peer_read: AtomicU64::new(0),
+            reported: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             stream: stream.inner().try_clone()?,
             placed: Mutex::default(),
@@ -202,6 +217,49 @@ impl Conn {
         Ok(())
     }
 
+    /// The reader took traffic: tell the peer's writer ([`Frame::Progress`]), at most
+    /// every [`PROGRESS_EVERY`]; `true` if a report was queued. Called by the reader after
+    /// each batch of frames it took (or part of one), and after a frame whose dispatch
+    /// waited (for room in a bounded mailbox), so that a reader held back frame by frame
+    /// still shows its progress. Skipped while the outbox is over its bound (a report is
+    /// never worth dropping the connection for, as [`Conn::push_frame`] would past twice
+    /// the bound).
+    pub(crate) fn report_progress(&self) -> bool {
+        let now = self.opened.elapsed().as_millis() as u64;
+        let last = self.reported.load(Ordering::Relaxed);
+        if now < last + PROGRESS_EVERY.as_millis() as u64 || self.is_closed() {
+            return false;
+        }
+        let read = self.traffic.bytes_in.load(Ordering::Relaxed);
+        let mut out = self.outbox();
+        if out.buf.len() > self.limit {
+            return false;
+        }
+        self.reported.store(now, Ordering::Relaxed);
+        // Not counted as a frame: like heartbeats, not traffic (see `Traffic`).
+        encode_into(&Frame::Progress { read }, &mut out.buf);
+        let w = out.writer.take();
+        drop(out);
+        if let Some(w) = w {
+            w.unpark();
+        }
+        true
+    }
+
+    /// The peer said its reader took bytes: the writer counts that as progress.
+    fn peer_reads(&self) {
+        let ms = self.opened.elapsed().as_millis().max(1) as u64;
+        self.peer_read.store(ms, Ordering::Relaxed);
+    }
+
+    /// When the peer last said its reader took bytes, if ever.
+    fn peer_read_at(&self) -> Option<Instant> {
+        match self.peer_read.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(self.opened + Duration::from_millis(ms)),
+        }
+    }
+
     /// Close both directions and wake everyone parked on the outbox; the loops notice and
     /// end. Idempotent.
     pub(crate) fn close(&self) {
@@ -244,7 +302,9 @@ impl Conn {
     ) -> std::io::Result<()> {
         decoder.set_limit(max_frame);
         stream.set_read_timeout(Some(beat.timeout))?;
-        stream.set_write_timeout(Some(self.write_timeout))?;
+        // Each write call waits at most a slice; `write_batch` adds the slices up and drops
+        // the peer only after `write_timeout` without progress.
+        stream.set_write_timeout(Some(write_slice(self.write_timeout)))?;
         // Split, not cloned: the reader's registration with `may`'s event loop asks for
         // reads only and the writer's for writes only. A clone asks for both, so each
         // incoming packet also woke the worker that owned the writer's registration; that
@@ -361,25 +421,77 @@ fn write_loop(conn: &Conn, stream: &mut SplitWriter<TcpStream>, beat: Beat) -> S
         bytes_out += batch.len() as u64;
         conn.traffic.frames_out.store(frames_out, Ordering::Relaxed);
         conn.traffic.bytes_out.store(bytes_out, Ordering::Relaxed);
-        if let Err(e) = stream.write_all(&batch) {
-            return if matches!(
-                e.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) {
-                format!(
-                    "peer stopped reading: {} bytes not taken within the write timeout of {:?}",
-                    batch.len(),
-                    conn.write_timeout
-                )
-            } else {
-                format!("write failed: {e}")
-            };
+        if let Err(why) = write_batch(conn, stream, &batch) {
+            return why;
         }
         batch.clear();
         if batch.capacity() > 1 << 20 {
             batch.shrink_to(64 * 1024);
         }
     }
+}
+
+/// Most bytes handed to one write call: the writer looks at its deadline, and at the
+/// peer's progress reports, at least once per piece.
+const WRITE_CHUNK: usize = 256 << 10;
+
+/// How often a reader that is taking traffic (not only heartbeats) says so to the writer at the other end
+/// ([`Frame::Progress`]).
+pub(crate) const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// How long one write call waits for the socket before the writer looks at its deadline
+/// again: a quarter of the write timeout, between 1 ms and 250 ms, so that a peer that
+/// reads nothing is dropped at most 250 ms after the write timeout.
+fn write_slice(write_timeout: Duration) -> Duration {
+    (write_timeout / 4).clamp(Duration::from_millis(1), Duration::from_millis(250))
+}
+
+/// Write `batch` in pieces of at most [`WRITE_CHUNK`] bytes. The write timeout bounds the
+/// time *without progress*, not the whole batch: it restarts whenever the socket takes a
+/// byte or the peer reports that its reader took some ([`Frame::Progress`]), so a peer
+/// that reads slowly but steadily is never dropped for it, however large the backlog, and
+/// one that reads nothing is dropped about `write_timeout` after its last byte.
+fn write_batch(
+    conn: &Conn,
+    stream: &mut SplitWriter<TcpStream>,
+    batch: &[u8],
+) -> Result<(), String> {
+    let mut progress = Instant::now();
+    let mut off = 0;
+    while off < batch.len() {
+        let end = batch.len().min(off + WRITE_CHUNK);
+        match stream.write(&batch[off..end]) {
+            Ok(0) => return Err("write failed: the socket took no bytes".into()),
+            Ok(n) => {
+                off += n;
+                progress = Instant::now();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                if conn.is_closed() {
+                    return Err("closed".into());
+                }
+                if let Some(t) = conn.peer_read_at() {
+                    progress = progress.max(t);
+                }
+                if progress.elapsed() >= conn.write_timeout {
+                    return Err(format!(
+                        "peer stopped reading: nothing taken for the write timeout of {:?} \
+                         ({} bytes still to write)",
+                        conn.write_timeout,
+                        batch.len() - off
+                    ));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("write failed: {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// How long a reader dispatches without letting others run.
@@ -427,10 +539,13 @@ fn read_loop(
     const CHUNK: usize = 64 * 1024;
     let mut busy_since = Instant::now();
     let (mut frames_in, mut bytes_in) = (0u64, 0u64);
+    // `frames_in` at the last progress report.
+    let mut frames_reported = 0u64;
     loop {
         loop {
             match decoder.next_frame() {
                 Ok(Some(Frame::Heartbeat)) => {}
+                Ok(Some(Frame::Progress { .. })) => conn.peer_reads(),
                 Ok(Some(frame)) => {
                     // Published before the frame takes effect: whoever sees its effect (a
                     // message delivered) sees it counted. One relaxed store, single writer.
@@ -456,6 +571,12 @@ fn read_loop(
         }
         if conn.is_closed() {
             return "closed".into();
+        }
+        // Traffic taken since the last report (frames, or part of one): say so. Heartbeats
+        // alone are not reported, so a peer that sends nothing stays silent to us and is
+        // declared down by its heartbeat timeout as before.
+        if (frames_in != frames_reported || decoder.has_partial()) && conn.report_progress() {
+            frames_reported = frames_in;
         }
         // Let local actors run between batches: a flood from one peer must not hold this
         // worker for longer than about a millisecond of dispatch.

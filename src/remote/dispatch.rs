@@ -36,28 +36,41 @@ fn local_addr(node: &Node, id: u64) -> Address {
     }
 }
 
-fn deliver_here(node: &Node, id: u64, env: Envelope) {
+fn deliver_here(node: &Node, conn: &Conn, id: u64, env: Envelope) {
     match node.cell(id) {
         Some(cell) => {
             let pushed = match env {
                 // A bounded mailbox that is full holds this reader back a little, so a flood
                 // is pushed back to its sender through TCP instead of read and dropped.
-                Envelope::Msg(_) | Envelope::Payload(_) => cell
-                    .queue
-                    .push_waiting(env, node.remote().opts.mailbox_wait),
+                Envelope::Msg(_) | Envelope::Payload(_) => {
+                    let pushed = cell
+                        .queue
+                        .push_waiting(env, node.remote().opts.mailbox_wait);
+                    if !matches!(pushed, Ok(false)) {
+                        // Held back, but still taking frames: say so to the peer's writer.
+                        let _ = conn.report_progress();
+                    }
+                    pushed.map(|_| ())
+                }
                 _ => cell.queue.push(env),
             };
             if pushed.is_err() {
                 match cell.queue.refusal(&cell.address()) {
                     SendError::MailboxFull(a) => {
-                        // The reader waits at most `mailbox_wait` (see spawn_options.rs).
-                        static FULL: std::sync::atomic::AtomicU64 =
-                            std::sync::atomic::AtomicU64::new(0);
-                        let n = FULL.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        // The reader waited `mailbox_wait` for room (see spawn_options.rs).
+                        // Counted per node; logged at the 1st, 2nd, 4th, 8th... drop.
+                        let n = node
+                            .remote()
+                            .mailbox_drops
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                            + 1;
                         if n.is_power_of_two() {
                             log::warn!(
-                                "{}: mailbox of {a} full: a remote message was dropped ({n} so far)",
-                                node.name()
+                                "{}: mailbox of {a} stayed full for {:?}: a message from {} \
+                                 was dropped ({n} so far)",
+                                node.name(),
+                                node.remote().opts.mailbox_wait,
+                                conn.peer
                             );
                         }
                     }
@@ -89,9 +102,11 @@ fn from_peer(node: &Node, conn: &Conn, a: &Address, what: &str) -> bool {
 pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
     let r = node.remote();
     match frame {
-        Frame::Msg { to, msg } => deliver_here(node, to, Envelope::Msg(msg)),
-        Frame::Payload { to, payload } => deliver_here(node, to, Envelope::Payload(payload)),
-        Frame::Kill { to } => deliver_here(node, to, Envelope::Signal(Box::new(Signal::Kill))),
+        Frame::Msg { to, msg } => deliver_here(node, conn, to, Envelope::Msg(msg)),
+        Frame::Payload { to, payload } => deliver_here(node, conn, to, Envelope::Payload(payload)),
+        Frame::Kill { to } => {
+            deliver_here(node, conn, to, Envelope::Signal(Box::new(Signal::Kill)))
+        }
         Frame::Exit {
             to,
             from,
@@ -107,7 +122,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 reason,
                 linked,
             };
-            deliver_here(node, to, Envelope::Signal(Box::new(sig)));
+            deliver_here(node, conn, to, Envelope::Signal(Box::new(sig)));
         }
         Frame::Down {
             to,
@@ -121,7 +136,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 from,
                 reason,
             };
-            deliver_here(node, to, Envelope::Signal(Box::new(sig)));
+            deliver_here(node, conn, to, Envelope::Signal(Box::new(sig)));
         }
         Frame::Link { from, to } => {
             if !from_peer(node, conn, &from, "link") {
@@ -315,7 +330,8 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 reply.set(Some(frame));
             }
         }
-        Frame::Heartbeat => {}
+        // The reader takes these itself (see `connection::read_loop`).
+        Frame::Heartbeat | Frame::Progress { .. } => {}
         Frame::Hello { .. }
         | Frame::Challenge { .. }
         | Frame::Response { .. }

@@ -126,6 +126,11 @@ pub(crate) enum Frame {
     },
     /// Sent when a connection is otherwise idle, so silence means a dead peer.
     Heartbeat,
+    /// "My reader has read `read` bytes of what you sent on this connection so far": sent
+    /// by a reader that is taking frames other than heartbeats, at most every `connection::PROGRESS_EVERY`, so the
+    /// other side's writer sees a slow reader's progress even when TCP shows none (a
+    /// receive window reopens only a whole segment at a time: 64 KiB on loopback).
+    Progress { read: u64 },
     /// Acceptor → connector, right after the handshake: this connection is now the one
     /// between the two nodes (see `peers.rs`). The alternative is `Refused`.
     Admitted,

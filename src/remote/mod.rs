@@ -51,14 +51,16 @@
 //! - the handshake deadline, the cap on handshakes in progress (with eviction by source
 //!   group), the node-wide budget of wrong cookie proofs, and the failed-proof rate limit
 //!   per source (`handshake.rs`, `listener.rs`, `door.rs`, `sources.rs`);
-//! - outbound queue per connection, in bytes, and the write deadline after which a peer
-//!   that stops reading is dropped (`connection.rs`); a sender facing a full queue waits at
-//!   most the send timeout, then gets [`SendError::Overloaded`];
+//! - outbound queue per connection, in bytes, and the write timeout: a peer that takes
+//!   nothing for that long is dropped, one that reads slowly but steadily is not (it
+//!   reports its progress, `connection.rs`); a sender facing a full queue waits at most the
+//!   send timeout, then gets [`SendError::Overloaded`];
 //! - outstanding remote waits, and links plus monitors, placed per connection and on the
 //!   whole node (`placed.rs`, `dispatch.rs`), answered with [`ExitReason::Failed`] past a
 //!   cap; a closed connection releases its entries in linear time, yielding as it goes;
-//! - a full bounded mailbox holds its connection's reader back at most the mailbox wait,
-//!   then drops the message (`dispatch.rs`, `spawn_options.rs`);
+//! - a full bounded mailbox holds its connection's reader back at most the mailbox wait
+//!   (readers of several connections wait in turn), then drops the message and counts it
+//!   (`dispatch.rs`, `spawn_options.rs`);
 //! - the frame size (`frame.rs`) and the nesting depth a message may have: the sender
 //!   refuses deeper messages with [`SendError::TooDeep`] (`frame.rs`, `send` below);
 //! - a reader dispatches for at most about a millisecond before letting local actors run
@@ -180,6 +182,9 @@ pub(crate) struct Remote {
     sources: sources::Sources,
     /// Peers whose last dial failed: sends fail fast until the back-off ends.
     backoff: Mutex<HashMap<Arc<str>, dialer::Backoff>>,
+    /// Remote messages dropped because their bounded mailbox stayed full for the whole
+    /// `mailbox_wait` ([`NetStats::mailbox_full_drops`]).
+    pub(crate) mailbox_drops: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -206,6 +211,7 @@ impl Remote {
             tarpit: Mutex::default(),
             sources: sources::Sources::default(),
             backoff: Mutex::default(),
+            mailbox_drops: Default::default(),
         }
     }
 

@@ -281,6 +281,12 @@ impl NodeOptions {
     /// room in a full outbound queue (default 5 s, the heartbeat timeout: a peer that
     /// stops reading for that long is treated like one that stops talking, and dropped).
     ///
+    /// Progress is any byte the socket takes, or a progress report from the peer's reader
+    /// (a node's reader sends one at most every 200 ms while it takes frames other than heartbeats: TCP
+    /// alone shows a slow reader's progress only a whole segment at a time). So a peer that
+    /// keeps reading, however slowly, keeps its connection whatever the backlog, and one
+    /// that reads nothing is dropped at most about 250 ms after this timeout.
+    ///
     /// ```
     /// use pyact::{Mesh, Node, NodeOptions};
     /// use std::time::Duration;
@@ -322,7 +328,13 @@ impl NodeOptions {
     /// the message (default 100 ms). While it waits, nothing else from that peer is read, so
     /// TCP pushes a flood back to its sender (whose outbound queue fills, and whose senders
     /// get [`SendError::Overloaded`](crate::SendError::Overloaded)); other peers are not
-    /// affected. Short, so that one stuck actor cannot stall its peer's connection for long.
+    /// affected. Readers of several connections waiting on one mailbox are served in turn,
+    /// each freed place to the one that waited longest. A message dropped at the end of the
+    /// wait is logged (rate-limited) and counted in
+    /// [`NetStats::mailbox_full_drops`](crate::NetStats::mailbox_full_drops). Short, so that
+    /// one stuck actor cannot stall its peer's connection for long; the waiting reader
+    /// still reports its progress, so the peer's writer does not take it for one that
+    /// stopped reading.
     ///
     /// ```
     /// use pyact::{Mesh, Node, NodeOptions};

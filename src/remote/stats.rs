@@ -45,6 +45,10 @@ pub struct NetStats {
     /// Handshakes evicted to make room for a newcomer since the node started (see
     /// [`NodeOptions::max_handshakes`](crate::NodeOptions::max_handshakes)).
     pub handshakes_evicted: u64,
+    /// Messages from other nodes dropped, since the node started, because the bounded
+    /// mailbox they were for stayed full for the whole
+    /// [`NodeOptions::mailbox_wait`](crate::NodeOptions::mailbox_wait).
+    pub mailbox_full_drops: u64,
 }
 
 impl Node {
@@ -148,6 +152,7 @@ impl Node {
             watches: r.watches.len(),
             handshakes: r.door.held(),
             handshakes_evicted: r.door.evictions(),
+            mailbox_full_drops: r.mailbox_drops.load(Ordering::Relaxed),
             ..NetStats::default()
         };
         for c in conns {
