@@ -45,6 +45,43 @@
 //! coroutine; pyact's context lives there and aborts if its actor never finished. Size the
 //! stack with [`Config::stack_size`](crate::Config::stack_size) or make deep recursion
 //! iterative.
+//!
+//! ## Rules for actor code
+//!
+//! Actors share a few worker threads and Rust code cannot be preempted, so what an actor does
+//! between pyact calls holds its worker. The rules:
+//!
+//! | instead of (blocks the whole worker) | use (parks only the actor) |
+//! |---|---|
+//! | `std::thread::sleep(d)` | `pyact::sleep(d)` |
+//! | `std::net::TcpListener` / `TcpStream` | `pyact::net::TcpListener` / `TcpStream`: the same API ([`crate::net`]) |
+//! | a blocking `std` call: file I/O, a blocking socket, a `std` lock or channel, a C library | `pyact::blocking(move \|\| call())`: runs on a helper thread pool (at most `Config::blocking_threads` \[512\] threads; more calls queue), returns its result |
+//! | a long computation with no pyact call | call `pyact::yield_now()` every so often |
+//! | waiting for another actor by polling | `receive`, `node.wait(&a)`, `addr.call(..)` |
+//!
+//! - **Kills act at every pyact call.** A kill (or an exit signal that ends the actor) acts
+//!   when it arrives: the actor ends at its next send, spawn, receive, call, wait, `sleep`,
+//!   `yield_now` or `blocking`, or at once if it is parked in one (a `pyact::net` socket call:
+//!   when it returns). An actor that makes no pyact call cannot be ended: its supervisor gives
+//!   up on it after `KILL_TIMEOUT` and logs it.
+//! - **The watchdog** logs (`warn!`, once per incident) an actor that holds its worker longer
+//!   than `Config::watchdog` (default 100 ms), naming its address. `None` turns it off.
+//! - **A busy actor does not strand others**: idle workers take over what was queued behind
+//!   it (pyact runs a patched `may`, `vendor/may/PYACT-PATCH.md`), but it does hold one worker.
+//! - **Panics** end only the actor that panicked (`ExitReason::Panicked`) and are reported
+//!   once with the actor's address, registered name and message: through `log::error!`, or
+//!   on stderr when no logger would show it (none installed, or it drops pyact's errors).
+//!   Rust's panic hook output is suppressed for actor panics only (your own hook is chained
+//!   and still sees every other panic); `Config::panic_output(true)` keeps it.
+//! - **Stack overflow aborts the process**, with a message naming the actor: `may` abandons an
+//!   overflowed coroutine's frames without unwinding them, so no actor can end cleanly from
+//!   there (above). Raise `Config::stack_size` or make deep recursion iterative.
+//! - Do not hold a `thread_local!` reference across a pyact call: the actor may resume on
+//!   another worker thread.
+//! - `pyact::sleep`, `yield_now` and `blocking` also work in plain threads (where they simply
+//!   sleep, yield and call).
+//!
+//! Sockets: [`pyact::net`](crate::net) (the same API as `std::net`; never crates.io `may`'s).
 
 use std::any::Any;
 use std::cell::RefCell;

@@ -8,6 +8,35 @@
 //! point of pyact (creating a [`Mesh`](crate::Mesh), spawning) applies the defaults first if
 //! the user did not. A second, different configuration is refused with a typed error instead
 //! of being ignored.
+//!
+//! ## Configuration and memory
+//!
+//! `pyact::Config::default().workers(n).stack_size(bytes).apply()` before the first `Mesh`
+//! (`may` ignores configuration once started, so pyact refuses a second, different one with
+//! `ConfigError::AlreadyStarted`). Defaults: all cores, 1 MiB stacks. The stack is virtual
+//! memory: it must hold the deepest JSON serde_json accepts (128 levels) in a debug build, and a
+//! stack overflow aborts the process, but untouched pages cost nothing.
+//! An idle actor costs about **5.7 KiB resident**: the stack page it is parked on plus ~1.6 KiB
+//! of pyact (the vendored `generator` no longer writes to the bottom page of every stack; see
+//! vendor/README.md). Finished actors' coroutines are reused by default: an actor's coroutine
+//! parks in a pool when the actor ends and runs the next spawned actor; the pool starts empty,
+//! grows as actors end (up to `Config::pool_capacity`, default 1,048,576) and ends each second
+//! half of what sat unused, so a warm spawn is a hand-off that neither maps a stack nor goes
+//! through `may`'s spawn, and a ring hop unmaps nothing.
+//! `pyact::blocking` runs at most `Config::blocking_threads` (default 512) helper threads;
+//! further calls wait in a queue for a free one.
+//!
+//! ## A million actors
+//!
+//! A million actors: `cargo run --release --example ring -- 1000000`. Actors' stacks are carved
+//! out of shared mappings, 64 per mapping (vendor/README.md), and Linux caps a process at
+//! `vm.max_map_count` mappings (65,530 by default): on Linux 6.13 or newer that allows about 3.6
+//! million actors. Older kernels lack the guard markers that let guard pages share a mapping, so
+//! there each stack is two mappings (about 28,000 actors by default). The default limit is
+//! also kept within 80% of memory (6 KiB per idle actor; the cgroup limit and `RLIMIT_AS` count
+//! too), so an idle crowd cannot bring on the OOM killer. pyact counts live actors and returns
+//! `SpawnError::TooManyActors` at the limit, before `may` would abort; the ring example tells you
+//! what to raise, e.g. `sudo sysctl -w vm.max_map_count=4194304`.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -18,7 +47,7 @@ use std::time::Duration;
 /// once per nesting level. In a debug build serializing and parsing a 127-deep value (the
 /// deepest serde_json accepts) needs a few hundred KiB. The stack is an `mmap`ed region, so
 /// pages an actor never touches cost no resident memory: an idle actor still costs about
-/// 10 KiB resident (see README).
+/// 5.7 KiB resident (see the [module docs](self#configuration-and-memory)).
 pub const DEFAULT_STACK_SIZE: usize = 1 << 20;
 
 /// Default bound of the coroutine pool (see [`Config::pool_capacity`]).

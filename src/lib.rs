@@ -59,12 +59,172 @@
 //! | testing actors: a probe with `expect_msg` / `expect_no_msg` | [`testing`] |
 //!
 //! ## Rules for actor code
-//! See the README's "Rules for actor code": block only in pyact calls ([`sleep`],
-//! [`blocking`](fn@blocking), receive, wait, call), call [`yield_now`] in long loops, never hold a
-//! `thread_local!` reference across a pyact call. A panic ends only the actor that panicked
-//! ([`ExitReason::Panicked`], reported through `log`, or on stderr without a logger); a stack
-//! overflow aborts the process naming the actor (see [`actor`]); the [`watchdog`] names an
-//! actor that holds its worker.
+//! Block only in pyact calls ([`sleep`], [`blocking`](fn@blocking), receive, wait, call), call
+//! [`yield_now`] in long loops, use [`net`] for sockets, never hold a `thread_local!` reference
+//! across a pyact call. A panic ends only the actor that panicked ([`ExitReason::Panicked`],
+//! reported through `log`, or on stderr without a logger); a stack overflow aborts the process
+//! naming the actor; the [`watchdog`] names an actor that holds its worker. The whole list, with
+//! what to use instead of each blocking call: [the rules for actor code](actor#rules-for-actor-code).
+//!
+//! ## What pyact keeps of python-actors
+//!
+//! python-actors (Donovan Preston's library, ported to gevent; MIT) brought Erlang's
+//! shared-nothing model to Python: an actor is a lightweight process that alone changes its own
+//! state, creates other actors and gets their addresses, sends messages to any address it
+//! knows, and waits for a *specific kind* of message in its mailbox. Messages were serialized to
+//! JSON and copied, which isolated actors and made every message network-safe. pyact keeps that
+//! model and its vocabulary, and does what that project's roadmap listed next:
+//!
+//! | python-actors | pyact |
+//! |---|---|
+//! | `Mesh()`, `Node(mesh, 'cookie@host:port')` | `Mesh::new()`, `Node::new(&mesh, "cookie@host:port")`; two nodes talk only if they share the cookie |
+//! | `node.spawn(fn, args...)`, subclassing `Actor` | `node.spawn(closure)` (arguments by capture), `impl Actor` |
+//! | the actor function gets `receive` first | it gets its `Mailbox` first |
+//! | `actor.spawn(...)`, `curaddr()`, `node.wait(addr)` | `spawn(..)`, `spawn_link(..)`, `curaddr()`, `node.wait(&addr)` / `addr.wait()` |
+//! | `{'from': curaddr(), ...}` and replying to `msg['from']` | `ask(&addr, json!({...}), timeout)` adds `"from"`; the actor answers with `reply(&msg, v)` or `Address::try_from(&msg["from"])?` |
+//! | `address \| message` | `address \| message` (returns a `Result`) |
+//! | `pat, msg = receive(DATA, EVENT)` with patterns like `('data', str)`, `{'name': int}`, `[str]`, `object` | `mb.receive_match(&[&data, &event])` with the same patterns written in `pattern!` |
+//! | messages copied as JSON | messages are `serde_json::Value`s, moved locally, JSON on the wire |
+//! | roadmap: remote nodes, linking and monitoring, supervisors and routers | all there, with Erlang/OTP's semantics |
+//!
+//! The one thing python-actors could not give is real isolation (Python has no private state);
+//! in Rust an actor's state lives on its own coroutine stack, reachable only through messages.
+//!
+//! ## Typed messages
+//!
+//! Any `serde` type is a message: `send` serializes it (a `Value` is moved as is), and
+//! `receive_as::<T>()` takes the first message that deserializes into `T`, leaving the others
+//! queued, in order. Enums with `#[serde(tag = "...")]` give flat JSON objects, so a
+//! `pattern!` over the same shape selects them without deserializing; an `Address` field
+//! travels as `{"$addr": ...}`. `examples/typed.rs` (`cargo run --example typed`) is a bank
+//! account written this way.
+//!
+//! ```rust
+//! use pyact::{Address, Mesh, Node, pattern};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! #[serde(tag = "op", rename_all = "snake_case")]
+//! enum Request {
+//!     Add { n: i64, from: Address },
+//!     Stop,
+//! }
+//!
+//! #[derive(Debug, PartialEq, Serialize, Deserialize)]
+//! struct Total {
+//!     total: i64,
+//! }
+//!
+//! let node = Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap();
+//! let adder = node.spawn(|mut mb| {
+//!     let mut total = 0;
+//!     loop {
+//!         match mb.receive_as::<Request>() {
+//!             Request::Add { n, from } => {
+//!                 total += n;
+//!                 let _ = from.send(Total { total });
+//!             }
+//!             Request::Stop => return total,
+//!         }
+//!     }
+//! });
+//! let mut inbox = node.inbox();
+//! adder.send("not a request: stays queued, ignored").unwrap();
+//! adder.send(Request::Add { n: 2, from: inbox.addr() }).unwrap();
+//! assert_eq!(inbox.receive_as::<Total>(), Total { total: 2 });
+//! // A pattern over the same shape, on the raw JSON:
+//! adder.send(Request::Add { n: 3, from: inbox.addr() }).unwrap();
+//! let (_, raw) = inbox.receive_match(&[&pattern!({"total": int})]);
+//! assert_eq!(raw["total"], 5);
+//! adder.send(Request::Stop).unwrap();
+//! assert_eq!(node.wait(&adder).unwrap(), 5);
+//! ```
+//!
+//! ## The API at a glance
+//!
+//! | | |
+//! |---|---|
+//! | `node.spawn(f)` / `spawn(f)` in an actor | start an actor; `f(mailbox)`'s return value is its result: a `Value`, a number, a string, `()`, a `Result`... (`\|_\| 2 + 2` works, and so does a closure that loops forever) |
+//! | `spawn_link(f)` in an actor / `node.spawn_link(&to, f)` | start an actor linked to the current one / to `to` |
+//! | `node.spawn_actor(s)` | struct actors: `impl Actor for S { fn run(self, mb: Mailbox) -> impl IntoExit }` |
+//! | `node.wait(&addr)` | block until it ends: `Ok(value)` or `Err(ExitReason::{Failed, Panicked, Killed, NoSuchActor, NoConnection, ...})`; works after the end too |
+//! | `addr.wait()`, `addr.wait_timeout(d)` | the same from the address, in an actor or a thread; the timed one gives `Err(Timeout)` while the actor runs |
+//! | `node.wait_all(&[..])` | the seed's `wait_all` |
+//! | `addr.kill()` | untrappable kill, effective at the actor's next receive |
+//! | `curaddr()` | the running actor's address |
+//! | `node.register(name, &addr)`, `whereis`, `whereis_remote`, `send_named` | the registry |
+//! | `node.inbox()` | a mailbox for a plain thread, to receive replies |
+//! | `Binary(bytes)` | bytes inside JSON, as `{"$bin": "<base64>"}` |
+//! | `ask(&addr, msg, timeout)` / `addr.ask(msg, timeout)` | request/reply with a plain actor: adds `"from": <reply address>` to the object `msg` and returns the first message sent there (`CallError` on timeout or death); the actor answers with `reply(&msg, answer)` |
+//! | `Address::try_from(&msg["from"])` | read an address out of a message |
+//!
+//! An `Address` is one `Arc`: `Clone + Send + Sync + Eq + Hash + Display`, and inside JSON it is
+//! `{"$addr": "host:port/id/creation"}` (its `Display` too, which parses back), so it can be sent
+//! to another actor (on any node) and used there; the creation number keeps an address of a
+//! restarted node's earlier start from reaching the new start's actors.
+//!
+//! A panic ends only the actor that panicked; its panic message is its exit reason.
+//!
+//! ## pyact beside crates.io `may`
+//!
+//! pyact runs on its own forks of `may` and `generator`,
+//! published as the crates `pyact-may` and `pyact-generator` (vendor/README.md says what they
+//! fix, as a patch series against the upstream releases); `pyact = "0.1"` brings them in. A
+//! program may depend on crates.io `may` too, directly or through another crate: the forks have
+//! assembly symbols of their own, so both link into one binary (`.ci/downstream` runs a `may`
+//! coroutine and a pyact ring in one process). They are two runtimes with their own worker
+//! threads: inside an actor, block only through pyact's calls, never through crates.io `may`'s.
+//!
+//! ## Source layout
+//!
+//! One concept per file. A message goes `address.rs` (sending) → `node.rs` (routing) →
+//! `mailbox.rs` (queue and selective receive, with `pattern.rs`); across nodes it leaves through
+//! `remote/mod.rs` (`send`) and arrives through `remote/dispatch.rs`.
+//!
+//! | concept | files |
+//! |---|---|
+//! | actors, their start and end | `actor.rs`, `exit.rs` (reasons), `pool.rs` (coroutine reuse, the queue of actors waiting for a coroutine), `heap.rs` (heap growth before fresh coroutines), `spawn_options.rs` |
+//! | links and monitors | `link.rs` (local), `remote/watch.rs` (across nodes) |
+//! | waiting and asking | `wait.rs` (`addr.wait()`), `ask.rs` (request/reply with plain actors) |
+//! | actor code that must not hold a worker | `park.rs` (`sleep`, `yield_now`), `blocking.rs`, `net.rs` (sockets), `watchdog.rs`, `panic.rs` (panic reports) |
+//! | OTP toolkit | `server.rs` (gen_server), `supervisor.rs`, `router.rs` |
+//! | runtime and introspection | `config.rs`, `mesh.rs`, `observe.rs` (`node.info`, `node.stats`), `binary.rs` |
+//! | the network | `remote/`: `options.rs` (every limit), `listener.rs`, `dialer.rs`, `handshake.rs` + `digest.rs` (cookie proof), `sources.rs` (per-source rate limit), `frame.rs` (wire format), `connection.rs` (one connection: reader, writer, outbox), `peers.rs` (one connection per pair), `dispatch.rs`, `placed.rs` (what peers placed here: caps, release), `requests.rs`, `stats.rs`; `protocol.md` states the wire protocol |
+//! | patched dependencies | `vendor/`: the forks `pyact-may` and `pyact-generator`, workspace crates; `vendor/patches/` holds their patch series against the upstream releases, `vendor/check-forks.sh` checks it, `vendor/README.md` says why each |
+//!
+//! ## Performance
+//!
+//! Side by side with Erlang/OTP 25 on this project's 2-core, 24 GiB machine, interleaved in one
+//! run (`benches/compare.sh 5` on main 161c90c, load average 1.2–1.3; the 1M ring from
+//! `RING_1M=1 benches/compare.sh 5` on dd06ae5; Erlang from `apt-get install erlang-base`;
+//! release builds; medians). The command for every row, interleaved runs of the
+//! noisier rows, earlier rounds and the profiles behind each figure are in
+//! BENCHMARKS.md.
+//!
+//! | workload | pyact | Erlang | pyact / Erlang |
+//! |---|---|---|---|
+//! | spawn + exit + wait, per actor | 0.88 µs | 1.58 µs | 0.56x |
+//! | ring 10k: build + pass | 54 ms | 30.8 ms | 1.75x |
+//! | ring 1M, whole process | 7.5 s, 5.4 GiB peak | 3.7 s, 2.5 GiB | 2.0x time, 2.1x memory |
+//! | idle actor, resident (100k) | 5.55 KiB | 2.86 KiB | 1.94x |
+//! | ping-pong, round trip | 0.394 µs | 0.479 µs | 0.82x |
+//! | remote round trip, two processes | 27.2 µs | 53.8 µs | 0.51x |
+//! | remote one-way, two processes | 2.28 M msg/s | 0.65 M msg/s | 3.5x Erlang's rate |
+//!
+//! Where pyact still trails: a *fresh* actor costs kernel work (the first-touch page fault of
+//! the page its stack runs on, and a share of a page table; stacks are carved out of shared
+//! slabs, so a million actors need no sysctl), and under load the ring slows down far more than
+//! Erlang's. Actors that end park their coroutine (a *runner*) in a pool, grown lazily and
+//! shrunk when idle; the next spawn hands its function to one of them, and an actor spawned
+//! by an actor while none is free waits for one without a stack of its own
+//! (`Status::Starting`), so a burst of short actors runs on a few stacks. Against bare `may`
+//! coroutines moving the same JSON (`cargo bench --bench pingpong`), ping-pong costs 0.95x.
+//! A worker that just had I/O polls its sockets for up to 100 µs before it sleeps (as
+//! Erlang's schedulers spin), so a remote round trip does not wait for a sleeping CPU to wake.
+//!
+//! A node under attack (200 trickling handshakes, 5,000 remote waits and a flood to a slow bounded
+//! actor at once, `cargo run --release --example remote_under_attack 10`) answers a legitimate
+//! peer's ping with p99 0.16–2.5 ms.
 
 #![warn(missing_docs)]
 

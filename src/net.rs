@@ -73,6 +73,37 @@
 //!   resolver runs; pass socket addresses, or resolve in [`blocking`](crate::blocking()).
 //! - [`TcpListener::bind`] sets `SO_REUSEADDR` (rebind after `TIME_WAIT`) but not
 //!   `SO_REUSEPORT`: a port in use is an error, as with `std`.
+//!
+//! ## Never crates.io `may` in actor code
+//!
+//! Not `may::net`, `may::sync` or `may::go!` either, even though pyact runs on `may`: pyact runs on
+//! its own patched copy, so a crates.io `may` is a second runtime with a second scheduler and
+//! its own worker threads. Its sockets block one of pyact's workers, with every actor queued on
+//! it, and its coroutines are invisible to pyact's kills, watchdog and limits.
+//!
+//! ## Try it
+//!
+//! `cargo run --example echo` is one actor per connection; `-- serve` to try it with `nc`.
+//! `connect_timeout`, `try_clone`, `Read`/`Write` on `&TcpStream`, and read and write timeouts
+//! work as in `std`.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use pyact::net::{TcpListener, TcpStream};
+//! let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+//! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! node.spawn(move |_| {
+//!     for conn in listener.incoming().flatten() {
+//!         pyact::spawn(move |_| { let _ = std::io::copy(&mut &conn, &mut &conn); }); // echo
+//!     }
+//! });
+//! let mut s = TcpStream::connect(addr).unwrap();
+//! s.write_all(b"ping").unwrap();
+//! let mut back = [0; 4];
+//! s.read_exact(&mut back).unwrap();
+//! assert_eq!(&back, b"ping");
+//! ```
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};

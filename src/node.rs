@@ -8,6 +8,26 @@
 //! lives in this process and was resolved goes straight into its mailbox; an address of this
 //! node is looked up in the table by id; any other address goes to the node it names through
 //! a connection of the sending actor's node.
+//!
+//! ## Stopping a node
+//!
+//! `node.shutdown()` stops the node: it stops listening, closes its connections (peers that
+//! monitor it get `{"nodedown": ...}`, and their links and monitors to its actors fire with
+//! `noconnection`), and kills every actor it runs (they end with `ExitReason::Killed` at their
+//! next receive; waiters get that reason). It is idempotent. Dropping the last handle to a node
+//! does not stop its actors: call `shutdown` when the node's work is done.
+//!
+//! ```rust
+//! use pyact::{ExitReason, Mesh, Node};
+//!
+//! let node = Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap();
+//! let worker = node.spawn(|mut mb| loop {
+//!     mb.receive();
+//! });
+//! node.shutdown();
+//! assert_eq!(node.wait(&worker), Err(ExitReason::Killed));
+//! node.shutdown(); // again: nothing happens
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

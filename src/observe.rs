@@ -15,6 +15,78 @@
 //! it pulls (single writer: no read-modify-write). Measured with `benches/pingpong.rs` on
 //! the quiet runs of a shared 2-core box: about 3% of a local round trip (~0.35 µs), nearly
 //! all of it the senders' add; the receiver's stores are within the noise.
+//!
+//! ## What you can see
+//!
+//! `node.actors()` lists the live actors with their registered names, `node.registered()` the
+//! names, and `node.info(&addr)` gives a snapshot of one actor (or thread inbox): what it runs
+//! (the type name of its function or closure), its age, links, monitors, how many callers wait for its end, name, whether it is
+//! exiting, and what it is doing (`Status`: running, or parked receiving, in a call, waiting
+//! for another actor, sleeping, in `blocking` or on a `pyact::net` socket), its mailbox length (queued plus pulled but not
+//! matched yet) and how many messages it has received. `node.stats()` gives the node's totals:
+//! live actors, actors spawned and ended, messages delivered, and its peers (`PeerStats`): each
+//! node it is connected to, dialing, or backing off from after a failed dial (with the dial's
+//! error), the creation number the peer declared, messages and bytes in and out on the current
+//! connection, and its outbound queue (frames and bytes). A peer's counters are kept by the
+//! connection's reader and writer, one relaxed store per frame received or batch written.
+//! (`node.net_stats()` is the hardening view: the sizes of the tables peers can grow on this
+//! node.) `node.remote_stats(peer)` asks another node for its `node.stats()`; every snapshot
+//! serializes to JSON.
+//! `cargo run --example observe` shows all of it as a table that refreshes every second.
+//!
+//! Connections are logged at `info`: `node <id> up` on both sides (saying who dialled) and
+//! `node <id> down: <why>`. A refused connection is logged on both sides with what failed and
+//! the likely cause, and the connector's error says the same: the acceptor's refusal names the
+//! check that failed without any secret (`bad cookie proof`, `already connected`, `busy`,
+//! `rate-limited`, ...), so a wrong cookie reads `cannot connect to 127.0.0.1:4000: ... refused
+//! by 127.0.0.1:4000: bad cookie proof (the two nodes' cookies differ?)`, and a `call` to that
+//! node fails with `CallError::NoConnection { node, why }` carrying the same text.
+//!
+//! ```rust
+//! use pyact::observe::Status;
+//! use pyact::{Mesh, Node, pattern};
+//!
+//! let node = Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap();
+//! let worker = node.spawn(|mut mb| mb.receive_match(&[&pattern!("stop")]).1);
+//! node.register("worker", &worker).unwrap();
+//! assert_eq!(node.actors(), vec![(worker.clone(), Some("worker".to_string()))]);
+//! worker.send("not for now").unwrap();
+//! // Wait until the worker has pulled the message and parked again.
+//! let info = loop {
+//!     let info = node.info(&worker).unwrap();
+//!     if info.received == 1 && info.status == Status::Receiving {
+//!         break info;
+//!     }
+//!     std::thread::yield_now();
+//! };
+//! assert_eq!(info.name.as_deref(), Some("worker"));
+//! assert_eq!(info.mailbox_len, 1); // kept: no pattern matched it
+//! assert!(info.links.is_empty());
+//! worker.send("stop").unwrap();
+//! worker.wait().unwrap();
+//! let stats = node.stats();
+//! assert_eq!((stats.live_actors, stats.spawned, stats.ended), (0, 1, 1));
+//! assert_eq!(stats.delivered, 2);
+//!
+//! // Two nodes: the peers and their traffic.
+//! use pyact::observe::PeerState;
+//! let other = Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap();
+//! let echo = other.spawn(|mut mb| {
+//!     let m = mb.receive();
+//!     pyact::Address::try_from(&m["from"]).unwrap().send("pong").unwrap();
+//! });
+//! let mut inbox = node.inbox();
+//! echo.send(pyact::json!({"from": inbox.addr()})).unwrap();
+//! assert_eq!(inbox.receive(), "pong");
+//! let peer = &node.stats().peers[0];
+//! assert_eq!((peer.node.as_str(), peer.state), (other.name(), PeerState::Connected));
+//! assert_eq!((peer.messages_out, peer.messages_in), (1, 1));
+//! assert!(peer.bytes_out > 0 && peer.bytes_in > 0);
+//! // A wrong cookie: the error says what failed.
+//! let third = Node::new(&Mesh::new(), "another@127.0.0.1:0").unwrap();
+//! let err = node.connect(&format!("guess@{}", third.name())).unwrap_err();
+//! assert!(err.to_string().contains("bad cookie proof"), "{err}");
+//! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

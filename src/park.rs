@@ -158,7 +158,7 @@ impl<T> OneShot<T> {
 /// (its worker runs other actors meanwhile), in a plain thread the thread sleeps. A kill or
 /// an exit signal that ends the actor ends it during the sleep, at once.
 ///
-/// Use this instead of `std::thread::sleep` in actor code (see the README's rules).
+/// Use this instead of `std::thread::sleep` in actor code (see the [rules for actor code](crate::actor#rules-for-actor-code)).
 ///
 /// ```
 /// use pyact::{Mesh, Node, json};

@@ -179,7 +179,7 @@ fn held_message(who: &str, held: Duration) -> String {
          blocked in a std call, or in a loop whose sends and receives never have to wait): \
          every actor queued on that worker is stalled. Blocking std calls belong in \
          pyact::blocking, waits in pyact::sleep, long loops should call pyact::yield_now \
-         (see the README's rules for actor code)",
+         (see the rules for actor code in pyact::actor's docs)",
         held.as_millis()
     )
 }

@@ -71,7 +71,7 @@ fn every_readme_code_block_says_what_it_is() {
         open = true;
         let lang = tag.split(',').next().unwrap_or("");
         assert!(
-            ["rust", "sh", "text", "json"].contains(&lang),
+            ["rust", "sh", "text", "json", "toml"].contains(&lang),
             "README line {}: code block tagged {tag:?}",
             n + 1
         );

@@ -47,7 +47,7 @@
 //! (`noproc`).
 //!
 //! **Bounds a peer runs into** (each enforced in the file named, each a [`NodeOptions`]
-//! setting; the README's threat model lists them with their defaults):
+//! setting; the [threat model](#threat-model) below lists them with their defaults):
 //! - the handshake deadline, the cap on handshakes in progress (with eviction by source
 //!   group), the node-wide budget of wrong cookie proofs, and the failed-proof rate limit
 //!   per source (`handshake.rs`, `listener.rs`, `door.rs`, `sources.rs`);
@@ -90,6 +90,89 @@
 //! | `requests.rs` | remote `wait`, `whereis`, spawn |
 //! | `watch.rs` | links and monitors that cross nodes (indexed table) |
 //! | `stats.rs` | [`NetStats`]: the sizes of the tables a peer can grow |
+//!
+//! ## Using remote nodes
+//!
+//! - Connections open on first use, are shared by all actors of a node, and re-open after a
+//!   failure; `node.connect("cookie@host:port")` connects explicitly, `mesh.nodes()` lists
+//!   peers.
+//! - `wait`, `kill`, `whereis_remote`, links and monitors work on remote addresses; remote
+//!   spawn: `node.register_factory(name, f)` on one node, `node.spawn_remote(peer, name, args)`
+//!   on another.
+//! - A node is reached by the name it was started with: a peer that answers to another name
+//!   than the one dialled is refused (dial `127.0.0.1:4000`, not `localhost:4000`, for a node
+//!   started as `cookie@127.0.0.1:4000`).
+//! - Addresses carry the creation number: `{"$addr": "host:port/42/3735928559"}` (host:port,
+//!   actor id, creation).
+//! - On the wire: a 4-byte big-endian length and a JSON frame; a versioned 4-frame handshake
+//!   with HMAC-SHA-256 over fresh 32-byte challenges from both sides, then an admission frame
+//!   (see [`protocol`]).
+//! - `cargo run --release --example remote_ping -- serve 127.0.0.1:4000` and
+//!   `-- ping 127.0.0.1:4000 10000` try it between two processes; `serve` runs until Ctrl-C or
+//!   until its `ponger` gets the message `"stop"`, and does not read standard input, so it can
+//!   run in the background.
+//!
+//! ## Threat model
+//!
+//! **What the cookie protects: who may join.** A node talks only to peers that prove, in the
+//! handshake, that they know its cookie (HMAC-SHA-256 over fresh challenges from both sides;
+//! the cookie itself never travels); a peer that cannot never gets a frame delivered. A node
+//! cannot be tricked into proving the cookie to itself: a peer may not use our name, our own
+//! challenges are never answered, and the dialled name must answer. A peer that has proved
+//! it is a full member of the cluster: it can send to, link to, monitor, wait on and kill any
+//! actor of the node, look up its registered names and spawn from its registered factories.
+//! Treat the cookie like a root password, and register as factories only what any member may
+//! start.
+//!
+//! **What it does not protect: the traffic.** Nothing after the handshake is encrypted or
+//! authenticated: anyone on the path can read every message, and inject or alter frames on an
+//! established connection. Run nodes on a private network, or carry their traffic through a
+//! tunnel (WireGuard, SSH, a TLS proxy); never expose a node's port to the Internet.
+//!
+//! **The front door.** A node with the cookie gets in, whatever an attacker without it does
+//! from addresses of *other* /16 groups (IPv4; /48 for IPv6): holding or re-opening any number
+//! of pre-handshake connections only ever evicts the attacker's own, and guesses from any
+//! number of addresses are heard at most 100 times a second, addresses that proved the cookie
+//! before served first. Measured with `examples/front_door.rs` (release, loopback, 2 loaded
+//! cores): under 300 connections from 2,000 addresses re-opened at once, 256 silent ones from
+//! the same address, 100 guesses a second from the same address, or guesses from 2,000
+//! rotating addresses, every fresh node connected (about 50 per attack, two runs; the slowest
+//! took 281 ms, most under 2 ms); a connected peer's ping p99 stayed under 5 ms (3.6 ms
+//! without an attack on the same box). What it does not guarantee: an attacker within the
+//! same /16 as a node, holding every slot with connections opened in the last 250 ms, can
+//! have that node's connect refused (`busy`) until they age; an address that never proved the
+//! cookie and shares its IP with a guesser is rate-limited with it; a botnet spread over more
+//! /16 groups than there are slots gets a fair share like everyone else.
+//! Use a strong cookie: `pyact::random_cookie()` makes one (128 bits); a node started with a
+//! cookie shorter than `pyact::WEAK_COOKIE_BELOW` (16) characters logs a warning.
+//!
+//! **Limits a hostile or broken peer runs into**, each a setting (`NodeOptions` unless named
+//! otherwise; defaults in brackets) enforced in the file named above:
+//!
+//! | the peer... | what happens |
+//! |---|---|
+//! | has not finished the handshake | at most 4 KiB buffered for it; closed at the one handshake deadline, counted from the accept, not per read (`connect_timeout` \[5 s\]) |
+//! | opens many connections at once | at most `max_handshakes` \[256\] handshakes in progress; a newcomer past it evicts the least advanced, oldest handshake of the source group (IPv4 /16, IPv6 /48) holding the most, or, if its own group is the largest, one of its own group held 250 ms without sending its proof; else it is refused (`busy`). Refused and evicted connections are closed a second later (a re-open loop cannot spin the listener) |
+//! | guesses the cookie, from any number of addresses | wrong proofs are checked at most `cookie_guesses` \[100\] per second node-wide (a right proof costs nothing); the others wait within the handshake deadline in a queue that serves addresses that proved the cookie in the last hour first, then other /16 groups in turn, then `busy` |
+//! | keeps failing the proof from one address | rate-limited per source IP address (`failed_handshakes` \[10, then 1 per second\]): its connections are closed unheard, unless the address proved the cookie in the last hour; only wrong proofs count, not handshakes cut short (a peer that crashed); logged at most once per second per source and node-wide |
+//! | claims the name of a node already connected | refused after the handshake (Erlang's rule): the real node's connection, links and monitors are untouched; one connection per pair of nodes, with a deterministic tie-break when both dial at once |
+//! | speaks for an earlier start of a node | addresses carry the creation number: one of another start names a dead actor (`noproc`) |
+//! | sends a frame over `max_frame` \[16 MiB\], or cuts one short | that connection is closed (the others stay); a sending pyact node refuses such a message (`SendError::TooLarge`) |
+//! | sends a malformed frame (bad JSON, unknown kind) | that frame is dropped and logged; the connection carries on |
+//! | nests a message deeper than 127 levels | cannot: a sending pyact node refuses it (`SendError::TooDeep`); a receiver parses the payload with `serde_json`'s own limit, the envelope does not count |
+//! | places remote waits | `max_remote_waits` \[65,536\] outstanding per connection and `max_remote_waits_total` \[262,144\] for all peers together, table entries (no coroutine); past either answered at once with a `Failed` reason naming the limit |
+//! | places links and monitors | `max_remote_watches` \[65,536\] per connection and `max_remote_watches_total` \[262,144\] for all peers together; past either an immediate exit signal or DOWN with a `Failed` reason; all of them go when its connection goes, released in linear time in ~1 ms slices (3 × 65,536 of each kind: released in ~0.5 s, other actors delayed at most a few ms, `examples/teardown_stall.rs`) |
+//! | links or monitors on behalf of another node's actor | dropped and logged (the node never dials on a peer's say-so) |
+//! | floods | its connection's reader dispatches at most ~1 ms before letting local actors run; a message for an actor with a full bounded mailbox (`SpawnOptions::mailbox_limit`, opt-in \[unbounded\]) holds that reader back, in turn with other connections' readers waiting on the same mailbox, at most `mailbox_wait` \[100 ms\], so TCP pushes the flood back to the sending node, whose senders get `SendError::Overloaded`; only then is it dropped, logged (rate-limited) and counted (`NetStats::mailbox_full_drops`) |
+//! | stops reading | this node's outbound queue for it is bounded (`outbound_limit` \[4 MiB\]); local senders wait at most `send_timeout` \[= `write_timeout`\] then get `SendError::Overloaded`; the connection is dropped when nothing is taken for `write_timeout` \[5 s\] (checked every 250 ms at most): a peer that keeps reading, however slowly, is never dropped for it, as every node's reader reports its progress; replies it asks for and does not read past twice the bound also drop it |
+//! | goes silent | declared down after the `heartbeat` timeout \[5 s\] |
+//! | is down, and we keep sending to it | after a failed dial, sends fail at once with `NoConnection` during a back-off (`redial_backoff` \[100 ms doubling to 5 s\]), logged once per change |
+//! | asks for a remote spawn | one actor per request, counted against the process's live-actor limit (`Config::max_actors`) |
+//! | costs coroutines of any kind (handshakes, readers, writers, dialers, actors) | all but the listener count against `Config::max_actors`; past it connections are closed, never a panic |
+//!
+//! `Node::net_stats()` shows the size of every table a peer can grow. `examples/remote_under_attack.rs`
+//! measures a legitimate peer's ping round trip while an attacker trickles handshakes, holds
+//! 5,000 remote waits and floods a slow actor (figures in BENCHMARKS.md).
 
 mod connection;
 mod dialer;
