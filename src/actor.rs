@@ -170,9 +170,9 @@ impl Waiter {
         matches!(self, Waiter::Remote { key, .. } if *key == (serial, req))
     }
 
-    /// Is this the local wait parked on `me`?
-    pub(crate) fn is_park(&self, me: &Arc<may::sync::Blocker>) -> bool {
-        matches!(self, Waiter::Park(b) if Arc::ptr_eq(b, me))
+    /// Is this the local wait parked on the blocker at `me` (`Arc::as_ptr`, compared only)?
+    pub(crate) fn is_park(&self, me: *const may::sync::Blocker) -> bool {
+        matches!(self, Waiter::Park(b) if std::ptr::eq(Arc::as_ptr(b), me))
     }
 
     /// Tell the waiter the actor ended. `reason` is `None` only when no waiter is remote
@@ -197,13 +197,11 @@ pub(crate) struct Waiters {
     slots: Vec<Option<Waiter>>,
     /// Empty slots below the last one, reused first.
     free: Vec<usize>,
-    len: usize,
 }
 
 impl Waiters {
     /// Add a waiter; its slot number, for [`Waiters::remove_if`].
     pub(crate) fn push(&mut self, w: Waiter) -> usize {
-        self.len += 1;
         match self.free.pop() {
             Some(i) => {
                 self.slots[i] = Some(w);
@@ -226,8 +224,7 @@ impl Waiters {
             return false;
         }
         *slot = None;
-        self.len -= 1;
-        if self.len == 0 {
+        if self.len() == 0 {
             // Give the memory back: a long-lived actor once waited on by thousands.
             *self = Waiters::default();
         } else if i + 1 == self.slots.len() {
@@ -240,12 +237,13 @@ impl Waiters {
 
     /// Waiters in the table.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        // Every slot holds a waiter but the free ones.
+        self.slots.len() - self.free.len()
     }
 
     /// Is any of them a peer's remote wait?
     fn any_remote(&self) -> bool {
-        self.len > 0
+        self.len() > 0
             && self
                 .slots
                 .iter()

@@ -203,7 +203,7 @@ impl Config {
     /// An actor's coroutine that ends while the pool has room parks in it instead of ending,
     /// and the next spawn hands its function to that coroutine: no `mmap`, `mprotect` or
     /// page faults of a fresh stack, no `munmap`, and none of `may`'s spawn work (see
-    /// BENCHMARKS.md). The pool starts empty, grows only as actors end, and each second ends
+    /// BENCHMARKS-HISTORY.md). The pool starts empty, grows only as actors end, and each second ends
     /// half of the coroutines that sat unused in it that whole second (above a few hundred);
     /// each pooled coroutine holds its stack (two memory mappings and the pages its last
     /// actor touched). Pooled coroutines never push the process past the live-actor limit's

@@ -6,7 +6,7 @@
 //! by exactly what the allocation lacks, rounded up to a page, with one `mprotect` of the
 //! heap's reserved range per growth: one system call (which takes the address space's lock
 //! for writing and splits the heap's memory maps again) per ~2.5 fresh actors, 10% of a
-//! 10,000-actor ring build's samples (BENCHMARKS.md, "Sixth pass: ring"). glibc's
+//! 10,000-actor ring build's samples (BENCHMARKS-HISTORY.md, "Sixth pass: ring"). glibc's
 //! `M_TOP_PAD` does not apply to thread arenas, and `mallopt` is process-wide anyway.
 //!
 //! What: before a worker thread makes (or first runs) its first fresh coroutine, and again

@@ -662,7 +662,7 @@ impl Node {
         // target must not collect one entry per kill.
         let mut leave = LeaveWaiters {
             cell: &cell,
-            me: me.clone(),
+            me: Arc::as_ptr(&me),
             slot,
             ended: false,
         };
@@ -849,7 +849,8 @@ impl Node {
 /// (returned or unwound). After the target's end the table was emptied already.
 struct LeaveWaiters<'a> {
     cell: &'a ActorCell,
-    me: Arc<may::sync::Blocker>,
+    /// The waiter's blocker (compared, never dereferenced: the entry holds it alive).
+    me: *const may::sync::Blocker,
     slot: usize,
     /// The wait returned with the target's reason: nothing left to remove.
     ended: bool,
@@ -862,7 +863,7 @@ impl Drop for LeaveWaiters<'_> {
         }
         let mut st = self.cell.lock();
         if st.exit.is_none() {
-            st.waiters.remove_if(self.slot, |w| w.is_park(&self.me));
+            st.waiters.remove_if(self.slot, |w| w.is_park(self.me));
         }
     }
 }

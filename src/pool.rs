@@ -5,7 +5,7 @@
 //! `munmap`, which also flushes the address-translation caches of every core. And even on a
 //! reused stack, a `may` spawn builds a coroutine handle, its park, the join packet and panic
 //! slots and a coroutine-local map (six allocations), then switches into the new coroutine
-//! and back: `may` spawn + join alone is slower than a whole Erlang spawn (BENCHMARKS.md).
+//! and back: `may` spawn + join alone is slower than a whole Erlang spawn (BENCHMARKS-HISTORY.md).
 //!
 //! So pyact keeps its own coroutines. Every coroutine pyact starts ([`crate::actor::go`]:
 //! actors, network loops) is a *runner*: when its closure returns, the runner does not end;

@@ -172,7 +172,7 @@
 //!
 //! `Node::net_stats()` shows the size of every table a peer can grow. `examples/remote_under_attack.rs`
 //! measures a legitimate peer's ping round trip while an attacker trickles handshakes, holds
-//! 5,000 remote waits and floods a slow actor (figures in BENCHMARKS.md).
+//! 5,000 remote waits and floods a slow actor (figures in BENCHMARKS-HISTORY.md).
 
 mod connection;
 mod dialer;
