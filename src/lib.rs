@@ -194,22 +194,19 @@
 //!
 //! ## Performance
 //!
-//! Side by side with Erlang/OTP 25 on this project's 2-core, 24 GiB machine, interleaved in one
-//! run (`benches/compare.sh 5` on main 161c90c, load average 1.2–1.3; the 1M ring from
-//! `RING_1M=1 benches/compare.sh 5` on dd06ae5; Erlang from `apt-get install erlang-base`;
-//! release builds; medians). The command for every row, interleaved runs of the
-//! noisier rows, earlier rounds and the profiles behind each figure are in
-//! BENCHMARKS.md.
+//! Side by side with Erlang/OTP 25 on this project's 2-core, 24 GiB machine, interleaved
+//! (`benches/compare.sh`, 8 rounds, medians; the table, the commands and the machine are in
+//! BENCHMARKS.md, the history of each row in BENCHMARKS-HISTORY.md):
 //!
 //! | workload | pyact | Erlang | pyact / Erlang |
 //! |---|---|---|---|
-//! | spawn + exit + wait, per actor | 0.88 µs | 1.58 µs | 0.56x |
-//! | ring 10k: build + pass | 54 ms | 30.8 ms | 1.75x |
+//! | spawn + exit + wait, per actor | 0.88 µs | 1.44 µs | 0.61x |
+//! | ring 10k: build + pass | 57 ms | 30 ms | 1.9x |
 //! | ring 1M, whole process | 7.5 s, 5.4 GiB peak | 3.7 s, 2.5 GiB | 2.0x time, 2.1x memory |
-//! | idle actor, resident (100k) | 5.55 KiB | 2.86 KiB | 1.94x |
-//! | ping-pong, round trip | 0.394 µs | 0.479 µs | 0.82x |
-//! | remote round trip, two processes | 27.2 µs | 53.8 µs | 0.51x |
-//! | remote one-way, two processes | 2.28 M msg/s | 0.65 M msg/s | 3.5x Erlang's rate |
+//! | idle actor, resident (100k) | 5.57 KiB | 2.86 KiB | 1.95x |
+//! | ping-pong, round trip | 0.379 µs | 0.481 µs | 0.79x |
+//! | remote round trip, two processes | 27.1 µs | 53.3 µs | 0.51x |
+//! | remote one-way, two processes | 2.23 M msg/s | 0.43 M msg/s | 5.2x Erlang's rate |
 //!
 //! Where pyact still trails: a *fresh* actor costs kernel work (the first-touch page fault of
 //! the page its stack runs on, and a share of a page table; stacks are carved out of shared
