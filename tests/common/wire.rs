@@ -171,11 +171,12 @@ impl RawPeer {
         }
     }
 
-    /// Read frames until one that is not a heartbeat.
+    /// Read frames until one that is not a heartbeat or a progress report (a node's reader
+    /// reports what it has read, at most every 200 ms, while it takes traffic).
     pub fn recv_traffic(&mut self) -> Value {
         loop {
             let f = self.recv();
-            if f != json!("heartbeat") {
+            if f != json!("heartbeat") && f.get("progress").is_none() {
                 return f;
             }
         }
