@@ -919,7 +919,9 @@ pub(crate) fn route(addr: &Address, env: Envelope) -> Result<(), SendError> {
 }
 
 /// The live actor whose cell is at `ptr` (see [`crate::watchdog`]): its address and name.
-pub(crate) fn find_cell_by_ptr(ptr: usize) -> Option<(Address, Option<String>)> {
+pub(crate) fn find_cell_by_ptr(
+    ptr: usize,
+) -> Option<(Address, Option<String>, Option<&'static str>)> {
     let nodes: Vec<Node> = lock(local_nodes())
         .values()
         .filter_map(Weak::upgrade)
@@ -929,7 +931,7 @@ pub(crate) fn find_cell_by_ptr(ptr: usize) -> Option<(Address, Option<String>)> 
         n.live_cells()
             .into_iter()
             .find(|c| Arc::as_ptr(c) as usize == ptr)
-            .map(|c| (c.address(), c.lock().name.clone()))
+            .map(|c| (c.address(), c.lock().name.clone(), c.runs))
     })
 }
 

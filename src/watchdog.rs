@@ -161,12 +161,22 @@ fn watch(threshold: Option<Duration>) {
 /// Name the actor whose cell is at `ptr` (if it is still alive) and warn.
 fn report(ptr: usize, held: Duration) {
     let who = crate::node::find_cell_by_ptr(ptr)
-        .map(|(addr, name)| match name {
-            Some(n) => format!("actor {addr} (registered as {n:?})"),
-            None => format!("actor {addr}"),
-        })
+        .map(|(addr, name, runs)| describe(&addr.to_string(), name.as_deref(), runs))
         .unwrap_or_else(|| "an actor".to_string());
     log::warn!("{}", held_message(&who, held));
+}
+
+/// Who held the worker: its address, registered name and the function it runs (issue 16
+/// row 11: the report names what the actor was doing, as far as the watchdog can see).
+fn describe(addr: &str, name: Option<&str>, runs: Option<&str>) -> String {
+    let mut who = format!("actor {addr}");
+    if let Some(n) = name {
+        who.push_str(&format!(" (registered as {n:?})"));
+    }
+    if let Some(f) = runs {
+        who.push_str(&format!(" running `{f}`"));
+    }
+    who
 }
 
 /// The watchdog's report. The watchdog sees switches only, not calls: an actor that keeps
@@ -187,6 +197,15 @@ fn held_message(who: &str, held: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_report_names_the_actor_its_name_and_the_function_it_runs() {
+        assert_eq!(
+            describe("h:1/2/3", Some("pinger"), Some("app::pinger")),
+            "actor h:1/2/3 (registered as \"pinger\") running `app::pinger`"
+        );
+        assert_eq!(describe("h:1/2/3", None, None), "actor h:1/2/3");
+    }
 
     #[test]
     fn the_report_names_the_actor_and_does_not_claim_it_made_no_call() {

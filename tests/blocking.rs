@@ -147,4 +147,6 @@ fn the_watchdog_names_an_actor_that_holds_its_worker() {
         "want one warning naming {hog}: {warnings:?}"
     );
     assert!(about_hog[0].contains("held its worker"), "{about_hog:?}");
+    // It names the function the actor runs (issue 16 row 11).
+    assert!(about_hog[0].contains(" running `"), "{about_hog:?}");
 }
