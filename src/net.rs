@@ -149,6 +149,24 @@ fn whole_ms(d: Duration) -> Duration {
 }
 
 /// `std`'s rule for timeouts: zero is refused (it would mean "no timeout" to the OS).
+/// One timeout of a socket (read or write), shared by `TcpStream` and `UdpSocket`: pyact's
+/// own waits read it, so it lives here rather than in the descriptor.
+#[derive(Default)]
+struct TimeoutSlot(StdMutex<Option<Duration>>);
+
+impl TimeoutSlot {
+    /// Set it, refusing a zero duration as `std` does.
+    fn set(&self, d: Option<Duration>) -> io::Result<()> {
+        check_timeout(d)?;
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = d;
+        Ok(())
+    }
+
+    fn get(&self) -> Option<Duration> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 fn check_timeout(d: Option<Duration>) -> io::Result<()> {
     if d.is_some_and(|d| d.is_zero()) {
         return Err(io::Error::new(
@@ -423,8 +441,8 @@ pub struct TcpStream {
     /// The write half: a second descriptor of the same socket, for writability only, so a
     /// reader and a writer can park at once (`may` keeps one waiter per descriptor).
     wr: Mutex<SplitWriter<may::net::TcpStream>>,
-    read_timeout: StdMutex<Option<Duration>>,
-    write_timeout: StdMutex<Option<Duration>>,
+    read_timeout: TimeoutSlot,
+    write_timeout: TimeoutSlot,
     peer: SocketAddr,
     local: SocketAddr,
 }
@@ -502,8 +520,8 @@ impl TcpStream {
         Ok(TcpStream {
             rd: Mutex::new(rd),
             wr: Mutex::new(wr),
-            read_timeout: StdMutex::new(None),
-            write_timeout: StdMutex::new(None),
+            read_timeout: TimeoutSlot::default(),
+            write_timeout: TimeoutSlot::default(),
             peer,
             local,
         })
@@ -548,9 +566,7 @@ impl TcpStream {
     /// assert!(client.set_read_timeout(Some(Duration::ZERO)).is_err()); // as std
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
-        Ok(())
+        self.read_timeout.set(timeout)
     }
 
     /// Limit each write's wait for room in the send buffer (`None`: wait for ever).
@@ -564,9 +580,7 @@ impl TcpStream {
     /// assert_eq!(client.write_timeout().unwrap(), Some(Duration::from_secs(5)));
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        *self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
-        Ok(())
+        self.write_timeout.set(timeout)
     }
 
     /// The read timeout in force.
@@ -578,7 +592,7 @@ impl TcpStream {
     /// assert_eq!(client.read_timeout().unwrap(), None); // waits for ever by default
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(*self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()))
+        Ok(self.read_timeout.get())
     }
 
     /// The write timeout in force.
@@ -590,7 +604,7 @@ impl TcpStream {
     /// assert_eq!(client.write_timeout().unwrap(), None);
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(*self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()))
+        Ok(self.write_timeout.get())
     }
 
     /// Shut down one or both directions: a reader parked on this socket (through any
@@ -780,8 +794,8 @@ impl Write for &TcpStream {
 pub struct UdpSocket {
     rx: Mutex<may::net::UdpSocket>,
     tx: Mutex<may::net::UdpSocket>,
-    read_timeout: StdMutex<Option<Duration>>,
-    write_timeout: StdMutex<Option<Duration>>,
+    read_timeout: TimeoutSlot,
+    write_timeout: TimeoutSlot,
     local: SocketAddr,
 }
 
@@ -818,8 +832,8 @@ impl UdpSocket {
         Ok(UdpSocket {
             rx: Mutex::new(register(socket)?),
             tx: Mutex::new(register(dup)?),
-            read_timeout: StdMutex::new(None),
-            write_timeout: StdMutex::new(None),
+            read_timeout: TimeoutSlot::default(),
+            write_timeout: TimeoutSlot::default(),
             local,
         })
     }
@@ -884,9 +898,7 @@ impl UdpSocket {
     /// assert_eq!(s.recv_from(&mut buf).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
-        Ok(())
+        self.read_timeout.set(timeout)
     }
 
     /// Limit each send's wait for buffer room (`None`: wait for ever).
@@ -898,9 +910,7 @@ impl UdpSocket {
     /// assert_eq!(s.write_timeout().unwrap(), Some(Duration::from_secs(1)));
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        *self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
-        Ok(())
+        self.write_timeout.set(timeout)
     }
 
     /// The read timeout in force.
@@ -913,7 +923,7 @@ impl UdpSocket {
     /// assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_secs(2)));
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(*self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()))
+        Ok(self.read_timeout.get())
     }
 
     /// The write timeout in force.
@@ -923,7 +933,7 @@ impl UdpSocket {
     /// assert_eq!(s.write_timeout().unwrap(), None);
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(*self.write_timeout.lock().unwrap_or_else(|p| p.into_inner()))
+        Ok(self.write_timeout.get())
     }
 
     /// A second handle to the same socket (new descriptors); the timeouts are copied.

@@ -99,14 +99,12 @@ impl Placed {
                 r.opts.max_remote_waits
             ));
         }
-        let limit = r.opts.max_remote_waits_total;
-        if r.placed.waits.fetch_add(1, Ordering::Relaxed) >= limit {
-            r.placed.waits.fetch_sub(1, Ordering::Relaxed);
-            return Err(format!(
-                "too many outstanding remote waits on node {} (node-wide limit {limit})",
-                listen_name(r)
-            ));
-        }
+        count_node_wide(
+            r,
+            &r.placed.waits,
+            r.opts.max_remote_waits_total,
+            "outstanding remote waits",
+        )?;
         self.waits.insert(req, (to, NO_SLOT));
         Ok(())
     }
@@ -159,15 +157,12 @@ impl Placed {
                 r.opts.max_remote_watches
             ));
         }
-        let limit = r.opts.max_remote_watches_total;
-        if r.placed.watches.fetch_add(1, Ordering::Relaxed) >= limit {
-            r.placed.watches.fetch_sub(1, Ordering::Relaxed);
-            return Err(format!(
-                "too many links and monitors on node {} (node-wide limit {limit})",
-                listen_name(r)
-            ));
-        }
-        Ok(())
+        count_node_wide(
+            r,
+            &r.placed.watches,
+            r.opts.max_remote_watches_total,
+            "links and monitors",
+        )
     }
 
     /// Count a new link (caller checked [`Placed::has_link`]), or say why it is refused.
@@ -216,6 +211,24 @@ impl Placed {
 }
 
 /// The node's name for messages (the totals live in its [`Remote`]).
+/// Count one more entry of a kind in `total` if the node-wide `limit` allows it; if not,
+/// why (`what`: the kind, as the refusal names it).
+fn count_node_wide(
+    r: &Remote,
+    total: &AtomicUsize,
+    limit: usize,
+    what: &str,
+) -> Result<(), String> {
+    if total.fetch_add(1, Ordering::Relaxed) >= limit {
+        total.fetch_sub(1, Ordering::Relaxed);
+        return Err(format!(
+            "too many {what} on node {} (node-wide limit {limit})",
+            listen_name(r)
+        ));
+    }
+    Ok(())
+}
+
 fn listen_name(r: &Remote) -> String {
     lock(&r.listen_addr)
         .map(|a| a.to_string())
