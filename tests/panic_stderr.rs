@@ -4,9 +4,11 @@
 //! Each case runs in a child process (this test binary re-executed with `PYACT_PANIC_CHILD`
 //! set), because a logger, once installed, stays for the whole process.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
 
 use pyact::{ExitReason, Mesh, Node};
 
@@ -39,42 +41,19 @@ fn run_child(mode: &str, envs: &[(&str, &str)]) -> (String, String) {
     cmd.args(["--exact", "child_body", "--nocapture", "--test-threads=1"])
         .env(CHILD, mode)
         .env_remove("RUST_LOG")
-        .env_remove("RUST_BACKTRACE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env_remove("RUST_BACKTRACE");
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    // Drain both pipes on threads, so a chatty child cannot block on a full pipe.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("child {mode} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    let o = common::child::output(&mut cmd, Duration::from_secs(60));
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
     assert!(
-        status.success(),
-        "child {mode} failed: {status}\n{out}\n{err}"
+        o.status.success(),
+        "child {mode} failed: {}\n{out}\n{err}",
+        o.status
     );
     (out, err)
 }

@@ -217,10 +217,7 @@ fn many_senders_into_one_bounded_mailbox(senders: usize, each: u64) {
             .expect("every sender ends");
     }
     let got = b.wait(&consumer).unwrap();
-    let want: Value = (0..senders)
-        .map(|s| (s.to_string(), json!(each)))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
+    let want = each_per_sender(senders, each);
     assert_eq!(got, want, "messages taken per sender");
     assert_eq!(b.net_stats().mailbox_full_drops, 0);
     drop(nodes);
@@ -280,9 +277,15 @@ fn local_senders_into_a_mailbox_of_two_lose_nothing() {
             .expect("every sender ends");
     }
     let got = b.wait(&consumer).unwrap();
-    let want: Value = (0..senders)
+    let want = each_per_sender(senders, each);
+    assert_eq!(got, want);
+}
+
+/// What the consumer reports when every one of `senders` got `each` messages through:
+/// `{"0": each, "1": each, ...}`.
+fn each_per_sender(senders: usize, each: u64) -> Value {
+    (0..senders)
         .map(|s| (s.to_string(), json!(each)))
         .collect::<serde_json::Map<_, _>>()
-        .into();
-    assert_eq!(got, want);
+        .into()
 }

@@ -6,6 +6,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
 use pyact::{Address, ExitReason, Mesh, Node, SendError, Value, json, pattern};
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -96,7 +99,7 @@ fn restarted_node_does_not_take_old_addresses() {
     // The address as text (its Display), kept across the restart (issue 16 row 7).
     let old_text = old.to_string();
     first.kill().unwrap();
-    wait_with_deadline(&mut first);
+    common::child::wait(&mut first, PATIENCE);
     let down = inbox
         .receive_match_timeout(&[&pattern!({"nodedown": str})], PATIENCE)
         .expect("the first process is seen down");
@@ -145,21 +148,7 @@ fn restarted_node_does_not_take_old_addresses() {
     assert_eq!(ask(&new, &mut inbox)["seen"], 0);
 
     drop(second.stdin.take());
-    wait_with_deadline(&mut second);
-}
-
-/// Wait for a child process, killing it after [`PATIENCE`]: a test may fail, never hang.
-fn wait_with_deadline(child: &mut Child) {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while std::time::Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the child process did not end within {PATIENCE:?}");
+    common::child::wait(&mut second, PATIENCE);
 }
 
 /// The same rule inside one process: an address of this node with another creation is dead.

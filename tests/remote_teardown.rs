@@ -59,19 +59,24 @@ fn probe(node: &Node, stop: Arc<AtomicBool>, worst_us: Arc<AtomicU64>) -> Addres
     })
 }
 
-#[test]
-fn closing_connections_with_many_entries_releases_them_all_and_stalls_nobody() {
-    // Debug builds are slow: 3 × 20,000 of each kind here (the example runs 3 × 65,536).
-    const N: u64 = 20_000;
-    let b = node_with(patient());
-    let target = b.spawn(|mut mb| {
+/// A long-lived actor that traps exits (the links fire as messages) until told `"stop"`.
+fn trapping_target(b: &Node) -> Address {
+    b.spawn(|mut mb| {
         mb.trap_exit(true);
         loop {
             if mb.receive() == "stop" {
                 return;
             }
         }
-    });
+    })
+}
+
+#[test]
+fn closing_connections_with_many_entries_releases_them_all_and_stalls_nobody() {
+    // Debug builds are slow: 3 × 20,000 of each kind here (the example runs 3 × 65,536).
+    const N: u64 = 20_000;
+    let b = node_with(patient());
+    let target = trapping_target(&b);
     // The innocent peer: a real node with the default heartbeat, watching node events.
     let a = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
     a.connect(&format!("k@{}", b.name())).unwrap();
@@ -136,14 +141,7 @@ fn waits_links_and_monitors_are_capped_node_wide() {
             .max_remote_waits_total(150)
             .max_remote_watches_total(150),
     );
-    let target = b.spawn(|mut mb| {
-        mb.trap_exit(true);
-        loop {
-            if mb.receive() == "stop" {
-                return;
-            }
-        }
-    });
+    let target = trapping_target(&b);
     // Two peers, each within its own per-connection caps, together past the node's.
     let mut p1 = RawPeer::admitted(b.name(), "127.0.0.1:1", "k");
     let mut p2 = RawPeer::admitted(b.name(), "127.0.0.1:2", "k");
@@ -205,14 +203,7 @@ fn waits_links_and_monitors_are_capped_node_wide() {
 fn a_reconnected_peer_keeps_what_it_places_while_the_old_connection_is_released() {
     const N: u64 = 20_000;
     let b = node_with(patient());
-    let target = b.spawn(|mut mb| {
-        mb.trap_exit(true);
-        loop {
-            if mb.receive() == "stop" {
-                return;
-            }
-        }
-    });
+    let target = trapping_target(&b);
     let name = "127.0.0.1:1";
     let mut old = RawPeer::admitted(b.name(), name, "k");
     {
