@@ -119,6 +119,17 @@ pub(crate) struct Traffic {
     pub(crate) bytes_out: AtomicU64,
 }
 
+/// Wake the writer parked on the outbox `out` (if any), after letting go of the lock: a
+/// blocker is unparked and dropped outside it (see [`Outbox`]: `Park::drop` can yield).
+#[inline]
+fn wake_writer(mut out: MutexGuard<'_, Outbox>) {
+    let w = out.writer.take();
+    drop(out);
+    if let Some(w) = w {
+        w.unpark();
+    }
+}
+
 impl Conn {
     /// A connection on an authenticated stream; nothing runs until [`Conn::run`].
     pub(crate) fn new(
@@ -168,11 +179,7 @@ impl Conn {
             if out.buf.is_empty() || out.buf.len() + bytes.len() <= self.limit {
                 out.buf.extend_from_slice(bytes);
                 out.frames += 1;
-                let w = out.writer.take();
-                drop(out);
-                if let Some(w) = w {
-                    w.unpark();
-                }
+                wake_writer(out);
                 return Ok(());
             }
             let d = *deadline.get_or_insert_with(|| Instant::now() + self.send_timeout);
@@ -209,11 +216,7 @@ impl Conn {
         }
         encode_into(f, &mut out.buf);
         out.frames += 1;
-        let w = out.writer.take();
-        drop(out);
-        if let Some(w) = w {
-            w.unpark();
-        }
+        wake_writer(out);
         Ok(())
     }
 
@@ -238,11 +241,7 @@ impl Conn {
         self.reported.store(now, Ordering::Relaxed);
         // Not counted as a frame: like heartbeats, not traffic (see `Traffic`).
         encode_into(&Frame::Progress { read }, &mut out.buf);
-        let w = out.writer.take();
-        drop(out);
-        if let Some(w) = w {
-            w.unpark();
-        }
+        wake_writer(out);
         true
     }
 
