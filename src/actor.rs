@@ -400,7 +400,7 @@ impl ActorCell {
         for w in waiters.drain() {
             w.fire(reason.as_ref());
         }
-        crate::remote::local_ended(node, id);
+        crate::distribution::Distribution::actor_ended(&node.0.dist, node, id);
         let Some(reason) = reason else {
             // Nothing below reads the reason: no links, no monitors.
             return;

@@ -30,7 +30,6 @@
 //! ```
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
@@ -38,7 +37,7 @@ use serde_json::Value;
 
 use crate::actor::{self, ActorCell};
 use crate::mailbox::{Envelope, Mailbox};
-use crate::remote::{NodeOptions, Remote};
+use crate::distribution::{Distribution, Plugged};
 use crate::{
     Actor, Address, ExitReason, IntoExit, Mesh, NodeError, RegistryError, SendError, SpawnError,
     SpawnOptions,
@@ -147,7 +146,8 @@ pub(crate) struct NodeInner {
     shards: Box<[Mutex<Shard>]>,
     registry: Mutex<HashMap<String, Address>>,
     exit_records_per_shard: usize,
-    pub(crate) remote: Remote,
+    /// The door to other nodes (see [`crate::distribution`]).
+    pub(crate) dist: Plugged,
     /// Creation order, so "the process's oldest node" is well defined.
     created: u64,
     /// Set by [`Node::shutdown`]: the node is gone for routing and spawning.
@@ -229,8 +229,10 @@ fn local_node(id: &str) -> Option<Node> {
 }
 
 impl Node {
-    /// Create a node named `cookie@host:port` on `mesh` and start listening on host:port
-    /// (port 0 picks a free port; [`Node::name`] reports the real one).
+    /// Create a node named `cookie@host:port` on `mesh`. Built without the `net` feature,
+    /// the node is offline: nothing listens, port 0 stays 0 unless another offline node
+    /// of the process has that name (then it is numbered), and every address of another
+    /// node is unreachable ([`SendError::NoConnection`]).
     ///
     /// ```
     /// use pyact::{Mesh, Node};
@@ -239,19 +241,23 @@ impl Node {
     /// assert!(node.name().starts_with("127.0.0.1:"));
     /// assert!(Node::new(&mesh, "cookie@127.0.0.1").is_err()); // no port
     /// ```
+    #[cfg(not(feature = "net"))]
     pub fn new(mesh: &Mesh, name: &str) -> Result<Node, NodeError> {
-        Node::create(mesh, name, NodeOptions::default())
+        let mut name = NodeName::parse(name)?;
+        if name.port == 0 {
+            static NEXT: AtomicU64 = AtomicU64::new(1);
+            // Offline names only need to be distinct within the process.
+            while lock(local_nodes()).contains_key(name.id().as_str()) || name.port == 0 {
+                name.port = (NEXT.fetch_add(1, Ordering::Relaxed) % 65_535 + 1) as u16;
+            }
+        }
+        Ok(Node::assemble(mesh, name, crate::distribution::Nowhere))
     }
 
-    pub(crate) fn create(mesh: &Mesh, name: &str, opts: NodeOptions) -> Result<Node, NodeError> {
+    /// Build a node around its door to other nodes (the network calls this once it has
+    /// bound the listener and knows the real port) and make it findable in the process.
+    pub(crate) fn assemble(mesh: &Mesh, name: NodeName, dist: Plugged) -> Node {
         crate::config::current();
-        let mut name = NodeName::parse(name)?;
-        let listener = crate::remote::bind(&name)?;
-        let local: SocketAddr = listener.local_addr().map_err(|e| NodeError::Bind {
-            addr: name.id(),
-            why: e.to_string(),
-        })?;
-        name.port = local.port();
         let id: Arc<str> = name.id().into();
         let cfg = crate::config::current();
         let node = Node(Arc::new(NodeInner {
@@ -262,7 +268,7 @@ impl Node {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             registry: Mutex::default(),
             exit_records_per_shard: cfg.exit_record_count().div_ceil(SHARDS),
-            remote: Remote::new(opts),
+            dist,
             created: {
                 static COUNTER: AtomicU64 = AtomicU64::new(0);
                 COUNTER.fetch_add(1, Ordering::Relaxed)
@@ -273,9 +279,44 @@ impl Node {
         LIVE_NODES.fetch_add(1, Ordering::AcqRel);
         lock(local_nodes()).insert(id, Arc::downgrade(&node.0));
         mesh.add_local(&node);
-        crate::remote::start(&node, listener);
         log::info!("node {} up", node.name());
-        Ok(node)
+        node
+    }
+
+    /// This node start's creation number: nonzero (random with networking), carried by
+    /// every address of the node (`{"$addr": "host:port/id/creation"}`), so that an address
+    /// of an earlier process on the same `host:port` never reaches an actor of this one.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node};
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|_| ());
+    /// assert_ne!(node.creation(), 0);
+    /// assert_eq!(a.creation(), node.creation());
+    /// ```
+    pub fn creation(&self) -> u32 {
+        self.0.dist.creation()
+    }
+
+    /// Stop listening, close every connection, and kill every actor of this node.
+    ///
+    /// ```
+    /// use pyact::ExitReason;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let idle = node.spawn(|mut mb| loop { mb.receive(); });
+    /// node.shutdown();
+    /// assert_eq!(node.wait(&idle), Err(ExitReason::Killed));
+    /// ```
+    pub fn shutdown(&self) {
+        // Never picked as a sending node, never spawns again.
+        if self.0.down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.0.dist.shutdown(self);
+        for cell in self.live_cells() {
+            let _ = cell.queue.push(Envelope::Signal(Box::new(crate::mailbox::Signal::Kill)));
+        }
+        log::debug!("{}: shut down", self.name());
     }
 
     /// The node's `host:port` (with the real port), as addresses carry it.
@@ -416,11 +457,9 @@ impl Node {
         crate::link::add_link_from(to, &child);
         actor::start(self, cell, f, Some(to.clone())).inspect_err(|_| {
             // Undo the half-made link: the child never existed.
-            match to.local_cell().or_else(|| crate::remote::local_cell_of(to)) {
+            match to.local_cell().or_else(|| home_cell(to)) {
                 Some(c) => c.forget_link(&child),
-                None if !crate::remote::is_local_node(to) => {
-                    crate::remote::unlink(self, to, &child)
-                }
+                None if !is_here(to) => self.0.dist.unlink(self, to, &child),
                 None => {}
             }
         })
@@ -494,11 +533,6 @@ impl Node {
     /// ```
     pub fn is_shut_down(&self) -> bool {
         self.0.down.load(Ordering::Acquire)
-    }
-
-    /// Mark the node shut down (the first step of [`Node::shutdown`]).
-    pub(crate) fn mark_shut_down(&self) {
-        self.0.down.store(true, Ordering::Release);
     }
 
     fn shard(&self, id: u64) -> MutexGuard<'_, Shard> {
@@ -636,7 +670,7 @@ impl Node {
         actor::checkpoint();
         // Same node: mostly the very same `Arc` (addresses of this node's cells share it).
         if !Arc::ptr_eq(&addr.0.node, &self.0.id) && addr.node_id() != self.name() {
-            return crate::park::outside(|| crate::remote::wait(self, addr));
+            return crate::park::outside(|| self.0.dist.wait(self, addr));
         }
         if !self.same_creation(addr) {
             return ExitReason::NoSuchActor;
@@ -777,24 +811,6 @@ impl Node {
         lock(&self.0.registry).get(name).cloned()
     }
 
-    /// Look up a name on another node (`host:port`), over the network.
-    ///
-    /// ```
-    /// let mesh = pyact::Mesh::new();
-    /// let a = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
-    /// let b = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
-    /// let inbox = b.inbox();
-    /// b.register("svc", &inbox.addr()).unwrap();
-    /// assert_eq!(a.whereis_remote(b.name(), "svc").unwrap(), Some(inbox.addr()));
-    /// assert_eq!(a.whereis_remote(b.name(), "none").unwrap(), None);
-    /// ```
-    pub fn whereis_remote(&self, node: &str, name: &str) -> Result<Option<Address>, SendError> {
-        if node == self.name() {
-            return Ok(self.whereis(name));
-        }
-        crate::park::outside(|| crate::remote::whereis(self, node, name))
-    }
-
     /// Send to the actor registered as `name` on this node.
     ///
     /// ```
@@ -914,7 +930,7 @@ pub(crate) fn route(addr: &Address, env: Envelope) -> Result<(), SendError> {
     if addr.node_id() == from.name() {
         from.deliver_local(addr, env)
     } else {
-        crate::remote::send(&from, addr, env)
+        from.0.dist.send(&from, addr, env)
     }
 }
 
@@ -961,6 +977,17 @@ pub(crate) fn home_node(addr: &Address) -> Option<Node> {
         Some(_) => None,
         None => local_node(addr.node_id()),
     }
+}
+
+/// The live cell behind `addr` if it is an actor of the node that is "here".
+pub(crate) fn home_cell(addr: &Address) -> Option<Arc<ActorCell>> {
+    home_node(addr).and_then(|n| n.cell_of(addr))
+}
+
+/// Does `addr` name an actor of the node that is "here"? If not, it is the door's
+/// ([`crate::distribution`]).
+pub(crate) fn is_here(addr: &Address) -> bool {
+    home_node(addr).is_some()
 }
 
 #[cfg(test)]
