@@ -234,7 +234,9 @@ pub mod address;
 pub mod ask;
 pub mod binary;
 pub mod blocking;
+mod cell;
 pub mod config;
+mod context;
 mod distribution;
 mod error;
 pub mod exit;
@@ -245,12 +247,14 @@ pub mod mesh;
 #[cfg(feature = "net")]
 pub mod net;
 pub mod node;
+mod node_name;
 pub mod observe;
 mod panic;
 pub mod park;
 pub mod pattern;
 mod pool;
 mod reference;
+mod registry;
 #[cfg(feature = "net")]
 pub mod remote;
 pub mod router;

@@ -198,10 +198,7 @@ impl Mailbox {
         let me = self.addr();
         self.cell().forget_link(other);
         self.cell().queue.cancel_linked_doom(other);
-        match other
-            .local_cell()
-            .or_else(|| crate::node::home_cell(other))
-        {
+        match other.local_cell().or_else(|| crate::node::home_cell(other)) {
             Some(cell) => cell.forget_link(&me),
             None => self.node().0.dist.unlink(self.node(), other, &me),
         }
@@ -268,10 +265,7 @@ pub(crate) fn drop_monitor(node: &crate::Node, target: &Address, reference: Ref)
 /// `peer`; drop the link from `peer`'s table at once (the exit signal still travels, in
 /// order, and is handled as usual).
 pub(crate) fn forget_ended_link(peer: &Address, ended: &Address) {
-    if let Some(cell) = peer
-        .local_cell()
-        .or_else(|| crate::node::home_cell(peer))
-    {
+    if let Some(cell) = peer.local_cell().or_else(|| crate::node::home_cell(peer)) {
         cell.forget_link(ended);
     }
 }

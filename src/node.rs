@@ -36,94 +36,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use serde_json::Value;
 
 use crate::actor::{self, ActorCell};
-use crate::mailbox::{Envelope, Mailbox};
 use crate::distribution::{Distribution, Plugged};
-use crate::{
-    Actor, Address, ExitReason, IntoExit, Mesh, NodeError, RegistryError, SendError, SpawnError,
-    SpawnOptions,
-};
+use crate::mailbox::{Envelope, Mailbox};
+use crate::{Actor, Address, ExitReason, IntoExit, Mesh, SendError, SpawnError, SpawnOptions};
 
 const SHARDS: usize = 16;
 
-/// A parsed node name: `cookie@host:port`.
-///
-/// ```
-/// let n = pyact::NodeName::parse("secret@127.0.0.1:0").unwrap();
-/// assert_eq!((n.host.as_str(), n.port), ("127.0.0.1", 0));
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct NodeName {
-    /// The shared secret; never sent over the network, never printed.
-    pub(crate) cookie: String,
-    /// Host name or IP.
-    pub host: String,
-    /// TCP port (0: pick a free one).
-    pub port: u16,
-}
-
-impl NodeName {
-    /// Parse and validate `cookie@host:port`.
-    ///
-    /// ```
-    /// let n = pyact::NodeName::parse("secret@127.0.0.1:4000").unwrap();
-    /// assert_eq!((n.host.as_str(), n.port), ("127.0.0.1", 4000));
-    /// assert!(pyact::NodeName::parse("no-cookie-here:1").is_err());
-    /// assert!(pyact::NodeName::parse("c@host:99999").is_err());
-    /// ```
-    pub fn parse(name: &str) -> Result<NodeName, NodeError> {
-        let bad = |why| NodeError::BadName {
-            name: redact(name),
-            why,
-        };
-        let (cookie, rest) = name.rsplit_once('@').ok_or_else(|| bad("missing '@'"))?;
-        if cookie.is_empty() {
-            return Err(bad("empty cookie"));
-        }
-        let (host, port) = rest
-            .rsplit_once(':')
-            .ok_or_else(|| bad("missing ':port'"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || host.contains(['/', '@', ' ']) {
-            return Err(bad("bad host"));
-        }
-        let port = port
-            .parse::<u16>()
-            .map_err(|_| bad("port is not 0..65535"))?;
-        Ok(NodeName {
-            cookie: cookie.to_string(),
-            host: host.to_string(),
-            port,
-        })
-    }
-
-    /// `host:port` (what addresses carry).
-    ///
-    /// ```
-    /// let n = pyact::NodeName::parse("secret@127.0.0.1:4000").unwrap();
-    /// assert_eq!(n.id(), "127.0.0.1:4000"); // no cookie
-    /// ```
-    pub fn id(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
-
-impl std::fmt::Debug for NodeName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NodeName(***@{})", self.id())
-    }
-}
-
-/// A node name with the cookie hidden, for errors and logs.
-fn redact(name: &str) -> String {
-    match name.rsplit_once('@') {
-        Some((_, rest)) => format!("***@{rest}"),
-        None => name.to_string(),
-    }
-}
+pub use crate::node_name::NodeName;
 
 /// A local node. Cheap to clone (one `Arc`); all clones are the same node.
 ///
@@ -144,7 +63,7 @@ pub(crate) struct NodeInner {
     pub(crate) mesh: Mesh,
     next_id: AtomicU64,
     shards: Box<[Mutex<Shard>]>,
-    registry: Mutex<HashMap<String, Address>>,
+    pub(crate) registry: Mutex<HashMap<String, Address>>,
     exit_records_per_shard: usize,
     /// The door to other nodes (see [`crate::distribution`]).
     pub(crate) dist: Plugged,
@@ -217,7 +136,7 @@ impl Drop for NodeInner {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -242,7 +161,7 @@ impl Node {
     /// assert!(Node::new(&mesh, "cookie@127.0.0.1").is_err()); // no port
     /// ```
     #[cfg(not(feature = "net"))]
-    pub fn new(mesh: &Mesh, name: &str) -> Result<Node, NodeError> {
+    pub fn new(mesh: &Mesh, name: &str) -> Result<Node, crate::NodeError> {
         let mut name = NodeName::parse(name)?;
         if name.port == 0 {
             static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -314,7 +233,9 @@ impl Node {
         }
         self.0.dist.shutdown(self);
         for cell in self.live_cells() {
-            let _ = cell.queue.push(Envelope::Signal(Box::new(crate::mailbox::Signal::Kill)));
+            let _ = cell
+                .queue
+                .push(Envelope::Signal(Box::new(crate::mailbox::Signal::Kill)));
         }
         log::debug!("{}: shut down", self.name());
     }
@@ -742,94 +663,6 @@ impl Node {
     /// ```
     pub fn wait_all(&self, addrs: &[Address]) -> Vec<Result<Value, ExitReason>> {
         addrs.iter().map(|a| self.wait(a)).collect()
-    }
-
-    /// Register a local live actor under `name` (the seed's renaming); the name is freed
-    /// when the actor ends.
-    ///
-    /// ```
-    /// # use pyact::{Mesh, Node};
-    /// let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
-    /// let a = node.spawn(|mut mb| { mb.receive(); });
-    /// node.register("logger", &a).unwrap();
-    /// assert_eq!(node.whereis("logger"), Some(a.clone()));
-    /// assert!(node.register("logger", &a).is_err());
-    /// a.send("stop").unwrap();
-    /// node.wait(&a).unwrap();
-    /// assert_eq!(node.whereis("logger"), None);
-    /// ```
-    pub fn register(&self, name: &str, addr: &Address) -> Result<(), RegistryError> {
-        let cell = (addr.node_id() == self.name())
-            .then(|| self.cell_of(addr))
-            .flatten()
-            .ok_or_else(|| RegistryError::NotLocal(addr.clone()))?;
-        let mut reg = lock(&self.0.registry);
-        if let Some(holder) = reg.get(name)
-            && self.cell(holder.id()).is_some()
-        {
-            return Err(RegistryError::Taken(name.to_string()));
-        }
-        let mut st = cell.lock();
-        if st.exit.is_some() {
-            return Err(RegistryError::NotLocal(addr.clone()));
-        }
-        if let Some(old) = st.name.replace(name.to_string()) {
-            reg.remove(&old);
-        }
-        reg.insert(name.to_string(), cell.address());
-        Ok(())
-    }
-
-    /// Remove a registered name; returns the address it named.
-    ///
-    /// ```
-    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// let inbox = node.inbox();
-    /// node.register("me", &inbox.addr()).unwrap();
-    /// assert_eq!(node.unregister("me"), Some(inbox.addr()));
-    /// assert_eq!(node.whereis("me"), None);
-    /// assert_eq!(node.unregister("me"), None);
-    /// ```
-    pub fn unregister(&self, name: &str) -> Option<Address> {
-        let addr = lock(&self.0.registry).remove(name)?;
-        if let Some(cell) = self.cell(addr.id()) {
-            cell.lock().name = None;
-        }
-        Some(addr)
-    }
-
-    /// The actor registered under `name` on this node.
-    ///
-    /// ```
-    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// assert_eq!(node.whereis("nobody"), None);
-    /// let inbox = node.inbox();
-    /// node.register("desk", &inbox.addr()).unwrap();
-    /// assert_eq!(node.whereis("desk"), Some(inbox.addr()));
-    /// ```
-    pub fn whereis(&self, name: &str) -> Option<Address> {
-        lock(&self.0.registry).get(name).cloned()
-    }
-
-    /// Send to the actor registered as `name` on this node.
-    ///
-    /// ```
-    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// let mut inbox = node.inbox();
-    /// node.register("log", &inbox.addr()).unwrap();
-    /// node.send_named("log", "line 1").unwrap();
-    /// assert_eq!(inbox.receive(), "line 1");
-    /// assert!(matches!(node.send_named("nope", 1), Err(pyact::SendError::NoRoute(_))));
-    /// ```
-    pub fn send_named<M: serde::Serialize + 'static>(
-        &self,
-        name: &str,
-        msg: M,
-    ) -> Result<(), SendError> {
-        let addr = self
-            .whereis(name)
-            .ok_or_else(|| SendError::NoRoute(format!("no actor registered as {name:?}")))?;
-        addr.send(msg)
     }
 
     /// Every live actor (and inbox) of this node.

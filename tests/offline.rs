@@ -72,8 +72,10 @@ fn offline_nodes_on_port_zero_get_distinct_names_and_shut_down() {
     let b = Node::new(&mesh, "c@127.0.0.1:0").unwrap();
     assert_ne!(a.name(), b.name());
     assert_eq!(mesh.local_nodes().len(), 2);
-    let idle = a.spawn(|mut mb| loop {
-        mb.receive();
+    let idle = a.spawn(|mut mb| {
+        loop {
+            mb.receive();
+        }
     });
     a.shutdown();
     assert_eq!(a.wait(&idle), Err(ExitReason::Killed));

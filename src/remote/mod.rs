@@ -640,7 +640,6 @@ impl Node {
         }
         crate::park::outside(|| requests::whereis(self, node, name))
     }
-
 }
 
 /// The network side of the door ([`crate::distribution`]): what the core asks of other
