@@ -56,6 +56,7 @@
 //! assert!(Down::try_from(&msg).is_err()); // each type takes only its own shape
 //! ```
 
+use crate::distribution::Distribution;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -197,12 +198,9 @@ impl Mailbox {
         let me = self.addr();
         self.cell().forget_link(other);
         self.cell().queue.cancel_linked_doom(other);
-        match other
-            .local_cell()
-            .or_else(|| crate::remote::local_cell_of(other))
-        {
+        match other.local_cell().or_else(|| crate::node::home_cell(other)) {
             Some(cell) => cell.forget_link(&me),
-            None => crate::remote::unlink(self.node(), other, &me),
+            None => self.node().0.dist.unlink(self.node(), other, &me),
         }
     }
 
@@ -254,12 +252,12 @@ impl Mailbox {
 pub(crate) fn drop_monitor(node: &crate::Node, target: &Address, reference: Ref) {
     match target
         .local_cell()
-        .or_else(|| crate::remote::local_cell_of(target))
+        .or_else(|| crate::node::home_cell(target))
     {
         Some(cell) => cell.lock().monitors.retain(|(r, _)| *r != reference),
-        None if crate::remote::is_local_node(target) => {}
-        // The network side keeps the remote half (see `remote::demonitor`).
-        None => crate::remote::demonitor(node, target, reference),
+        None if crate::node::is_here(target) => {}
+        // The door keeps the remote half (see `crate::distribution`).
+        None => node.0.dist.demonitor(node, target, reference),
     }
 }
 
@@ -267,10 +265,7 @@ pub(crate) fn drop_monitor(node: &crate::Node, target: &Address, reference: Ref)
 /// `peer`; drop the link from `peer`'s table at once (the exit signal still travels, in
 /// order, and is handled as usual).
 pub(crate) fn forget_ended_link(peer: &Address, ended: &Address) {
-    if let Some(cell) = peer
-        .local_cell()
-        .or_else(|| crate::remote::local_cell_of(peer))
-    {
+    if let Some(cell) = peer.local_cell().or_else(|| crate::node::home_cell(peer)) {
         cell.forget_link(ended);
     }
 }
@@ -280,7 +275,7 @@ pub(crate) fn forget_ended_link(peer: &Address, ended: &Address) {
 pub(crate) fn add_link_from(target: &Address, from: &Address) {
     match target
         .local_cell()
-        .or_else(|| crate::remote::local_cell_of(target))
+        .or_else(|| crate::node::home_cell(target))
     {
         Some(cell) => {
             let mut st = cell.lock();
@@ -289,8 +284,11 @@ pub(crate) fn add_link_from(target: &Address, from: &Address) {
                 return;
             }
         }
-        None if !crate::remote::is_local_node(target) => {
-            return crate::remote::link(from, target);
+        None if !crate::node::is_here(target) => {
+            if let Some(node) = crate::node::home_node(from) {
+                node.0.dist.link(&node, from, target);
+            }
+            return;
         }
         None => {}
     }
@@ -306,7 +304,7 @@ pub(crate) fn add_link_from(target: &Address, from: &Address) {
 pub(crate) fn add_monitor_from(target: &Address, reference: Ref, watcher: &Address) {
     match target
         .local_cell()
-        .or_else(|| crate::remote::local_cell_of(target))
+        .or_else(|| crate::node::home_cell(target))
     {
         Some(cell) => {
             let mut st = cell.lock();
@@ -315,8 +313,11 @@ pub(crate) fn add_monitor_from(target: &Address, reference: Ref, watcher: &Addre
                 return;
             }
         }
-        None if !crate::remote::is_local_node(target) => {
-            return crate::remote::monitor(watcher, target, reference);
+        None if !crate::node::is_here(target) => {
+            if let Some(node) = crate::node::home_node(watcher) {
+                node.0.dist.monitor(&node, watcher, target, reference);
+            }
+            return;
         }
         None => {}
     }

@@ -62,8 +62,8 @@ use crate::{Address, ExitReason, Node, Pattern, Ref};
 pub(crate) enum Envelope {
     /// A user message.
     Msg(Value),
-    /// A user message from another node, built by the receiver (see `remote::frame::Payload`).
-    Payload(crate::remote::Payload),
+    /// A user message from another node, built by the receiver (see `distribution::Payload`).
+    Payload(crate::distribution::Payload),
     /// A system signal (boxed: rare, and keeps the envelope as small as a `Value`).
     Signal(Box<Signal>),
 }

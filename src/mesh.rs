@@ -63,7 +63,7 @@ impl Mesh {
         let mine: Vec<String> = locals.iter().map(|n| n.name().to_string()).collect();
         let mut all: Vec<String> = locals
             .iter()
-            .flat_map(|n| n.connected_nodes())
+            .flat_map(|n| crate::distribution::Distribution::connected_nodes(&n.0.dist, n))
             .filter(|p| !mine.contains(p))
             .collect();
         all.sort();

@@ -30,101 +30,19 @@
 //! ```
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use serde_json::Value;
 
 use crate::actor::{self, ActorCell};
+use crate::distribution::{Distribution, Plugged};
 use crate::mailbox::{Envelope, Mailbox};
-use crate::remote::{NodeOptions, Remote};
-use crate::{
-    Actor, Address, ExitReason, IntoExit, Mesh, NodeError, RegistryError, SendError, SpawnError,
-    SpawnOptions,
-};
+use crate::{Actor, Address, ExitReason, IntoExit, Mesh, SendError, SpawnError, SpawnOptions};
 
 const SHARDS: usize = 16;
 
-/// A parsed node name: `cookie@host:port`.
-///
-/// ```
-/// let n = pyact::NodeName::parse("secret@127.0.0.1:0").unwrap();
-/// assert_eq!((n.host.as_str(), n.port), ("127.0.0.1", 0));
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct NodeName {
-    /// The shared secret; never sent over the network, never printed.
-    pub(crate) cookie: String,
-    /// Host name or IP.
-    pub host: String,
-    /// TCP port (0: pick a free one).
-    pub port: u16,
-}
-
-impl NodeName {
-    /// Parse and validate `cookie@host:port`.
-    ///
-    /// ```
-    /// let n = pyact::NodeName::parse("secret@127.0.0.1:4000").unwrap();
-    /// assert_eq!((n.host.as_str(), n.port), ("127.0.0.1", 4000));
-    /// assert!(pyact::NodeName::parse("no-cookie-here:1").is_err());
-    /// assert!(pyact::NodeName::parse("c@host:99999").is_err());
-    /// ```
-    pub fn parse(name: &str) -> Result<NodeName, NodeError> {
-        let bad = |why| NodeError::BadName {
-            name: redact(name),
-            why,
-        };
-        let (cookie, rest) = name.rsplit_once('@').ok_or_else(|| bad("missing '@'"))?;
-        if cookie.is_empty() {
-            return Err(bad("empty cookie"));
-        }
-        let (host, port) = rest
-            .rsplit_once(':')
-            .ok_or_else(|| bad("missing ':port'"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || host.contains(['/', '@', ' ']) {
-            return Err(bad("bad host"));
-        }
-        let port = port
-            .parse::<u16>()
-            .map_err(|_| bad("port is not 0..65535"))?;
-        Ok(NodeName {
-            cookie: cookie.to_string(),
-            host: host.to_string(),
-            port,
-        })
-    }
-
-    /// `host:port` (what addresses carry).
-    ///
-    /// ```
-    /// let n = pyact::NodeName::parse("secret@127.0.0.1:4000").unwrap();
-    /// assert_eq!(n.id(), "127.0.0.1:4000"); // no cookie
-    /// ```
-    pub fn id(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
-
-impl std::fmt::Debug for NodeName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NodeName(***@{})", self.id())
-    }
-}
-
-/// A node name with the cookie hidden, for errors and logs.
-fn redact(name: &str) -> String {
-    match name.rsplit_once('@') {
-        Some((_, rest)) => format!("***@{rest}"),
-        None => name.to_string(),
-    }
-}
+pub use crate::node_name::NodeName;
 
 /// A local node. Cheap to clone (one `Arc`); all clones are the same node.
 ///
@@ -145,9 +63,10 @@ pub(crate) struct NodeInner {
     pub(crate) mesh: Mesh,
     next_id: AtomicU64,
     shards: Box<[Mutex<Shard>]>,
-    registry: Mutex<HashMap<String, Address>>,
+    pub(crate) registry: Mutex<HashMap<String, Address>>,
     exit_records_per_shard: usize,
-    pub(crate) remote: Remote,
+    /// The door to other nodes (see [`crate::distribution`]).
+    pub(crate) dist: Plugged,
     /// Creation order, so "the process's oldest node" is well defined.
     created: u64,
     /// Set by [`Node::shutdown`]: the node is gone for routing and spawning.
@@ -217,7 +136,7 @@ impl Drop for NodeInner {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -229,8 +148,10 @@ fn local_node(id: &str) -> Option<Node> {
 }
 
 impl Node {
-    /// Create a node named `cookie@host:port` on `mesh` and start listening on host:port
-    /// (port 0 picks a free port; [`Node::name`] reports the real one).
+    /// Create a node named `cookie@host:port` on `mesh`. Built without the `net` feature,
+    /// the node is offline: nothing listens, port 0 stays 0 unless another offline node
+    /// of the process has that name (then it is numbered), and every address of another
+    /// node is unreachable ([`SendError::NoConnection`]).
     ///
     /// ```
     /// use pyact::{Mesh, Node};
@@ -239,19 +160,23 @@ impl Node {
     /// assert!(node.name().starts_with("127.0.0.1:"));
     /// assert!(Node::new(&mesh, "cookie@127.0.0.1").is_err()); // no port
     /// ```
-    pub fn new(mesh: &Mesh, name: &str) -> Result<Node, NodeError> {
-        Node::create(mesh, name, NodeOptions::default())
+    #[cfg(not(feature = "net"))]
+    pub fn new(mesh: &Mesh, name: &str) -> Result<Node, crate::NodeError> {
+        let mut name = NodeName::parse(name)?;
+        if name.port == 0 {
+            static NEXT: AtomicU64 = AtomicU64::new(1);
+            // Offline names only need to be distinct within the process.
+            while lock(local_nodes()).contains_key(name.id().as_str()) || name.port == 0 {
+                name.port = (NEXT.fetch_add(1, Ordering::Relaxed) % 65_535 + 1) as u16;
+            }
+        }
+        Ok(Node::assemble(mesh, name, crate::distribution::Nowhere))
     }
 
-    pub(crate) fn create(mesh: &Mesh, name: &str, opts: NodeOptions) -> Result<Node, NodeError> {
+    /// Build a node around its door to other nodes (the network calls this once it has
+    /// bound the listener and knows the real port) and make it findable in the process.
+    pub(crate) fn assemble(mesh: &Mesh, name: NodeName, dist: Plugged) -> Node {
         crate::config::current();
-        let mut name = NodeName::parse(name)?;
-        let listener = crate::remote::bind(&name)?;
-        let local: SocketAddr = listener.local_addr().map_err(|e| NodeError::Bind {
-            addr: name.id(),
-            why: e.to_string(),
-        })?;
-        name.port = local.port();
         let id: Arc<str> = name.id().into();
         let cfg = crate::config::current();
         let node = Node(Arc::new(NodeInner {
@@ -262,7 +187,7 @@ impl Node {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             registry: Mutex::default(),
             exit_records_per_shard: cfg.exit_record_count().div_ceil(SHARDS),
-            remote: Remote::new(opts),
+            dist,
             created: {
                 static COUNTER: AtomicU64 = AtomicU64::new(0);
                 COUNTER.fetch_add(1, Ordering::Relaxed)
@@ -273,9 +198,46 @@ impl Node {
         LIVE_NODES.fetch_add(1, Ordering::AcqRel);
         lock(local_nodes()).insert(id, Arc::downgrade(&node.0));
         mesh.add_local(&node);
-        crate::remote::start(&node, listener);
         log::info!("node {} up", node.name());
-        Ok(node)
+        node
+    }
+
+    /// This node start's creation number: nonzero (random with networking), carried by
+    /// every address of the node (`{"$addr": "host:port/id/creation"}`), so that an address
+    /// of an earlier process on the same `host:port` never reaches an actor of this one.
+    ///
+    /// ```
+    /// # use pyact::{Mesh, Node};
+    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let a = node.spawn(|_| ());
+    /// assert_ne!(node.creation(), 0);
+    /// assert_eq!(a.creation(), node.creation());
+    /// ```
+    pub fn creation(&self) -> u32 {
+        self.0.dist.creation()
+    }
+
+    /// Stop listening, close every connection, and kill every actor of this node.
+    ///
+    /// ```
+    /// use pyact::ExitReason;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let idle = node.spawn(|mut mb| loop { mb.receive(); });
+    /// node.shutdown();
+    /// assert_eq!(node.wait(&idle), Err(ExitReason::Killed));
+    /// ```
+    pub fn shutdown(&self) {
+        // Never picked as a sending node, never spawns again.
+        if self.0.down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.0.dist.shutdown(self);
+        for cell in self.live_cells() {
+            let _ = cell
+                .queue
+                .push(Envelope::Signal(Box::new(crate::mailbox::Signal::Kill)));
+        }
+        log::debug!("{}: shut down", self.name());
     }
 
     /// The node's `host:port` (with the real port), as addresses carry it.
@@ -416,11 +378,9 @@ impl Node {
         crate::link::add_link_from(to, &child);
         actor::start(self, cell, f, Some(to.clone())).inspect_err(|_| {
             // Undo the half-made link: the child never existed.
-            match to.local_cell().or_else(|| crate::remote::local_cell_of(to)) {
+            match to.local_cell().or_else(|| home_cell(to)) {
                 Some(c) => c.forget_link(&child),
-                None if !crate::remote::is_local_node(to) => {
-                    crate::remote::unlink(self, to, &child)
-                }
+                None if !is_here(to) => self.0.dist.unlink(self, to, &child),
                 None => {}
             }
         })
@@ -494,11 +454,6 @@ impl Node {
     /// ```
     pub fn is_shut_down(&self) -> bool {
         self.0.down.load(Ordering::Acquire)
-    }
-
-    /// Mark the node shut down (the first step of [`Node::shutdown`]).
-    pub(crate) fn mark_shut_down(&self) {
-        self.0.down.store(true, Ordering::Release);
     }
 
     fn shard(&self, id: u64) -> MutexGuard<'_, Shard> {
@@ -636,7 +591,7 @@ impl Node {
         actor::checkpoint();
         // Same node: mostly the very same `Arc` (addresses of this node's cells share it).
         if !Arc::ptr_eq(&addr.0.node, &self.0.id) && addr.node_id() != self.name() {
-            return crate::park::outside(|| crate::remote::wait(self, addr));
+            return crate::park::outside(|| self.0.dist.wait(self, addr));
         }
         if !self.same_creation(addr) {
             return ExitReason::NoSuchActor;
@@ -708,112 +663,6 @@ impl Node {
     /// ```
     pub fn wait_all(&self, addrs: &[Address]) -> Vec<Result<Value, ExitReason>> {
         addrs.iter().map(|a| self.wait(a)).collect()
-    }
-
-    /// Register a local live actor under `name` (the seed's renaming); the name is freed
-    /// when the actor ends.
-    ///
-    /// ```
-    /// # use pyact::{Mesh, Node};
-    /// let node = Node::new(&Mesh::new(), "c@localhost:0").unwrap();
-    /// let a = node.spawn(|mut mb| { mb.receive(); });
-    /// node.register("logger", &a).unwrap();
-    /// assert_eq!(node.whereis("logger"), Some(a.clone()));
-    /// assert!(node.register("logger", &a).is_err());
-    /// a.send("stop").unwrap();
-    /// node.wait(&a).unwrap();
-    /// assert_eq!(node.whereis("logger"), None);
-    /// ```
-    pub fn register(&self, name: &str, addr: &Address) -> Result<(), RegistryError> {
-        let cell = (addr.node_id() == self.name())
-            .then(|| self.cell_of(addr))
-            .flatten()
-            .ok_or_else(|| RegistryError::NotLocal(addr.clone()))?;
-        let mut reg = lock(&self.0.registry);
-        if let Some(holder) = reg.get(name)
-            && self.cell(holder.id()).is_some()
-        {
-            return Err(RegistryError::Taken(name.to_string()));
-        }
-        let mut st = cell.lock();
-        if st.exit.is_some() {
-            return Err(RegistryError::NotLocal(addr.clone()));
-        }
-        if let Some(old) = st.name.replace(name.to_string()) {
-            reg.remove(&old);
-        }
-        reg.insert(name.to_string(), cell.address());
-        Ok(())
-    }
-
-    /// Remove a registered name; returns the address it named.
-    ///
-    /// ```
-    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// let inbox = node.inbox();
-    /// node.register("me", &inbox.addr()).unwrap();
-    /// assert_eq!(node.unregister("me"), Some(inbox.addr()));
-    /// assert_eq!(node.whereis("me"), None);
-    /// assert_eq!(node.unregister("me"), None);
-    /// ```
-    pub fn unregister(&self, name: &str) -> Option<Address> {
-        let addr = lock(&self.0.registry).remove(name)?;
-        if let Some(cell) = self.cell(addr.id()) {
-            cell.lock().name = None;
-        }
-        Some(addr)
-    }
-
-    /// The actor registered under `name` on this node.
-    ///
-    /// ```
-    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// assert_eq!(node.whereis("nobody"), None);
-    /// let inbox = node.inbox();
-    /// node.register("desk", &inbox.addr()).unwrap();
-    /// assert_eq!(node.whereis("desk"), Some(inbox.addr()));
-    /// ```
-    pub fn whereis(&self, name: &str) -> Option<Address> {
-        lock(&self.0.registry).get(name).cloned()
-    }
-
-    /// Look up a name on another node (`host:port`), over the network.
-    ///
-    /// ```
-    /// let mesh = pyact::Mesh::new();
-    /// let a = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
-    /// let b = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
-    /// let inbox = b.inbox();
-    /// b.register("svc", &inbox.addr()).unwrap();
-    /// assert_eq!(a.whereis_remote(b.name(), "svc").unwrap(), Some(inbox.addr()));
-    /// assert_eq!(a.whereis_remote(b.name(), "none").unwrap(), None);
-    /// ```
-    pub fn whereis_remote(&self, node: &str, name: &str) -> Result<Option<Address>, SendError> {
-        if node == self.name() {
-            return Ok(self.whereis(name));
-        }
-        crate::park::outside(|| crate::remote::whereis(self, node, name))
-    }
-
-    /// Send to the actor registered as `name` on this node.
-    ///
-    /// ```
-    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// let mut inbox = node.inbox();
-    /// node.register("log", &inbox.addr()).unwrap();
-    /// node.send_named("log", "line 1").unwrap();
-    /// assert_eq!(inbox.receive(), "line 1");
-    /// assert!(matches!(node.send_named("nope", 1), Err(pyact::SendError::NoRoute(_))));
-    /// ```
-    pub fn send_named<M: serde::Serialize + 'static>(
-        &self,
-        name: &str,
-        msg: M,
-    ) -> Result<(), SendError> {
-        let addr = self
-            .whereis(name)
-            .ok_or_else(|| SendError::NoRoute(format!("no actor registered as {name:?}")))?;
-        addr.send(msg)
     }
 
     /// Every live actor (and inbox) of this node.
@@ -914,7 +763,7 @@ pub(crate) fn route(addr: &Address, env: Envelope) -> Result<(), SendError> {
     if addr.node_id() == from.name() {
         from.deliver_local(addr, env)
     } else {
-        crate::remote::send(&from, addr, env)
+        from.0.dist.send(&from, addr, env)
     }
 }
 
@@ -961,6 +810,17 @@ pub(crate) fn home_node(addr: &Address) -> Option<Node> {
         Some(_) => None,
         None => local_node(addr.node_id()),
     }
+}
+
+/// The live cell behind `addr` if it is an actor of the node that is "here".
+pub(crate) fn home_cell(addr: &Address) -> Option<Arc<ActorCell>> {
+    home_node(addr).and_then(|n| n.cell_of(addr))
+}
+
+/// Does `addr` name an actor of the node that is "here"? If not, it is the door's
+/// ([`crate::distribution`]).
+pub(crate) fn is_here(addr: &Address) -> bool {
+    home_node(addr).is_some()
 }
 
 #[cfg(test)]

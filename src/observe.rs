@@ -526,7 +526,7 @@ impl Node {
             spawned,
             ended,
             delivered: delivered_to_ended + delivered_live,
-            peers: self.peer_stats(),
+            peers: crate::distribution::Distribution::peer_stats(&self.0.dist, self),
         }
     }
 }

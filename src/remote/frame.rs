@@ -302,39 +302,14 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
         {
             return Ok(Frame::Payload {
                 to,
-                payload: Payload(payload.into()),
+                payload: Payload::checked(payload.into()),
             });
         }
     }
     serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))
 }
 
-/// The JSON text of a user message that arrived from another node, checked by the
-/// connection's reader and built into a [`Value`] by the actor that receives it.
-///
-/// Why: building a `Value` allocates (a map node, every string); built by the reader and
-/// dropped by the receiving actor, which usually runs on the other worker thread, those
-/// allocations were freed across threads, and in a one-way flood both threads then queued
-/// on the allocator's lock (the hottest spot of the receiving node, ahead of parsing).
-/// Kept as text, a message costs the reader one allocation, and the receiver builds and
-/// drops the value on its own thread.
-///
-/// The reader accepts exactly what the receiver will build: the check runs the same
-/// `serde_json` parser over the same bytes, with a visitor that keeps nothing (same
-/// recursion limit, same string, escape and number rules).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Payload(Box<[u8]>);
-
-impl Payload {
-    /// The message. The text was checked when it arrived, so this does not fail; if it
-    /// ever did, the message is reported and read as `null` rather than lost silently.
-    pub(crate) fn into_value(self) -> Value {
-        serde_json::from_slice(&self.0).unwrap_or_else(|e| {
-            log::error!("a checked remote message failed to parse ({e}); delivered as null");
-            Value::Null
-        })
-    }
-}
+pub(crate) use crate::distribution::Payload;
 
 /// A visitor that accepts every JSON value `Value` accepts and keeps nothing.
 struct Check;
@@ -538,7 +513,7 @@ mod tests {
             decode_body(&bytes[4..]),
             Ok(Frame::Payload {
                 to: 7,
-                payload: Payload(br#"{"a":"b"}"#.to_vec().into())
+                payload: Payload::checked(br#"{"a":"b"}"#.to_vec().into())
             })
         );
     }

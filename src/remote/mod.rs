@@ -202,7 +202,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::actor::ActorCell;
+use crate::distribution::Distribution;
 use connection::Beat;
 use frame::Frame;
 
@@ -212,16 +212,12 @@ use crate::{Address, ExitReason, IntoExit, Node, NodeError, Ref, SendError, Spaw
 
 use connection::Conn;
 pub(crate) use dialer::conn_to;
-pub(crate) use frame::Payload;
 pub use listener::WEAK_COOKIE_BELOW;
-pub(crate) use listener::{bind, start};
 pub use options::NodeOptions;
 use peers::{Peer, conn_failed};
 use requests::Pending;
-pub(crate) use requests::{wait, whereis};
 pub use stats::NetStats;
 use watch::{Watch, Watches};
-pub(crate) use watch::{demonitor, link, local_ended, monitor, unlink};
 
 /// An actor factory for remote spawn: gets the mailbox and the JSON arguments.
 ///
@@ -450,16 +446,6 @@ pub(crate) fn send(from: &Node, addr: &Address, env: Envelope) -> Result<(), Sen
     })
 }
 
-/// The live cell behind `addr` if it is an actor of the node that is "here".
-pub(crate) fn local_cell_of(addr: &Address) -> Option<Arc<ActorCell>> {
-    crate::node::home_node(addr).and_then(|n| n.cell_of(addr))
-}
-
-/// Does `addr` name an actor of the node that is "here"?
-pub(crate) fn is_local_node(addr: &Address) -> bool {
-    crate::node::home_node(addr).is_some()
-}
-
 impl Node {
     /// Create a node with explicit network [`NodeOptions`].
     ///
@@ -475,26 +461,37 @@ impl Node {
         name: &str,
         opts: NodeOptions,
     ) -> Result<Node, NodeError> {
-        Node::create(mesh, name, opts)
+        crate::config::current();
+        let mut name = NodeName::parse(name)?;
+        let listener = listener::bind(&name)?;
+        let local: SocketAddr = listener.local_addr().map_err(|e| NodeError::Bind {
+            addr: name.id(),
+            why: e.to_string(),
+        })?;
+        name.port = local.port();
+        let node = Node::assemble(mesh, name, Remote::new(opts));
+        listener::start(&node, listener);
+        Ok(node)
     }
 
-    pub(crate) fn remote(&self) -> &Remote {
-        &self.0.remote
-    }
-
-    /// This node start's creation number: random and nonzero, carried by every address of
-    /// the node (`{"$addr": "host:port/id/creation"}`), so that an address of an earlier
-    /// process on the same `host:port` never reaches an actor of this one.
+    /// Create a node named `cookie@host:port` on `mesh` and start listening on host:port
+    /// (port 0 picks a free port; [`Node::name`] reports the real one), with the default
+    /// [`NodeOptions`].
     ///
     /// ```
-    /// # use pyact::{Mesh, Node};
-    /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// let a = node.spawn(|_| ());
-    /// assert_ne!(node.creation(), 0);
-    /// assert_eq!(a.creation(), node.creation());
+    /// use pyact::{Mesh, Node};
+    /// let mesh = Mesh::new();
+    /// let node = Node::new(&mesh, "cookie@127.0.0.1:0").unwrap();
+    /// assert!(node.name().starts_with("127.0.0.1:"));
+    /// assert!(Node::new(&mesh, "cookie@127.0.0.1").is_err()); // no port
     /// ```
-    pub fn creation(&self) -> u32 {
-        self.0.remote.creation
+    pub fn new(mesh: &crate::Mesh, name: &str) -> Result<Node, NodeError> {
+        Node::with_options(mesh, name, NodeOptions::default())
+    }
+
+    /// This node's network state (the door's implementation, see [`crate::distribution`]).
+    pub(crate) fn remote(&self) -> &Remote {
+        &self.0.dist
     }
 
     /// Connect to the node `cookie@host:port` now (sends connect on demand anyway), using
@@ -556,13 +553,7 @@ impl Node {
     /// assert_eq!(a.connected_nodes(), vec![b.name().to_string()]);
     /// ```
     pub fn connected_nodes(&self) -> Vec<String> {
-        let mut v: Vec<String> = lock(&self.remote().peers)
-            .iter()
-            .filter(|(_, p)| p.out.as_ref().is_some_and(|c| !c.is_closed()))
-            .map(|(k, _)| k.to_string())
-            .collect();
-        v.sort();
-        v
+        self.remote().connected_nodes(self)
     }
 
     /// Subscribe `addr` to node events: it receives `{"nodeup": "host:port"}` and
@@ -632,19 +623,76 @@ impl Node {
         requests::spawn(self, peer, factory, args)
     }
 
-    /// Stop listening, close every connection, and kill every actor of this node.
+    /// Look up a name on another node (`host:port`), over the network.
     ///
     /// ```
-    /// use pyact::ExitReason;
-    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// let idle = node.spawn(|mut mb| loop { mb.receive(); });
-    /// node.shutdown();
-    /// assert_eq!(node.wait(&idle), Err(ExitReason::Killed));
+    /// let mesh = pyact::Mesh::new();
+    /// let a = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+    /// let b = pyact::Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+    /// let inbox = b.inbox();
+    /// b.register("svc", &inbox.addr()).unwrap();
+    /// assert_eq!(a.whereis_remote(b.name(), "svc").unwrap(), Some(inbox.addr()));
+    /// assert_eq!(a.whereis_remote(b.name(), "none").unwrap(), None);
     /// ```
-    pub fn shutdown(&self) {
-        // Never picked as a sending node, never spawns again (see node.rs).
-        self.mark_shut_down();
-        let r = self.remote();
+    pub fn whereis_remote(&self, node: &str, name: &str) -> Result<Option<Address>, SendError> {
+        if node == self.name() {
+            return Ok(self.whereis(name));
+        }
+        crate::park::outside(|| requests::whereis(self, node, name))
+    }
+}
+
+/// The network side of the door ([`crate::distribution`]): what the core asks of other
+/// nodes, answered over this module's connections.
+impl Distribution for Remote {
+    fn creation(&self) -> u32 {
+        self.creation
+    }
+
+    fn send(&self, from: &Node, to: &Address, env: Envelope) -> Result<(), SendError> {
+        send(from, to, env)
+    }
+
+    fn link(&self, node: &Node, from: &Address, target: &Address) {
+        watch::link(node, from, target)
+    }
+
+    fn unlink(&self, node: &Node, target: &Address, from: &Address) {
+        watch::unlink(node, target, from)
+    }
+
+    fn monitor(&self, node: &Node, watcher: &Address, target: &Address, reference: Ref) {
+        watch::monitor(node, watcher, target, reference)
+    }
+
+    fn demonitor(&self, node: &Node, target: &Address, reference: Ref) {
+        watch::demonitor(node, target, reference)
+    }
+
+    fn actor_ended(&self, node: &Node, id: u64) {
+        watch::local_ended(node, id)
+    }
+
+    fn wait(&self, node: &Node, addr: &Address) -> ExitReason {
+        requests::wait(node, addr)
+    }
+
+    fn connected_nodes(&self, _: &Node) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.peers)
+            .iter()
+            .filter(|(_, p)| p.out.as_ref().is_some_and(|c| !c.is_closed()))
+            .map(|(k, _)| k.to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn peer_stats(&self, node: &Node) -> Vec<crate::observe::PeerStats> {
+        node.peer_stats()
+    }
+
+    fn shutdown(&self, node: &Node) {
+        let r = self;
         if r.stopped.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -654,11 +702,7 @@ impl Node {
         }
         let peers: Vec<Arc<str>> = lock(&r.peers).keys().cloned().collect();
         for p in peers {
-            self.disconnect(&p);
+            node.disconnect(&p);
         }
-        for cell in self.live_cells() {
-            let _ = cell.queue.push(Envelope::Signal(Box::new(Signal::Kill)));
-        }
-        log::debug!("{}: shut down", self.name());
     }
 }

@@ -185,22 +185,17 @@ impl Watches {
     }
 }
 
-/// The node a local actor `a` lives on.
-fn node_of(a: &Address) -> Option<Node> {
-    crate::node::home_node(a)
-}
-
 /// Local actor `from` links to remote actor `target`.
-pub(crate) fn link(from: &Address, target: &Address) {
-    remote_watch(from, target, None, || Frame::Link {
+pub(crate) fn link(node: &Node, from: &Address, target: &Address) {
+    remote_watch(node, from, target, None, || Frame::Link {
         from: from.clone(),
         to: target.id(),
     });
 }
 
 /// Local watcher `watcher` monitors remote actor `target`.
-pub(crate) fn monitor(watcher: &Address, target: &Address, reference: Ref) {
-    remote_watch(watcher, target, Some(reference), || Frame::Monitor {
+pub(crate) fn monitor(node: &Node, watcher: &Address, target: &Address, reference: Ref) {
+    remote_watch(node, watcher, target, Some(reference), || Frame::Monitor {
         watcher: watcher.clone(),
         to: target.id(),
         reference,
@@ -208,21 +203,19 @@ pub(crate) fn monitor(watcher: &Address, target: &Address, reference: Ref) {
 }
 
 fn remote_watch(
+    node: &Node,
     local: &Address,
     target: &Address,
     monitor: Option<Ref>,
     f: impl FnOnce() -> Frame,
 ) {
-    let Some(node) = node_of(local) else {
-        return;
-    };
     let w = Watch {
         local: local.clone(),
         remote: target.clone(),
         monitor,
     };
     node.remote().watches.add(w.clone());
-    let sent = super::conn_for(&node, target).and_then(|c| {
+    let sent = super::conn_for(node, target).and_then(|c| {
         c.push_frame(&f()).map_err(|_| SendError::NoConnection {
             node: target.node_id().into(),
             why: "closed".into(),
