@@ -54,6 +54,10 @@ use serde_json::{Value, json};
 use crate::actor::{ActorCell, ExitUnwind};
 use crate::{Address, ExitReason, Node, Pattern, Ref};
 
+// One concept per file: this one is the receive API (`Mailbox`, selective receive, the
+// save queue, signals as they are pulled); `queue.rs` the shared queue every sender
+// pushes on, `wait.rs` how the owner parks and is woken, `doom.rs` the deadly signals that
+// skip the queue, `bounded.rs` the mailbox limit and the pushers waiting for room.
 mod bounded;
 mod doom;
 mod queue;

@@ -117,6 +117,8 @@ use may::io::{SplitIo, SplitReader, SplitWriter};
 use may::sync::{Mutex, MutexGuard};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
+// One file per socket type, each read against its `std::net` counterpart; this one keeps
+// what they share (taking a socket into the poller, timeouts, parking the caller).
 mod listener;
 mod stream;
 mod udp;

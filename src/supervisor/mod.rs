@@ -113,6 +113,8 @@ use serde_json::{Value, json};
 use crate::server::{CallError, Context, Server, ServerError, serve};
 use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError, SpawnOptions};
 
+// This file holds what a user writes (specs, strategy, the client calls); `running.rs` the
+// server behind them, which starts, stops and restarts the children.
 mod running;
 
 use running::SupervisorServer;
