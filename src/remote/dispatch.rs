@@ -98,9 +98,9 @@ fn from_peer(node: &Node, conn: &Conn, a: &Address, what: &str) -> bool {
     false
 }
 
-/// Handle one frame that arrived from `conn.peer`.
+/// Handle one frame that arrived from `conn.peer`: one function per kind of frame (or
+/// family of replies), so that each reads on its own.
 pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
-    let r = node.remote();
     match frame {
         Frame::Msg { to, msg } => deliver_here(node, conn, to, Envelope::Msg(msg)),
         Frame::Payload { to, payload } => deliver_here(node, conn, to, Envelope::Payload(payload)),
@@ -112,185 +112,23 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
             from,
             reason,
             linked,
-        } => {
-            if linked {
-                r.watches.remove_link(&local_addr(node, to), &from);
-                conn.placed().remove_link(&(to, from.clone()), &r.placed);
-            }
-            let sig = Signal::Exit {
-                from,
-                reason,
-                linked,
-            };
-            deliver_here(node, conn, to, Envelope::Signal(Box::new(sig)));
-        }
+        } => on_exit(node, conn, to, from, reason, linked),
         Frame::Down {
             to,
             reference,
             from,
             reason,
-        } => {
-            r.watches.remove_ref(reference);
-            let sig = Signal::Down {
-                reference,
-                from,
-                reason,
-            };
-            deliver_here(node, conn, to, Envelope::Signal(Box::new(sig)));
-        }
-        Frame::Link { from, to } => {
-            if !from_peer(node, conn, &from, "link") {
-                return;
-            }
-            let refuse = |reason: ExitReason| {
-                let _ = conn.push_frame(&Frame::Exit {
-                    to: from.id(),
-                    from: local_addr(node, to),
-                    reason,
-                    linked: true,
-                });
-            };
-            {
-                let mut p = conn.placed();
-                let link = (to, from.clone());
-                if !p.has_link(&link)
-                    && let Err(why) = p.add_link(r, &conn.peer, link)
-                {
-                    drop(p);
-                    return refuse(ExitReason::Failed(why));
-                }
-            }
-            let linked = node.cell(to).is_some_and(|cell| {
-                let mut st = cell.lock();
-                st.exit.is_none() && st.links.insert(from.clone()) | true
-            });
-            if linked {
-                r.watches.add(Watch {
-                    local: local_addr(node, to),
-                    remote: from,
-                    monitor: None,
-                });
-            } else {
-                conn.placed().remove_link(&(to, from.clone()), &r.placed);
-                refuse(ExitReason::NoSuchActor);
-            }
-        }
-        Frame::Unlink { from, to } => {
-            if let Some(cell) = node.cell(to) {
-                cell.forget_link(&from);
-            }
-            r.watches.remove_link(&local_addr(node, to), &from);
-            conn.placed().remove_link(&(to, from), &r.placed);
-        }
+        } => on_down(node, conn, to, reference, from, reason),
+        Frame::Link { from, to } => on_link(node, conn, from, to),
+        Frame::Unlink { from, to } => on_unlink(node, conn, from, to),
         Frame::Monitor {
             watcher,
             to,
             reference,
-        } => {
-            if !from_peer(node, conn, &watcher, "monitor") {
-                return;
-            }
-            let refuse = |reason: ExitReason| {
-                let _ = conn.push_frame(&Frame::Down {
-                    to: watcher.id(),
-                    reference,
-                    from: local_addr(node, to),
-                    reason,
-                });
-            };
-            {
-                let mut p = conn.placed();
-                if p.has_monitor(&reference) {
-                    // A reused reference would add an entry the table does not count.
-                    drop(p);
-                    return refuse(ExitReason::Failed(format!(
-                        "monitor reference {reference} is already in use"
-                    )));
-                }
-                if let Err(why) = p.add_monitor(r, &conn.peer, reference, to) {
-                    drop(p);
-                    return refuse(ExitReason::Failed(why));
-                }
-            }
-            let placed = node.cell(to).is_some_and(|cell| {
-                let mut st = cell.lock();
-                if st.exit.is_none() {
-                    st.monitors.push((reference, watcher.clone()));
-                    true
-                } else {
-                    false
-                }
-            });
-            if !placed {
-                conn.placed().remove_monitor(&reference, &r.placed);
-                refuse(ExitReason::NoSuchActor);
-            }
-        }
-        Frame::Demonitor { to, reference } => {
-            if conn
-                .placed()
-                .remove_monitor(&reference, &r.placed)
-                .is_some()
-                && let Some(cell) = node.cell(to)
-            {
-                cell.lock().monitors.retain(|(r, _)| *r != reference);
-            }
-        }
-        Frame::Wait { req, to } => {
-            let added = conn.placed().add_wait(r, &conn.peer, req, to);
-            if let Err(why) = added {
-                let reason = ExitReason::Failed(why);
-                let _ = conn.push_frame(&Frame::WaitReply { req, reason });
-                return;
-            }
-            let weak = Arc::downgrade(conn);
-            let totals = r.placed.clone();
-            let waiter = Waiter::Remote {
-                key: (conn.serial, req),
-                reply: Box::new(move |reason: &ExitReason| {
-                    if let Some(c) = weak.upgrade()
-                        && c.placed().remove_wait(req, &totals)
-                    {
-                        let _ = c.push_frame(&Frame::WaitReply {
-                            req,
-                            reason: reason.clone(),
-                        });
-                    }
-                }),
-            };
-            match node.on_exit(to, waiter) {
-                Ok(slot) => {
-                    if !conn.placed().set_wait_slot(req, slot)
-                        && let Some(cell) = node.cell(to)
-                    {
-                        // The connection closed meanwhile and took the entry before its
-                        // slot was known: the waiter is ours to remove.
-                        let mut st = cell.lock();
-                        if st.exit.is_none() {
-                            st.waiters
-                                .remove_if(slot, |w| w.is_remote(conn.serial, req));
-                        }
-                    }
-                }
-                Err(reason) => {
-                    conn.placed().remove_wait(req, &r.placed);
-                    let _ = conn.push_frame(&Frame::WaitReply { req, reason });
-                }
-            }
-        }
-        Frame::Unwait { req } => {
-            // The waiter on the peer's side ended without its answer: its entry goes.
-            let taken = conn.placed().take_wait(req, &r.placed);
-            if let Some((to, slot)) = taken
-                && let Some(cell) = node.cell(to)
-            {
-                let mut st = cell.lock();
-                if st.exit.is_none() {
-                    st.waiters
-                        .remove_if(slot, |w| w.is_remote(conn.serial, req));
-                }
-            }
-        }
+        } => on_monitor(node, conn, watcher, to, reference),
+        Frame::Demonitor { to, reference } => on_demonitor(node, conn, to, reference),
+        Frame::Wait { req, to } => on_wait(node, conn, req, to),
+        Frame::Unwait { req } => on_unwait(node, conn, req),
         Frame::Whereis { req, name } => {
             let addr = node.whereis(&name);
             let _ = conn.push_frame(&Frame::WhereisReply { req, addr });
@@ -299,34 +137,12 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
             let stats = node.stats();
             let _ = conn.push_frame(&Frame::StatsReply { req, stats });
         }
-        Frame::Spawn { req, factory, args } => {
-            let f = lock(&r.factories).get(&factory).cloned();
-            let reply = match f {
-                None => Frame::SpawnReply {
-                    req,
-                    addr: None,
-                    error: Some(SpawnError::UnknownFactory(factory).to_string()),
-                },
-                Some(f) => match node.try_spawn(move |mb| f(mb, args)) {
-                    Ok(a) => Frame::SpawnReply {
-                        req,
-                        addr: Some(a),
-                        error: None,
-                    },
-                    Err(e) => Frame::SpawnReply {
-                        req,
-                        addr: None,
-                        error: Some(e.to_string()),
-                    },
-                },
-            };
-            let _ = conn.push_frame(&reply);
-        }
+        Frame::Spawn { req, factory, args } => on_spawn(node, conn, req, factory, args),
         Frame::WaitReply { req, .. }
         | Frame::WhereisReply { req, .. }
         | Frame::StatsReply { req, .. }
         | Frame::SpawnReply { req, .. } => {
-            if let Some((_, reply)) = lock(&r.pending).remove(&req) {
+            if let Some((_, reply)) = lock(&node.remote().pending).remove(&req) {
                 reply.set(Some(frame));
             }
         }
@@ -346,4 +162,226 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
             conn_failed(node, conn, "protocol violation");
         }
     }
+}
+
+/// An exit signal for local actor `to`; a linked one also ends the link's entries.
+fn on_exit(node: &Node, conn: &Conn, to: u64, from: Address, reason: ExitReason, linked: bool) {
+    let r = node.remote();
+    if linked {
+        r.watches.remove_link(&local_addr(node, to), &from);
+        conn.placed().remove_link(&(to, from.clone()), &r.placed);
+    }
+    let sig = Signal::Exit {
+        from,
+        reason,
+        linked,
+    };
+    deliver_here(node, conn, to, Envelope::Signal(Box::new(sig)));
+}
+
+/// A remote actor that local actor `to` monitored ended.
+fn on_down(node: &Node, conn: &Conn, to: u64, reference: Ref, from: Address, reason: ExitReason) {
+    node.remote().watches.remove_ref(reference);
+    let sig = Signal::Down {
+        reference,
+        from,
+        reason,
+    };
+    deliver_here(node, conn, to, Envelope::Signal(Box::new(sig)));
+}
+
+/// The peer's actor `from` links to local actor `to` (refused with an exit past a cap or
+/// when `to` is gone).
+fn on_link(node: &Node, conn: &Conn, from: Address, to: u64) {
+    let r = node.remote();
+    if !from_peer(node, conn, &from, "link") {
+        return;
+    }
+    let refuse = |reason: ExitReason| {
+        let _ = conn.push_frame(&Frame::Exit {
+            to: from.id(),
+            from: local_addr(node, to),
+            reason,
+            linked: true,
+        });
+    };
+    {
+        let mut p = conn.placed();
+        let link = (to, from.clone());
+        if !p.has_link(&link)
+            && let Err(why) = p.add_link(r, &conn.peer, link)
+        {
+            drop(p);
+            return refuse(ExitReason::Failed(why));
+        }
+    }
+    let linked = node.cell(to).is_some_and(|cell| {
+        let mut st = cell.lock();
+        st.exit.is_none() && st.links.insert(from.clone()) | true
+    });
+    if linked {
+        r.watches.add(Watch {
+            local: local_addr(node, to),
+            remote: from,
+            monitor: None,
+        });
+    } else {
+        conn.placed().remove_link(&(to, from.clone()), &r.placed);
+        refuse(ExitReason::NoSuchActor);
+    }
+}
+
+/// The peer's actor `from` unlinks from local actor `to`.
+fn on_unlink(node: &Node, conn: &Conn, from: Address, to: u64) {
+    let r = node.remote();
+    if let Some(cell) = node.cell(to) {
+        cell.forget_link(&from);
+    }
+    r.watches.remove_link(&local_addr(node, to), &from);
+    conn.placed().remove_link(&(to, from), &r.placed);
+}
+
+/// The peer's actor `watcher` monitors local actor `to` (refused with a DOWN past a cap,
+/// for a reused reference, or when `to` is gone).
+fn on_monitor(node: &Node, conn: &Conn, watcher: Address, to: u64, reference: Ref) {
+    let r = node.remote();
+    if !from_peer(node, conn, &watcher, "monitor") {
+        return;
+    }
+    let refuse = |reason: ExitReason| {
+        let _ = conn.push_frame(&Frame::Down {
+            to: watcher.id(),
+            reference,
+            from: local_addr(node, to),
+            reason,
+        });
+    };
+    {
+        let mut p = conn.placed();
+        if p.has_monitor(&reference) {
+            // A reused reference would add an entry the table does not count.
+            drop(p);
+            return refuse(ExitReason::Failed(format!(
+                "monitor reference {reference} is already in use"
+            )));
+        }
+        if let Err(why) = p.add_monitor(r, &conn.peer, reference, to) {
+            drop(p);
+            return refuse(ExitReason::Failed(why));
+        }
+    }
+    let placed = node.cell(to).is_some_and(|cell| {
+        let mut st = cell.lock();
+        if st.exit.is_none() {
+            st.monitors.push((reference, watcher.clone()));
+            true
+        } else {
+            false
+        }
+    });
+    if !placed {
+        conn.placed().remove_monitor(&reference, &r.placed);
+        refuse(ExitReason::NoSuchActor);
+    }
+}
+
+/// The peer takes back its monitor `reference` of local actor `to`.
+fn on_demonitor(node: &Node, conn: &Conn, to: u64, reference: Ref) {
+    let r = node.remote();
+    if conn
+        .placed()
+        .remove_monitor(&reference, &r.placed)
+        .is_some()
+        && let Some(cell) = node.cell(to)
+    {
+        cell.lock().monitors.retain(|(r, _)| *r != reference);
+    }
+}
+
+/// The peer asks to be told when local actor `to` ends (answered with a `WaitReply`).
+fn on_wait(node: &Node, conn: &Arc<Conn>, req: u64, to: u64) {
+    let r = node.remote();
+    let added = conn.placed().add_wait(r, &conn.peer, req, to);
+    if let Err(why) = added {
+        let reason = ExitReason::Failed(why);
+        let _ = conn.push_frame(&Frame::WaitReply { req, reason });
+        return;
+    }
+    let weak = Arc::downgrade(conn);
+    let totals = r.placed.clone();
+    let waiter = Waiter::Remote {
+        key: (conn.serial, req),
+        reply: Box::new(move |reason: &ExitReason| {
+            if let Some(c) = weak.upgrade()
+                && c.placed().remove_wait(req, &totals)
+            {
+                let _ = c.push_frame(&Frame::WaitReply {
+                    req,
+                    reason: reason.clone(),
+                });
+            }
+        }),
+    };
+    match node.on_exit(to, waiter) {
+        Ok(slot) => {
+            if !conn.placed().set_wait_slot(req, slot)
+                && let Some(cell) = node.cell(to)
+            {
+                // The connection closed meanwhile and took the entry before its
+                // slot was known: the waiter is ours to remove.
+                let mut st = cell.lock();
+                if st.exit.is_none() {
+                    st.waiters
+                        .remove_if(slot, |w| w.is_remote(conn.serial, req));
+                }
+            }
+        }
+        Err(reason) => {
+            conn.placed().remove_wait(req, &r.placed);
+            let _ = conn.push_frame(&Frame::WaitReply { req, reason });
+        }
+    }
+}
+
+/// The peer's waiter `req` ended before its answer: its entry goes.
+fn on_unwait(node: &Node, conn: &Conn, req: u64) {
+    let r = node.remote();
+    // The waiter on the peer's side ended without its answer: its entry goes.
+    let taken = conn.placed().take_wait(req, &r.placed);
+    if let Some((to, slot)) = taken
+        && let Some(cell) = node.cell(to)
+    {
+        let mut st = cell.lock();
+        if st.exit.is_none() {
+            st.waiters
+                .remove_if(slot, |w| w.is_remote(conn.serial, req));
+        }
+    }
+}
+
+/// The peer asks for an actor from the registered factory `factory` (answered with a
+/// `SpawnReply`).
+fn on_spawn(node: &Node, conn: &Conn, req: u64, factory: String, args: Value) {
+    let r = node.remote();
+    let f = lock(&r.factories).get(&factory).cloned();
+    let reply = match f {
+        None => Frame::SpawnReply {
+            req,
+            addr: None,
+            error: Some(SpawnError::UnknownFactory(factory).to_string()),
+        },
+        Some(f) => match node.try_spawn(move |mb| f(mb, args)) {
+            Ok(a) => Frame::SpawnReply {
+                req,
+                addr: Some(a),
+                error: None,
+            },
+            Err(e) => Frame::SpawnReply {
+                req,
+                addr: None,
+                error: Some(e.to_string()),
+            },
+        },
+    };
+    let _ = conn.push_frame(&reply);
 }
