@@ -52,18 +52,18 @@
 //! | routers | [`router`] |
 //! | runtime configuration | [`config`] |
 //! | bytes inside messages, base64 | [`binary`] |
-//! | sleeping, yielding, parking | [`park`] |
+//! | sleeping and yielding | [`actor::sleep`], [`actor::yield_now`] |
 //! | blocking std calls off the workers | [`blocking`](mod@blocking) |
 //! | TCP sockets for actors (one actor per connection) | [`net`] |
-//! | the watchdog | [`watchdog`] |
+//! | the watchdog | [`actor`](actor#the-watchdog) |
 //! | testing actors: a probe with `expect_msg` / `expect_no_msg` | [`testing`] |
 //!
 //! ## Rules for actor code
-//! Block only in pyact calls ([`sleep`], [`blocking`](fn@blocking), receive, wait, call), call
-//! [`yield_now`] in long loops, use [`net`] for sockets, never hold a `thread_local!` reference
+//! Block only in pyact calls ([`sleep`](actor::sleep), [`blocking`](blocking::blocking()), receive, wait, call), call
+//! [`yield_now`](actor::yield_now) in long loops, use [`net`] for sockets, never hold a `thread_local!` reference
 //! across a pyact call. A panic ends only the actor that panicked ([`ExitReason::Panicked`],
 //! reported through `log`, or on stderr without a logger); a stack overflow aborts the process
-//! naming the actor; the [`watchdog`] names an actor that holds its worker. The whole list, with
+//! naming the actor; the [watchdog](actor#the-watchdog) names an actor that holds its worker. The whole list, with
 //! what to use instead of each blocking call: [the rules for actor code](actor#rules-for-actor-code).
 //!
 //! ## What pyact keeps of python-actors
@@ -238,7 +238,7 @@ mod cell;
 pub mod config;
 mod context;
 mod distribution;
-mod error;
+pub mod error;
 pub mod exit;
 mod heap;
 pub mod link;
@@ -250,7 +250,7 @@ pub mod node;
 mod node_name;
 pub mod observe;
 mod panic;
-pub mod park;
+mod park;
 pub mod pattern;
 mod pool;
 mod reference;
@@ -263,26 +263,22 @@ mod spawn_options;
 pub mod supervisor;
 pub mod testing;
 mod wait;
-pub mod watchdog;
+mod watchdog;
 
-pub use actor::{Actor, curaddr, current_node, live_actors, spawn, spawn_link};
+// The crate root: what nearly every program names (at most 30 names, issue 18). Everything
+// else is one module down, in the module of its concept (CHANGELOG.md lists the moves).
+pub use actor::{Actor, curaddr, spawn, spawn_link};
 pub use address::Address;
 pub use ask::{ask, reply};
-pub use binary::Binary;
-pub use blocking::blocking;
-pub use config::{Config, ConfigError};
-pub use error::{NodeError, RegistryError, SendError, SpawnError};
+pub use error::{NodeError, SendError, SpawnError};
 pub use exit::{ExitReason, IntoExit};
-pub use mailbox::{Mailbox, Mark, Timeout};
+pub use mailbox::Mailbox;
 pub use mesh::Mesh;
-pub use node::{Node, NodeName};
-pub use observe::ActorInfo;
-pub use park::{sleep, yield_now};
+pub use node::Node;
 pub use pattern::Pattern;
-pub use reference::Ref;
 #[cfg(feature = "net")]
-pub use remote::{Factory, NetStats, NodeOptions, WEAK_COOKIE_BELOW, random_cookie};
-pub use router::{Router, Routing};
+pub use remote::NodeOptions;
+pub use router::Router;
 /// The JSON library pyact's messages are made of, re-exported so that a program needs no
 /// dependency of its own on it (and cannot get a second, mismatched version):
 ///
@@ -293,7 +289,7 @@ pub use router::{Router, Routing};
 /// ```
 pub use serde_json;
 pub use serde_json::{Value, json};
-pub use server::{Call, CallError, Server, ServerError, serve};
+pub use server::{Server, serve};
 pub use spawn_options::SpawnOptions;
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
 
