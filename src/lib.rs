@@ -178,18 +178,28 @@
 //! ## Source layout
 //!
 //! One concept per file. A message goes `address.rs` (sending) → `node.rs` (routing) →
-//! `mailbox.rs` (queue and selective receive, with `pattern.rs`); across nodes it leaves through
-//! `remote/mod.rs` (`send`) and arrives through `remote/dispatch.rs`.
+//! `mailbox/` (the queue, then selective receive with `pattern.rs`); across nodes it leaves
+//! through the door, `distribution.rs`, into `remote/mod.rs` (`send`) and arrives through
+//! `remote/dispatch.rs`.
+//!
+//! **The core and the network.** Everything above `remote/` is the core: it runs a node on its
+//! own (build with `default-features = false` for a node without networking), and it reaches
+//! other nodes only through the `Distribution` trait in `distribution.rs` (send, link,
+//! monitor, wait, node shutdown, ...), which `remote/` implements. `.ci/rooms.py` fails if any
+//! other core file names the network.
 //!
 //! | concept | files |
 //! |---|---|
-//! | actors, their start and end | `actor.rs`, `exit.rs` (reasons), `pool.rs` (coroutine reuse, the queue of actors waiting for a coroutine), `heap.rs` (heap growth before fresh coroutines), `spawn_options.rs` |
+//! | actors, their start and end | `actor.rs` (spawn, run, end), `cell.rs` (what others reach of an actor: links, monitors, waiters, exit), `context.rs` (which actor or thread is running), `exit.rs` (reasons), `pool.rs` (coroutine reuse, the queue of actors waiting for a coroutine), `heap.rs` (heap growth before fresh coroutines), `spawn_options.rs` |
+//! | mailboxes | `mailbox/`: `mod.rs` (the receive API), `queue.rs`, `wait.rs` (parking a receiver), `bounded.rs` (mailbox limits), `doom.rs` (signals that skip the queue) |
+//! | nodes and names | `node.rs` (the actor table, routing, wait), `node_name.rs` (`cookie@host:port`), `registry.rs` (local names), `mesh.rs` |
 //! | links and monitors | `link.rs` (local), `remote/watch.rs` (across nodes) |
 //! | waiting and asking | `wait.rs` (`addr.wait()`), `ask.rs` (request/reply with plain actors) |
-//! | actor code that must not hold a worker | `park.rs` (`sleep`, `yield_now`), `blocking.rs`, `net.rs` (sockets), `watchdog.rs`, `panic.rs` (panic reports) |
-//! | OTP toolkit | `server.rs` (gen_server), `supervisor.rs`, `router.rs` |
-//! | runtime and introspection | `config.rs`, `mesh.rs`, `observe.rs` (`node.info`, `node.stats`), `binary.rs` |
-//! | the network | `remote/`: `options.rs` (every limit), `listener.rs`, `dialer.rs`, `handshake.rs` + `digest.rs` (cookie proof), `sources.rs` (per-source rate limit), `frame.rs` (wire format), `connection.rs` (one connection: reader, writer, outbox), `peers.rs` (one connection per pair), `dispatch.rs`, `placed.rs` (what peers placed here: caps, release), `requests.rs`, `stats.rs`; `protocol.md` states the wire protocol |
+//! | actor code that must not hold a worker | `park.rs` (`sleep`, `yield_now`), `blocking.rs`, `net/` (sockets), `watchdog.rs`, `panic.rs` (panic reports) |
+//! | OTP toolkit | `server.rs` (gen_server), `supervisor/` (specs and client in `mod.rs`, the running supervisor in `running.rs`), `router.rs` |
+//! | runtime and introspection | `config.rs`, `observe.rs` (`node.info`, `node.stats`), `binary.rs`, `testing.rs` |
+//! | the door to other nodes | `distribution.rs` |
+//! | the network | `remote/`: `options.rs` (every limit), `listener.rs`, `dialer.rs`, `handshake.rs` + `digest.rs` (cookie proof), `door.rs` (handshake slots, guess budget), `sources.rs` (per-source rate limit), `frame.rs` (wire format), `connection.rs` (one connection: reader, writer, outbox), `peers.rs` (one connection per pair), `dispatch.rs` (one function per frame kind), `placed.rs` (what peers placed here: caps, release), `requests.rs`, `stats.rs`; `protocol.md` states the wire protocol |
 //! | patched dependencies | `vendor/`: the forks `pyact-may` and `pyact-generator`, workspace crates; `vendor/patches/` holds their patch series against the upstream releases, `vendor/check-forks.sh` checks it, `vendor/README.md` says why each |
 //!
 //! ## Performance
