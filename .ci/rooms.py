@@ -121,6 +121,65 @@ def long_fns(src):
     return found
 
 
+MAX_ROOT = 30
+
+# The only core files that may name the network module (issue 18 item 1).
+DOORS = {"src/lib.rs", "src/distribution.rs"}
+
+
+def door_breaches():
+    """Core files (outside src/remote/) whose code, comments aside, names `remote::`."""
+    out = []
+    for root, _, files in sorted(os.walk("src")):
+        for name in sorted(files):
+            path = os.path.join(root, name).replace(os.sep, "/")
+            if not name.endswith(".rs") or path.startswith("src/remote/") or path in DOORS:
+                continue
+            with open(path, encoding="utf-8") as f:
+                code = blank(f.read())
+            if re.search(r"\bremote::", code):
+                out.append(path)
+    return out
+
+
+def root_names():
+    """Names a user sees at the crate root: `pub use` items of src/lib.rs and exported
+    macros (hidden ones, `#[doc(hidden)]`, excluded). Modules are the rooms, not names."""
+    with open("src/lib.rs", encoding="utf-8") as f:
+        lib = f.read()
+    names = set()
+    for m in re.finditer(r"(?m)^pub use ([^;]+);", lib):
+        body = m.group(1)
+        if "{" in body:
+            prefix, items = body.split("{", 1)
+            for it in items.rstrip("}").split(","):
+                it = it.strip()
+                if not it:
+                    continue
+                names.add(prefix.split("::")[0] if it == "self" else it.split(" as ")[-1])
+        else:
+            names.add(body.split("::")[-1].split(" as ")[-1])
+    for root, _, files in os.walk("src"):
+        for name in files:
+            if name.endswith(".rs"):
+                with open(os.path.join(root, name), encoding="utf-8") as f:
+                    src = f.read()
+                lines = src.split("\n")
+                for i, line in enumerate(lines):
+                    m = re.match(r"macro_rules!\s*(\w+)", line)
+                    if not m:
+                        continue
+                    attrs = []
+                    j = i - 1
+                    while j >= 0 and lines[j].lstrip().startswith("#["):
+                        attrs.append(lines[j])
+                        j -= 1
+                    attrs = " ".join(attrs)
+                    if "macro_export" in attrs and "doc(hidden)" not in attrs:
+                        names.add(m.group(1) + "!")
+    return names
+
+
 def main():
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     failed = False
@@ -140,8 +199,15 @@ def main():
             for fn, line, span in long_fns(src):
                 print(f"{path}:{line}: fn {fn} spans {span} lines (over {MAX_FN}){tag}")
                 failed |= not allowed
+    for path in door_breaches():
+        print(f"{path}: names the network (`remote::`) outside the door, src/distribution.rs")
+        failed = True
+    root = root_names()
+    if len(root) > MAX_ROOT:
+        print(f"src/lib.rs: {len(root)} names at the crate root (over {MAX_ROOT}): {sorted(root)}")
+        failed = True
     if failed:
-        print("rooms: files over %d lines or functions over %d lines in src/" % (MAX_FILE, MAX_FN))
+        print("rooms: see above (limits: %d lines a file, %d a function, %d root names, one door)" % (MAX_FILE, MAX_FN, MAX_ROOT))
         return 1
     return 0
 

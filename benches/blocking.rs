@@ -1,4 +1,4 @@
-//! `pyact::blocking` round trip: an actor hands a trivial closure to the helper pool and
+//! `pyact::blocking::blocking` round trip: an actor hands a trivial closure to the helper pool and
 //! gets its result back (issue 8's floor: median under 20 µs). Each call is timed on its
 //! own; reports the median and the 90th percentile over all calls of all rounds.
 //!
@@ -22,7 +22,7 @@ fn round(node: &Node, n: usize) -> Vec<Duration> {
         let mut v = Vec::with_capacity(n);
         for i in 0..n {
             let t0 = Instant::now();
-            let r = pyact::blocking(move || i + 1);
+            let r = pyact::blocking::blocking(move || i + 1);
             v.push(t0.elapsed().as_nanos() as u64);
             assert_eq!(r, i + 1);
         }
@@ -92,7 +92,7 @@ fn burst(node: &Node, n: usize) {
     let actors: Vec<_> = (0..n)
         .map(|_| {
             node.spawn(|_| {
-                pyact::blocking(|| std::thread::sleep(Duration::from_millis(800)));
+                pyact::blocking::blocking(|| std::thread::sleep(Duration::from_millis(800)));
             })
         })
         .collect();

@@ -3,6 +3,8 @@
 #
 #   benches/compare.sh [ROUNDS]          # default 5 rounds; prints medians and ratios
 #   PYACT_EXAMPLES=DIR benches/compare.sh   # pyact binaries from DIR (see below)
+#   LOAD=2 benches/compare.sh            # every row beside 2 busy processes (issue 19: how
+#                                        # each side holds up on a loaded box); LOAD=N, N>=1
 #   RING_1M=1 benches/compare.sh         # also the 1M ring, whole process (1 run per side;
 #                                        # before Linux 6.13 pyact needs vm.max_map_count
 #                                        # >= 2,200,000: the ring says so and is skipped)
@@ -50,6 +52,7 @@ fi
 
 cleanup() {
     exec 3>&- 4>&- 2>/dev/null
+    for p in ${LOAD_PIDS:-}; do kill "$p" 2>/dev/null; done
     sleep 0.5
     [ -n "${PSERVE_PID:-}" ] && kill "$PSERVE_PID" 2>/dev/null
     [ -n "${ESERVE_PID:-}" ] && kill "$ESERVE_PID" 2>/dev/null
@@ -65,6 +68,17 @@ median() {
     [ -s "$1" ] || { echo ""; return; }
     sort -g "$1" | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
+
+# LOAD=N: N busy processes (one spinning shell each, at normal priority) for the whole run,
+# so both sides are measured on a box with N more runnable tasks; killed on every exit path.
+LOAD_PIDS=""
+if [ "${LOAD:-0}" -gt 0 ] 2>/dev/null; then
+    for _ in $(seq "$LOAD"); do
+        sh -c 'while :; do :; done' &
+        LOAD_PIDS="$LOAD_PIDS $!"
+    done
+    echo "running beside $LOAD busy processes (LOAD=$LOAD)" >&2
+fi
 
 # servers for the remote rows, alive for the whole run; they end when their stdin closes
 exec 3> >(exec $W serve >"$TMP/pserve.out" 2>&1)

@@ -71,7 +71,7 @@ fn child(variant: &str, n: usize) {
             // Ended actors' exit records are capped (Config::exit_records), so count them out
             // instead of waiting on each address.
             drop(addrs);
-            while pyact::live_actors() > 0 {
+            while pyact::actor::live_actors() > 0 {
                 std::thread::sleep(Duration::from_millis(2));
             }
             (after, spawn_s)
@@ -155,7 +155,9 @@ fn main() {
     let wanted = env_usize("PYACT_MEM_N", 100_000);
     // Past vm.max_map_count `may` aborts, so stay under pyact's map-derived live-actor
     // limit (same N for every side).
-    let limit = pyact::Config::default().actor_limit().saturating_sub(1_000);
+    let limit = pyact::config::Config::default()
+        .actor_limit()
+        .saturating_sub(1_000);
     let n = wanted.min(limit);
     if let Ok(variant) = std::env::var(CHILD_ENV) {
         child(&variant, n);

@@ -1,7 +1,7 @@
 //! Selective receive with 1,000 non-matching messages queued.
 //!
 //! A client actor does request/reply with an echo actor: for each request it takes
-//! `Mailbox::mark()`, sends `{"ref": <fresh pyact::Ref>}` and waits with
+//! `Mailbox::mark()`, sends `{"ref": <fresh pyact::link::Ref>}` and waits with
 //! `receive_match_since(mark, [{"ref": = r}])`. Variants, alternating in one process:
 //! - `empty`:         the client's mailbox holds nothing else;
 //! - `1000 queued`:   1,000 non-matching messages sit in the client's mailbox (already
@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use may::sync::mpsc;
-use pyact::{Mesh, Node, Ref, Value, curaddr, json, pattern, spawn};
+use pyact::link::Ref;
+use pyact::{Mesh, Node, Value, curaddr, json, pattern, spawn};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {

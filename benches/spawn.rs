@@ -10,7 +10,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use pyact::{Address, Mesh, Node, current_node, json, spawn};
+use pyact::actor::current_node;
+use pyact::{Address, Mesh, Node, json, spawn};
 
 fn pyact_spawn(node: &Node, n: usize) -> Duration {
     let parent = node.spawn(move |_mb| {

@@ -47,7 +47,7 @@ fn start_server(node: &Node, addr: &str) -> std::io::Result<SocketAddr> {
                 // E.g. out of descriptors: pause rather than spin on the error.
                 Err(e) => {
                     log::warn!("accept failed: {e}");
-                    pyact::sleep(std::time::Duration::from_millis(50));
+                    pyact::actor::sleep(std::time::Duration::from_millis(50));
                 }
             }
         }

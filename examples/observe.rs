@@ -17,13 +17,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use pyact::mailbox::Timeout;
 use pyact::observe::{ActorInfo, MailboxKind, PeerState, PeerStats, Status};
 use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
-use pyact::{Address, Mailbox, Mesh, Node, Timeout, curaddr, json};
+use pyact::{Address, Mailbox, Mesh, Node, curaddr, json};
 
 fn counter(mut mb: Mailbox) {
     if let Some(me) = curaddr() {
-        let _ = pyact::current_node().map(|n| n.register("counter", &me));
+        let _ = pyact::actor::current_node().map(|n| n.register("counter", &me));
     }
     let mut ticks = 0u64;
     loop {
@@ -40,7 +41,7 @@ fn counter(mut mb: Mailbox) {
 fn ticker(mut mb: Mailbox) {
     loop {
         if let Err(Timeout) = mb.receive_timeout(Duration::from_millis(100)) {
-            let node = pyact::current_node().expect("in an actor");
+            let node = pyact::actor::current_node().expect("in an actor");
             let _ = node.send_named("counter", "tick");
         }
     }

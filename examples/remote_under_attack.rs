@@ -206,7 +206,7 @@ fn attack(args: &[String]) {
         .map(|_| {
             let (t, ended, first_end) = (long_lived.clone(), ended.clone(), first_end.clone());
             attacker.spawn(move |_| {
-                let r = pyact::current_node().unwrap().wait_reason(&t);
+                let r = pyact::actor::current_node().unwrap().wait_reason(&t);
                 ended.fetch_add(1, Ordering::Relaxed);
                 first_end.lock().unwrap().get_or_insert(format!("{r:?}"));
             })

@@ -58,14 +58,14 @@ fn main() {
         .ok()
         .and_then(|p| p.parse().ok())
     {
-        pyact::Config::default()
+        pyact::config::Config::default()
             .pool_capacity(pool)
             .apply()
             .expect("first configuration");
     }
     let mesh = Mesh::new();
     let node = Node::new(&mesh, "cookie@127.0.0.1:0").expect("node");
-    let limit = pyact::Config::default().actor_limit();
+    let limit = pyact::config::Config::default().actor_limit();
     if n + 1 > limit {
         eprintln!(
             "ring of {n} needs {} live actors but this machine allows {limit}: actors' \

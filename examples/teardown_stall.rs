@@ -74,7 +74,7 @@ fn main() {
     let target = victim.spawn(move |mut mb| {
         mb.trap_exit(true);
         if mode == "idle" {
-            pyact::sleep(Duration::from_secs(3600));
+            pyact::actor::sleep(Duration::from_secs(3600));
         }
         let mut n = 0u64;
         loop {
@@ -83,7 +83,7 @@ fn main() {
             }
             n += 1;
             if mode == "yield" && n.is_multiple_of(256) {
-                pyact::yield_now();
+                pyact::actor::yield_now();
             }
         }
     });
@@ -155,7 +155,7 @@ fn main() {
         victim.spawn(move |_| {
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                pyact::sleep(Duration::from_millis(1));
+                pyact::actor::sleep(Duration::from_millis(1));
                 let late = t.elapsed().saturating_sub(Duration::from_millis(1));
                 worst_us.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
             }

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pyact::{Address, Mesh, Node, Value, current_node, json, spawn};
+use pyact::actor::current_node;
+use pyact::{Address, Mesh, Node, Value, json, spawn};
 
 fn cookie() -> String {
     std::env::var("PYACT_COOKIE").unwrap_or_else(|_| "pyact-bench".into())

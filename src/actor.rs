@@ -20,8 +20,8 @@
 //!
 //! A kill, or an exit signal that ends the actor, acts when it *arrives* (Erlang's rule): it
 //! is set aside by the mailbox (see `MailQueue`) and the actor ends at its next pyact call
-//! — send, spawn, receive, call, wait, [`sleep`](crate::sleep),
-//! [`yield_now`](crate::yield_now), [`blocking`](crate::blocking()) — or at once if it is
+//! — send, spawn, receive, call, wait, [`sleep`],
+//! [`yield_now`], [`blocking`](crate::blocking::blocking()) — or at once if it is
 //! parked in one. A [`pyact::net`](crate::net) socket call checks too, before and after it
 //! parks, but a park on a socket is not cut short: the kill lands when the call returns.
 //! The check costs one atomic load. Rust code cannot be preempted, so an actor busy without
@@ -43,7 +43,7 @@
 //! actor's address and registered name: a crash you can see beats a node that silently
 //! rots. How it is noticed: `may` drops the coroutine's local storage when it recycles the
 //! coroutine; pyact's context lives there and aborts if its actor never finished. Size the
-//! stack with [`Config::stack_size`](crate::Config::stack_size) or make deep recursion
+//! stack with [`Config::stack_size`](crate::config::Config::stack_size) or make deep recursion
 //! iterative.
 //!
 //! ## Rules for actor code
@@ -53,10 +53,10 @@
 //!
 //! | instead of (blocks the whole worker) | use (parks only the actor) |
 //! |---|---|
-//! | `std::thread::sleep(d)` | `pyact::sleep(d)` |
+//! | `std::thread::sleep(d)` | `pyact::actor::sleep(d)` |
 //! | `std::net::TcpListener` / `TcpStream` | `pyact::net::TcpListener` / `TcpStream`: the same API ([`crate::net`]) |
-//! | a blocking `std` call: file I/O, a blocking socket, a `std` lock or channel, a C library | `pyact::blocking(move \|\| call())`: runs on a helper thread pool (at most `Config::blocking_threads` \[512\] threads; more calls queue), returns its result |
-//! | a long computation with no pyact call | call `pyact::yield_now()` every so often |
+//! | a blocking `std` call: file I/O, a blocking socket, a `std` lock or channel, a C library | `pyact::blocking::blocking(move \|\| call())`: runs on a helper thread pool (at most `Config::blocking_threads` \[512\] threads; more calls queue), returns its result |
+//! | a long computation with no pyact call | call `pyact::actor::yield_now()` every so often |
 //! | waiting for another actor by polling | `receive`, `node.wait(&a)`, `addr.call(..)` |
 //!
 //! - **Kills act at every pyact call.** A kill (or an exit signal that ends the actor) acts
@@ -78,10 +78,49 @@
 //!   there (above). Raise `Config::stack_size` or make deep recursion iterative.
 //! - Do not hold a `thread_local!` reference across a pyact call: the actor may resume on
 //!   another worker thread.
-//! - `pyact::sleep`, `yield_now` and `blocking` also work in plain threads (where they simply
+//! - `pyact::actor::sleep`, `yield_now` and `blocking` also work in plain threads (where they simply
 //!   sleep, yield and call).
 //!
 //! Sockets: [`pyact::net`](crate::net) (the same API as `std::net`; never crates.io `may`'s).
+//!
+//! ## The watchdog
+//!
+//! A helper thread reports an actor that holds its worker thread too long.
+//!
+//! Actors share a few worker threads and cannot be preempted. An actor that computes for a
+//! long time without a pyact call, or blocks in a `std` call (`std::thread::sleep`, a
+//! blocking socket, a `std` lock or channel), stalls every actor queued on its worker. That
+//! is a bug in the actor code, and it is silent, so pyact watches for it:
+//!
+//! - each thread that runs actors has a slot saying which actor it is running and how many
+//!   times it switched (pyact marks the slot when an actor starts, parks in a pyact call,
+//!   resumes, and ends: two relaxed stores, no lock);
+//! - the watchdog thread samples the slots every quarter of the threshold; an actor seen
+//!   running without a switch for longer than [`Config::watchdog`](crate::config::Config::watchdog)
+//!   (default 100 ms) is reported once per incident with `log::warn!`, naming its address
+//!   (and registered name). The incident ends when the worker switches.
+//!
+//! What it cannot see: an actor that blocks in a `may` primitive directly (pyact cannot tell
+//! that park from a busy worker) may be reported although its worker is free; use pyact's
+//! calls ([`sleep`], [`blocking`](crate::blocking::blocking()), receive) instead.
+//!
+//! A long computation stays off the watchdog's report (and lets the other actors of its
+//! worker run) by calling [`yield_now`] now and then:
+//!
+//! ```
+//! let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+//! let sum = node.spawn(|_| {
+//!     let mut total: u64 = 0;
+//!     for i in 0..100_000u64 {
+//!         total += i;
+//!         if i % 10_000 == 0 {
+//!             pyact::actor::yield_now(); // a switch: the watchdog sees progress
+//!         }
+//!     }
+//!     total
+//! });
+//! assert_eq!(node.wait(&sum).unwrap(), 4_999_950_000u64);
+//! ```
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -89,6 +128,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::{Address, ExitReason, IntoExit, Mailbox, Node, SpawnError};
+
+/// Sleeping and yielding, from an actor or a thread (only the actor is parked).
+pub use crate::park::{sleep, yield_now};
 
 pub(crate) use crate::cell::{ActorCell, CellState, Waiter};
 pub(crate) use crate::context::*;
@@ -170,12 +212,12 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// How many actors are alive in this process right now, counting the network's coroutines
 /// (handshakes, connection readers and writers, dialers) too: all of them share the budget
-/// of [`Config::max_actors`](crate::Config::max_actors).
+/// of [`Config::max_actors`](crate::config::Config::max_actors).
 ///
 /// ```
 /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
 /// let a = node.spawn(|mut mb| { mb.receive(); });
-/// assert!(pyact::live_actors() >= 1);
+/// assert!(pyact::actor::live_actors() >= 1);
 /// a.send("stop").unwrap();
 /// node.wait(&a).unwrap();
 /// ```
@@ -226,7 +268,7 @@ pub fn curaddr() -> Option<Address> {
 ///
 /// ```
 /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-/// let a = node.spawn(|_| pyact::current_node().map(|n| n.name().to_string()));
+/// let a = node.spawn(|_| pyact::actor::current_node().map(|n| n.name().to_string()));
 /// assert_eq!(node.wait(&a).unwrap(), node.name());
 /// ```
 pub fn current_node() -> Option<Node> {

@@ -24,7 +24,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Address, CallError, ExitReason, SendError, Timeout, pattern};
+use crate::mailbox::Timeout;
+use crate::server::CallError;
+use crate::{Address, ExitReason, SendError, pattern};
 
 /// Send `request` to `to` with a reply address in its `"from"` field and wait up to `timeout`
 /// for the answer. See the [module docs](self) for the convention and every error.
@@ -116,7 +118,8 @@ impl Address {
     /// [`ask`] this actor: `addr.ask(request, timeout)`.
     ///
     /// ```
-    /// use pyact::{CallError, json};
+    /// use pyact::json;
+    /// use pyact::server::CallError;
     /// use std::time::Duration;
     /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
     /// let mute = node.spawn(|mut mb| loop { mb.receive(); }); // never answers

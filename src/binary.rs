@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// (standard alphabet, with padding).
 ///
 /// ```
-/// use pyact::Binary;
+/// use pyact::binary::Binary;
 /// let b = Binary(vec![0, 1, 2, 255]);
 /// let v = serde_json::to_value(&b).unwrap();
 /// assert_eq!(v, serde_json::json!({"$bin": "AAEC/w=="}));
@@ -88,9 +88,9 @@ impl Binary {
     /// The bytes as padded standard base64 (what travels in `{"$bin": ...}`).
     ///
     /// ```
-    /// let b = pyact::Binary(b"hi".to_vec());
+    /// let b = pyact::binary::Binary(b"hi".to_vec());
     /// assert_eq!(b.to_base64(), "aGk=");
-    /// assert_eq!(pyact::Binary::from_base64("aGk="), Some(b));
+    /// assert_eq!(pyact::binary::Binary::from_base64("aGk="), Some(b));
     /// ```
     pub fn to_base64(&self) -> String {
         base64_encode(&self.0)
@@ -99,7 +99,7 @@ impl Binary {
     /// Parse padded standard base64; `None` if it is malformed or non-canonical.
     ///
     /// ```
-    /// use pyact::Binary;
+    /// use pyact::binary::Binary;
     /// assert_eq!(Binary::from_base64("AAE="), Some(Binary(vec![0, 1])));
     /// assert_eq!(Binary::from_base64("not base64!"), None);
     /// ```

@@ -5,7 +5,7 @@
 //! queued on that worker. `blocking(f)` hands `f` to a pool of helper threads and parks only
 //! the calling actor until `f` returns, then returns `f`'s result.
 //!
-//! - The pool grows on demand up to [`Config::blocking_threads`](crate::Config::blocking_threads)
+//! - The pool grows on demand up to [`Config::blocking_threads`](crate::config::Config::blocking_threads)
 //!   helpers (default [`DEFAULT_BLOCKING_THREADS`], 512, as tokio's), and a helper that
 //!   stays idle for [`IDLE`] exits, so the pool costs nothing when unused. Past the cap a
 //!   job waits in a queue (first come, first served) for the next free helper: 2,000 actors
@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use crate::park::OneShot;
 
-/// Default cap on helper threads (see [`Config::blocking_threads`](crate::Config::blocking_threads)).
+/// Default cap on helper threads (see [`Config::blocking_threads`](crate::config::Config::blocking_threads)).
 pub const DEFAULT_BLOCKING_THREADS: usize = 512;
 
 /// How long an idle helper thread waits for a job before it exits.
@@ -73,14 +73,14 @@ fn pool() -> &'static Pool {
 /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
 /// let a = node.spawn(|_| {
 ///     // A blocking std call, off the worker thread.
-///     let n = pyact::blocking(|| {
+///     let n = pyact::blocking::blocking(|| {
 ///         std::thread::sleep(std::time::Duration::from_millis(5));
 ///         21 * 2
 ///     });
 ///     json!(n)
 /// });
 /// assert_eq!(node.wait(&a).unwrap(), 42);
-/// assert_eq!(pyact::blocking(|| 7), 7); // in a plain thread it runs right here
+/// assert_eq!(pyact::blocking::blocking(|| 7), 7); // in a plain thread it runs right here
 /// ```
 pub fn blocking<F, R>(f: F) -> R
 where
@@ -148,7 +148,9 @@ fn submit(job: Job) {
     if let Err(e) = spawned {
         // No thread to be had: run the job here rather than lose it (the worker stalls,
         // which is what the caller would have done without `blocking`).
-        log::warn!("pyact::blocking: no helper thread ({e}); running the job on the worker");
+        log::warn!(
+            "pyact::blocking::blocking: no helper thread ({e}); running the job on the worker"
+        );
         let job = {
             let mut st = p.state.lock().unwrap_or_else(|e| e.into_inner());
             st.threads -= 1;

@@ -5,8 +5,9 @@
 //! address keeps it), inboxes of plain threads have one with no coroutine at all, and every
 //! link, monitor and wait is an edit of a cell under its lock.
 
+use crate::link::Ref;
 use crate::mailbox::{Envelope, QueueSlot, Signal};
-use crate::{Address, ExitReason, Node, Ref};
+use crate::{Address, ExitReason, Node};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 

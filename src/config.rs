@@ -11,7 +11,7 @@
 //!
 //! ## Configuration and memory
 //!
-//! `pyact::Config::default().workers(n).stack_size(bytes).apply()` before the first `Mesh`
+//! `pyact::config::Config::default().workers(n).stack_size(bytes).apply()` before the first `Mesh`
 //! (`may` ignores configuration once started, so pyact refuses a second, different one with
 //! `ConfigError::AlreadyStarted`). Defaults: all cores, 1 MiB stacks. The stack is virtual
 //! memory: it must hold the deepest JSON serde_json accepts (128 levels) in a debug build, and a
@@ -23,7 +23,7 @@
 //! grows as actors end (up to `Config::pool_capacity`, default 1,048,576) and ends each second
 //! half of what sat unused, so a warm spawn is a hand-off that neither maps a stack nor goes
 //! through `may`'s spawn, and a ring hop unmaps nothing.
-//! `pyact::blocking` runs at most `Config::blocking_threads` (default 512) helper threads;
+//! `pyact::blocking::blocking` runs at most `Config::blocking_threads` (default 512) helper threads;
 //! further calls wait in a queue for a free one.
 //!
 //! ## A million actors
@@ -60,10 +60,10 @@ const MAP_RESERVE: usize = 8_192;
 /// first [`Mesh`](crate::Mesh) is created.
 ///
 /// ```
-/// let cfg = pyact::Config::default().workers(2).stack_size(512 * 1024);
+/// let cfg = pyact::config::Config::default().workers(2).stack_size(512 * 1024);
 /// // Either applied now, or refused because this process already runs another config.
 /// match cfg.apply() {
-///     Ok(()) | Err(pyact::ConfigError::AlreadyStarted { .. }) => {}
+///     Ok(()) | Err(pyact::config::ConfigError::AlreadyStarted { .. }) => {}
 ///     Err(e) => panic!("{e}"),
 /// }
 /// ```
@@ -103,7 +103,7 @@ impl Default for Config {
 /// Why a configuration could not be applied.
 ///
 /// ```
-/// use pyact::{Config, ConfigError};
+/// use pyact::config::{Config, ConfigError};
 /// let err = Config::default().workers(0).apply().unwrap_err();
 /// assert!(matches!(err, ConfigError::Invalid(_)));
 /// assert!(err.to_string().contains("workers"));
@@ -140,7 +140,7 @@ impl Config {
     /// Number of scheduler worker threads (default: all cores).
     ///
     /// ```
-    /// let c = pyact::Config::default().workers(2);
+    /// let c = pyact::config::Config::default().workers(2);
     /// assert_eq!(c.worker_count(), 2);
     /// ```
     pub fn workers(mut self, n: usize) -> Self {
@@ -151,10 +151,10 @@ impl Config {
     /// Coroutine stack size in bytes (default [`DEFAULT_STACK_SIZE`]).
     ///
     /// ```
-    /// let c = pyact::Config::default().stack_size(256 * 1024);
+    /// let c = pyact::config::Config::default().stack_size(256 * 1024);
     /// assert_eq!(c.stack_bytes(), 256 * 1024);
     /// // Too small to run an actor: refused before anything starts.
-    /// assert!(pyact::Config::default().stack_size(1024).apply().is_err());
+    /// assert!(pyact::config::Config::default().stack_size(1024).apply().is_err());
     /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes;
@@ -174,7 +174,7 @@ impl Config {
     ///   its guard page, since each stack reserves that much address space.
     ///
     /// ```
-    /// let c = pyact::Config::default();
+    /// let c = pyact::config::Config::default();
     /// assert!(c.actor_limit() > 1_000); // on any machine that runs the tests
     /// ```
     pub fn max_actors(mut self, n: usize) -> Self {
@@ -190,7 +190,7 @@ impl Config {
     /// run, or monitor them.
     ///
     /// ```
-    /// let c = pyact::Config::default().exit_records(1_000);
+    /// let c = pyact::config::Config::default().exit_records(1_000);
     /// assert_eq!(c.exit_record_count(), 1_000);
     /// ```
     pub fn exit_records(mut self, n: usize) -> Self {
@@ -210,7 +210,7 @@ impl Config {
     /// memory maps: a stack is only mapped when the pool is empty. 0 or 1 keeps a single one.
     ///
     /// ```
-    /// let c = pyact::Config::default().pool_capacity(64);
+    /// let c = pyact::config::Config::default().pool_capacity(64);
     /// assert_eq!(c.pool_limit(), 64);
     /// ```
     pub fn pool_capacity(mut self, n: usize) -> Self {
@@ -220,11 +220,11 @@ impl Config {
 
     /// Report (with `log::warn!`, once per incident) an actor that holds its worker thread
     /// longer than this without a pyact call; `None` turns the watchdog off. Default
-    /// [`DEFAULT_WATCHDOG`] (100 ms). See [`crate::watchdog`].
+    /// [`DEFAULT_WATCHDOG`] (100 ms). See [the watchdog](crate::actor#the-watchdog).
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = pyact::Config::default().watchdog(Some(Duration::from_millis(250)));
+    /// let c = pyact::config::Config::default().watchdog(Some(Duration::from_millis(250)));
     /// assert_eq!(c.watchdog_threshold(), Some(Duration::from_millis(250)));
     /// assert_eq!(c.watchdog(None).watchdog_threshold(), None);
     /// ```
@@ -241,7 +241,7 @@ impl Config {
     /// [`crate::actor`].
     ///
     /// ```
-    /// let c = pyact::Config::default();
+    /// let c = pyact::config::Config::default();
     /// assert!(!c.keeps_panic_output());
     /// assert!(c.panic_output(true).keeps_panic_output());
     /// ```
@@ -250,14 +250,14 @@ impl Config {
         self
     }
 
-    /// Most helper threads [`blocking`](crate::blocking()) runs at once (default
+    /// Most helper threads [`blocking`](crate::blocking::blocking()) runs at once (default
     /// [`DEFAULT_BLOCKING_THREADS`](crate::blocking::DEFAULT_BLOCKING_THREADS), 512). More
     /// calls than this wait in a queue for a free helper, so a burst of blocking calls
     /// costs a bounded number of OS threads (each with its own stack) instead of one
     /// thread per call. At least 1.
     ///
     /// ```
-    /// let cfg = pyact::Config::default().blocking_threads(64);
+    /// let cfg = pyact::config::Config::default().blocking_threads(64);
     /// assert_eq!(cfg.blocking_thread_limit(), 64);
     /// ```
     pub fn blocking_threads(mut self, n: usize) -> Self {
@@ -265,7 +265,7 @@ impl Config {
         self
     }
 
-    /// The configured cap on [`blocking`](crate::blocking())'s helper threads.
+    /// The configured cap on [`blocking`](crate::blocking::blocking())'s helper threads.
     pub fn blocking_thread_limit(&self) -> usize {
         self.blocking_threads
     }
@@ -273,7 +273,7 @@ impl Config {
     /// The watchdog threshold in force (`None`: off).
     ///
     /// ```
-    /// let c = pyact::Config::default();
+    /// let c = pyact::config::Config::default();
     /// assert_eq!(c.watchdog_threshold(), Some(pyact::config::DEFAULT_WATCHDOG));
     /// ```
     pub fn watchdog_threshold(&self) -> Option<Duration> {
@@ -283,7 +283,7 @@ impl Config {
     /// Whether actor panics also go to the panic hook.
     ///
     /// ```
-    /// assert!(pyact::Config::default().panic_output(true).keeps_panic_output());
+    /// assert!(pyact::config::Config::default().panic_output(true).keeps_panic_output());
     /// ```
     pub fn keeps_panic_output(&self) -> bool {
         self.panic_output
@@ -292,7 +292,7 @@ impl Config {
     /// The configured worker count.
     ///
     /// ```
-    /// let c = pyact::Config::default();
+    /// let c = pyact::config::Config::default();
     /// assert!(c.worker_count() >= 1); // all cores by default
     /// ```
     pub fn worker_count(&self) -> usize {
@@ -302,7 +302,7 @@ impl Config {
     /// The configured stack size in bytes.
     ///
     /// ```
-    /// let c = pyact::Config::default();
+    /// let c = pyact::config::Config::default();
     /// assert_eq!(c.stack_bytes(), pyact::config::DEFAULT_STACK_SIZE);
     /// ```
     pub fn stack_bytes(&self) -> usize {
@@ -313,7 +313,7 @@ impl Config {
     /// maps, memory and address space (see [`Config::max_actors`]).
     ///
     /// ```
-    /// let c = pyact::Config::default().max_actors(10_000);
+    /// let c = pyact::config::Config::default().max_actors(10_000);
     /// assert_eq!(c.actor_limit(), 10_000);
     /// ```
     pub fn actor_limit(&self) -> usize {
@@ -327,7 +327,7 @@ impl Config {
     /// The configured bound of the coroutine pool.
     ///
     /// ```
-    /// let c = pyact::Config::default();
+    /// let c = pyact::config::Config::default();
     /// assert_eq!(c.pool_limit(), pyact::config::DEFAULT_POOL_CAPACITY);
     /// ```
     pub fn pool_limit(&self) -> usize {
@@ -337,7 +337,7 @@ impl Config {
     /// The configured number of exit records kept per node.
     ///
     /// ```
-    /// assert_eq!(pyact::Config::default().exit_record_count(), 65_536);
+    /// assert_eq!(pyact::config::Config::default().exit_record_count(), 65_536);
     /// ```
     pub fn exit_record_count(&self) -> usize {
         self.exit_records
@@ -350,8 +350,8 @@ impl Config {
     /// ```
     /// use std::time::Duration;
     /// let zero = Some(Duration::ZERO);
-    /// let err = pyact::Config::default().watchdog(zero).apply().unwrap_err();
-    /// assert!(matches!(err, pyact::ConfigError::Invalid(_)));
+    /// let err = pyact::config::Config::default().watchdog(zero).apply().unwrap_err();
+    /// assert!(matches!(err, pyact::config::ConfigError::Invalid(_)));
     /// ```
     pub fn apply(self) -> Result<(), ConfigError> {
         if self.workers == 0 {

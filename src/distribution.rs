@@ -34,10 +34,11 @@
 
 use serde_json::Value;
 
+use crate::link::Ref;
 use crate::mailbox::Envelope;
 #[cfg(not(feature = "net"))]
 use crate::mailbox::Signal;
-use crate::{Address, ExitReason, Node, Ref, SendError};
+use crate::{Address, ExitReason, Node, SendError};
 
 /// The network implementation this build plugs into every node (see the module doc).
 #[cfg(feature = "net")]

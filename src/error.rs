@@ -194,7 +194,7 @@ impl std::error::Error for NodeError {}
 /// Why a name could not be registered.
 ///
 /// ```
-/// use pyact::RegistryError;
+/// use pyact::error::RegistryError;
 /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
 /// let (a, b) = (node.inbox(), node.inbox());
 /// node.register("boss", &a.addr()).unwrap();

@@ -52,18 +52,18 @@
 //! | routers | [`router`] |
 //! | runtime configuration | [`config`] |
 //! | bytes inside messages, base64 | [`binary`] |
-//! | sleeping, yielding, parking | [`park`] |
+//! | sleeping and yielding | [`actor::sleep`], [`actor::yield_now`] |
 //! | blocking std calls off the workers | [`blocking`](mod@blocking) |
 //! | TCP sockets for actors (one actor per connection) | [`net`] |
-//! | the watchdog | [`watchdog`] |
+//! | the watchdog | [`actor`](actor#the-watchdog) |
 //! | testing actors: a probe with `expect_msg` / `expect_no_msg` | [`testing`] |
 //!
 //! ## Rules for actor code
-//! Block only in pyact calls ([`sleep`], [`blocking`](fn@blocking), receive, wait, call), call
-//! [`yield_now`] in long loops, use [`net`] for sockets, never hold a `thread_local!` reference
+//! Block only in pyact calls ([`sleep`](actor::sleep), [`blocking`](blocking::blocking()), receive, wait, call), call
+//! [`yield_now`](actor::yield_now) in long loops, use [`net`] for sockets, never hold a `thread_local!` reference
 //! across a pyact call. A panic ends only the actor that panicked ([`ExitReason::Panicked`],
 //! reported through `log`, or on stderr without a logger); a stack overflow aborts the process
-//! naming the actor; the [`watchdog`] names an actor that holds its worker. The whole list, with
+//! naming the actor; the [watchdog](actor#the-watchdog) names an actor that holds its worker. The whole list, with
 //! what to use instead of each blocking call: [the rules for actor code](actor#rules-for-actor-code).
 //!
 //! ## What pyact keeps of python-actors
@@ -178,18 +178,28 @@
 //! ## Source layout
 //!
 //! One concept per file. A message goes `address.rs` (sending) → `node.rs` (routing) →
-//! `mailbox.rs` (queue and selective receive, with `pattern.rs`); across nodes it leaves through
-//! `remote/mod.rs` (`send`) and arrives through `remote/dispatch.rs`.
+//! `mailbox/` (the queue, then selective receive with `pattern.rs`); across nodes it leaves
+//! through the door, `distribution.rs`, into `remote/mod.rs` (`send`) and arrives through
+//! `remote/dispatch.rs`.
+//!
+//! **The core and the network.** Everything above `remote/` is the core: it runs a node on its
+//! own (build with `default-features = false` for a node without networking), and it reaches
+//! other nodes only through the `Distribution` trait in `distribution.rs` (send, link,
+//! monitor, wait, node shutdown, ...), which `remote/` implements. `.ci/rooms.py` fails if any
+//! other core file names the network.
 //!
 //! | concept | files |
 //! |---|---|
-//! | actors, their start and end | `actor.rs`, `exit.rs` (reasons), `pool.rs` (coroutine reuse, the queue of actors waiting for a coroutine), `heap.rs` (heap growth before fresh coroutines), `spawn_options.rs` |
+//! | actors, their start and end | `actor.rs` (spawn, run, end), `cell.rs` (what others reach of an actor: links, monitors, waiters, exit), `context.rs` (which actor or thread is running), `exit.rs` (reasons), `pool.rs` (coroutine reuse, the queue of actors waiting for a coroutine), `heap.rs` (heap growth before fresh coroutines), `spawn_options.rs` |
+//! | mailboxes | `mailbox/`: `mod.rs` (the receive API), `queue.rs`, `wait.rs` (parking a receiver), `bounded.rs` (mailbox limits), `doom.rs` (signals that skip the queue) |
+//! | nodes and names | `node.rs` (the actor table, routing, wait), `node_name.rs` (`cookie@host:port`), `registry.rs` (local names), `mesh.rs` |
 //! | links and monitors | `link.rs` (local), `remote/watch.rs` (across nodes) |
 //! | waiting and asking | `wait.rs` (`addr.wait()`), `ask.rs` (request/reply with plain actors) |
-//! | actor code that must not hold a worker | `park.rs` (`sleep`, `yield_now`), `blocking.rs`, `net.rs` (sockets), `watchdog.rs`, `panic.rs` (panic reports) |
-//! | OTP toolkit | `server.rs` (gen_server), `supervisor.rs`, `router.rs` |
-//! | runtime and introspection | `config.rs`, `mesh.rs`, `observe.rs` (`node.info`, `node.stats`), `binary.rs` |
-//! | the network | `remote/`: `options.rs` (every limit), `listener.rs`, `dialer.rs`, `handshake.rs` + `digest.rs` (cookie proof), `sources.rs` (per-source rate limit), `frame.rs` (wire format), `connection.rs` (one connection: reader, writer, outbox), `peers.rs` (one connection per pair), `dispatch.rs`, `placed.rs` (what peers placed here: caps, release), `requests.rs`, `stats.rs`; `protocol.md` states the wire protocol |
+//! | actor code that must not hold a worker | `park.rs` (`sleep`, `yield_now`), `blocking.rs`, `net/` (sockets), `watchdog.rs`, `panic.rs` (panic reports) |
+//! | OTP toolkit | `server.rs` (gen_server), `supervisor/` (specs and client in `mod.rs`, the running supervisor in `running.rs`), `router.rs` |
+//! | runtime and introspection | `config.rs`, `observe.rs` (`node.info`, `node.stats`), `binary.rs`, `testing.rs` |
+//! | the door to other nodes | `distribution.rs` |
+//! | the network | `remote/`: `options.rs` (every limit), `listener.rs`, `dialer.rs`, `handshake.rs` + `digest.rs` (cookie proof), `door.rs` (handshake slots, guess budget), `sources.rs` (per-source rate limit), `frame.rs` (wire format), `connection.rs` (one connection: reader, writer, outbox), `peers.rs` (one connection per pair), `dispatch.rs` (one function per frame kind), `placed.rs` (what peers placed here: caps, release), `requests.rs`, `stats.rs`; `protocol.md` states the wire protocol |
 //! | patched dependencies | `vendor/`: the forks `pyact-may` and `pyact-generator`, workspace crates; `vendor/patches/` holds their patch series against the upstream releases, `vendor/check-forks.sh` checks it, `vendor/README.md` says why each |
 //!
 //! ## Performance
@@ -238,7 +248,7 @@ mod cell;
 pub mod config;
 mod context;
 mod distribution;
-mod error;
+pub mod error;
 pub mod exit;
 mod heap;
 pub mod link;
@@ -250,7 +260,7 @@ pub mod node;
 mod node_name;
 pub mod observe;
 mod panic;
-pub mod park;
+mod park;
 pub mod pattern;
 mod pool;
 mod reference;
@@ -263,26 +273,22 @@ mod spawn_options;
 pub mod supervisor;
 pub mod testing;
 mod wait;
-pub mod watchdog;
+mod watchdog;
 
-pub use actor::{Actor, curaddr, current_node, live_actors, spawn, spawn_link};
+// The crate root: what nearly every program names (at most 30 names, issue 18). Everything
+// else is one module down, in the module of its concept (CHANGELOG.md lists the moves).
+pub use actor::{Actor, curaddr, spawn, spawn_link};
 pub use address::Address;
 pub use ask::{ask, reply};
-pub use binary::Binary;
-pub use blocking::blocking;
-pub use config::{Config, ConfigError};
-pub use error::{NodeError, RegistryError, SendError, SpawnError};
+pub use error::{NodeError, SendError, SpawnError};
 pub use exit::{ExitReason, IntoExit};
-pub use mailbox::{Mailbox, Mark, Timeout};
+pub use mailbox::Mailbox;
 pub use mesh::Mesh;
-pub use node::{Node, NodeName};
-pub use observe::ActorInfo;
-pub use park::{sleep, yield_now};
+pub use node::Node;
 pub use pattern::Pattern;
-pub use reference::Ref;
 #[cfg(feature = "net")]
-pub use remote::{Factory, NetStats, NodeOptions, WEAK_COOKIE_BELOW, random_cookie};
-pub use router::{Router, Routing};
+pub use remote::NodeOptions;
+pub use router::Router;
 /// The JSON library pyact's messages are made of, re-exported so that a program needs no
 /// dependency of its own on it (and cannot get a second, mismatched version):
 ///
@@ -293,7 +299,7 @@ pub use router::{Router, Routing};
 /// ```
 pub use serde_json;
 pub use serde_json::{Value, json};
-pub use server::{Call, CallError, Server, ServerError, serve};
+pub use server::{Server, serve};
 pub use spawn_options::SpawnOptions;
 pub use supervisor::{ChildSpec, Restart, Strategy, Supervisor};
 

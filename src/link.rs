@@ -61,7 +61,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::mailbox::{Envelope, Signal};
-use crate::{Address, ExitReason, Mailbox, Ref};
+use crate::{Address, ExitReason, Mailbox};
+
+/// The reference a monitor's DOWN message carries.
+pub use crate::reference::Ref;
 
 /// A monitor's DOWN message, decoded: `{"down": <ref>, "address": <target>, "exit": <reason>}`
 /// (see the [module docs](self)). Its JSON encoding is that message.

@@ -25,7 +25,7 @@ pub(crate) struct MeshInner {
 }
 
 impl Mesh {
-    /// A new, empty mesh. Applies the default runtime [`Config`](crate::Config) if none was
+    /// A new, empty mesh. Applies the default runtime [`Config`](crate::config::Config) if none was
     /// applied yet.
     ///
     /// ```

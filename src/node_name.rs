@@ -7,7 +7,7 @@ use crate::NodeError;
 /// A parsed node name: `cookie@host:port`.
 ///
 /// ```
-/// let n = pyact::NodeName::parse("secret@127.0.0.1:0").unwrap();
+/// let n = pyact::node::NodeName::parse("secret@127.0.0.1:0").unwrap();
 /// assert_eq!((n.host.as_str(), n.port), ("127.0.0.1", 0));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -24,10 +24,10 @@ impl NodeName {
     /// Parse and validate `cookie@host:port`.
     ///
     /// ```
-    /// let n = pyact::NodeName::parse("secret@127.0.0.1:4000").unwrap();
+    /// let n = pyact::node::NodeName::parse("secret@127.0.0.1:4000").unwrap();
     /// assert_eq!((n.host.as_str(), n.port), ("127.0.0.1", 4000));
-    /// assert!(pyact::NodeName::parse("no-cookie-here:1").is_err());
-    /// assert!(pyact::NodeName::parse("c@host:99999").is_err());
+    /// assert!(pyact::node::NodeName::parse("no-cookie-here:1").is_err());
+    /// assert!(pyact::node::NodeName::parse("c@host:99999").is_err());
     /// ```
     pub fn parse(name: &str) -> Result<NodeName, NodeError> {
         let bad = |why| NodeError::BadName {
@@ -58,7 +58,7 @@ impl NodeName {
     /// `host:port` (what addresses carry).
     ///
     /// ```
-    /// let n = pyact::NodeName::parse("secret@127.0.0.1:4000").unwrap();
+    /// let n = pyact::node::NodeName::parse("secret@127.0.0.1:4000").unwrap();
     /// assert_eq!(n.id(), "127.0.0.1:4000"); // no cookie
     /// ```
     pub fn id(&self) -> String {

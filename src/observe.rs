@@ -151,9 +151,9 @@ pub enum Status {
     Calling = 2,
     /// Parked in [`Node::wait`] (or [`Address::wait`]) for another actor's end.
     Waiting = 3,
-    /// Parked in [`sleep`](crate::sleep).
+    /// Parked in [`sleep`](crate::actor::sleep).
     Sleeping = 4,
-    /// Parked while a helper thread runs its [`blocking`](crate::blocking()) function.
+    /// Parked while a helper thread runs its [`blocking`](crate::blocking::blocking()) function.
     Blocking = 5,
     /// Spawned but not started: waiting for a coroutine to run on (an actor spawned by an
     /// actor while every coroutine was busy; see [`Node::spawn`]).

@@ -7,7 +7,7 @@
 //! when `RUST_BACKTRACE` is set) for every one: 10,000 crashing actors made 879 KB of stderr
 //! noise. So pyact installs a hook, once, that *chains* the hook in force when the runtime
 //! starts: for a panic raised in an actor's coroutine it does nothing (unless
-//! [`Config::panic_output`](crate::Config::panic_output) keeps it); for every other panic it
+//! [`Config::panic_output`](crate::config::Config::panic_output) keeps it); for every other panic it
 //! calls the previous hook, so the user's hook and panics outside actors are untouched.
 //!
 //! A hook installed by the user *after* the runtime started replaces pyact's (Rust has one

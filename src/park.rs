@@ -1,7 +1,7 @@
 //! Parking: how a pyact call blocks the running actor (or thread) so that nothing else is
 //! blocked and an exit signal still reaches it.
 //!
-//! Every blocking pyact call (receive, wait, [`sleep`], [`blocking`](crate::blocking()), a
+//! Every blocking pyact call (receive, wait, [`sleep`], [`blocking`](crate::blocking::blocking()), a
 //! call's wait for its reply) parks through here or through the mailbox's own loop, which
 //! follows the same three rules:
 //!
@@ -166,11 +166,11 @@ impl<T> OneShot<T> {
 /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
 /// let a = node.spawn(|_| {
 ///     let t = Instant::now();
-///     pyact::sleep(Duration::from_millis(20));
+///     pyact::actor::sleep(Duration::from_millis(20));
 ///     json!(t.elapsed() >= Duration::from_millis(20))
 /// });
 /// assert_eq!(node.wait(&a).unwrap(), true);
-/// pyact::sleep(Duration::from_millis(1)); // in a plain thread too
+/// pyact::actor::sleep(Duration::from_millis(1)); // in a plain thread too
 /// ```
 pub fn sleep(d: Duration) {
     let Some(deadline) = Instant::now().checked_add(d) else {
@@ -194,7 +194,7 @@ pub fn sleep(d: Duration) {
 ///     let mut sum = 0u64;
 ///     for i in 0..10_000u64 {
 ///         sum += i;
-///         if i % 1000 == 0 { pyact::yield_now(); }
+///         if i % 1000 == 0 { pyact::actor::yield_now(); }
 ///     }
 ///     json!(sum)
 /// });

@@ -14,7 +14,7 @@
 //! | `dict` | any object | `[]` |
 //! | `address` | an encoded [`Address`](crate::Address) | `"x"` |
 //! | `"text"`, `42`, `true`, `null` | that exact value (`1 == 1.0`) | anything else |
-//! | `= expr` | the exact JSON value of a Rust expression (e.g. a [`Ref`](crate::Ref)) | |
+//! | `= expr` | the exact JSON value of a Rust expression (e.g. a [`Ref`](crate::link::Ref)) | |
 //! | `{"k": P, ...}` | objects with at least those keys, each matching its pattern (extra keys ignored) | an object missing a key |
 //! | `(P1, P2)` | arrays of exactly that length, element by element (the seed's tuples) | a longer or shorter array |
 //! | `[P]` | arrays whose every element matches `P` (the empty array too) | an array with one mismatch |
@@ -163,10 +163,10 @@ impl From<Value> for Pattern {
 /// ```
 /// use pyact::pattern;
 /// use serde_json::json;
-/// let r = pyact::Ref::new();
+/// let r = pyact::link::Ref::new();
 /// let reply = pattern!({"ref": = r, "ok": bool});
 /// assert!(reply.matches(&json!({"ref": r, "ok": true})));
-/// assert!(!reply.matches(&json!({"ref": pyact::Ref::new(), "ok": true})));
+/// assert!(!reply.matches(&json!({"ref": pyact::link::Ref::new(), "ok": true})));
 /// let pair = pattern!((int, float));
 /// assert!(pair.matches(&json!([1, 2.5])) && !pair.matches(&json!([1, 2])));
 /// let named = pattern!({"point": pair});

@@ -66,10 +66,10 @@
 //!   plain thread, the runner goes to a worker's global queue and that worker is woken, as a
 //!   `may` spawn from a thread does.
 //! - **Grows lazily, bounded.** The pool starts empty and holds the runners whose closures
-//!   ended, at most [`Config::pool_capacity`](crate::Config::pool_capacity); a runner that
+//!   ended, at most [`Config::pool_capacity`](crate::config::Config::pool_capacity); a runner that
 //!   ends its closure with the pool full ends its coroutine (its stack goes back to the
 //!   stack allocator: its pages to the kernel, its place to its slab, vendor/README.md).
-//!   `may`'s own pool stays at the one coroutine [`Config::apply`](crate::Config::apply)
+//!   `may`'s own pool stays at the one coroutine [`Config::apply`](crate::config::Config::apply)
 //!   gives it.
 //! - **Shrinks when idle.** A background thread looks once a second and ends half of the
 //!   runners above [`KEEP`] that sat in the pool that whole second (its low-water mark), so
@@ -548,7 +548,7 @@ mod tests {
     fn a_runner_is_on_its_way_as_soon_as_an_actor_is_queued() {
         let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
         let parent = node.spawn(move |_| {
-            let node = crate::current_node().unwrap();
+            let node = crate::actor::current_node().unwrap();
             let mut all = Vec::new();
             // No pyact block from here on (`info` is a table lookup): only the eager
             // start can have put a runner on its way.

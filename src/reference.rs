@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// JSON encoding: `{"$ref": <u64>}`.
 ///
 /// ```
-/// let a = pyact::Ref::new();
-/// let b = pyact::Ref::new();
+/// let a = pyact::link::Ref::new();
+/// let b = pyact::link::Ref::new();
 /// assert_ne!(a, b);
 /// assert_eq!(serde_json::to_value(a).unwrap()["$ref"], a.id());
 /// ```
@@ -28,7 +28,7 @@ impl Ref {
     /// A fresh reference.
     ///
     /// ```
-    /// let (a, b) = (pyact::Ref::new(), pyact::Ref::new());
+    /// let (a, b) = (pyact::link::Ref::new(), pyact::link::Ref::new());
     /// assert_ne!(a, b); // never repeats in a process
     /// ```
     pub fn new() -> Ref {
@@ -42,7 +42,7 @@ impl Ref {
     /// Its numeric value.
     ///
     /// ```
-    /// let r = pyact::Ref::new();
+    /// let r = pyact::link::Ref::new();
     /// assert_eq!(pyact::json!(r), pyact::json!({"$ref": r.id()}));
     /// ```
     pub fn id(&self) -> u64 {

@@ -2,8 +2,9 @@
 //! `register/2`). A name belongs to one live actor of this node and is freed when the actor
 //! ends; cluster-wide names are another concept, built on top of these.
 
+use crate::error::RegistryError;
 use crate::node::lock;
-use crate::{Address, Node, RegistryError, SendError};
+use crate::{Address, Node, SendError};
 
 impl Node {
     /// Register a local live actor under `name` (the seed's renaming); the name is freed

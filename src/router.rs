@@ -78,9 +78,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::link::Ref;
 use crate::server::{Call, CallError, STOP_METHOD, ServerError};
 use crate::supervisor::{ChildSpec, Restart, Shutdown, Strategy, Supervisor};
-use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SendError};
+use crate::{Address, ExitReason, IntoExit, Mailbox, Node, SendError};
 
 /// How a router picks workers. See the [module docs](self).
 ///
@@ -279,7 +280,7 @@ impl Router {
     /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
     /// // Workers that never read their mail.
     /// let router = Router::new(Routing::RoundRobin, 2, |_, _| loop {
-    ///     pyact::sleep(Duration::from_secs(60))
+    ///     pyact::actor::sleep(Duration::from_secs(60))
     /// })
     /// .mailbox_limit(1)
     /// .spawn(&node);

@@ -58,7 +58,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::actor::ExitUnwind;
-use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Pattern, Ref, SendError, Timeout};
+use crate::link::Ref;
+use crate::mailbox::Timeout;
+use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Pattern, SendError};
 
 /// The reserved method that makes a [`serve`] loop stop normally.
 pub const STOP_METHOD: &str = "$stop";
@@ -66,7 +68,8 @@ pub const STOP_METHOD: &str = "$stop";
 /// Why a call failed. See the [module docs](self) for when each happens.
 ///
 /// ```
-/// use pyact::{CallError, ExitReason};
+/// use pyact::ExitReason;
+/// use pyact::server::CallError;
 /// use std::time::Duration;
 /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
 /// let gone = node.spawn(|_| ());
@@ -127,7 +130,7 @@ impl From<Timeout> for CallError {
 /// The node a call from here to `target` runs on: the current actor's (or inbox's) node,
 /// else the process's node `target` lives on, else (as for a send) the process's oldest node.
 fn caller_node(target: &Address) -> Result<Node, CallError> {
-    crate::current_node()
+    crate::actor::current_node()
         .or_else(|| crate::node::home_node(target))
         .or_else(crate::node::any_local_node)
         .ok_or_else(|| {

@@ -16,7 +16,7 @@ use crate::{Address, IntoExit, Mailbox, Node, SpawnError};
 /// - a message arriving from another node makes that connection's reader wait for room, at
 ///   most [`NodeOptions::mailbox_wait`](crate::NodeOptions::mailbox_wait) (default 100 ms),
 ///   then it is dropped, logged (rate-limited) and counted
-///   ([`NetStats::mailbox_full_drops`](crate::NetStats::mailbox_full_drops)). Readers of
+///   ([`NetStats::mailbox_full_drops`](crate::remote::NetStats::mailbox_full_drops)). Readers of
 ///   several connections waiting on one mailbox queue in arrival order, and each place the
 ///   actor frees goes to the one that waited longest, so none is starved while the actor
 ///   keeps reading. While a reader waits it reads nothing else from that peer, so a flood
@@ -41,7 +41,7 @@ use crate::{Address, IntoExit, Mailbox, Node, SpawnError};
 /// let g = gate.clone();
 /// let slow = node
 ///     .spawn_opts(SpawnOptions::new().mailbox_limit(2), move |mut mb| {
-///         let _ = pyact::current_node().unwrap().wait(&g);
+///         let _ = pyact::actor::current_node().unwrap().wait(&g);
 ///         json!([mb.receive(), mb.receive()])
 ///     })
 ///     .unwrap();
@@ -73,7 +73,7 @@ impl SpawnOptions {
     /// ```
     /// use pyact::{SendError, SpawnOptions};
     /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// let a = node.spawn_opts(SpawnOptions::new().mailbox_limit(1), |_| loop { pyact::sleep(std::time::Duration::from_secs(60)) }).unwrap();
+    /// let a = node.spawn_opts(SpawnOptions::new().mailbox_limit(1), |_| loop { pyact::actor::sleep(std::time::Duration::from_secs(60)) }).unwrap();
     /// a.send(1).unwrap();
     /// assert!(matches!(a.send(2), Err(SendError::MailboxFull(_))));
     /// a.kill().unwrap(); // a kill is never refused

@@ -34,8 +34,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::link::Ref;
 use crate::link::{Down, Exit};
-use crate::{Address, Mailbox, Node, Pattern, Ref};
+use crate::{Address, Mailbox, Node, Pattern};
 
 /// How many of the messages that arrived instead a failed expectation lists.
 const SHOWN: usize = 10;

@@ -15,11 +15,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{Address, ExitReason, Node, Timeout, pattern};
+use crate::mailbox::Timeout;
+use crate::{Address, ExitReason, Node, pattern};
 
 /// The node a wait, call or ask from here on `target` runs on (see the module docs).
 pub(crate) fn caller_node(target: &Address) -> Option<Node> {
-    crate::current_node()
+    crate::actor::current_node()
         .or_else(|| crate::node::home_node(target))
         .or_else(crate::node::any_local_node)
 }
@@ -49,7 +50,8 @@ impl Address {
     /// still running then (it keeps running), else `Ok` of what `wait` would return.
     ///
     /// ```
-    /// use pyact::{Mesh, Node, Timeout};
+    /// use pyact::{Mesh, Node};
+    /// use pyact::mailbox::Timeout;
     /// use std::time::Duration;
     /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
     /// let sleeper = node.spawn(|mut mb| mb.receive());

@@ -1,39 +1,5 @@
-//! The watchdog: a helper thread that reports an actor holding its worker thread too long.
-//!
-//! Actors share a few worker threads and cannot be preempted. An actor that computes for a
-//! long time without a pyact call, or blocks in a `std` call (`std::thread::sleep`, a
-//! blocking socket, a `std` lock or channel), stalls every actor queued on its worker. That
-//! is a bug in the actor code, and it is silent, so pyact watches for it:
-//!
-//! - each thread that runs actors has a slot saying which actor it is running and how many
-//!   times it switched (pyact marks the slot when an actor starts, parks in a pyact call,
-//!   resumes, and ends: two relaxed stores, no lock);
-//! - the watchdog thread samples the slots every quarter of the threshold; an actor seen
-//!   running without a switch for longer than [`Config::watchdog`](crate::Config::watchdog)
-//!   (default 100 ms) is reported once per incident with `log::warn!`, naming its address
-//!   (and registered name). The incident ends when the worker switches.
-//!
-//! What it cannot see: an actor that blocks in a `may` primitive directly (pyact cannot tell
-//! that park from a busy worker) may be reported although its worker is free; use pyact's
-//! calls ([`sleep`](crate::sleep), [`blocking`](crate::blocking()), receive) instead.
-//!
-//! A long computation stays off the watchdog's report (and lets the other actors of its
-//! worker run) by calling [`yield_now`](crate::yield_now) now and then:
-//!
-//! ```
-//! let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-//! let sum = node.spawn(|_| {
-//!     let mut total: u64 = 0;
-//!     for i in 0..100_000u64 {
-//!         total += i;
-//!         if i % 10_000 == 0 {
-//!             pyact::yield_now(); // a switch: the watchdog sees progress
-//!         }
-//!     }
-//!     total
-//! });
-//! assert_eq!(node.wait(&sum).unwrap(), 4_999_950_000u64);
-//! ```
+//! The watchdog thread (its behaviour for users is documented in [`crate::actor`], "The
+//! watchdog"): per-worker slots saying which actor runs, sampled by one helper thread.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};
@@ -79,7 +45,7 @@ pub(crate) fn set_running(cell_ptr: usize) {
 const BACKSTOP_PERIOD: Duration = Duration::from_millis(25);
 
 /// Start the watchdog thread (once per process). With the reports off
-/// ([`Config::watchdog`](crate::Config::watchdog)`(None)`) it only keeps the pool's queued
+/// ([`Config::watchdog`](crate::config::Config::watchdog)`(None)`) it only keeps the pool's queued
 /// actors moving (see `pool`, "Spawned before it has a coroutine").
 pub(crate) fn start() {
     static START: Once = Once::new();
@@ -188,7 +154,7 @@ fn held_message(who: &str, held: Duration) -> String {
         "{who} has held its worker thread for {} ms without waiting or yielding (computing, \
          blocked in a std call, or in a loop whose sends and receives never have to wait): \
          every actor queued on that worker is stalled. Blocking std calls belong in \
-         pyact::blocking, waits in pyact::sleep, long loops should call pyact::yield_now \
+         pyact::blocking::blocking, waits in pyact::actor::sleep, long loops should call pyact::actor::yield_now \
          (see the rules for actor code in pyact::actor's docs)",
         held.as_millis()
     )

@@ -5,7 +5,8 @@ use std::sync::mpsc;
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
-use pyact::{Config, ExitReason, Mesh, Node, curaddr, json};
+use pyact::config::Config;
+use pyact::{ExitReason, Mesh, Node, curaddr, json};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -47,7 +48,8 @@ fn blocking_parks_only_the_calling_actor() {
     let node = node();
     let (tx, rx) = mpsc::channel::<i32>();
     let blocked = node.spawn(move |_| {
-        let got = pyact::blocking(move || rx.recv_timeout(LONG).map_err(|e| e.to_string()));
+        let got =
+            pyact::blocking::blocking(move || rx.recv_timeout(LONG).map_err(|e| e.to_string()));
         json!(got.unwrap() * 2)
     });
     let other = node.spawn(|_| json!("ran"));
@@ -59,15 +61,15 @@ fn blocking_parks_only_the_calling_actor() {
 #[test]
 fn blocking_returns_the_result_and_reraises_a_panic() {
     let node = node();
-    let a = node.spawn(|_| json!(pyact::blocking(|| "from a helper".to_string())));
+    let a = node.spawn(|_| json!(pyact::blocking::blocking(|| "from a helper".to_string())));
     assert_eq!(node.wait(&a).unwrap(), "from a helper");
-    let b = node.spawn(|_| -> () { pyact::blocking(|| panic!("helper failed")) });
+    let b = node.spawn(|_| -> () { pyact::blocking::blocking(|| panic!("helper failed")) });
     assert_eq!(
         node.wait(&b),
         Err(ExitReason::Panicked("helper failed".into()))
     );
     // Plain thread: runs right there.
-    assert_eq!(pyact::blocking(|| 5), 5);
+    assert_eq!(pyact::blocking::blocking(|| 5), 5);
 }
 
 /// One worker: a sleeping actor does not hold it.
@@ -79,7 +81,7 @@ fn sleep_parks_only_the_calling_actor() {
     let me = inbox.addr();
     let sleeper = node.spawn(move |_| {
         me.send(json!({"sleeping": curaddr().unwrap()})).unwrap();
-        pyact::sleep(Duration::from_secs(2));
+        pyact::actor::sleep(Duration::from_secs(2));
         json!("woke")
     });
     inbox
@@ -97,7 +99,7 @@ fn sleep_parks_only_the_calling_actor() {
     );
     node.wait(&other).unwrap();
     assert_eq!(node.wait(&sleeper).unwrap(), "woke");
-    pyact::sleep(Duration::from_millis(1)); // and in a plain thread
+    pyact::actor::sleep(Duration::from_millis(1)); // and in a plain thread
 }
 
 #[test]
@@ -109,7 +111,7 @@ fn yield_now_lets_others_run_on_one_worker() {
     let yielder = node.spawn(move |_| {
         let mut turns = 0u64;
         while rx.try_recv().is_err() {
-            pyact::yield_now();
+            pyact::actor::yield_now();
             turns += 1;
             if turns > 10_000_000 {
                 return json!("starved");
@@ -124,7 +126,7 @@ fn yield_now_lets_others_run_on_one_worker() {
     done_rx.recv_timeout(LONG).unwrap();
     node.wait(&other).unwrap();
     assert_eq!(node.wait(&yielder).unwrap(), "others ran");
-    pyact::yield_now(); // plain thread
+    pyact::actor::yield_now(); // plain thread
 }
 
 /// The watchdog names an actor that holds the worker in a std call, once per incident.

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pyact::{Config, Mesh, Node, json};
+use pyact::config::Config;
+use pyact::{Mesh, Node, json};
 
 const CAP: usize = 8;
 
@@ -28,7 +29,7 @@ fn at_most_cap_helpers_run_and_every_call_completes() {
         .map(|i| {
             let (inside, peak, threads_peak) = (inside.clone(), peak.clone(), threads_peak.clone());
             node.spawn(move |_| {
-                let n = pyact::blocking(move || {
+                let n = pyact::blocking::blocking(move || {
                     let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(now, Ordering::SeqCst);
                     threads_peak
@@ -63,7 +64,7 @@ fn two_thousand_callers_all_complete_through_the_queue() {
         .map(|_| {
             let done = done.clone();
             node.spawn(move |_| {
-                pyact::blocking(move || {
+                pyact::blocking::blocking(move || {
                     std::thread::sleep(Duration::from_micros(200));
                     done.fetch_add(1, Ordering::SeqCst);
                 });

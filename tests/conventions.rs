@@ -1,9 +1,12 @@
 //! Rust conventions of the public API that a running test can check (the compile-time ones
 //! are `compile_fail` doctests on `ConventionChecks` in lib.rs).
 
+use pyact::binary::Binary;
 use pyact::binary::{base64_decode, base64_encode};
+use pyact::config::{Config, ConfigError};
+use pyact::server::CallError;
 use pyact::server::ServerError;
-use pyact::{Binary, CallError, Config, ConfigError, ExitReason, NodeError, SendError, SpawnError};
+use pyact::{ExitReason, NodeError, SendError, SpawnError};
 
 fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> Box<dyn std::error::Error> {
     Box::new(e)

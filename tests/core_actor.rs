@@ -4,9 +4,10 @@
 
 use std::collections::HashSet;
 
+use pyact::actor::current_node;
 use pyact::{
-    Actor, Address, ExitReason, IntoExit, Mailbox, Mesh, Node, SendError, Value, curaddr,
-    current_node, json, pattern, spawn,
+    Actor, Address, ExitReason, IntoExit, Mailbox, Mesh, Node, SendError, Value, curaddr, json,
+    pattern, spawn,
 };
 
 fn node() -> Node {

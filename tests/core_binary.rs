@@ -1,7 +1,8 @@
 //! `Binary`: bytes inside JSON messages as `{"$bin": "<base64>"}`.
 
+use pyact::binary::Binary;
 use pyact::binary::{base64_decode, base64_encode};
-use pyact::{Binary, Mesh, Node, json};
+use pyact::{Mesh, Node, json};
 
 #[test]
 fn rfc4648_vectors() {

@@ -104,7 +104,7 @@ fn a_threads_context_follows_its_inboxes() {
             None,
             "a dropped inbox is still the thread's address"
         );
-        assert!(pyact::current_node().is_none());
+        assert!(pyact::actor::current_node().is_none());
     })
     .join()
     .unwrap();
@@ -115,7 +115,7 @@ fn an_inbox_made_inside_an_actor_does_not_change_its_curaddr() {
     let node = node();
     let a = node.spawn(|mb| {
         let me = mb.addr();
-        let inbox = pyact::current_node().unwrap().inbox();
+        let inbox = pyact::actor::current_node().unwrap().inbox();
         let same = curaddr() == Some(me.clone());
         drop(inbox);
         json!([same, curaddr() == Some(me)])

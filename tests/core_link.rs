@@ -1,6 +1,7 @@
 //! Links and monitors between local actors (the semantics in the `pyact::link` docs).
 
-use pyact::{Address, ExitReason, Mailbox, Mesh, Node, Ref, Value, curaddr, json, pattern};
+use pyact::link::Ref;
+use pyact::{Address, ExitReason, Mailbox, Mesh, Node, Value, curaddr, json, pattern};
 
 fn node() -> Node {
     Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap()

@@ -1,6 +1,8 @@
 //! Node names (`cookie@host:port`) and runtime configuration.
 
-use pyact::{Config, ConfigError, Mesh, Node, NodeError, NodeName};
+use pyact::config::{Config, ConfigError};
+use pyact::node::NodeName;
+use pyact::{Mesh, Node, NodeError};
 
 const COOKIE: &str = "s3cr3t-c00kie";
 

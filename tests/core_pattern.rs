@@ -3,7 +3,8 @@
 //! Every rule gets the values it must match and the values it must not; one test walks the
 //! whole table and reports every wrong answer at once.
 
-use pyact::{Pattern, Ref, Value, json, pattern};
+use pyact::link::Ref;
+use pyact::{Pattern, Value, json, pattern};
 
 /// A JSON number parsed from text, so `1.0` stays a float (as it would off the wire).
 fn num(text: &str) -> Value {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use pyact::{Mailbox, Mesh, Node, Timeout, Value, json, pattern, receive};
+use pyact::mailbox::Timeout;
+use pyact::{Mailbox, Mesh, Node, Value, json, pattern, receive};
 use serde::{Deserialize, Serialize};
 
 fn node() -> Node {
@@ -440,7 +441,7 @@ fn many_concurrent_senders_never_leave_a_receiver_parked_with_mail_waiting() {
             for i in 0..EACH {
                 to.send(json!([SENDERS + s, i])).unwrap();
                 if i % 64 == 0 {
-                    pyact::yield_now();
+                    pyact::actor::yield_now();
                 }
             }
         });
@@ -501,7 +502,7 @@ fn a_bounded_mailbox_counts_only_user_messages_and_each_receive_frees_room() {
         .spawn_opts(SpawnOptions::new().mailbox_limit(2), move |mut mb| {
             mb.trap_exit(true);
             ready.send(()).unwrap();
-            let here = pyact::current_node().unwrap();
+            let here = pyact::actor::current_node().unwrap();
             let _ = here.wait(&g1);
             let first = mb.receive();
             took_tx.send(()).unwrap();

@@ -1,6 +1,7 @@
 //! The per-node registry of names: register, whereis, unregister, send_named.
 
-use pyact::{Address, Mailbox, Mesh, Node, RegistryError, SendError, Value, curaddr, json};
+use pyact::error::RegistryError;
+use pyact::{Address, Mailbox, Mesh, Node, SendError, Value, curaddr, json};
 
 fn node() -> Node {
     Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap()

@@ -63,18 +63,18 @@ fn a_kill_reaches_an_actor_that_only_spawns() {
 #[test]
 fn a_kill_reaches_an_actor_that_only_waits() {
     killed_while(|dead| {
-        let _ = pyact::current_node().unwrap().wait(dead);
+        let _ = pyact::actor::current_node().unwrap().wait(dead);
     });
 }
 
 #[test]
 fn a_kill_reaches_an_actor_that_only_yields() {
-    killed_while(|_| pyact::yield_now());
+    killed_while(|_| pyact::actor::yield_now());
 }
 
 #[test]
 fn a_kill_ends_a_sleeping_actor_at_once() {
-    killed_while(|_| pyact::sleep(LONG * 2));
+    killed_while(|_| pyact::actor::sleep(LONG * 2));
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn a_kill_reaches_an_actor_waiting_on_another_actor() {
     let f2 = forever.clone();
     let a = node.spawn(move |_mb| {
         me.send(json!({"ready": curaddr().unwrap()})).unwrap();
-        pyact::current_node().unwrap().wait(&f2)
+        pyact::actor::current_node().unwrap().wait(&f2)
     });
     await_ready(&mut inbox, &a);
     a.kill().unwrap();
@@ -145,7 +145,7 @@ fn a_trapping_actor_still_dies_of_a_kill_outside_receive() {
         me.send(json!({"ready": curaddr().unwrap()})).unwrap();
         let t0 = Instant::now();
         while t0.elapsed() < LONG {
-            pyact::yield_now();
+            pyact::actor::yield_now();
         }
         json!("survived")
     });

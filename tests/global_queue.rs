@@ -14,7 +14,8 @@
 
 use std::time::Duration;
 
-use pyact::{Config, Mesh, Node, json};
+use pyact::config::Config;
+use pyact::{Mesh, Node, json};
 
 /// Thread/actor pairs playing at once.
 const PAIRS: usize = 6;

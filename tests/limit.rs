@@ -3,13 +3,17 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use pyact::{Address, Mesh, Node, SpawnError, Value, current_node, json, live_actors};
+use pyact::actor::{current_node, live_actors};
+use pyact::{Address, Mesh, Node, SpawnError, Value, json};
 
 const LIMIT: usize = 50;
 
 #[test]
 fn spawning_beyond_the_limit_is_a_typed_error() {
-    pyact::Config::default().max_actors(LIMIT).apply().unwrap();
+    pyact::config::Config::default()
+        .max_actors(LIMIT)
+        .apply()
+        .unwrap();
     let node = Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap();
     let _inbox = node.inbox(); // a thread's inbox is not an actor: it does not count
 

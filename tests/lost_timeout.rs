@@ -65,7 +65,7 @@ fn every_timed_park_ends_even_when_its_worker_is_preempted() {
             node.spawn(move |_| {
                 while !stop.load(Ordering::Relaxed) {
                     spin(Duration::from_micros(100));
-                    pyact::yield_now();
+                    pyact::actor::yield_now();
                 }
             })
         })
@@ -84,7 +84,7 @@ fn every_timed_park_ends_even_when_its_worker_is_preempted() {
                 may::coroutine::park_timeout(Duration::from_nanos(ns));
                 // The timer thread resumes a timed-out coroutine itself; back to a worker,
                 // where the next park is armed.
-                pyact::yield_now();
+                pyact::actor::yield_now();
                 progress[i].fetch_add(1, Ordering::Relaxed);
             }
             progress[i].fetch_add(DONE, Ordering::Relaxed);

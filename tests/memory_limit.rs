@@ -16,7 +16,7 @@ fn the_default_actor_limit_fits_idle_actors_in_80_percent_of_memory() {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|n| n.parse().ok())
         .unwrap();
-    let limit = pyact::Config::default().actor_limit() as u64;
+    let limit = pyact::config::Config::default().actor_limit() as u64;
     assert!(
         limit * 6 * 1024 <= kib * 1024 * 8 / 10,
         "{limit} idle actors need more than 80% of {kib} KiB"
@@ -29,7 +29,7 @@ fn the_default_actor_limit_fits_idle_actors_in_80_percent_of_memory() {
 #[test]
 fn under_rlimit_as_spawning_past_the_default_limit_is_a_typed_error() {
     if std::env::var("PYACT_LIMIT_CHILD").is_ok() {
-        let limit = pyact::Config::default().actor_limit();
+        let limit = pyact::config::Config::default().actor_limit();
         // 3 GiB of address space, 1 MiB (+ guard) stacks: 80% is ~2,450 stacks.
         assert!(
             limit <= 3 * 1024 * 8 / 10,

@@ -8,9 +8,10 @@ use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pyact::config::Config;
 use pyact::net::{TcpListener, TcpStream};
 use pyact::observe::Status;
-use pyact::{Address, Config, Mesh, Node, Value, json};
+use pyact::{Address, Mesh, Node, Value, json};
 
 /// Generous: only a blocked worker or a lost wake-up reaches it.
 const HUNG: Duration = Duration::from_secs(60);

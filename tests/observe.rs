@@ -176,11 +176,12 @@ fn status_tells_receive_call_wait_sleep_blocking_and_running() {
     let waiter = node.spawn(move |_| r.wait());
     info_until(&node, &waiter, |i| i.status == Status::Waiting);
 
-    let sleeper = node.spawn(|_| pyact::sleep(LONG));
+    let sleeper = node.spawn(|_| pyact::actor::sleep(LONG));
     info_until(&node, &sleeper, |i| i.status == Status::Sleeping);
 
     let (release, held) = std::sync::mpsc::channel::<()>();
-    let blocked = node.spawn(move |_| pyact::blocking(move || held.recv_timeout(LONG).is_ok()));
+    let blocked =
+        node.spawn(move |_| pyact::blocking::blocking(move || held.recv_timeout(LONG).is_ok()));
     info_until(&node, &blocked, |i| i.status == Status::Blocking);
 
     // Spinning in its own code: running, whatever it did before.
@@ -219,7 +220,7 @@ fn mailbox_len_counts_queued_and_saved_and_received_counts_pulled() {
     let me = inbox.addr();
 
     // Queued, never pulled: it sleeps.
-    let sleeper = node.spawn(|_| pyact::sleep(LONG));
+    let sleeper = node.spawn(|_| pyact::actor::sleep(LONG));
     info_until(&node, &sleeper, |i| i.status == Status::Sleeping);
     sleeper.send(1).unwrap();
     sleeper.send(2).unwrap();
@@ -328,8 +329,8 @@ fn actor_counts(node: &Node) -> (usize, u64, u64, u64) {
 
 #[test]
 fn stats_and_info_serialize_for_an_operator() {
-    use pyact::NetStats;
     use pyact::observe::{NodeStats, PeerStats};
+    use pyact::remote::NetStats;
     let a = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
     let b = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
     a.connect(&format!("k@{}", b.name())).unwrap();

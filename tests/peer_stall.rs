@@ -163,7 +163,7 @@ fn a_stopped_peer_neither_hangs_nor_kills_the_clients_timers() {
         let (ticks, stop) = (ticks.clone(), stop.clone());
         node.spawn(move |_| {
             while !stop.load(Ordering::Relaxed) {
-                pyact::sleep(Duration::from_millis(3));
+                pyact::actor::sleep(Duration::from_millis(3));
                 ticks.fetch_add(1, Ordering::Relaxed);
             }
         })

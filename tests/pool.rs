@@ -15,9 +15,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pyact::{
-    Address, ExitReason, Mailbox, Mesh, Node, Value, curaddr, current_node, json, pattern,
-};
+use pyact::actor::current_node;
+use pyact::{Address, ExitReason, Mailbox, Mesh, Node, Value, curaddr, json, pattern};
 
 fn node() -> Node {
     Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap()

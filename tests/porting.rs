@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use pyact::mailbox::Timeout;
+use pyact::server::{Call, CallError};
 use pyact::{
-    Address, Call, CallError, ExitReason, Mesh, Node, SendError, Timeout, Value, ask, json,
-    pattern, reply, spawn_link,
+    Address, ExitReason, Mesh, Node, SendError, Value, ask, json, pattern, reply, spawn_link,
 };
 
 /// Generous: 2 shared cores; these bound hangs, they do not time anything.
@@ -262,7 +263,7 @@ fn ask_across_nodes() {
 
 #[test]
 fn call_is_reexported_at_the_root() {
-    // A hand-rolled server loop built on `pyact::Call`.
+    // A hand-rolled server loop built on `pyact::server::Call`.
     let node = node();
     let server = node.spawn(|mut mb| {
         let (_, msg) = mb.receive_match(&[&pattern!({"call": _, "method": str})]);

@@ -3,8 +3,9 @@
 //! core_binary.rs. (Wire frames are internal and tested with the network code.)
 
 use proptest::prelude::*;
+use pyact::binary::Binary;
 use pyact::binary::{base64_decode, base64_encode};
-use pyact::{Address, Binary, Pattern, Value, json, pattern};
+use pyact::{Address, Pattern, Value, json, pattern};
 
 /// Any JSON value: scalars (integers of both signs, floats, unicode strings) nested in
 /// arrays and objects a few levels deep.

@@ -6,7 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use pyact::{Address, Mesh, Node, NodeOptions, SpawnError, json, live_actors, pattern};
+use pyact::actor::live_actors;
+use pyact::{Address, Mesh, Node, NodeOptions, SpawnError, json, pattern};
 
 const LIMIT: usize = 40;
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -18,7 +19,10 @@ fn handshake_runs(node: &Node) -> bool {
 
 #[test]
 fn connections_beyond_the_budget_are_closed_and_the_listener_goes_on() {
-    pyact::Config::default().max_actors(LIMIT).apply().unwrap();
+    pyact::config::Config::default()
+        .max_actors(LIMIT)
+        .apply()
+        .unwrap();
     // Deadlines for a loaded box (the defaults, 5 s, are sized for real networks): a stalled
     // scheduler must not fail the connect below for a reason this test is not about.
     let opts = || {

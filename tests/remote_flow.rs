@@ -125,7 +125,7 @@ fn slow_bounded_consumer(b: &Node) -> Address {
             let seen = next.entry(m["s"].to_string()).or_insert(0);
             assert!(n >= *seen, "sender {}: {n} after {}", m["s"], *seen);
             *seen = n + 1;
-            pyact::sleep(Duration::from_millis(1));
+            pyact::actor::sleep(Duration::from_millis(1));
         }
         json!(next)
     })
@@ -246,7 +246,7 @@ fn local_senders_into_a_mailbox_of_two_lose_nothing() {
             loop {
                 match to.send(json!({"s": s, "n": n})) {
                     Ok(()) => break,
-                    Err(SendError::MailboxFull(_)) => pyact::yield_now(),
+                    Err(SendError::MailboxFull(_)) => pyact::actor::yield_now(),
                     Err(e) => panic!("sender {s}: {e}"),
                 }
             }

@@ -476,10 +476,10 @@ fn a_version_1_hello_is_refused_with_a_reason() {
 #[test]
 fn a_short_cookie_is_warned_about_at_start_and_a_random_one_is_not() {
     common::logs::record(log::LevelFilter::Warn);
-    let cookie = pyact::random_cookie().unwrap();
+    let cookie = pyact::remote::random_cookie().unwrap();
     assert_eq!(cookie.len(), 32);
     assert!(cookie.bytes().all(|b| b.is_ascii_hexdigit()), "{cookie}");
-    assert_ne!(cookie, pyact::random_cookie().unwrap());
+    assert_ne!(cookie, pyact::remote::random_cookie().unwrap());
     let weak = node_with("abc", NodeOptions::default());
     let strong = node_with(&cookie, NodeOptions::default());
     let about = |n: &Node| {
@@ -488,5 +488,5 @@ fn a_short_cookie_is_warned_about_at_start_and_a_random_one_is_not() {
     };
     assert_eq!(about(&weak), 1, "one warning about the 3-character cookie");
     assert_eq!(about(&strong), 0, "none about a random one");
-    assert!(pyact::WEAK_COOKIE_BELOW <= cookie.len());
+    assert!(pyact::remote::WEAK_COOKIE_BELOW <= cookie.len());
 }

@@ -476,7 +476,7 @@ fn a_bounded_mailbox_drops_a_remote_flood_and_the_connection_stays() {
     let g = gate.clone();
     let slow = b
         .spawn_opts(SpawnOptions::new().mailbox_limit(10), move |mut mb| {
-            let _ = pyact::current_node().unwrap().wait(&g);
+            let _ = pyact::actor::current_node().unwrap().wait(&g);
             let first: Vec<Value> = (0..10).map(|_| mb.receive()).collect();
             let next = mb.receive();
             json!({"first": first, "next": next})
@@ -501,7 +501,7 @@ fn a_bounded_mailbox_drops_a_remote_flood_and_the_connection_stays() {
     let g3 = g2.clone();
     let full = b
         .spawn_opts(SpawnOptions::new().mailbox_limit(1), move |mut mb| {
-            let _ = pyact::current_node().unwrap().wait(&g3);
+            let _ = pyact::actor::current_node().unwrap().wait(&g3);
             mb.receive()
         })
         .unwrap();
@@ -528,7 +528,7 @@ fn a_flood_to_a_slow_bounded_actor_is_pushed_back_to_the_sender_and_nothing_is_l
     let g = gate.clone();
     let slow = b
         .spawn_opts(SpawnOptions::new().mailbox_limit(10), move |mut mb| {
-            let _ = pyact::current_node().unwrap().wait(&g);
+            let _ = pyact::actor::current_node().unwrap().wait(&g);
             let mut n = 0u64;
             loop {
                 let m = mb.receive();

@@ -215,7 +215,7 @@ fn a_call_refused_for_the_cookie_says_so() {
         })
     };
     match caller.join().unwrap() {
-        Err(pyact::CallError::NoConnection { node, why }) => {
+        Err(pyact::server::CallError::NoConnection { node, why }) => {
             assert_eq!(node, b.name());
             assert!(why.contains("bad cookie proof"), "{why}");
             assert!(why.contains("cookies differ"), "{why}");

@@ -11,7 +11,7 @@ use pyact::{Mesh, Node, NodeOptions, json, pattern};
 
 #[test]
 fn local_actors_make_progress_while_a_peer_floods_the_only_worker() {
-    pyact::Config::default().workers(1).apply().unwrap();
+    pyact::config::Config::default().workers(1).apply().unwrap();
     // A raw peer sends no heartbeats: the node must not call it down for silence while
     // this loaded machine gets around to the flood.
     let opts = NodeOptions::default().heartbeat(Duration::from_secs(1), Duration::from_secs(600));
@@ -26,7 +26,7 @@ fn local_actors_make_progress_while_a_peer_floods_the_only_worker() {
         mb.receive();
         for n in 0..10 {
             let t = pyact::spawn(move |_| json!(n));
-            assert_eq!(pyact::current_node().unwrap().wait(&t), Ok(json!(n)));
+            assert_eq!(pyact::actor::current_node().unwrap().wait(&t), Ok(json!(n)));
         }
         me.send("local done").unwrap();
     });

@@ -7,7 +7,10 @@ const LIMIT: usize = 20;
 
 #[test]
 fn a_failed_spawn_link_to_a_remote_actor_leaves_no_link_behind() {
-    pyact::Config::default().max_actors(LIMIT).apply().unwrap();
+    pyact::config::Config::default()
+        .max_actors(LIMIT)
+        .apply()
+        .unwrap();
     let a = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
     let b = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
     let target = b.spawn(|mut mb| mb.receive());

@@ -52,7 +52,7 @@ fn probe(node: &Node, stop: Arc<AtomicBool>, worst_us: Arc<AtomicU64>) -> Addres
     node.spawn(move |_| {
         while !stop.load(Ordering::Relaxed) {
             let t = Instant::now();
-            pyact::sleep(Duration::from_millis(1));
+            pyact::actor::sleep(Duration::from_millis(1));
             let late = t.elapsed().saturating_sub(Duration::from_millis(1));
             worst_us.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
         }

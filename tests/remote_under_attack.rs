@@ -210,7 +210,7 @@ fn under_attack(whole: bool) {
                     return;
                 }
                 h2.fetch_add(1, Ordering::Relaxed);
-                pyact::sleep(Duration::from_millis(1));
+                pyact::actor::sleep(Duration::from_millis(1));
             }
         })
         .unwrap();

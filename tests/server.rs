@@ -194,7 +194,7 @@ fn call_from_a_plain_thread_without_an_inbox() {
     let store = node.spawn_server(Store::new(None));
     let s = store.clone();
     let got = std::thread::spawn(move || {
-        assert!(pyact::current_node().is_none());
+        assert!(pyact::actor::current_node().is_none());
         s.call("put", json!({"key": "t", "value": "thread"}), LONG)
             .unwrap();
         s.call("get", "t", LONG).unwrap()

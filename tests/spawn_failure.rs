@@ -16,7 +16,10 @@ fn handshake_runs(node: &Node) -> bool {
 
 #[test]
 fn failed_stack_allocation_is_an_error_and_the_listener_survives_it() {
-    pyact::Config::default().pool_capacity(1).apply().unwrap();
+    pyact::config::Config::default()
+        .pool_capacity(1)
+        .apply()
+        .unwrap();
     let node = Node::new(&Mesh::new(), "secret@127.0.0.1:0").unwrap();
     assert!(handshake_runs(&node));
     let normal = may::config().get_stack_size();

@@ -89,7 +89,7 @@ fn a_burst_of_short_actors_spawned_by_an_actor_runs_on_few_coroutines() {
     let n = node();
     let before = generator::stacks_in_use();
     let parent = n.spawn(|_| {
-        let node = pyact::current_node().unwrap();
+        let node = pyact::actor::current_node().unwrap();
         let children: Vec<Address> = (0..N).map(|_| spawn(|_| {})).collect();
         for c in &children {
             node.wait(c).unwrap();
@@ -113,7 +113,7 @@ fn queued_actors_start_clean_on_shared_coroutines() {
     let dirty = Arc::new(AtomicUsize::new(0));
     let d = dirty.clone();
     let parent = n.spawn(move |_| {
-        let node = pyact::current_node().unwrap();
+        let node = pyact::actor::current_node().unwrap();
         let children: Vec<Address> = (0..N as u64)
             .map(|i| {
                 let d = d.clone();
@@ -127,7 +127,7 @@ fn queued_actors_start_clean_on_shared_coroutines() {
                         d.fetch_add(1, Ordering::Relaxed);
                     }
                     LEFT.with(|l| l.set(i + 1));
-                    let node = pyact::current_node().unwrap();
+                    let node = pyact::actor::current_node().unwrap();
                     node.register(&format!("queued-{i}"), &mb.addr()).unwrap();
                 })
             })
@@ -149,7 +149,7 @@ fn spawn_queued<F>(mut victim: impl FnMut(Arc<AtomicBool>) -> F) -> (Address, Ar
 where
     F: FnOnce(Mailbox) + Send + 'static,
 {
-    let node = pyact::current_node().unwrap();
+    let node = pyact::actor::current_node().unwrap();
     for _ in 0..100_000 {
         let ran = Arc::new(AtomicBool::new(false));
         let a = spawn(victim(ran.clone()));
@@ -182,7 +182,7 @@ fn a_kill_ends_an_actor_that_has_not_started_and_it_never_runs() {
     let _s = serial();
     let n = node();
     let parent = n.spawn(|_| {
-        let node = pyact::current_node().unwrap();
+        let node = pyact::actor::current_node().unwrap();
         let (v, ran) = spawn_queued(runs_then_receives);
         v.kill().unwrap();
         // Still queued after the kill (not taken in between): it must never run.
@@ -207,7 +207,7 @@ fn links_monitors_exit_signals_and_messages_reach_an_actor_that_has_not_started(
     let _s = serial();
     let n = node();
     let parent = n.spawn(|mut mb| {
-        let node = pyact::current_node().unwrap();
+        let node = pyact::actor::current_node().unwrap();
         mb.trap_exit(true);
         // A victim that reports the message it finds, then waits.
         let (got, _) = spawn_queued(|_| {

@@ -8,15 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use pyact::config::Config;
 use pyact::observe::{ActorInfo, Status};
-use pyact::{Config, Mailbox, Mesh, Node, json, spawn};
+use pyact::{Mailbox, Mesh, Node, json, spawn};
 
 #[test]
 fn a_queued_actor_starts_while_its_spawner_spins_without_a_pyact_call() {
     Config::default().workers(2).watchdog(None).apply().unwrap();
     let n = Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap();
     let parent = n.spawn(|_| {
-        let node = pyact::current_node().unwrap();
+        let node = pyact::actor::current_node().unwrap();
         // Spawn until one is seen waiting for a coroutine; each notes when it runs.
         let (victim, started) = (0..100_000)
             .find_map(|_| {

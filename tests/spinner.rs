@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use pyact::{Config, Mesh, Node, json};
+use pyact::config::Config;
+use pyact::{Mesh, Node, json};
 
 #[test]
 fn a_spinning_actor_does_not_strand_actors_queued_behind_it() {

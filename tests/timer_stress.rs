@@ -55,7 +55,7 @@ fn timed_parks_racing_wakeups_over_thousands_of_intervals_all_end() {
                 };
                 may::coroutine::park_timeout(Duration::from_nanos(ns));
                 if n % 64 == 0 {
-                    pyact::yield_now();
+                    pyact::actor::yield_now();
                 }
             }
             done.fetch_add(1, Ordering::Relaxed);
@@ -89,7 +89,7 @@ fn timed_parks_racing_wakeups_over_thousands_of_intervals_all_end() {
             let mut seed = 99;
             while !stop.load(Ordering::Relaxed) {
                 wake_round(&handles, &mut seed);
-                pyact::sleep(Duration::from_millis(1));
+                pyact::actor::sleep(Duration::from_millis(1));
             }
         })
     };

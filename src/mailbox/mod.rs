@@ -52,7 +52,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::actor::{ActorCell, ExitUnwind};
-use crate::{Address, ExitReason, Node, Pattern, Ref};
+use crate::link::Ref;
+use crate::{Address, ExitReason, Node, Pattern};
 
 // One concept per file: this one is the receive API (`Mailbox`, selective receive, the
 // save queue, signals as they are pulled); `queue.rs` the shared queue every sender
@@ -103,7 +104,7 @@ pub(crate) enum Signal {
 /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
 /// let mut inbox = node.inbox();
 /// let r = inbox.receive_timeout(Duration::from_millis(1));
-/// assert_eq!(r, Err(pyact::Timeout));
+/// assert_eq!(r, Err(pyact::mailbox::Timeout));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeout;

@@ -47,7 +47,7 @@
 //! A crates.io `may` is a second runtime, not pyact's: its sockets park coroutines of its
 //! own scheduler, and called from an actor they see no coroutine of theirs, so they block the
 //! calling thread, which is one of pyact's workers. Use these types (or
-//! [`blocking`](crate::blocking())) in actor code.
+//! [`blocking`](crate::blocking::blocking())) in actor code.
 //!
 //! ## In plain threads
 //!
@@ -70,7 +70,7 @@
 //!   writes (each stream holds two descriptors, one per direction, so both can park at
 //!   once). Two readers (or two writers) of one stream take turns.
 //! - **Name resolution** (`connect("example.com:80")`) blocks the worker while the system
-//!   resolver runs; pass socket addresses, or resolve in [`blocking`](crate::blocking()).
+//!   resolver runs; pass socket addresses, or resolve in [`blocking`](crate::blocking::blocking()).
 //! - [`TcpListener::bind`] sets `SO_REUSEADDR` (rebind after `TIME_WAIT`) but not
 //!   `SO_REUSEPORT`: a port in use is an error, as with `std`.
 //!

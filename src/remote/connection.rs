@@ -97,7 +97,7 @@ pub(crate) struct Conn {
     stream: std::net::TcpStream,
     /// What the peer placed here through this connection.
     pub(crate) placed: Mutex<Placed>,
-    /// Frames dropped because they were malformed (counted for [`crate::NetStats`]).
+    /// Frames dropped because they were malformed (counted for [`crate::remote::NetStats`]).
     pub(crate) dropped: AtomicU64,
     /// Traffic since the connection opened, for [`crate::observe::PeerStats`].
     pub(crate) traffic: Traffic,

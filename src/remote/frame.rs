@@ -5,7 +5,7 @@
 //! receiving node's limit (default 16 MiB, [`NodeOptions::max_frame`](crate::NodeOptions))
 //! close the connection with a logged reason; so does a peer that closes in the middle of a
 //! frame. A complete frame whose body is malformed JSON or an unknown kind is dropped alone
-//! (logged, counted in [`NetStats::dropped_frames`](crate::NetStats)): its length prefix keeps
+//! (logged, counted in [`NetStats::dropped_frames`](crate::remote::NetStats)): its length prefix keeps
 //! the stream in step. The handshake frames come first (see `handshake.rs`), then the
 //! acceptor's verdict, `"admitted"` or `{"refused": {"why": ...}}` (see `peers.rs`); version
 //! [`PROTOCOL_VERSION`] is the only one spoken.
@@ -22,7 +22,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Address, ExitReason, Ref};
+use crate::link::Ref;
+use crate::{Address, ExitReason};
 
 /// Wire protocol version, checked in the handshake.
 /// Version 2 added the creation number to `Hello` and `Challenge` (and to the digests).

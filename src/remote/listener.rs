@@ -89,7 +89,7 @@ fn warn_weak_cookie(node: &str, cookie: &str) {
         log::warn!(
             "{node}: the cookie is only {} characters long; anyone who can reach this port can \
              guess a short cookie (use at least {WEAK_COOKIE_BELOW} random characters, e.g. \
-             pyact::random_cookie())",
+             pyact::remote::random_cookie())",
             cookie.chars().count()
         );
     }

@@ -143,8 +143,8 @@
 //! have that node's connect refused (`busy`) until they age; an address that never proved the
 //! cookie and shares its IP with a guesser is rate-limited with it; a botnet spread over more
 //! /16 groups than there are slots gets a fair share like everyone else.
-//! Use a strong cookie: `pyact::random_cookie()` makes one (128 bits); a node started with a
-//! cookie shorter than `pyact::WEAK_COOKIE_BELOW` (16) characters logs a warning.
+//! Use a strong cookie: `pyact::remote::random_cookie()` makes one (128 bits); a node started with a
+//! cookie shorter than `pyact::remote::WEAK_COOKIE_BELOW` (16) characters logs a warning.
 //!
 //! **Limits a hostile or broken peer runs into**, each a setting (`NodeOptions` unless named
 //! otherwise; defaults in brackets) enforced in the file named above:
@@ -206,9 +206,10 @@ use crate::distribution::Distribution;
 use connection::Beat;
 use frame::Frame;
 
+use crate::link::Ref;
 use crate::mailbox::{Envelope, Mailbox, Signal};
 use crate::node::NodeName;
-use crate::{Address, ExitReason, IntoExit, Node, NodeError, Ref, SendError, SpawnError};
+use crate::{Address, ExitReason, IntoExit, Node, NodeError, SendError, SpawnError};
 
 use connection::Conn;
 pub(crate) use dialer::conn_to;
@@ -222,7 +223,8 @@ use watch::{Watch, Watches};
 /// An actor factory for remote spawn: gets the mailbox and the JSON arguments.
 ///
 /// ```
-/// use pyact::{ExitReason, Factory};
+/// use pyact::ExitReason;
+/// use pyact::remote::Factory;
 /// let f: Factory = std::sync::Arc::new(|_mb, args| ExitReason::Normal(args));
 /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
 /// let a = node.spawn(move |mb| f(mb, pyact::json!([1, 2])));
@@ -311,7 +313,7 @@ impl Remote {
 /// Fails only if the OS has no random generator to read.
 ///
 /// ```
-/// let cookie = pyact::random_cookie().unwrap();
+/// let cookie = pyact::remote::random_cookie().unwrap();
 /// assert_eq!(cookie.len(), 32);
 /// let node = pyact::Node::new(&pyact::Mesh::new(), &format!("{cookie}@127.0.0.1:0")).unwrap();
 /// # drop(node);
@@ -338,7 +340,7 @@ fn new_creation() -> u32 {
 }
 
 /// Start a network coroutine (handshake, reader, writer, dialer). It holds one slot of the
-/// process's live-actor budget ([`Config::max_actors`](crate::Config::max_actors)) while it
+/// process's live-actor budget ([`Config::max_actors`](crate::config::Config::max_actors)) while it
 /// runs, so connections cannot exhaust what actors are protected by; without a slot, or if
 /// the coroutine cannot be created, this fails with an error and nothing panics.
 pub(crate) fn go<F: FnOnce() + Send + 'static>(f: F) -> std::io::Result<()> {

@@ -331,7 +331,7 @@ impl NodeOptions {
     /// affected. Readers of several connections waiting on one mailbox are served in turn,
     /// each freed place to the one that waited longest. A message dropped at the end of the
     /// wait is logged (rate-limited) and counted in
-    /// [`NetStats::mailbox_full_drops`](crate::NetStats::mailbox_full_drops). Short, so that
+    /// [`NetStats::mailbox_full_drops`](crate::remote::NetStats::mailbox_full_drops). Short, so that
     /// one stuck actor cannot stall its peer's connection for long; the waiting reader
     /// still reports its progress, so the peer's writer does not take it for one that
     /// stopped reading.

@@ -139,7 +139,7 @@ impl Node {
     ///
     /// ```
     /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// assert_eq!(node.net_stats(), pyact::NetStats::default());
+    /// assert_eq!(node.net_stats(), pyact::remote::NetStats::default());
     /// ```
     pub fn net_stats(&self) -> NetStats {
         let r = self.remote();

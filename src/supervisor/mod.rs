@@ -110,8 +110,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::link::Ref;
 use crate::server::{CallError, Context, Server, ServerError, serve};
-use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Ref, SpawnError, SpawnOptions};
+use crate::{Address, ExitReason, IntoExit, Mailbox, Node, SpawnError, SpawnOptions};
 
 // This file holds what a user writes (specs, strategy, the client calls); `running.rs` the
 // server behind them, which starts, stops and restarts the children.
@@ -438,7 +439,7 @@ impl ChildSpec {
     /// use std::time::Duration;
     /// let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
     /// // A child that never reads its mail.
-    /// let idle = ChildSpec::new("idle", |_| loop { pyact::sleep(Duration::from_secs(60)) });
+    /// let idle = ChildSpec::new("idle", |_| loop { pyact::actor::sleep(Duration::from_secs(60)) });
     /// let sup = Supervisor::new(Strategy::OneForOne)
     ///     .child(idle.mailbox_limit(1))
     ///     .spawn(&node);
