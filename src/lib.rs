@@ -44,6 +44,7 @@
 //! | the mesh | [`mesh`] |
 //! | exit reasons | [`exit`] |
 //! | links and monitors | [`link`] |
+//! | cluster-wide names, process groups | [`global`], [`pg`] |
 //! | remote nodes, heartbeats, node events | [`remote`] |
 //! | wire frames, cookie handshake, one connection | `remote/frame.rs`, `remote/handshake.rs`, `remote/connection.rs` |
 //! | listener, dialer, peer table, frame dispatch, requests, remote links | `remote/{listener,dialer,peers,dispatch,requests,watch}.rs` |
@@ -233,6 +234,7 @@ pub mod blocking;
 pub mod config;
 mod error;
 pub mod exit;
+pub mod global;
 mod heap;
 pub mod link;
 pub mod mailbox;
@@ -243,11 +245,13 @@ pub mod observe;
 mod panic;
 pub mod park;
 pub mod pattern;
+pub mod pg;
 mod pool;
 mod reference;
 pub mod remote;
 pub mod router;
 pub mod server;
+mod service;
 mod spawn_options;
 pub mod supervisor;
 pub mod testing;
