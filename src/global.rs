@@ -103,6 +103,10 @@ pub const LOCK_LEASE: Duration = Duration::from_secs(10);
 /// How long a registration tries to get every node's agreement.
 pub const REGISTER_DEADLINE: Duration = Duration::from_secs(5);
 
+/// The most [`sync`] callers waiting at once (each is answered within the registration
+/// deadline).
+const MAX_SYNC_CALLERS: usize = 1_024;
+
 /// How long a call waits for the node's own actor (more than the registration deadline).
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -197,16 +201,68 @@ pub fn register_name_with(
         return Err(RegistryError::NotLocal(addr.clone()));
     }
     let s = instance(node).map_err(RegistryError::Unavailable)?;
+    sync_with(node, &s)?;
     let req = json!({"pyact.global": "local_register", "name": name, "address": addr,
                      "resolver": resolver.as_str()});
-    let v = s
-        .addr
-        .ask(req, CALL_TIMEOUT)
-        .map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+    let v = service::call(node, &s.addr, req, CALL_TIMEOUT).map_err(RegistryError::Unavailable)?;
     match v["error"].as_str() {
         None => Ok(()),
         Some("taken") => Err(RegistryError::Taken(name.to_string())),
         Some("not_local") => Err(RegistryError::NotLocal(addr.clone())),
+        Some(why) => Err(RegistryError::Unavailable(why.to_string())),
+    }
+}
+
+/// Wait until this node's service knows its counterpart on every connected node that runs
+/// one (Erlang's `global:sync/0`): after it, a registration here is checked against all of
+/// them. [`register_name`] does this first; a program can call it after connecting, before
+/// relying on [`whereis_name`] answers of the whole cluster.
+///
+/// ```
+/// # use pyact::{Mesh, Node, global};
+/// let mesh = Mesh::new();
+/// let a = Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+/// let b = Node::new(&mesh, "c@127.0.0.1:0").unwrap();
+/// a.connect(&format!("c@{}", b.name())).unwrap();
+/// global::sync(&b).unwrap(); // b runs the service
+/// global::sync(&a).unwrap(); // a knows b's
+/// let inbox = b.inbox();
+/// global::register_name(&b, "x", &inbox.addr()).unwrap();
+/// ```
+pub fn sync(node: &Node) -> Result<(), RegistryError> {
+    let s = instance(node).map_err(RegistryError::Unavailable)?;
+    sync_with(node, &s)
+}
+
+/// [`sync`]: ask the actor which connected nodes it does not know yet; look each up (a
+/// network request each, only for those); introduce ourselves to the ones that run the
+/// service; wait for the actor to know them (or for them to go down).
+fn sync_with(node: &Node, s: &Service<View>) -> Result<(), RegistryError> {
+    let v = service::call(
+        node,
+        &s.addr,
+        json!({"pyact.global": "local_unknown"}),
+        CALL_TIMEOUT,
+    )
+    .map_err(RegistryError::Unavailable)?;
+    let known: HashSet<String> = serde_json::from_value(v["known"].clone()).unwrap_or_default();
+    let mut found = Vec::new();
+    for peer in node.connected_nodes() {
+        if known.contains(&peer) {
+            continue;
+        }
+        if let Ok(Some(there)) = node.whereis_remote(&peer, SERVICE) {
+            let _ = there.send(json!({"pyact.global": "discover", "peer": s.addr}));
+            found.push(peer);
+        }
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    let req = json!({"pyact.global": "local_await", "nodes": found});
+    let v = service::call(node, &s.addr, req, CALL_TIMEOUT).map_err(RegistryError::Unavailable)?;
+    match v["error"].as_str() {
+        None => Ok(()),
         Some(why) => Err(RegistryError::Unavailable(why.to_string())),
     }
 }
@@ -224,10 +280,8 @@ pub fn register_name_with(
 /// ```
 pub fn unregister_name(node: &Node, name: &str) {
     if let Ok(s) = instance(node) {
-        let _ = s.addr.ask(
-            json!({"pyact.global": "local_unregister", "name": name}),
-            CALL_TIMEOUT,
-        );
+        let req = json!({"pyact.global": "local_unregister", "name": name});
+        let _ = service::call(node, &s.addr, req, CALL_TIMEOUT);
     }
 }
 
@@ -319,6 +373,8 @@ struct State {
     locks: HashMap<String, Lock>,
     pending: HashMap<u64, Pending>,
     next_tid: u64,
+    /// [`sync`] callers: the nodes each waits for, its reply address, its deadline.
+    awaiting: Vec<(HashSet<String>, Address, Instant)>,
 }
 
 fn run(mut mb: Mailbox, s: Arc<Service<View>>) {
@@ -333,6 +389,7 @@ fn run(mut mb: Mailbox, s: Arc<Service<View>>) {
         locks: HashMap::new(),
         pending: HashMap::new(),
         next_tid: 1,
+        awaiting: Vec::new(),
     };
     loop {
         let msg = match st.next_deadline() {
@@ -345,6 +402,7 @@ fn run(mut mb: Mailbox, s: Arc<Service<View>>) {
             st.handle(&mut mb, m);
         }
         st.tick(&mut mb);
+        st.check_awaiting();
     }
 }
 
@@ -357,7 +415,34 @@ impl State {
         self.pending
             .values()
             .map(|p| p.retry_at.unwrap_or(p.deadline).min(p.deadline))
+            .chain(self.awaiting.iter().map(|a| a.2))
             .min()
+    }
+
+    /// Answer the [`sync`] callers whose nodes are all known now (or gone), or whose
+    /// deadline passed.
+    fn check_awaiting(&mut self) {
+        if self.awaiting.is_empty() {
+            return;
+        }
+        let connected: HashSet<String> = self.node.connected_nodes().into_iter().collect();
+        let now = Instant::now();
+        let peers = &self.peers;
+        self.awaiting.retain_mut(|(nodes, to, deadline)| {
+            nodes.retain(|n| !peers.contains_key(n) && connected.contains(n));
+            if nodes.is_empty() {
+                reply(to, json!({"ok": true}));
+                false
+            } else if *deadline <= now {
+                reply(
+                    to,
+                    json!({"error": format!("no answer from the service of {nodes:?}")}),
+                );
+                false
+            } else {
+                true
+            }
+        });
     }
 
     fn tick(&mut self, mb: &mut Mailbox) {
@@ -404,6 +489,22 @@ impl State {
                 let _ = crate::reply(&msg, json!({"ok": true}));
             }
             "discover" => self.discover(mb, &msg),
+            "local_unknown" => {
+                let known: Vec<&String> = self.peers.keys().collect();
+                let _ = crate::reply(&msg, json!({"known": known}));
+            }
+            "local_await" => {
+                let Ok(to) = Address::try_from(&msg["from"]) else {
+                    return;
+                };
+                let nodes: HashSet<String> =
+                    serde_json::from_value(msg["nodes"].clone()).unwrap_or_default();
+                if self.awaiting.len() >= MAX_SYNC_CALLERS {
+                    return reply(&to, json!({"error": "too many sync calls at once"}));
+                }
+                self.awaiting
+                    .push((nodes, to, Instant::now() + REGISTER_DEADLINE));
+            }
             "unregister" => {
                 if service::peer_of(&self.node, &msg).is_some()
                     && let Some(name) = msg["name"].as_str()
@@ -584,13 +685,16 @@ impl State {
             .find(|(_, (_, r))| *r == down.reference)
             .map(|(n, _)| n.clone());
         if let Some(n) = lost {
-            self.forget_peer(mb, &n);
+            self.forget_peer(mb, &n, true);
         }
     }
 
-    /// A counterpart is gone: its names, its locks, and our wait for its answers.
-    fn forget_peer(&mut self, mb: &mut Mailbox, n: &str) {
-        if let Some((_, r)) = self.peers.remove(n) {
+    /// A counterpart is gone: its names, its locks, and our wait for its answers. `fired`:
+    /// our monitor on it fired already (a demonitor would only reach for its node again).
+    fn forget_peer(&mut self, mb: &mut Mailbox, n: &str, fired: bool) {
+        if let Some((_, r)) = self.peers.remove(n)
+            && !fired
+        {
             mb.demonitor(r);
         }
         self.s.view().remote.remove(n);
@@ -622,7 +726,7 @@ impl State {
             Some(a) if a == peer && a.creation() == peer.creation() => {}
             other => {
                 if other.is_some() {
-                    self.forget_peer(mb, &n);
+                    self.forget_peer(mb, &n, false);
                 }
                 let r = mb.monitor(&peer);
                 self.peers.insert(n, (peer.clone(), r));

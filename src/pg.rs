@@ -135,9 +135,7 @@ fn check_group(group: &str) -> Result<(), PgError> {
 
 fn call(node: &Node, req: Value) -> Result<Value, PgError> {
     let s = instance(node)?;
-    s.addr
-        .ask(req, CALL_TIMEOUT)
-        .map_err(|e| PgError::Unavailable(e.to_string()))
+    service::call(node, &s.addr, req, CALL_TIMEOUT).map_err(PgError::Unavailable)
 }
 
 fn answer(v: Value) -> Result<(), PgError> {

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use serde_json::{Value, json};
 
+use crate::mailbox::Envelope;
 use crate::{Address, Mailbox, Node, SpawnError, pattern};
 
 /// A service's per-node instance: the actor's address and the view readers share with it.
@@ -103,7 +104,7 @@ impl<V: Default + Send + 'static> Services<V> {
             })
             .map_err(|e: SpawnError| e.to_string())?;
         if let Err(e) = node.register(self.name, &addr) {
-            let _ = addr.send(json!({"pyact.go": false}));
+            let _ = node.deliver_local(&addr, Envelope::Msg(json!({"pyact.go": false})));
             return Err(format!("cannot register {}: {e}", self.name));
         }
         let s = Arc::new(Service {
@@ -112,7 +113,9 @@ impl<V: Default + Send + 'static> Services<V> {
         });
         let _ = slot.set(s.clone());
         map.insert(key, s.clone());
-        addr.send(json!({"pyact.go": true}))
+        // Straight into its mailbox (a plain send from a thread whose inbox is on another
+        // node of this process would go over the network).
+        node.deliver_local(&addr, Envelope::Msg(json!({"pyact.go": true})))
             .map_err(|e| e.to_string())?;
         Ok(s)
     }
@@ -150,6 +153,11 @@ pub(crate) fn discover(node: &Node, me: &Address, service: &'static str, peer: S
     let me = me.clone();
     let n = node.clone();
     let spawned = node.try_spawn(move |_| {
+        // A node lost since (the helper may run late) is left alone: looking it up would
+        // dial it again, undoing a disconnect.
+        if !n.connected_nodes().contains(&peer) {
+            return;
+        }
         if let Ok(Some(there)) = n.whereis_remote(&peer, service) {
             let _ = there.send(json!({service: "discover", "peer": me}));
         }
@@ -180,6 +188,33 @@ pub(crate) fn peer_of(node: &Node, msg: &Value) -> Option<Address> {
         .iter()
         .any(|n| n == a.node_id())
         .then_some(a)
+}
+
+/// Ask `node`'s own service actor `to`: `req` gets a `"from"` reply address of a
+/// throwaway mailbox *of `node`* (unlike [`crate::ask`], which asks from the caller's node:
+/// a thread's inbox may be on another node, and the request would cross the network, even
+/// dial a node cut off on purpose).
+pub(crate) fn call(
+    node: &Node,
+    to: &Address,
+    mut req: Value,
+    timeout: std::time::Duration,
+) -> Result<Value, String> {
+    let mut mb = node.ephemeral();
+    req["from"] = json!(mb.addr());
+    let mref = mb.monitor(to);
+    // Straight into the service's mailbox: it is an actor of `node`.
+    node.deliver_local(to, Envelope::Msg(req))
+        .map_err(|e| e.to_string())?;
+    let down = pattern!({"down": = mref});
+    let answer = pattern!(_);
+    let got = match mb.receive_match_timeout(&[&down, &answer], timeout) {
+        Ok((0, msg)) => Err(format!("the service ended: {}", msg["exit"])),
+        Ok((_, msg)) => Ok(msg),
+        Err(_) => Err(format!("no answer within {timeout:?}")),
+    };
+    mb.demonitor(mref);
+    got
 }
 
 /// A total order on addresses (node, id, creation), for deterministic tie-breaks.
