@@ -179,11 +179,13 @@ fn a_healed_partition_keeps_one_name_and_kills_the_other() {
     let nodes = cluster(5);
     let (left, right) = nodes.split_at(2);
     partition(left, right, &nodes);
-    let mut watch_l = Probe::new(&nodes[0]);
-    let mut watch_r = Probe::new(&nodes[2]);
+    // Each probe monitors from its own node while it is this thread's latest inbox (a
+    // thread's operations go through the node of its latest inbox).
     let a = idle(&nodes[0]);
-    let b = idle(&nodes[2]);
+    let mut watch_l = Probe::new(&nodes[0]);
     let ra = watch_l.monitor(&a);
+    let b = idle(&nodes[2]);
+    let mut watch_r = Probe::new(&nodes[2]);
     let rb = watch_r.monitor(&b);
     global::register_name(&nodes[0], "leader", &a).unwrap();
     global::register_name(&nodes[2], "leader", &b).unwrap();
