@@ -513,7 +513,7 @@ impl State {
                 }
             }
             "sync" | "lock" | "lock_reply" | "unlock" | "registered" | "unregistered" => {
-                self.from_peer(mb, kind, &msg)
+                self.peer_message(mb, kind, &msg)
             }
             _ => log::debug!("{}: global: dropped an unknown message", self.node.name()),
         }
@@ -741,7 +741,7 @@ impl State {
         let _ = peer.send(json!({"pyact.global": "sync", "peer": self.me, "names": names}));
     }
 
-    fn from_peer(&mut self, mb: &mut Mailbox, kind: &str, msg: &Value) {
+    fn peer_message(&mut self, mb: &mut Mailbox, kind: &str, msg: &Value) {
         let Ok(peer) = Address::try_from(&msg["peer"]) else {
             return;
         };

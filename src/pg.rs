@@ -387,7 +387,7 @@ impl State {
                 let _ = crate::reply(&msg, json!({"ok": ok}));
             }
             "discover" => self.discover(mb, &msg),
-            "sync" | "join" | "leave" => self.from_peer(kind, &msg),
+            "sync" | "join" | "leave" => self.peer_message(kind, &msg),
             _ => log::debug!("{}: pg: dropped an unknown message", self.node.name()),
         }
     }
@@ -558,7 +558,7 @@ impl State {
     }
 
     /// `sync`, `join`, `leave` from a known counterpart.
-    fn from_peer(&mut self, kind: &str, msg: &Value) {
+    fn peer_message(&mut self, kind: &str, msg: &Value) {
         let Ok(peer) = Address::try_from(&msg["peer"]) else {
             return;
         };
