@@ -1,7 +1,8 @@
 //! Cluster-wide names across five nodes in one process (issue 17 item 2): a name registered
 //! on one node resolves on all; a second registration elsewhere fails, concurrent ones
 //! leave exactly one winner; the name goes everywhere when its actor ends or its node shuts
-//! down; a partition that heals with the name on both sides keeps one, per the documented rule.
+//! down (and when its OS process is killed -9: a child process); a partition that heals with
+//! the name on both sides keeps one, per the documented rule.
 
 #[allow(dead_code)] // each test binary uses part of the shared helpers
 mod common;
@@ -269,5 +270,76 @@ fn a_peer_cannot_register_actors_of_another_node() {
         global::register_name(a, "x", &on_c),
         Err(RegistryError::NotLocal(on_c.clone()))
     );
+    shutdown(&nodes);
+}
+
+const CHILD_ENV: &str = "PYACT_GLOBAL_CHILD_PEERS";
+
+/// The child: a node that connects to every node named in its environment, registers the
+/// global name "from_child" and joins the group "children" with one actor, prints `READY`,
+/// then serves until it is killed (or its standard input closes).
+#[test]
+#[ignore = "child process of a_killed_node_loses_its_names_and_members_everywhere; run by it"]
+fn child() {
+    use std::io::{BufRead, Write};
+    let peers = std::env::var(CHILD_ENV).unwrap();
+    let node = Node::new(&Mesh::new(), &format!("{COOKIE}@127.0.0.1:0")).unwrap();
+    for p in peers.split(',') {
+        node.connect(&format!("{COOKIE}@{p}")).unwrap();
+    }
+    let a = idle(&node);
+    global::register_name(&node, "from_child", &a).unwrap();
+    pyact::pg::join(&node, "children", &a).unwrap();
+    println!("READY {a}");
+    std::io::stdout().flush().unwrap();
+    for _ in std::io::stdin().lock().lines() {}
+}
+
+#[test]
+fn a_killed_node_loses_its_names_and_members_everywhere() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let nodes = cluster(3);
+    for n in &nodes {
+        pyact::pg::which_groups(n);
+    }
+    let names: Vec<&str> = nodes.iter().map(|n| n.name()).collect();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, names.join(","))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            // libtest prints "test child ... " on the same line first.
+            if let Some((_, addr)) = line.split_once("READY ") {
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    let Ok(text) = rx.recv_timeout(PATIENCE) else {
+        let _ = child.kill();
+        common::child::wait(&mut child, PATIENCE);
+        panic!("the child node never got ready");
+    };
+    let theirs: Address = text.parse().unwrap();
+    resolves(&nodes, "from_child", Some(&theirs));
+    for n in &nodes {
+        eventually("the child's member is listed", || {
+            pyact::pg::get_members(n, "children") == vec![theirs.clone()]
+        });
+    }
+    child.kill().unwrap(); // SIGKILL: no goodbye on the wire
+    common::child::wait(&mut child, PATIENCE);
+    resolves(&nodes, "from_child", None);
+    for n in &nodes {
+        eventually("the child's member is gone", || {
+            pyact::pg::get_members(n, "children").is_empty()
+        });
+    }
     shutdown(&nodes);
 }
