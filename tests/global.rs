@@ -305,7 +305,13 @@ fn a_killed_node_loses_its_names_and_members_everywhere() {
     }
     let names: Vec<&str> = nodes.iter().map(|n| n.name()).collect();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, names.join(","))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
