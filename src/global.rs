@@ -21,8 +21,9 @@
 //!
 //! - **Registration** ([`register_name`]) is for actors of the node it is called on
 //!   ([`RegistryError::NotLocal`] otherwise): each node *owns* the names of its actors.
-//!   It succeeds only if no node this node is connected to (and that runs the service)
-//!   holds the name or is registering it, and returns once every such node has agreed
+//!   It first waits until this node's service knows its counterpart on every connected
+//!   node that runs one ([`sync`], Erlang's `global:sync`); then it succeeds only if none
+//!   of them holds the name or is registering it, and returns once every one has agreed
 //!   (a lock on the name, below); then [`whereis_name`] resolves it on this node at once and on
 //!   the others as soon as the `registered` message arrived (one network hop).
 //! - **Concurrent registrations of one name** on different nodes: each takes a lock on the
@@ -76,7 +77,9 @@
 //! must point at actors of *its own* node; per peer at most [`MAX_NAMES_PER_PEER`] names and
 //! [`MAX_LOCKS_PER_PEER`] locks are held (past that: dropped with a warning, and `busy`);
 //! a name is at most [`MAX_NAME_LEN`] bytes; malformed messages are dropped, never a panic.
-//! A cookie holder can still unregister or outrace names: the cookie is the trust boundary,
+//! At most [`MAX_SYNC_CALLERS`] [`sync`] calls wait at once, each at most
+//! [`REGISTER_DEADLINE`]. A cookie holder can still unregister or outrace names, or
+//! register a *local* actor through the calls' messages: the cookie is the trust boundary,
 //! as for every remote operation.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -105,7 +108,7 @@ pub const REGISTER_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The most [`sync`] callers waiting at once (each is answered within the registration
 /// deadline).
-const MAX_SYNC_CALLERS: usize = 1_024;
+pub const MAX_SYNC_CALLERS: usize = 1_024;
 
 /// How long a call waits for the node's own actor (more than the registration deadline).
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -738,7 +741,14 @@ impl State {
             .iter()
             .map(|(name, r)| (name.clone(), json!(r.addr)))
             .collect();
-        let _ = peer.send(json!({"pyact.global": "sync", "peer": self.me, "names": names}));
+        if let Err(e) = peer.send(json!({"pyact.global": "sync", "peer": self.me, "names": names}))
+        {
+            log::warn!(
+                "{}: global: cannot send our names to {}: {e}",
+                self.node.name(),
+                peer.node_id()
+            );
+        }
     }
 
     fn peer_message(&mut self, mb: &mut Mailbox, kind: &str, msg: &Value) {

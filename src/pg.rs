@@ -61,7 +61,15 @@
 //!   third node (or of ours) in a group;
 //! - per peer at most [`MAX_GROUPS_PER_PEER`] groups and [`MAX_MEMBERS_PER_PEER`] members are
 //!   kept (the excess is dropped with a warning); a group name is at most [`MAX_GROUP_LEN`]
-//!   bytes; anything malformed is dropped with a debug line, never a panic.
+//!   bytes; at most [`MAX_WATCHES`] monitors at once; anything malformed is dropped with a
+//!   debug line, never a panic;
+//! - the calls of this module reach the actor as messages too: a cookie holder that learns
+//!   its address can make a *local* actor join or leave a group, or watch one (what it could
+//!   do anyway with a remote spawn); it cannot make this node list a remote actor.
+//!
+//! A node's members all travel in one `sync` message: past the frame limit
+//! ([`NodeOptions::max_frame`](crate::NodeOptions::max_frame)) it is refused with a warning
+//! and that peer sees only the later `join`s.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -80,6 +88,9 @@ pub const MAX_GROUP_LEN: usize = 255;
 pub const MAX_GROUPS_PER_PEER: usize = 10_000;
 /// The most members (over all its groups) kept for one peer node.
 pub const MAX_MEMBERS_PER_PEER: usize = 100_000;
+
+/// The most [`monitor`]s one node's `pg` actor keeps at once.
+pub const MAX_WATCHES: usize = 100_000;
 
 /// How long a call waits for the node's own `pg` actor.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -462,6 +473,10 @@ impl State {
             let _ = crate::reply(msg, json!({"error": "bad request"}));
             return;
         };
+        if self.watches.len() >= MAX_WATCHES {
+            let _ = crate::reply(msg, json!({"error": "too many monitors"}));
+            return;
+        }
         let reference = Ref::new();
         let mref = mb.monitor(&watcher);
         self.watcher_refs.insert(mref, reference);
@@ -554,7 +569,13 @@ impl State {
             .iter()
             .map(|(g, m)| (g.clone(), json!(m)))
             .collect();
-        let _ = peer.send(json!({"pyact.pg": "sync", "peer": self.me, "groups": groups}));
+        if let Err(e) = peer.send(json!({"pyact.pg": "sync", "peer": self.me, "groups": groups})) {
+            log::warn!(
+                "{}: pg: cannot send our members to {}: {e}",
+                self.node.name(),
+                peer.node_id()
+            );
+        }
     }
 
     /// `sync`, `join`, `leave` from a known counterpart.
