@@ -49,7 +49,9 @@
 //!   [`Resolver::Notify`] (Erlang's `random_notify_name`) leaves it running and sends it
 //!   `{"global": "name_conflict", "name": "<name>", "kept": <address of the winner>}`.
 //!   The same rule settles any other conflict a registration may meet (a node that joined
-//!   during the lock round).
+//!   during the lock round). The loser's node settles it when it hears of the winner, so the
+//!   two owners must be connected (connect-all gives that; in a mesh wired by hand, a node
+//!   connected to both already answers the winner).
 //! - [`unregister_name`] works from any node: the owner drops the name and tells the others.
 //!
 //! ## How it works
@@ -324,7 +326,8 @@ pub fn registered_names(node: &Node) -> Vec<String> {
     all
 }
 
-/// Send `msg` to the actor registered as `name` ([`SendError::NoRoute`] if none).
+/// Send `msg` to the actor registered as `name` ([`SendError::NoRoute`] if none), as
+/// [`Address::send`] from the caller would.
 ///
 /// ```
 /// # use pyact::{Mesh, Node, SendError, global};
