@@ -221,7 +221,9 @@ pub fn register_name_with(
 /// Wait until this node's service knows its counterpart on every connected node that runs
 /// one (Erlang's `global:sync/0`): after it, a registration here is checked against all of
 /// them. [`register_name`] does this first; a program can call it after connecting, before
-/// relying on [`whereis_name`] answers of the whole cluster.
+/// relying on [`whereis_name`] answers of the whole cluster. It costs one request per
+/// connected node whose service this node does not know yet (a node that never uses
+/// `global` is asked each time).
 ///
 /// ```
 /// # use pyact::{Mesh, Node, global};
