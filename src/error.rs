@@ -208,6 +208,9 @@ pub enum RegistryError {
     Taken(String),
     /// The actor is not a live actor of this node.
     NotLocal(Address),
+    /// A cluster-wide registration ([`crate::global`]) got no agreement in time: the
+    /// node is shut down, or other nodes did not answer (the text says which).
+    Unavailable(String),
 }
 
 impl fmt::Display for RegistryError {
@@ -215,6 +218,7 @@ impl fmt::Display for RegistryError {
         match self {
             RegistryError::Taken(n) => write!(f, "name {n:?} is already registered"),
             RegistryError::NotLocal(a) => write!(f, "{a} is not a live actor of this node"),
+            RegistryError::Unavailable(why) => write!(f, "no cluster-wide agreement: {why}"),
         }
     }
 }

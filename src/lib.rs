@@ -44,6 +44,7 @@
 //! | the mesh | [`mesh`] |
 //! | exit reasons | [`exit`] |
 //! | links and monitors | [`link`] |
+//! | cluster-wide names, process groups | [`global`], [`pg`] |
 //! | remote nodes, heartbeats, node events | [`remote`] |
 //! | wire frames, cookie handshake, one connection | `remote/frame.rs`, `remote/handshake.rs`, `remote/connection.rs` |
 //! | listener, dialer, peer table, frame dispatch, requests, remote links | `remote/{listener,dialer,peers,dispatch,requests,watch}.rs` |
@@ -197,6 +198,7 @@
 //! | waiting and asking | `wait.rs` (`addr.wait()`), `ask.rs` (request/reply with plain actors) |
 //! | actor code that must not hold a worker | `park.rs` (`sleep`, `yield_now`), `blocking.rs`, `net/` (sockets), `watchdog.rs`, `panic.rs` (panic reports) |
 //! | OTP toolkit | `server.rs` (gen_server), `supervisor/` (specs and client in `mod.rs`, the running supervisor in `running.rs`), `router.rs` |
+//! | cluster services | `global.rs` (names), `pg.rs` (groups), `service.rs` (the system actor per node they share) |
 //! | runtime and introspection | `config.rs`, `observe.rs` (`node.info`, `node.stats`), `binary.rs`, `testing.rs` |
 //! | the door to other nodes | `distribution.rs` |
 //! | the network | `remote/`: `options.rs` (every limit), `listener.rs`, `dialer.rs`, `handshake.rs` + `digest.rs` (cookie proof), `door.rs` (handshake slots, guess budget), `sources.rs` (per-source rate limit), `frame.rs` (wire format), `connection.rs` (one connection: reader, writer, outbox), `peers.rs` (one connection per pair), `dispatch.rs` (one function per frame kind), `placed.rs` (what peers placed here: caps, release), `requests.rs`, `stats.rs`; `protocol.md` states the wire protocol |
@@ -250,6 +252,8 @@ mod context;
 mod distribution;
 pub mod error;
 pub mod exit;
+#[cfg(feature = "net")]
+pub mod global;
 mod heap;
 pub mod link;
 pub mod mailbox;
@@ -262,6 +266,8 @@ pub mod observe;
 mod panic;
 mod park;
 pub mod pattern;
+#[cfg(feature = "net")]
+pub mod pg;
 mod pool;
 mod reference;
 mod registry;
@@ -269,6 +275,8 @@ mod registry;
 pub mod remote;
 pub mod router;
 pub mod server;
+#[cfg(feature = "net")]
+mod service;
 mod spawn_options;
 pub mod supervisor;
 pub mod testing;
@@ -315,7 +323,7 @@ pub struct ReadmeDoctests;
 /// A configuration built and dropped without `apply` is a warning (here an error):
 /// ```compile_fail
 /// #![deny(unused_must_use)]
-/// pyact::Config::default().workers(2);
+/// pyact::config::Config::default().workers(2);
 /// ```
 /// So is a supervisor spec that is never spawned:
 /// ```compile_fail
@@ -331,7 +339,7 @@ pub struct ReadmeDoctests;
 /// ... and a router never spawned:
 /// ```compile_fail
 /// #![deny(unused_must_use)]
-/// pyact::Router::new(pyact::Routing::RoundRobin, 2, |_, _| ());
+/// pyact::Router::new(pyact::router::Routing::RoundRobin, 2, |_, _| ());
 /// ```
 /// ... and a mailbox mark that is never used:
 /// ```compile_fail
@@ -351,8 +359,8 @@ pub struct ReadmeDoctests;
 /// }
 /// ```
 /// ```compile_fail
-/// fn describe(e: &pyact::CallError) -> &'static str {
-///     use pyact::CallError::*;
+/// fn describe(e: &pyact::server::CallError) -> &'static str {
+///     use pyact::server::CallError::*;
 ///     match e {
 ///         Timeout => "t", DeadActor(_) => "d", NoConnection { .. } => "n",
 ///         UnknownMethod(_) => "u", Server(_) => "s", Send(_) => "x",
