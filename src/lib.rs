@@ -57,6 +57,7 @@
 //! | TCP sockets for actors (one actor per connection) | [`net`] |
 //! | the watchdog | [`watchdog`] |
 //! | testing actors: a probe with `expect_msg` / `expect_no_msg` | [`testing`] |
+//! | timers: `send_after`, `send_interval`, `exit_after`, `kill_after`, `cancel` | [`timer`] |
 //!
 //! ## Rules for actor code
 //! Block only in pyact calls ([`sleep`], [`blocking`](fn@blocking), receive, wait, call), call
@@ -262,6 +263,7 @@ pub mod server;
 mod spawn_options;
 pub mod supervisor;
 pub mod testing;
+pub mod timer;
 mod wait;
 pub mod watchdog;
 
