@@ -389,10 +389,16 @@ impl Timer {
             return;
         }
         let result = deliver(node, &self.to, self.what.envelope());
-        let dead = matches!(result, Err(SendError::DeadActor(_)));
         if let Err(e) = &result {
             log::debug!("{}: timer to {} dropped: {e}", node.name(), self.to);
         }
+        self.settle(matches!(result, Err(SendError::DeadActor(_))));
+    }
+
+    /// The send is over (`dead`: its target is known to have ended): an interval is armed
+    /// again (unless its target is dead), a one-shot has fired; a `cancel` that came during
+    /// the send is told the outcome and woken.
+    fn settle(&self, dead: bool) {
         let next = if self.period.is_some() && !dead {
             ARMED
         } else {
@@ -716,14 +722,11 @@ fn fire_guarded(t: &Timer, node: &Node) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.fire(node)));
     if r.is_err() {
         log::error!(
-            "{}: a timer's send to {} panicked; dropped",
+            "{}: a timer's send to {} panicked; the timer is dropped",
             node.name(),
             t.to
         );
-        t.state.store(FIRED, Ordering::Release);
-        if let Some(b) = t.canceller.take() {
-            b.unpark();
-        }
+        t.settle(true);
     }
 }
 
@@ -771,22 +774,51 @@ mod tests {
         );
     }
 
+    fn timer(to: Address, period: Option<Duration>) -> Arc<Timer> {
+        Arc::new(Timer {
+            state: AtomicU8::new(ARMED),
+            period,
+            to,
+            what: What::Kill,
+            remote: false,
+            queued: AtomicBool::new(false),
+            canceller: AtomicOption::none(),
+            service: Weak::new(),
+        })
+    }
+
+    /// `cancel` during a send waits for it, then reports a one-shot as fired and an
+    /// interval as stopped (the race the integration test hits only now and then).
+    #[test]
+    fn cancel_during_a_send_waits_for_it_and_reports_the_outcome() {
+        let node = Node::new(&crate::Mesh::new(), "c@127.0.0.1:0").unwrap();
+        let inbox = node.inbox();
+        for (period, want, end) in [
+            (None, false, FIRED),
+            (Some(Duration::from_millis(1)), true, CANCELLED),
+        ] {
+            let t = timer(inbox.addr(), period);
+            assert!(t.swap_state(ARMED, FIRING)); // the sender has begun its send
+            let (tx, rx) = std::sync::mpsc::channel();
+            let r = TimerRef(t.clone());
+            let canceller = std::thread::spawn(move || tx.send(cancel(&r)).unwrap());
+            assert!(
+                rx.recv_timeout(Duration::from_millis(100)).is_err(),
+                "cancel returned while the send was under way"
+            );
+            t.settle(false); // the send is over
+            assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(want));
+            assert_eq!(t.state.load(Ordering::Acquire), end);
+            canceller.join().unwrap();
+        }
+        node.shutdown();
+    }
+
     #[test]
     fn entries_order_by_deadline_then_creation() {
         let node = Node::new(&crate::Mesh::new(), "c@127.0.0.1:0").unwrap();
         let inbox = node.inbox();
-        let t = |_| {
-            Arc::new(Timer {
-                state: AtomicU8::new(ARMED),
-                period: None,
-                to: inbox.addr(),
-                what: What::Kill,
-                remote: false,
-                queued: AtomicBool::new(false),
-                canceller: AtomicOption::none(),
-                service: Weak::new(),
-            })
-        };
+        let t = |_| timer(inbox.addr(), None);
         let d = Instant::now();
         let mut heap = BinaryHeap::new();
         for (deadline, seq) in [(d, 2), (d + Duration::from_millis(1), 0), (d, 1)] {
