@@ -220,7 +220,8 @@ impl Node {
         self.0.dist.creation()
     }
 
-    /// Stop listening, close every connection, and kill every actor of this node.
+    /// Stop listening, close every connection, and kill every actor of this node; its
+    /// pending timers are dropped unfired ([`crate::timer`]).
     ///
     /// ```
     /// use pyact::ExitReason;

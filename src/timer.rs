@@ -63,7 +63,8 @@
 //! timers keyed by (deadline, creation order), served by one thread of its own (named
 //! `timer-<port>`) that sleeps on a condition variable until the earliest deadline or a new,
 //! earlier timer. No coroutine or thread per timer: a pending timer is a heap entry and a
-//! small shared record (about 200 bytes with a small message; `cargo bench --bench timer`).
+//! small shared record (about 150 bytes plus the message: 100,000 pending timers with a
+//! number each add 15 MB resident, with `{"i": n}` each 82 MB; `cargo bench --bench timer`).
 //!
 //! Why a thread and not a coroutine: a thread parked with a timeout wakes on time even when
 //! every `may` worker is busy running actors, keeps nanosecond deadlines (`may`'s timer
