@@ -55,11 +55,11 @@ fn one_shot_timers_fire_once_in_deadline_then_creation_order() {
     let node = node();
     let mut probe = Probe::new(&node);
     let to = probe.addr();
-    // Created last, due first.
-    timer::send_after(&node, Duration::from_millis(5), &to, json!({"n": -1})).unwrap();
+    // Gaps of half a second: the order below holds unless this thread stalls that long.
+    timer::send_after(&node, Duration::from_millis(500), &to, json!({"n": -1})).unwrap();
     // The same delay: due in creation order.
     for n in 0..100 {
-        timer::send_after(&node, Duration::from_millis(40), &to, json!({"n": n})).unwrap();
+        timer::send_after(&node, Duration::from_millis(1000), &to, json!({"n": n})).unwrap();
     }
     // Due before all the above, though created after them.
     timer::send_after(&node, Duration::ZERO, &to, json!({"n": -2})).unwrap();
@@ -108,16 +108,19 @@ fn a_timer_cancelled_before_it_fires_never_arrives() {
     let (a, b) = (node(), node());
     let mut here = Probe::new(&a);
     let mut there = Probe::new(&b);
-    let t1 = timer::send_after(&a, Duration::from_millis(50), &here.addr(), "no").unwrap();
-    let t2 = timer::send_after(&a, Duration::from_millis(50), &there.addr(), "no").unwrap();
-    let t3 = timer::send_interval(&a, Duration::from_millis(50), &here.addr(), "no").unwrap();
-    let t4 = timer::kill_after(&a, Duration::from_millis(50), &here.addr()).unwrap();
+    // Due in a second: cancelled long before (unless this thread stalls that long).
+    let soon = Duration::from_secs(1);
+    let t1 = timer::send_after(&a, soon, &here.addr(), "no").unwrap();
+    let t2 = timer::send_after(&a, soon, &there.addr(), "no").unwrap();
+    let t3 = timer::send_interval(&a, soon, &here.addr(), "no").unwrap();
+    let t4 = timer::kill_after(&a, soon, &here.addr()).unwrap();
     for t in [&t1, &t2, &t3, &t4] {
         assert!(timer::cancel(t), "{t:?} was pending");
         assert!(!timer::cancel(t), "{t:?} cancelled twice");
     }
-    // A timer after them, due later, fires: the service was running all along.
-    timer::send_after(&a, Duration::from_millis(100), &here.addr(), "yes").unwrap();
+    // A timer due after them fires: the service went past their deadlines (deadline order)
+    // without sending anything for them.
+    timer::send_after(&a, soon + Duration::from_millis(100), &here.addr(), "yes").unwrap();
     assert_eq!(here.expect_msg(&pattern!(_), LONG), "yes");
     here.expect_no_msg(QUIET);
     there.expect_no_msg(QUIET);
@@ -317,7 +320,12 @@ fn bad_input_gives_errors_or_documented_outcomes_never_a_panic() {
     let gone = node.spawn(|_| ());
     node.wait(&gone).unwrap();
     timer::send_after(&node, Duration::ZERO, &gone, "lost").unwrap();
-    timer::send_interval(&node, Duration::from_millis(1), &gone, "lost").unwrap();
+    let to_gone = timer::send_interval(&node, Duration::from_millis(1), &gone, "lost").unwrap();
+    // An interval to an actor of this node that ended stops by itself (ids are not reused).
+    eventually("the interval to an ended actor stopped", || {
+        format!("{to_gone:?}").contains("fired")
+    });
+    assert!(!timer::cancel(&to_gone));
     // An address of a node that is not there (a closed port on loopback).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
