@@ -634,6 +634,9 @@ fn run(node: Weak<NodeInner>, svc: Arc<Service>) {
                 }
                 if h.compact {
                     h.entries.retain(|e| !e.timer.is_over());
+                    if h.entries.len() < h.entries.capacity() / 4 {
+                        h.entries.shrink_to_fit();
+                    }
                     h.compact = false;
                     svc.cancelled.store(0, Ordering::Relaxed);
                 }
@@ -812,6 +815,37 @@ mod tests {
             assert_eq!(t.state.load(Ordering::Acquire), end);
             canceller.join().unwrap();
         }
+        node.shutdown();
+    }
+
+    /// Cancelled timers do not pile up in the heap until their (far) deadlines, and the
+    /// compaction keeps the live ones.
+    #[test]
+    fn cancelled_entries_are_compacted_away_and_live_ones_still_fire() {
+        let node = Node::new(&crate::Mesh::new(), "c@127.0.0.1:0").unwrap();
+        let mut inbox = node.inbox();
+        let to = inbox.addr();
+        let hour = Duration::from_secs(3600);
+        let live: Vec<_> = (0..10)
+            .map(|i| send_after(&node, Duration::from_millis(200), &to, i).unwrap())
+            .collect();
+        let doomed: Vec<_> = (0..5000)
+            .map(|i| send_after(&node, hour, &to, i).unwrap())
+            .collect();
+        let svc = lock(&node.0.timers.0).clone().unwrap();
+        assert!(svc.lock().entries.len() >= 5000);
+        assert!(doomed.iter().all(cancel));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Compaction runs every 256 cancels once over half the heap: at most 255 cancelled
+        // entries are left (and the 10 live ones).
+        while svc.lock().entries.len() > 10 + 255 {
+            assert!(Instant::now() < deadline, "never compacted");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for i in 0..10 {
+            assert_eq!(inbox.receive_timeout(Duration::from_secs(30)).unwrap(), i);
+        }
+        assert!(live.iter().all(|t| !cancel(t)));
         node.shutdown();
     }
 
