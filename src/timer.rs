@@ -75,7 +75,7 @@
 //! so those go to one forwarder coroutine per node, in firing order, and a slow peer never
 //! holds up the timers of local actors. Should the forwarder not start (the live-actor
 //! budget, [`Config::max_actors`](crate::Config::max_actors), is used up) the thread sends
-//! to other nodes itself, logged once with `warn!`.
+//! to other nodes itself (logged once with `warn!`) until the forwarder can start.
 //!
 //! A cancelled timer leaves its heap entry behind until its deadline; when more than half of
 //! the heap (and over a thousand entries) is cancelled, the service drops them all at once.
@@ -691,13 +691,17 @@ fn run(node: Weak<NodeInner>, svc: Arc<Service>) {
                     // The previous tick still waits to go out: skip this one.
                     continue;
                 }
-                if forwarder.is_none() && !forwarder_failed {
+                if forwarder.is_none() {
+                    // Tried again at each send to another node until it starts (taking a
+                    // live-actor slot fails at once while the budget is used up).
                     forwarder = start_forwarder(&node, &svc)
                         .inspect_err(|e| {
-                            log::warn!(
-                                "{}: no timer forwarder ({e}); timers to other nodes are sent by the timer thread",
-                                node.name()
-                            );
+                            if !forwarder_failed {
+                                log::warn!(
+                                    "{}: no timer forwarder ({e}); timers to other nodes are sent by the timer thread",
+                                    node.name()
+                                );
+                            }
                             forwarder_failed = true;
                         })
                         .ok();
