@@ -89,6 +89,7 @@ use may::sync::{AtomicOption, Blocker};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::distribution::Distribution;
 use crate::mailbox::{Envelope, Signal};
 use crate::node::NodeInner;
 use crate::observe::Status;
@@ -435,13 +436,13 @@ impl Timer {
     }
 }
 
-/// Deliver from `node`: into the mailbox of an actor of this node, over the network to any
-/// other (as [`crate::node::route`] does for the current node).
+/// Deliver from `node`: into the mailbox of an actor of this node, through the node's door
+/// to other nodes for any other (as `node::route` does for the current node).
 fn deliver(node: &Node, to: &Address, env: Envelope) -> Result<(), SendError> {
     if to.node_id() == node.name() {
         node.deliver_local(to, env)
     } else {
-        crate::remote::send(node, to, env)
+        node.0.dist.send(node, to, env)
     }
 }
 
@@ -633,12 +634,19 @@ fn run(node: Weak<NodeInner>, svc: Arc<Service>) {
                     return;
                 }
                 if h.compact {
+                    let before = h.entries.len();
                     h.entries.retain(|e| !e.timer.is_over());
                     if h.entries.len() < h.entries.capacity() / 4 {
                         h.entries.shrink_to_fit();
                     }
                     h.compact = false;
-                    svc.cancelled.store(0, Ordering::Relaxed);
+                    // Those cancelled during the scan and kept stay counted.
+                    let removed = before - h.entries.len();
+                    let _ = svc
+                        .cancelled
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                            Some(c.saturating_sub(removed))
+                        });
                 }
                 let now = Instant::now();
                 h = match h.entries.peek() {
@@ -746,7 +754,10 @@ fn start_forwarder(
 ) -> std::io::Result<may::sync::mpsc::Sender<Arc<Timer>>> {
     let (tx, rx) = may::sync::mpsc::channel::<Arc<Timer>>();
     let (weak, svc) = (Arc::downgrade(&node.0), svc.clone());
-    crate::remote::go(move || {
+    // Like the network's coroutines, it holds a slot of the live-actor budget.
+    let slot = crate::actor::LiveSlot::take().map_err(|e| std::io::Error::other(e.to_string()))?;
+    crate::actor::go(move || {
+        let _slot = slot;
         while let Ok(t) = rx.recv() {
             t.queued.store(false, Ordering::Release);
             match weak.upgrade().map(Node) {
@@ -840,9 +851,9 @@ mod tests {
         assert!(svc.lock().entries.len() >= 5000);
         assert!(doomed.iter().all(cancel));
         let deadline = Instant::now() + Duration::from_secs(30);
-        // Compaction runs every 256 cancels once over half the heap: at most 255 cancelled
-        // entries are left (and the 10 live ones).
-        while svc.lock().entries.len() > 10 + 255 {
+        // Compaction runs at every 256th cancel once over `COMPACT_MIN` and half the heap:
+        // fewer cancelled entries than that are left (and the 10 live ones), not 5,000.
+        while svc.lock().entries.len() > 10 + COMPACT_MIN + 255 {
             assert!(Instant::now() < deadline, "never compacted");
             std::thread::sleep(Duration::from_millis(5));
         }
