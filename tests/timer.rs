@@ -11,11 +11,14 @@ mod common;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use common::wire::eventually;
+use common::wire::{RawPeer, eventually};
 use pyact::link::Exit;
 use pyact::testing::Probe;
 use pyact::timer::{self, TimerError};
-use pyact::{ExitReason, Mesh, Node, json, pattern};
+use pyact::{Address, ExitReason, Mesh, Node, NodeOptions, json, pattern};
+
+/// The name a raw peer declares: nothing listens there, so the node can never dial it.
+const RAW: &str = "127.0.0.1:1";
 
 /// Generous: a loaded 2-core box.
 const LONG: Duration = Duration::from_secs(30);
@@ -332,11 +335,44 @@ fn bad_input_gives_errors_or_documented_outcomes_never_a_panic() {
         .local_addr()
         .unwrap()
         .port();
-    let nowhere: pyact::Address = format!("127.0.0.1:{port}/1").parse().unwrap();
+    let nowhere: Address = format!("127.0.0.1:{port}/1").parse().unwrap();
     timer::send_after(&node, Duration::ZERO, &nowhere, "lost").unwrap();
     timer::send_after(&node, Duration::from_millis(20), &to, "after").unwrap();
     while probe.expect_msg(&pattern!(_), LONG) != "after" {}
     node.shutdown();
+}
+
+/// A timer to a peer that stops reading waits for room in that connection's queue (here up
+/// to two minutes); meanwhile timers to local actors fire, on time: sends to other nodes
+/// leave through the node's forwarder, not the timer thread.
+#[test]
+fn a_peer_that_stops_reading_holds_up_no_local_timer() {
+    let _s = serial();
+    let opts = NodeOptions::default()
+        .heartbeat(Duration::from_secs(1), Duration::from_secs(600))
+        .write_timeout(Duration::from_secs(120))
+        .send_timeout(Duration::from_secs(120))
+        .outbound_limit(64 << 10);
+    let a = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", opts).unwrap();
+    // A peer that completes the handshake and then reads nothing.
+    let raw = RawPeer::admitted(a.name(), RAW, "k");
+    let far: Address = format!("{RAW}/5").parse().unwrap();
+    let chunk = json!("x".repeat(512 << 10));
+    // 32 MiB: more than the kernel's buffers hold, so the forwarder ends up waiting.
+    for _ in 0..64 {
+        timer::send_after(&a, Duration::ZERO, &far, chunk.clone()).unwrap();
+    }
+    eventually("the connection to the silent peer is full", || {
+        a.stats()
+            .peers
+            .iter()
+            .any(|p| p.node == RAW && p.queued_bytes >= 512 << 10)
+    });
+    let mut probe = Probe::new(&a);
+    timer::send_after(&a, Duration::from_millis(10), &probe.addr(), "local").unwrap();
+    assert_eq!(probe.expect_msg(&pattern!(_), LONG), "local");
+    drop(raw); // the stuck sends fail at once now
+    a.shutdown();
 }
 
 /// 100,000 pending timers (and one to another node, so the forwarder runs too), then
