@@ -74,7 +74,7 @@
 //! does that itself. A send to another node can block (dialling, a full connection queue),
 //! so those go to one forwarder coroutine per node, in firing order, and a slow peer never
 //! holds up the timers of local actors. Should the forwarder not start (the live-actor
-//! budget, [`Config::max_actors`](crate::Config::max_actors), is used up) the thread sends
+//! budget, [`Config::max_actors`](crate::config::Config::max_actors), is used up) the thread sends
 //! to other nodes itself (logged once with `warn!`) until the forwarder can start.
 //!
 //! A cancelled timer leaves its heap entry behind until its deadline; when more than half of

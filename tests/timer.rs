@@ -381,7 +381,7 @@ fn a_peer_that_stops_reading_holds_up_no_local_timer() {
 #[test]
 fn shutdown_with_100k_pending_timers_leaves_nothing_behind() {
     let _s = serial();
-    let baseline = pyact::live_actors();
+    let baseline = pyact::actor::live_actors();
     let (a, b) = (node(), node());
     let mut probe = Probe::new(&a);
     let mut remote_probe = Probe::new(&b);
@@ -409,7 +409,7 @@ fn shutdown_with_100k_pending_timers_leaves_nothing_behind() {
     b.shutdown();
     eventually("the timer thread ended", || threads_named(&thread) == 0);
     eventually("every coroutine of the nodes ended (forwarder too)", || {
-        pyact::live_actors() <= baseline
+        pyact::actor::live_actors() <= baseline
     });
     assert!(
         pending.iter().all(|t| !timer::cancel(t)),
