@@ -228,7 +228,7 @@ impl Address {
 }
 
 /// Move a `Value` in without copying; serialize anything else.
-fn into_value<M: Serialize + 'static>(msg: M) -> Result<Value, SendError> {
+pub(crate) fn into_value<M: Serialize + 'static>(msg: M) -> Result<Value, SendError> {
     let mut slot = Some(msg);
     if let Some(v) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Value>>() {
         return Ok(v.take().expect("slot filled above"));

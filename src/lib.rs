@@ -58,6 +58,7 @@
 //! | TCP sockets for actors (one actor per connection) | [`net`] |
 //! | the watchdog | [`actor`](actor#the-watchdog) |
 //! | testing actors: a probe with `expect_msg` / `expect_no_msg` | [`testing`] |
+//! | timers: `send_after`, `send_interval`, `exit_after`, `kill_after`, `cancel` | [`timer`] |
 //!
 //! ## Rules for actor code
 //! Block only in pyact calls ([`sleep`](actor::sleep), [`blocking`](blocking::blocking()), receive, wait, call), call
@@ -280,6 +281,7 @@ mod service;
 mod spawn_options;
 pub mod supervisor;
 pub mod testing;
+pub mod timer;
 mod wait;
 mod watchdog;
 

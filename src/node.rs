@@ -73,6 +73,8 @@ pub(crate) struct NodeInner {
     down: AtomicBool,
     /// Lifetime totals for [`Node::stats`].
     pub(crate) counters: crate::observe::Counters,
+    /// The timer service, started by the first timer (see [`crate::timer`]).
+    pub(crate) timers: crate::timer::Slot,
 }
 
 #[derive(Default)]
@@ -194,6 +196,7 @@ impl Node {
             },
             down: AtomicBool::new(false),
             counters: Default::default(),
+            timers: Default::default(),
         }));
         LIVE_NODES.fetch_add(1, Ordering::AcqRel);
         lock(local_nodes()).insert(id, Arc::downgrade(&node.0));
@@ -217,7 +220,8 @@ impl Node {
         self.0.dist.creation()
     }
 
-    /// Stop listening, close every connection, and kill every actor of this node.
+    /// Stop listening, close every connection, and kill every actor of this node; its
+    /// pending timers are dropped unfired ([`crate::timer`]).
     ///
     /// ```
     /// use pyact::ExitReason;
@@ -231,6 +235,7 @@ impl Node {
         if self.0.down.swap(true, Ordering::AcqRel) {
             return;
         }
+        crate::timer::stop(self);
         self.0.dist.shutdown(self);
         for cell in self.live_cells() {
             let _ = cell
