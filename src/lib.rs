@@ -269,6 +269,8 @@ pub use observe::ActorInfo;
 pub use park::{sleep, yield_now};
 pub use pattern::Pattern;
 pub use reference::Ref;
+#[cfg(feature = "tls")]
+pub use remote::TlsOptions;
 pub use remote::{Factory, NetStats, NodeOptions, WEAK_COOKIE_BELOW, random_cookie};
 pub use router::{Router, Routing};
 /// The JSON library pyact's messages are made of, re-exported so that a program needs no

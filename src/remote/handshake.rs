@@ -67,6 +67,10 @@ pub(crate) enum HandshakeError {
     /// The proof was not checked: the node-wide guess budget had no token before the
     /// deadline, or another connection took this one's slot (see `door.rs`).
     NotHeard(String),
+    /// The peer's TLS certificate did not pass (feature `tls`): an authentication failure,
+    /// counted like a wrong cookie proof.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Certificate(String),
 }
 
 impl std::fmt::Display for HandshakeError {
@@ -82,6 +86,7 @@ impl std::fmt::Display for HandshakeError {
             }
             HandshakeError::Io(e) => write!(f, "i/o error during handshake: {e}"),
             HandshakeError::NotHeard(e) => write!(f, "proof not checked: {e}"),
+            HandshakeError::Certificate(e) => write!(f, "peer's certificate refused: {e}"),
         }
     }
 }
@@ -233,9 +238,10 @@ fn public_reason(err: &HandshakeError) -> String {
         HandshakeError::BadCookie => BAD_COOKIE.into(),
         HandshakeError::Identity(e) => format!("identity: {e}"),
         HandshakeError::Protocol(e) => format!("protocol: {e}"),
-        HandshakeError::Refused(e) | HandshakeError::Io(e) | HandshakeError::NotHeard(e) => {
-            e.clone()
-        }
+        HandshakeError::Refused(e)
+        | HandshakeError::Io(e)
+        | HandshakeError::NotHeard(e)
+        | HandshakeError::Certificate(e) => e.clone(),
     }
 }
 

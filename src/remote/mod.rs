@@ -192,6 +192,9 @@ mod quiet;
 mod requests;
 mod sources;
 mod stats;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod transport;
 mod watch;
 
 use std::collections::HashMap;
@@ -220,6 +223,8 @@ use peers::{Peer, conn_failed};
 use requests::Pending;
 pub(crate) use requests::{wait, whereis};
 pub use stats::NetStats;
+#[cfg(feature = "tls")]
+pub use tls::TlsOptions;
 use watch::{Watch, Watches};
 pub(crate) use watch::{demonitor, link, local_ended, monitor, unlink};
 
