@@ -33,7 +33,7 @@
 //!   ever sent unasked.
 //!
 //! The lock is held for one read's worth of decryption (at most 64 KiB) or one piece of
-//! encryption (at most [`PLAIN_CHUNK`]), tens of microseconds.
+//! encryption (at most 64 KiB of plaintext), tens of microseconds.
 //!
 //! **Bounds before authentication** (what an unauthenticated peer can make us hold; see
 //! the threat model): the TLS handshake shares the cookie handshake's one deadline
@@ -44,21 +44,34 @@
 //! signature. A peer whose certificate fails counts as a failed proof for the per-source
 //! rate limit ([`NodeOptions::failed_handshakes`](crate::NodeOptions::failed_handshakes)).
 //!
+//! Two nodes with certificates from one CA (made here with `rcgen`; a real cluster reads
+//! PEM files with [`TlsOptions::from_pem_files`]):
+//!
 //! ```
-//! # fn main() -> std::io::Result<()> {
-//! # let dir = std::env::temp_dir();
-//! # let (chain, key, ca) = (dir.join("none-node.pem"), dir.join("none-node.key"), dir.join("none-ca.pem"));
-//! use pyact::{NodeOptions, TlsOptions};
-//! // PEM files: this node's certificate chain, its private key, and the cluster's CA.
-//! match TlsOptions::from_pem_files(&chain, &key, &ca) {
-//!     Ok(tls) => {
-//!         let opts = NodeOptions::default().tls(tls);
-//!         let node = pyact::Node::with_options(&pyact::Mesh::new(), "k@127.0.0.1:0", opts);
-//!         # drop(node);
-//!     }
-//!     Err(e) => eprintln!("cannot read the TLS files: {e}"),
-//! }
-//! # Ok(()) }
+//! use pyact::{Mesh, Node, NodeOptions, TlsOptions};
+//! use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+//!
+//! let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+//! ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+//! let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+//! // A certificate naming the node's host, signed by the CA, and the node's options.
+//! let node_tls = || {
+//!     let key = KeyPair::generate().unwrap();
+//!     let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+//!         .unwrap()
+//!         .signed_by(&key, &ca)
+//!         .unwrap();
+//!     let (chain, key, ca) = (cert.pem(), key.serialize_pem(), ca.pem());
+//!     TlsOptions::from_pem(chain.as_bytes(), key.as_bytes(), ca.as_bytes()).unwrap()
+//! };
+//! let mesh = Mesh::new();
+//! let cookie = pyact::random_cookie().unwrap();
+//! let a = Node::with_options(&mesh, &format!("{cookie}@127.0.0.1:0"), NodeOptions::default().tls(node_tls())).unwrap();
+//! let b = Node::with_options(&mesh, &format!("{cookie}@127.0.0.1:0"), NodeOptions::default().tls(node_tls())).unwrap();
+//! let far = b.spawn(|mut mb| mb.receive());
+//! let _me = a.inbox(); // this thread sends from `a`
+//! far.send("over TLS").unwrap();
+//! assert_eq!(a.wait(&far).unwrap(), "over TLS");
 //! ```
 
 use std::io::{self, Read, Write};
