@@ -505,3 +505,39 @@ impl Write for Dyn<'_> {
         self.0.flush()
     }
 }
+
+#[test]
+fn failed_certificates_count_against_the_source_like_wrong_cookie_proofs() {
+    let dir = TempDir::new();
+    let ca1 = ca(&dir, "ca-one");
+    let ca2 = ca(&dir, "ca-two");
+    let opts = NodeOptions::default()
+        .tls(tls(&dir, &ca1, "b"))
+        .failed_handshakes(2, Duration::from_secs(3600));
+    let b = node(COOKIE, opts);
+    // Trusts b's CA, holds a certificate of the other: b's check refuses it.
+    let (chain, key) = node_cert(&dir, &ca2, "stranger", &["127.0.0.1"]);
+    let stranger = node(
+        COOKIE,
+        NodeOptions::default().tls(TlsOptions::from_pem_files(chain, key, &ca1.pem).unwrap()),
+    );
+    let mut errors = vec![];
+    for _ in 0..10 {
+        let e = stranger
+            .connect(&format!("{COOKIE}@{}", b.name()))
+            .unwrap_err()
+            .to_string();
+        let unheard = !e.contains("UnknownCA");
+        errors.push(e);
+        if unheard {
+            break;
+        }
+    }
+    // Two refused certificates spent the source's two tokens: a later connection from the
+    // address is closed unheard (before any TLS), not refused by a certificate check.
+    assert!(
+        !errors.last().unwrap().contains("UnknownCA"),
+        "every attempt was heard: {errors:#?}"
+    );
+    assert!(errors.len() >= 3, "{errors:#?}");
+}

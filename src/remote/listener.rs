@@ -235,9 +235,12 @@ impl Tarpit {
 /// connector just sees the close), then keep it in the tarpit.
 fn refuse_unheard(node: &Node, stream: may::net::TcpStream, why: &str) {
     use std::io::Write;
-    let mut out = Vec::new();
-    frame::encode_into(&Frame::Refused { why: why.into() }, &mut out);
-    let _ = stream.inner().write(&out);
+    // A TLS connector expects a TLS record, not a frame: it just sees the close.
+    if !transport::is_tls(&node.remote().opts) {
+        let mut out = Vec::new();
+        frame::encode_into(&Frame::Refused { why: why.into() }, &mut out);
+        let _ = stream.inner().write(&out);
+    }
     keep(node, stream);
 }
 

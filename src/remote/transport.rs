@@ -24,6 +24,16 @@ use may::net::TcpStream;
 use super::NodeOptions;
 use super::handshake::{HandshakeError, Timed};
 
+/// Does this node speak TLS?
+pub(crate) fn is_tls(opts: &NodeOptions) -> bool {
+    #[cfg(feature = "tls")]
+    if opts.tls.is_some() {
+        return true;
+    }
+    let _ = opts;
+    false
+}
+
 /// A connection's stream before it is split (handshakes and admission).
 pub(crate) enum Stream {
     /// Plain TCP: what goes on the wire is pyact's frames as they are.
