@@ -382,11 +382,13 @@ fn recv_frame(s: &mut impl Read) -> Value {
     serde_json::from_slice(&body).unwrap()
 }
 
-/// Through the stream `s` to node `node`: the connector's handshake as raw node
-/// `127.0.0.1:1`, then a message with `text` to `echo`, and the echo's answer back.
-fn raw_round_trip(s: &mut (impl Read + Write), node: &str, echo: &Address, text: &str) -> Value {
+/// The name raw peers declare.
+const RAW: &str = "127.0.0.1:1";
+
+/// Through the stream `s` to node `node`: the connector's handshake as raw node [`RAW`].
+fn raw_handshake(s: &mut (impl Read + Write), node: &str) {
     use common::wire::{RAW_CREATION, proof};
-    let me = "127.0.0.1:1";
+    let me = RAW;
     send_frame(
         s,
         &json!({"hello": {"proto": "pyact", "version": 2, "node": me, "creation": RAW_CREATION}}),
@@ -399,6 +401,14 @@ fn raw_round_trip(s: &mut (impl Read + Write), node: &str, echo: &Address, text:
     send_frame(s, &json!({"response": {"digest": d, "challenge": c_a}}));
     assert!(recv_frame(s).get("ack").is_some());
     assert_eq!(recv_frame(s), json!("admitted"));
+}
+
+/// Through the stream `s` to node `node`: the handshake, then a message with `text` to
+/// `echo`, and the echo's answer back.
+fn raw_round_trip(s: &mut (impl Read + Write), node: &str, echo: &Address, text: &str) -> Value {
+    use common::wire::RAW_CREATION;
+    let me = RAW;
+    raw_handshake(s, node);
     let reply_to = json!({"$addr": format!("{me}/1/{RAW_CREATION}")});
     send_frame(
         s,
@@ -540,4 +550,44 @@ fn failed_certificates_count_against_the_source_like_wrong_cookie_proofs() {
         "every attempt was heard: {errors:#?}"
     );
     assert!(errors.len() >= 3, "{errors:#?}");
+}
+
+#[test]
+fn a_tls_peer_that_stops_reading_is_dropped_at_the_write_timeout() {
+    let dir = TempDir::new();
+    let ca = ca(&dir, "cluster-ca");
+    let opts = NodeOptions::default()
+        .tls(tls(&dir, &ca, "b"))
+        .write_timeout(Duration::from_millis(500))
+        .heartbeat(Duration::from_secs(1), Duration::from_secs(600));
+    let b = node(COOKIE, opts);
+    let mut events = b.inbox();
+    b.monitor_nodes(&events.addr());
+    let mut s = raw_tls_client(&dir, &ca, b.name());
+    raw_handshake(&mut s, b.name());
+    // It reads nothing from now on; b floods it until its writer gives up.
+    let to: Address =
+        serde_json::from_value(json!({"$addr": format!("{RAW}/1/{}", common::wire::RAW_CREATION)}))
+            .unwrap();
+    let flood = b.spawn(move |_| {
+        let big = "y".repeat(64 << 10);
+        for _ in 0..100_000 {
+            if let Err(SendError::NoConnection { .. }) = to.send(json!({"pad": big})) {
+                return;
+            }
+        }
+    });
+    let down = pyact::pattern!({"nodedown": = RAW});
+    let (_, ev) = events
+        .receive_match_timeout(&[&down], Duration::from_secs(120))
+        .expect("the node that stopped reading is dropped");
+    assert!(
+        ev["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("stopped reading"),
+        "{ev}"
+    );
+    let _ = b.wait(&flood);
+    drop(s);
 }
