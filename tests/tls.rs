@@ -591,3 +591,39 @@ fn a_tls_peer_that_stops_reading_is_dropped_at_the_write_timeout() {
     let _ = b.wait(&flood);
     drop(s);
 }
+
+#[test]
+fn floods_both_ways_at_once_arrive_whole_and_in_order() {
+    // The reader and the writer of each connection share one TLS session: both busy at
+    // once, on both nodes.
+    let dir = TempDir::new();
+    let ca = ca(&dir, "cluster-ca");
+    let a = tls_node(&dir, &ca, "a");
+    let b = tls_node(&dir, &ca, "b");
+    const N: u64 = 5_000;
+    let counter = |on: &Node| {
+        on.spawn(|mut mb| {
+            for i in 0..N {
+                let m = mb.receive();
+                if m["i"] != i || m["pad"].as_str().map(str::len) != Some(100 + (i % 5000) as usize)
+                {
+                    return json!({"bad": i, "got": m["i"]});
+                }
+            }
+            json!("ok")
+        })
+    };
+    let (on_a, on_b) = (counter(&a), counter(&b));
+    let flood = |from: &Node, to: Address| {
+        from.spawn(move |_| {
+            for i in 0..N {
+                let pad = "z".repeat(100 + (i % 5000) as usize);
+                to.send(json!({"i": i, "pad": pad})).unwrap();
+            }
+        })
+    };
+    let (fa, fb) = (flood(&a, on_b.clone()), flood(&b, on_a.clone()));
+    assert!(a.wait(&fa).is_ok() && b.wait(&fb).is_ok());
+    assert_eq!(a.wait(&on_a).unwrap(), "ok");
+    assert_eq!(b.wait(&on_b).unwrap(), "ok");
+}
