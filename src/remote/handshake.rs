@@ -211,7 +211,7 @@ fn recv<S: Timed>(s: &mut S, me: &Me, d: &mut Decoder) -> Result<Frame, Handshak
         match d.next_frame() {
             Ok(Some(f)) => return Ok(f),
             Ok(None) => {}
-            Err(e) => return Err(HandshakeError::Protocol(e.to_string())),
+            Err(e) => return Err(HandshakeError::Protocol(format!("{e}{}", speaks_tls(&e)))),
         }
         s.set_timeouts(remaining(me)?)
             .map_err(|e| HandshakeError::Io(e.to_string()))?;
@@ -228,6 +228,19 @@ fn recv<S: Timed>(s: &mut S, me: &Me, d: &mut Decoder) -> Result<Frame, Handshak
                 return Err(HandshakeError::Io(e.to_string()));
             }
         }
+    }
+}
+
+/// A hint when a "length prefix" was really the header of a TLS record (content type 20 to
+/// 23, version 3.x): the peer has encrypted links on (feature `tls`) and we do not.
+fn speaks_tls(e: &super::frame::FrameError) -> &'static str {
+    match e {
+        super::frame::FrameError::TooLarge { size, .. }
+            if (0x14..=0x17).contains(&(size >> 24)) && (size >> 16) & 0xff == 0x03 =>
+        {
+            " (the peer speaks TLS: give this node NodeOptions::tls too, or take it off the peer)"
+        }
+        _ => "",
     }
 }
 

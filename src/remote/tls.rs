@@ -276,7 +276,13 @@ fn handshake(
             .map_err(io_err)?;
         // rustls reads into its own buffer, at most 64 KiB of handshake messages.
         match conn.read_tls(tcp) {
-            Ok(0) => return Err(HandshakeError::Io("closed during the TLS handshake".into())),
+            Ok(0) => {
+                return Err(HandshakeError::Io(
+                    "closed during the TLS handshake (the peer speaks no TLS, or refused us \
+                     unheard: busy or rate-limited?)"
+                        .into(),
+                ));
+            }
             Ok(_) => {}
             Err(e) => return Err(io_err(e)),
         }
