@@ -121,6 +121,19 @@ fn main() {
             rtt[k].push(ping_pong(a, b, 10_000));
         }
     }
+    // Connection set-up: fresh nodes dial one node (TCP, TLS handshake if on, cookie
+    // handshake, admission), each connect timed alone.
+    let mut connect = [vec![], vec![]];
+    for _ in 0..20 {
+        for (k, to) in [(0, &pb), (1, &tb)] {
+            let from = if k == 0 { plain(()) } else { secure(()) };
+            let t0 = Instant::now();
+            from.connect(&format!("{cookie}@{}", to.name())).unwrap();
+            connect[k].push(t0.elapsed().as_secs_f64() * 1e6);
+            from.shutdown();
+        }
+    }
+    let (cp, ct) = (median(connect[0].clone()), median(connect[1].clone()));
     let (rp, rt) = (median(rate[0].clone()), median(rate[1].clone()));
     let (lp, lt) = (median(rtt[0].clone()), median(rtt[1].clone()));
     let (bp, bt) = (median(big[0].clone()), median(big[1].clone()));
@@ -137,6 +150,10 @@ fn main() {
         rp / 1e6,
         rt / 1e6,
         rt / rp
+    );
+    println!(
+        "| connect: TCP, handshakes, admission (20) | {cp:.0} us | {ct:.0} us | {:.2}x |",
+        ct / cp
     );
     println!(
         "| remote one-way, 64 KiB messages (2,000) | {:.0} MB/s | {:.0} MB/s | {:.2}x |",
