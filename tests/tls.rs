@@ -631,3 +631,35 @@ fn floods_both_ways_at_once_arrive_whole_and_in_order() {
     assert_eq!(a.wait(&on_a).unwrap(), "ok");
     assert_eq!(b.wait(&on_b).unwrap(), "ok");
 }
+
+#[test]
+fn bad_pem_input_is_an_error_not_a_panic() {
+    let dir = TempDir::new();
+    let ca = ca(&dir, "cluster-ca");
+    let (chain, key) = node_cert(&dir, &ca, "n", &["127.0.0.1"]);
+    let (chain, key, ca_pem) = (
+        std::fs::read(chain).unwrap(),
+        std::fs::read(key).unwrap(),
+        std::fs::read(&ca.pem).unwrap(),
+    );
+    assert!(TlsOptions::from_pem(&chain, &key, &ca_pem).is_ok());
+    let garbage = b"-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
+    for (c, k, a) in [
+        (&b""[..], &key[..], &ca_pem[..]),
+        (&chain[..], &b""[..], &ca_pem[..]),
+        (&chain[..], &key[..], &b""[..]),
+        (&garbage[..], &key[..], &ca_pem[..]),
+        (&chain[..], &chain[..], &ca_pem[..]), // a certificate where the key belongs
+        (&key[..], &key[..], &key[..]),
+    ] {
+        assert!(TlsOptions::from_pem(c, k, a).is_err());
+    }
+    // A key that is not the certificate's.
+    let (_, other_key) = node_cert(&dir, &ca, "other", &["127.0.0.1"]);
+    let other_key = std::fs::read(other_key).unwrap();
+    assert!(TlsOptions::from_pem(&chain, &other_key, &ca_pem).is_err());
+    // Missing files name the file.
+    let e = TlsOptions::from_pem_files(dir.0.join("missing.pem"), dir.0.join("n.key"), &ca.pem)
+        .unwrap_err();
+    assert!(e.to_string().contains("missing.pem"), "{e}");
+}

@@ -80,7 +80,7 @@
 //! ```
 
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -141,12 +141,11 @@ impl TlsOptions {
             std::fs::read(p).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))
         };
         let mut opts = Self::from_pem(&read(cert_chain)?, &read(key)?, &read(ca)?)?;
-        let show = |p: &Path| PathBuf::from(p).display().to_string();
         opts.source = format!(
             "chain {}, key {}, CA {}",
-            show(cert_chain),
-            show(key),
-            show(ca)
+            cert_chain.display(),
+            key.display(),
+            ca.display()
         );
         Ok(opts)
     }
@@ -174,8 +173,8 @@ impl TlsOptions {
         }
         let roots = Arc::new(roots);
         // rustls 0.23.48 deprecates ring's provider for lacking post-quantum key exchange
-        // (aws-lc-rs has X25519MLKEM768, but wants cmake and minutes of build here): the
-        // classical X25519/P-256 exchange stays, said in the module docs.
+        // (aws-lc-rs has X25519MLKEM768, but builds a large C library): the classical
+        // X25519/P-256 exchange stays, said in the module docs.
         #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let versions = [&rustls::version::TLS13];
