@@ -497,6 +497,24 @@ fn a_relay_between_two_nodes_sees_no_message_text() {
     let (via, seen) = relay(b.name());
     let mut s = raw_tls_client(&dir, &ca, &via);
     assert_eq!(check(&b, &mut s, &seen), (false, false));
+    // A pyact node dialling through the relay: its cookie handshake with b runs (b's
+    // challenge arrives, and b's real name in it fails the dialled-name rule), all of it
+    // unreadable on the way.
+    let a = tls_node(&dir, &ca, "a");
+    let (via, seen) = relay(b.name());
+    let err = a
+        .connect(&format!("{COOKIE}@{via}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("peer declares {}", b.name())),
+        "{err}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    for text in ["pyact", "hello", "challenge", a.name(), b.name()] {
+        assert!(!contains(&seen, text), "the relay read {text:?}");
+    }
 }
 
 trait ReadWrite: Read + Write {}
