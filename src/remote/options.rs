@@ -426,10 +426,12 @@ impl NodeOptions {
     ///
     /// ```no_run
     /// use pyact::{Mesh, Node, NodeOptions, TlsOptions};
+    /// // node1.pem names the host `node1.internal` (a DNS subject alternative name).
     /// let tls = TlsOptions::from_pem_files("node1.pem", "node1.key", "cluster-ca.pem").unwrap();
     /// let opts = NodeOptions::default().tls(tls);
-    /// let node = Node::with_options(&Mesh::new(), "cookie@10.0.0.1:4000", opts).unwrap();
-    /// node.connect("cookie@10.0.0.2:4000").unwrap(); // TLS: 10.0.0.2 must run TLS too
+    /// let node = Node::with_options(&Mesh::new(), "cookie@node1.internal:4000", opts).unwrap();
+    /// // node2 must run TLS too, with a certificate for `node2.internal` from the same CA.
+    /// node.connect("cookie@node2.internal:4000").unwrap();
     /// ```
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: super::tls::TlsOptions) -> Self {
