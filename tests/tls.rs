@@ -681,3 +681,35 @@ fn bad_pem_input_is_an_error_not_a_panic() {
         .unwrap_err();
     assert!(e.to_string().contains("missing.pem"), "{e}");
 }
+
+#[test]
+fn a_tls_handshake_longer_than_16_kib_is_refused() {
+    // What an unauthenticated peer can make a node hold is bounded: a certificate chain
+    // padded past the TLS handshake budget is refused, whichever side sends it.
+    let dir = TempDir::new();
+    let ca = ca(&dir, "cluster-ca");
+    let (chain, key) = node_cert(&dir, &ca, "fat", &["127.0.0.1"]);
+    let mut fat_chain = std::fs::read_to_string(&chain).unwrap();
+    let ca_pem = std::fs::read_to_string(&ca.pem).unwrap();
+    while fat_chain.len() < 48 << 10 {
+        fat_chain.push_str(&ca_pem);
+    }
+    let fat_chain = dir.write("fat-chain.pem", &fat_chain);
+    let fat = node(
+        COOKIE,
+        NodeOptions::default().tls(TlsOptions::from_pem_files(fat_chain, key, &ca.pem).unwrap()),
+    );
+    let b = tls_node(&dir, &ca, "b");
+    // b dials it: b reads the fat node's flight and stops at the budget.
+    let err = b
+        .connect(&format!("{COOKIE}@{}", fat.name()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("over 16 KiB"), "{err}");
+    // It dials b: b stops reading at the budget and closes.
+    assert!(fat.connect(&format!("{COOKIE}@{}", b.name())).is_err());
+    assert!(b.connected_nodes().is_empty() && fat.connected_nodes().is_empty());
+    // An ordinary chain is far below it.
+    let c = tls_node(&dir, &ca, "c");
+    c.connect(&format!("{COOKIE}@{}", b.name())).unwrap();
+}

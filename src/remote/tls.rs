@@ -43,9 +43,10 @@
 //! **Bounds before authentication** (what an unauthenticated peer can make us hold; see
 //! the threat model): the TLS handshake shares the cookie handshake's one deadline
 //! ([`NodeOptions::connect_timeout`](crate::NodeOptions::connect_timeout)'s handshake
-//! part) and its slot among [`NodeOptions::max_handshakes`](crate::NodeOptions); rustls
-//! buffers at most 64 KiB of handshake messages (its own cap, for a certificate chain)
-//! and nothing else; each connection costs the acceptor one key exchange and one
+//! part) and its slot among [`NodeOptions::max_handshakes`](crate::NodeOptions); at most
+//! 16 KiB is read from a peer during the TLS handshake (its hello, certificate chain,
+//! signature: a longer chain is refused), so rustls holds no more than that for it, and
+//! nothing is read before; each connection costs the acceptor one key exchange and one
 //! signature. A peer whose certificate fails counts as a failed proof for the per-source
 //! rate limit ([`NodeOptions::failed_handshakes`](crate::NodeOptions::failed_handshakes)).
 //!
@@ -207,6 +208,11 @@ impl TlsOptions {
     }
 }
 
+/// Most bytes a peer may send during the TLS handshake (its hello, its certificate chain,
+/// its signature and Finished): what an unauthenticated peer can make us hold. 16 KiB is
+/// several times a chain of three RSA-4096 certificates; rustls's own cap is 64 KiB.
+pub(crate) const TLS_HANDSHAKE_MAX: u64 = 16 << 10;
+
 /// Most plaintext encrypted per write step: four full records.
 pub(crate) const PLAIN_CHUNK: usize = 64 << 10;
 
@@ -271,15 +277,24 @@ fn handshake(
     tcp: &mut TcpStream,
     deadline: Instant,
 ) -> Result<(), HandshakeError> {
+    // What the peer has sent so far: at most `TLS_HANDSHAKE_MAX` is ever read.
+    let mut received = 0u64;
     while conn.is_handshaking() {
         flush_by(conn, tcp, deadline).map_err(io_err)?;
         if !conn.is_handshaking() {
             break;
         }
+        let budget = TLS_HANDSHAKE_MAX - received;
+        if budget == 0 {
+            return Err(HandshakeError::Protocol(format!(
+                "TLS: the peer's handshake is over {} KiB (a certificate chain that long?)",
+                TLS_HANDSHAKE_MAX >> 10
+            )));
+        }
         tcp.set_read_timeout(Some(left(deadline).map_err(io_err)?))
             .map_err(io_err)?;
-        // rustls reads into its own buffer, at most 64 KiB of handshake messages.
-        match conn.read_tls(tcp) {
+        // rustls reads into its own buffer, never more than the budget left.
+        match conn.read_tls(&mut Read::take(&mut *tcp, budget)) {
             Ok(0) => {
                 return Err(HandshakeError::Io(
                     "closed during the TLS handshake (the peer speaks no TLS, or refused us \
@@ -287,7 +302,7 @@ fn handshake(
                         .into(),
                 ));
             }
-            Ok(_) => {}
+            Ok(n) => received += n as u64,
             Err(e) => return Err(io_err(e)),
         }
         if let Err(e) = conn.process_new_packets() {
