@@ -713,3 +713,41 @@ fn a_tls_handshake_longer_than_16_kib_is_refused() {
     let c = tls_node(&dir, &ca, "c");
     c.connect(&format!("{COOKIE}@{}", b.name())).unwrap();
 }
+
+#[test]
+fn a_trickled_tls_handshake_is_closed_at_the_one_deadline() {
+    // One byte every 20 ms never lets a read time out; the handshake's one deadline
+    // (counted from the accept, not per read) closes the connection all the same.
+    let dir = TempDir::new();
+    let ca = ca(&dir, "cluster-ca");
+    let opts = NodeOptions::default()
+        .tls(tls(&dir, &ca, "b"))
+        .connect_timeout(Duration::from_secs(5), Duration::from_millis(300));
+    let b = node(COOKIE, opts);
+    let mut s = TcpStream::connect(b.name()).unwrap();
+    let mut reader = s.try_clone().unwrap();
+    reader
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let closed = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        // The node sends nothing before the client's hello is complete: the first thing
+        // this sees is the close.
+        let r = reader.read(&mut buf);
+        !matches!(&r, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut))
+    });
+    // A handshake record of 16 KiB holding the start of a ClientHello of 16 KiB - 4, then
+    // the rest of its body a byte at a time.
+    let _ = s.write_all(&[0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc]);
+    let start = Instant::now();
+    while !closed.is_finished() && start.elapsed() < Duration::from_secs(60) {
+        if s.write_all(&[0x00]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        closed.join().unwrap(),
+        "the trickling connection was never closed"
+    );
+}
