@@ -9,7 +9,8 @@
 
 use std::time::Instant;
 
-use pyact::{Address, Mesh, Node, NodeOptions, TlsOptions, json};
+use pyact::remote::TlsOptions;
+use pyact::{Address, Mesh, Node, NodeOptions, json};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,

@@ -189,7 +189,7 @@
 //! | actor code that must not hold a worker | `park.rs` (`sleep`, `yield_now`), `blocking.rs`, `net.rs` (sockets), `watchdog.rs`, `panic.rs` (panic reports) |
 //! | OTP toolkit | `server.rs` (gen_server), `supervisor.rs`, `router.rs` |
 //! | runtime and introspection | `config.rs`, `mesh.rs`, `observe.rs` (`node.info`, `node.stats`), `binary.rs` |
-//! | the network | `remote/`: `options.rs` (every limit), `listener.rs`, `dialer.rs`, `handshake.rs` + `digest.rs` (cookie proof), `sources.rs` (per-source rate limit), `frame.rs` (wire format), `transport.rs` + `tls.rs` (plain TCP or TLS 1.3, feature `tls`), `connection.rs` (one connection: reader, writer, outbox), `peers.rs` (one connection per pair), `dispatch.rs`, `placed.rs` (what peers placed here: caps, release), `requests.rs`, `stats.rs`; `protocol.md` states the wire protocol |
+//! | the network | `remote/`: `options.rs` (every limit), `listener.rs`, `dialer.rs`, `handshake.rs` + `digest.rs` (cookie proof), `sources.rs` (per-source rate limit), `frame.rs` (wire format), `connection.rs` (one connection: reader, writer, outbox), `peers.rs` (one connection per pair), `dispatch.rs`, `placed.rs` (what peers placed here: caps, release), `requests.rs`, `stats.rs`; `protocol.md` states the wire protocol |
 //! | patched dependencies | `vendor/`: the forks `pyact-may` and `pyact-generator`, workspace crates; `vendor/patches/` holds their patch series against the upstream releases, `vendor/check-forks.sh` checks it, `vendor/README.md` says why each |
 //!
 //! ## Performance
@@ -269,8 +269,6 @@ pub use observe::ActorInfo;
 pub use park::{sleep, yield_now};
 pub use pattern::Pattern;
 pub use reference::Ref;
-#[cfg(feature = "tls")]
-pub use remote::TlsOptions;
 pub use remote::{Factory, NetStats, NodeOptions, WEAK_COOKIE_BELOW, random_cookie};
 pub use router::{Router, Routing};
 /// The JSON library pyact's messages are made of, re-exported so that a program needs no

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 #[allow(dead_code)] // each test binary uses part of the shared helpers
 mod common;
 
-use pyact::{Address, Mesh, Node, NodeOptions, SendError, TlsOptions, Value, json};
+use pyact::remote::TlsOptions;
+use pyact::{Address, Mesh, Node, NodeOptions, SendError, Value, json};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,

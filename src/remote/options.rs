@@ -418,14 +418,15 @@ impl NodeOptions {
     }
 
     /// Encrypt and mutually authenticate every connection of this node with TLS 1.3
-    /// (cargo feature `tls`; see [`TlsOptions`](crate::TlsOptions) and the
+    /// (cargo feature `tls`; see [`TlsOptions`](crate::remote::TlsOptions) and the
     /// [`remote::tls`](crate::remote::tls) module docs). Every node of the cluster needs it: a
     /// TLS node refuses plain peers and a plain node TLS ones. Peers must present a
     /// certificate signed by the configured CA, and the node dialled a certificate naming
     /// its host; the cookie handshake still runs, inside the session.
     ///
     /// ```no_run
-    /// use pyact::{Mesh, Node, NodeOptions, TlsOptions};
+    /// use pyact::remote::TlsOptions;
+    /// use pyact::{Mesh, Node, NodeOptions};
     /// // node1.pem names the host `node1.internal` (a DNS subject alternative name).
     /// let tls = TlsOptions::from_pem_files("node1.pem", "node1.key", "cluster-ca.pem").unwrap();
     /// let opts = NodeOptions::default().tls(tls);

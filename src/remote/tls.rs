@@ -54,7 +54,8 @@
 //! PEM files with [`TlsOptions::from_pem_files`]):
 //!
 //! ```
-//! use pyact::{Mesh, Node, NodeOptions, TlsOptions};
+//! use pyact::remote::TlsOptions;
+//! use pyact::{Mesh, Node, NodeOptions};
 //! use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 //!
 //! let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -129,7 +130,7 @@ impl TlsOptions {
     /// usable for both server and client authentication (or with no extended key usage).
     ///
     /// ```
-    /// let err = pyact::TlsOptions::from_pem_files("/nonexistent/c.pem", "k.pem", "ca.pem");
+    /// let err = pyact::remote::TlsOptions::from_pem_files("/nonexistent/c.pem", "k.pem", "ca.pem");
     /// assert!(err.is_err()); // read at once: a missing file is an error here
     /// ```
     pub fn from_pem_files(
