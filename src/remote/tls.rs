@@ -72,7 +72,7 @@
 //!     TlsOptions::from_pem(chain.as_bytes(), key.as_bytes(), ca.as_bytes()).unwrap()
 //! };
 //! let mesh = Mesh::new();
-//! let cookie = pyact::random_cookie().unwrap();
+//! let cookie = pyact::remote::random_cookie().unwrap();
 //! let a = Node::with_options(&mesh, &format!("{cookie}@127.0.0.1:0"), NodeOptions::default().tls(node_tls())).unwrap();
 //! let b = Node::with_options(&mesh, &format!("{cookie}@127.0.0.1:0"), NodeOptions::default().tls(node_tls())).unwrap();
 //! let far = b.spawn(|mut mb| mb.receive());
