@@ -15,7 +15,8 @@
 # Remote rows use two processes over 127.0.0.1 only (pyact nodes on port 0; Erlang
 # distribution with epmd and the node listener bound to 127.0.0.1).
 # Ratios are pyact time / Erlang time (below 1 = pyact faster); for msgs/s, Erlang's rate
-# over pyact's, so the same reading holds.
+# over pyact's, so the same reading holds. Encrypted links against plain TCP (feature tls):
+# cargo bench --features tls --bench remote_tls.
 set -u
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}

@@ -28,18 +28,18 @@
 //! oversized frame, even a panic), takes the connection down with it: a guard in each loop
 //! closes the socket and reports the failure to the peer table when the loop is left.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use may::io::{SplitIo, SplitReader, SplitWriter};
 use may::net::TcpStream;
 use may::sync::Blocker;
 
 use super::frame::{Decoder, Frame, FrameError, encode_into};
 use super::placed::Placed;
+use super::transport::{ReadHalf, Stream, WriteHalf};
 use crate::Node;
 
 /// Why a frame could not be queued.
@@ -294,7 +294,7 @@ impl Conn {
     pub(crate) fn run(
         self: &Arc<Self>,
         node: &Node,
-        stream: TcpStream,
+        mut stream: Stream,
         mut decoder: Decoder,
         max_frame: usize,
         beat: Beat,
@@ -374,7 +374,7 @@ pub(crate) struct Beat {
 }
 
 /// Write the outbox until the connection closes or a write fails; returns why it ended.
-fn write_loop(conn: &Conn, stream: &mut SplitWriter<TcpStream>, beat: Beat) -> String {
+fn write_loop(conn: &Conn, stream: &mut WriteHalf, beat: Beat) -> String {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     let (mut frames_out, mut bytes_out) = (0u64, 0u64);
     loop {
@@ -450,17 +450,14 @@ fn write_slice(write_timeout: Duration) -> Duration {
 /// byte or the peer reports that its reader took some ([`Frame::Progress`]), so a peer
 /// that reads slowly but steadily is never dropped for it, however large the backlog, and
 /// one that reads nothing is dropped about `write_timeout` after its last byte.
-fn write_batch(
-    conn: &Conn,
-    stream: &mut SplitWriter<TcpStream>,
-    batch: &[u8],
-) -> Result<(), String> {
+fn write_batch(conn: &Conn, stream: &mut WriteHalf, batch: &[u8]) -> Result<(), String> {
     let mut progress = Instant::now();
     let mut off = 0;
-    while off < batch.len() {
+    // With TLS, records of the batch's end may still be on their way when all of it is
+    // handed over (`WriteHalf::write`).
+    while off < batch.len() || stream.has_pending() {
         let end = batch.len().min(off + WRITE_CHUNK);
         match stream.write(&batch[off..end]) {
-            Ok(0) => return Err("write failed: the socket took no bytes".into()),
             Ok(n) => {
                 off += n;
                 progress = Instant::now();
@@ -531,7 +528,7 @@ fn yield_fairly() {
 fn read_loop(
     node: &Node,
     conn: &Arc<Conn>,
-    stream: &mut SplitReader<TcpStream>,
+    stream: &mut ReadHalf,
     decoder: &mut Decoder,
     beat: Beat,
 ) -> String {

@@ -190,7 +190,7 @@ fn dial(node: &Node, peer: &str) -> Result<Arc<Conn>, SendError> {
         .map_err(|e| fail(e.to_string()))?
         .next()
         .ok_or_else(|| fail("no address".into()))?;
-    let mut stream = may::net::TcpStream::connect_timeout(&addr, r.opts.connect_timeout)
+    let stream = may::net::TcpStream::connect_timeout(&addr, r.opts.connect_timeout)
         .map_err(|e| fail(e.to_string()))?;
     tune(&stream);
     let cookie = lock(&r.cookies)
@@ -204,6 +204,9 @@ fn dial(node: &Node, peer: &str) -> Result<Arc<Conn>, SendError> {
         issued: &r.issued,
         deadline: Instant::now() + r.opts.handshake_timeout,
     };
+    // TLS (if set) first, by the same deadline: the cookie handshake runs inside it.
+    let mut stream = transport::Stream::connect(stream, &r.opts, peer, me.deadline)
+        .map_err(|e| fail(e.to_string()))?;
     let (declared, decoder) =
         handshake::connect(&mut stream, &me, peer).map_err(|e| fail(e.to_string()))?;
     // The creation is recorded with the connection, at admission, so whoever finds the

@@ -67,6 +67,10 @@ pub(crate) enum HandshakeError {
     /// The proof was not checked: the node-wide guess budget had no token before the
     /// deadline, or another connection took this one's slot (see `door.rs`).
     NotHeard(String),
+    /// The peer's TLS certificate did not pass (feature `tls`): an authentication failure,
+    /// counted like a wrong cookie proof.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Certificate(String),
 }
 
 impl std::fmt::Display for HandshakeError {
@@ -82,6 +86,7 @@ impl std::fmt::Display for HandshakeError {
             }
             HandshakeError::Io(e) => write!(f, "i/o error during handshake: {e}"),
             HandshakeError::NotHeard(e) => write!(f, "proof not checked: {e}"),
+            HandshakeError::Certificate(e) => write!(f, "peer's certificate refused: {e}"),
         }
     }
 }
@@ -206,7 +211,7 @@ fn recv<S: Timed>(s: &mut S, me: &Me, d: &mut Decoder) -> Result<Frame, Handshak
         match d.next_frame() {
             Ok(Some(f)) => return Ok(f),
             Ok(None) => {}
-            Err(e) => return Err(HandshakeError::Protocol(e.to_string())),
+            Err(e) => return Err(HandshakeError::Protocol(format!("{e}{}", speaks_tls(&e)))),
         }
         s.set_timeouts(remaining(me)?)
             .map_err(|e| HandshakeError::Io(e.to_string()))?;
@@ -226,6 +231,19 @@ fn recv<S: Timed>(s: &mut S, me: &Me, d: &mut Decoder) -> Result<Frame, Handshak
     }
 }
 
+/// A hint when a "length prefix" was really the header of a TLS record (content type 20 to
+/// 23, version 3.x): the peer has encrypted links on (feature `tls`) and we do not.
+fn speaks_tls(e: &super::frame::FrameError) -> &'static str {
+    match e {
+        super::frame::FrameError::TooLarge { size, .. }
+            if (0x14..=0x17).contains(&(size >> 24)) && (size >> 16) & 0xff == 0x03 =>
+        {
+            " (the peer speaks TLS: give this node NodeOptions::tls too, or take it off the peer)"
+        }
+        _ => "",
+    }
+}
+
 /// What the acceptor tells a connector it refuses: which check failed, never a secret (the
 /// connector learns that its cookie proof failed, not anything about the cookie).
 fn public_reason(err: &HandshakeError) -> String {
@@ -233,9 +251,10 @@ fn public_reason(err: &HandshakeError) -> String {
         HandshakeError::BadCookie => BAD_COOKIE.into(),
         HandshakeError::Identity(e) => format!("identity: {e}"),
         HandshakeError::Protocol(e) => format!("protocol: {e}"),
-        HandshakeError::Refused(e) | HandshakeError::Io(e) | HandshakeError::NotHeard(e) => {
-            e.clone()
-        }
+        HandshakeError::Refused(e)
+        | HandshakeError::Io(e)
+        | HandshakeError::NotHeard(e)
+        | HandshakeError::Certificate(e) => e.clone(),
     }
 }
 

@@ -235,9 +235,12 @@ impl Tarpit {
 /// connector just sees the close), then keep it in the tarpit.
 fn refuse_unheard(node: &Node, stream: may::net::TcpStream, why: &str) {
     use std::io::Write;
-    let mut out = Vec::new();
-    frame::encode_into(&Frame::Refused { why: why.into() }, &mut out);
-    let _ = stream.inner().write(&out);
+    // A TLS connector expects a TLS record, not a frame: it just sees the close.
+    if !transport::is_tls(&node.remote().opts) {
+        let mut out = Vec::new();
+        frame::encode_into(&Frame::Refused { why: why.into() }, &mut out);
+        let _ = stream.inner().write(&out);
+    }
     keep(node, stream);
 }
 
@@ -284,7 +287,7 @@ pub(super) fn tune(stream: &may::net::TcpStream) {
 /// Handshake with a peer that connected to us, then serve it.
 fn accept_one(
     node: &Node,
-    mut stream: may::net::TcpStream,
+    stream: may::net::TcpStream,
     from: SocketAddr,
     ticket: door::Ticket,
     known: bool,
@@ -305,13 +308,17 @@ fn accept_one(
         known,
         deadline: me.deadline,
     };
-    let outcome = handshake::accept(&mut stream, &me, &mut gate);
+    // TLS (if set) first, by the same deadline: the cookie handshake runs inside it.
+    let (outcome, stream) = match transport::Stream::accept(stream, &r.opts, me.deadline) {
+        Ok(mut stream) => (handshake::accept(&mut stream, &me, &mut gate), stream),
+        Err((tcp, e)) => (Err(e), transport::Stream::Plain(tcp)),
+    };
     let evicted = ticket.evicted();
     // The slot goes back before the connection is served (or closed).
     drop(ticket);
     if evicted {
         // Not closed yet: the peer learns of its eviction only from the tarpit's close.
-        keep(node, stream);
+        keep(node, stream.into_tcp());
         return;
     }
     match outcome {
@@ -336,7 +343,10 @@ fn accept_one(
             }
         }
         Err(e) => {
-            let wrong_proof = e == handshake::HandshakeError::BadCookie;
+            let wrong_proof = matches!(
+                e,
+                handshake::HandshakeError::BadCookie | handshake::HandshakeError::Certificate(_)
+            );
             if let Some(rep) = r.sources.failed(from.ip(), &r.opts, wrong_proof) {
                 log::warn!(
                     "{}: refused {from}: {e} ({} failed handshake(s) from {} since the last \

@@ -82,6 +82,7 @@
 //! | `dialer.rs` | open a connection to a peer, the connector's handshake, redial back-off |
 //! | `handshake.rs`, `digest.rs` | the cookie proof, the identity rules, the handshake deadline |
 //! | `sources.rs` | wrong cookie proofs per source address: rate limit and log throttle |
+//! | `transport.rs`, `tls.rs` | the stream under a connection: plain TCP, or TLS 1.3 (feature `tls`) |
 //! | `frame.rs` | the wire format |
 //! | `connection.rs` | one authenticated connection: its reader and writer |
 //! | `peers.rs` | the peer table, admission; what a failed connection takes down |
@@ -127,7 +128,20 @@
 //! **What it does not protect: the traffic.** Nothing after the handshake is encrypted or
 //! authenticated: anyone on the path can read every message, and inject or alter frames on an
 //! established connection. Run nodes on a private network, or carry their traffic through a
-//! tunnel (WireGuard, SSH, a TLS proxy); never expose a node's port to the Internet.
+//! tunnel (WireGuard, SSH, a TLS proxy), or turn on encrypted links; never expose a node's
+//! port to the Internet.
+//!
+//! **With encrypted links** (cargo feature `tls`, `NodeOptions::tls`, module `remote::tls`): the
+//! whole stream, cookie handshake included, is a TLS 1.3 session with a certificate on both
+//! sides. What changes: someone on the path sees sizes and timing only, and cannot read,
+//! inject or alter a frame (the connection fails instead); joining takes a certificate
+//! signed by the configured CA *and* the cookie, and the dialled node must hold a
+//! certificate for its host, so a node that took over a peer's address cannot pass for it.
+//! What does not: a member (certificate and cookie) may still do anything a member may; a
+//! stolen certificate key with the cookie is a member (there is no revocation list: replace
+//! the CA); the key exchange is classical (X25519/P-256), not post-quantum. The front door
+//! costs a stranger more with TLS on: each connection makes the acceptor do one key
+//! exchange and one signature before the certificate is checked (rows below).
 //!
 //! **The front door.** A node with the cookie gets in, whatever an attacker without it does
 //! from addresses of *other* /16 groups (IPv4; /48 for IPv6): holding or re-opening any number
@@ -152,6 +166,9 @@
 //! | the peer... | what happens |
 //! |---|---|
 //! | has not finished the handshake | at most 4 KiB buffered for it; closed at the one handshake deadline, counted from the accept, not per read (`connect_timeout` \[5 s\]) |
+//! | (TLS on) has not finished the TLS handshake | at most 16 KiB read from it (hello, certificate chain, signature; a longer chain is refused), held by rustls; the same one deadline and handshake slot as the cookie handshake, which runs after it (and keeps its own 4 KiB frame limit inside the session); costs the acceptor one key exchange and one signature per connection |
+//! | (TLS on) presents no certificate, or one not signed by the CA (or, when dialled, not naming its host) | refused before any pyact frame is read; counted as a failed proof for its source's rate limit (`failed_handshakes`); an established session holds at most one record in rustls plus one read of 64 KiB and one write piece of 64 KiB per connection beyond the plain bounds |
+//! | (TLS on) speaks plain to a TLS node, or TLS to a plain one | closed on the first bytes: not a TLS record, or a length prefix over 4 KiB |
 //! | opens many connections at once | at most `max_handshakes` \[256\] handshakes in progress; a newcomer past it evicts the least advanced, oldest handshake of the source group (IPv4 /16, IPv6 /48) holding the most, or, if its own group is the largest, one of its own group held 250 ms without sending its proof; else it is refused (`busy`). Refused and evicted connections are closed a second later (a re-open loop cannot spin the listener) |
 //! | guesses the cookie, from any number of addresses | wrong proofs are checked at most `cookie_guesses` \[100\] per second node-wide (a right proof costs nothing); the others wait within the handshake deadline in a queue that serves addresses that proved the cookie in the last hour first, then other /16 groups in turn, then `busy` |
 //! | keeps failing the proof from one address | rate-limited per source IP address (`failed_handshakes` \[10, then 1 per second\]): its connections are closed unheard, unless the address proved the cookie in the last hour; only wrong proofs count, not handshakes cut short (a peer that crashed); logged at most once per second per source and node-wide |
@@ -192,6 +209,9 @@ mod quiet;
 mod requests;
 mod sources;
 mod stats;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod transport;
 mod watch;
 
 use std::collections::HashMap;
@@ -218,6 +238,8 @@ pub use options::NodeOptions;
 use peers::{Peer, conn_failed};
 use requests::Pending;
 pub use stats::NetStats;
+#[cfg(feature = "tls")]
+pub use tls::TlsOptions;
 use watch::{Watch, Watches};
 
 /// An actor factory for remote spawn: gets the mailbox and the JSON arguments.

@@ -41,6 +41,8 @@ pub struct NodeOptions {
     pub(crate) max_remote_watches: usize,
     pub(crate) max_remote_waits_total: usize,
     pub(crate) max_remote_watches_total: usize,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<super::tls::TlsOptions>,
 }
 
 impl Default for NodeOptions {
@@ -66,6 +68,8 @@ impl Default for NodeOptions {
             max_remote_watches: 65_536,
             max_remote_waits_total: DEFAULT_REMOTE_TOTAL,
             max_remote_watches_total: DEFAULT_REMOTE_TOTAL,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -410,6 +414,29 @@ impl NodeOptions {
     /// [`ExitReason::Failed`](crate::ExitReason::Failed) naming the node-wide limit.
     pub fn max_remote_watches_total(mut self, n: usize) -> Self {
         self.max_remote_watches_total = n;
+        self
+    }
+
+    /// Encrypt and mutually authenticate every connection of this node with TLS 1.3
+    /// (cargo feature `tls`; see [`TlsOptions`](crate::remote::TlsOptions) and the
+    /// [`remote::tls`](crate::remote::tls) module docs). Every node of the cluster needs it: a
+    /// TLS node refuses plain peers and a plain node TLS ones. Peers must present a
+    /// certificate signed by the configured CA, and the node dialled a certificate naming
+    /// its host; the cookie handshake still runs, inside the session.
+    ///
+    /// ```no_run
+    /// use pyact::remote::TlsOptions;
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// // node1.pem names the host `node1.internal` (a DNS subject alternative name).
+    /// let tls = TlsOptions::from_pem_files("node1.pem", "node1.key", "cluster-ca.pem").unwrap();
+    /// let opts = NodeOptions::default().tls(tls);
+    /// let node = Node::with_options(&Mesh::new(), "cookie@node1.internal:4000", opts).unwrap();
+    /// // node2 must run TLS too, with a certificate for `node2.internal` from the same CA.
+    /// node.connect("cookie@node2.internal:4000").unwrap();
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: super::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
         self
     }
 }

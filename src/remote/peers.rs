@@ -104,7 +104,7 @@ fn admit(
 
 /// Read the acceptor's verdict (the first frame after the handshake).
 fn read_verdict(
-    stream: &mut may::net::TcpStream,
+    stream: &mut super::transport::Stream,
     decoder: &mut frame::Decoder,
 ) -> Result<Frame, String> {
     use std::io::Read;
@@ -136,7 +136,7 @@ fn read_verdict(
 /// handshake's one `deadline`.
 pub(super) fn serve_conn(
     node: &Node,
-    mut stream: may::net::TcpStream,
+    mut stream: super::transport::Stream,
     peer: Arc<str>,
     creation: u32,
     mut decoder: frame::Decoder,
@@ -153,7 +153,7 @@ pub(super) fn serve_conn(
     stream.set_read_timeout(Some(left))?;
     stream.set_write_timeout(Some(left))?;
     let conn = Conn::new(
-        &stream,
+        stream.tcp(),
         peer.clone(),
         r.opts.outbound_limit,
         r.opts.write_timeout,

@@ -1,0 +1,168 @@
+//! Encrypted links against plain TCP (feature `tls`): remote round trip and one-way
+//! throughput (small messages, and 64 KiB ones) between two nodes on loopback, a plain pair and a TLS pair
+//! in one process, measured in alternating rounds so that both see the same load.
+//! Issue 17's goal: TLS round trip within 1.3x of plain, throughput at least 0.7x.
+//!
+//! `cargo bench --features tls --bench remote_tls [-- ROUNDS]` (default 7 rounds)
+//!
+//! The certificates (one CA, one per node, ECDSA P-256) are made at start with `rcgen`.
+
+use std::time::Instant;
+
+use pyact::remote::TlsOptions;
+use pyact::{Address, Mesh, Node, NodeOptions, json};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Messages per second of `n` one-way messages, each padded with `pad` bytes of text.
+fn one_way(a: &Node, b: &Node, n: u64, pad: usize) -> f64 {
+    let pad = "p".repeat(pad);
+    let sink = b.spawn(move |mut mb| {
+        let mut sum = 0u64;
+        for _ in 0..n {
+            sum += mb.receive()["i"].as_u64().unwrap_or(0);
+        }
+        json!(sum)
+    });
+    let src = a.spawn(move |_mb| {
+        for i in 0..n {
+            sink.send(json!({"i": i, "pad": pad})).expect("send");
+        }
+        json!({ "sink": sink })
+    });
+    let t0 = Instant::now();
+    let r = a.wait(&src).expect("source");
+    let sink: Address = serde_json::from_value(r["sink"].clone()).unwrap();
+    let sum = a.wait(&sink).expect("sink");
+    assert_eq!(sum, json!(n * (n - 1) / 2), "every message arrived once");
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn ping_pong(a: &Node, b: &Node, n: u64) -> f64 {
+    let ponger = b.spawn(move |mut mb| {
+        for _ in 0..n {
+            let m = mb.receive();
+            let to: Address = serde_json::from_value(m["from"].clone()).unwrap();
+            to.send(json!({"pong": m["ping"]})).unwrap();
+        }
+    });
+    let pinger = a.spawn(move |mut mb| {
+        let me = mb.addr();
+        let t0 = Instant::now();
+        for i in 0..n {
+            ponger.send(json!({"ping": i, "from": me})).unwrap();
+            mb.receive();
+        }
+        json!(t0.elapsed().as_secs_f64())
+    });
+    let secs = a.wait(&pinger).unwrap().as_f64().unwrap();
+    secs * 1e6 / n as f64
+}
+
+/// TLS options for a node on 127.0.0.1 with a certificate from `ca`.
+fn tls(ca: &CertifiedIssuer<'static, KeyPair>) -> TlsOptions {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    p.distinguished_name.push(DnType::CommonName, "bench node");
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let cert = p.signed_by(&key, ca).unwrap();
+    TlsOptions::from_pem(
+        cert.pem().as_bytes(),
+        key.serialize_pem().as_bytes(),
+        ca.pem().as_bytes(),
+    )
+    .unwrap()
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(7);
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, "bench CA");
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap();
+
+    let mesh = Mesh::new();
+    let cookie = "bench-cookie-0123456789abcdef";
+    let plain = |_: ()| Node::new(&mesh, &format!("{cookie}@127.0.0.1:0")).unwrap();
+    let secure = |_: ()| {
+        let opts = NodeOptions::default().tls(tls(&ca));
+        Node::with_options(&mesh, &format!("{cookie}@127.0.0.1:0"), opts).unwrap()
+    };
+    let (pa, pb) = (plain(()), plain(()));
+    let (ta, tb) = (secure(()), secure(()));
+    for (a, b) in [(&pa, &pb), (&ta, &tb)] {
+        one_way(a, b, 2000, 0); // connect and warm up
+        ping_pong(a, b, 200);
+    }
+    let (mut rate, mut rtt, mut big) = ([vec![], vec![]], [vec![], vec![]], [vec![], vec![]]);
+    for r in 0..rounds {
+        // Alternate which goes first, so neither always runs on a warmer (or busier) box.
+        let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
+        for k in order {
+            let (a, b) = if k == 0 { (&pa, &pb) } else { (&ta, &tb) };
+            rate[k].push(one_way(a, b, 200_000, 0));
+            big[k].push(one_way(a, b, 2_000, BIG) * BIG as f64);
+            rtt[k].push(ping_pong(a, b, 10_000));
+        }
+    }
+    // Connection set-up: fresh nodes dial one node (TCP, TLS handshake if on, cookie
+    // handshake, admission), each connect timed alone.
+    let mut connect = [vec![], vec![]];
+    for _ in 0..20 {
+        for (k, to) in [(0, &pb), (1, &tb)] {
+            let from = if k == 0 { plain(()) } else { secure(()) };
+            let t0 = Instant::now();
+            from.connect(&format!("{cookie}@{}", to.name())).unwrap();
+            connect[k].push(t0.elapsed().as_secs_f64() * 1e6);
+            from.shutdown();
+        }
+    }
+    let (cp, ct) = (median(connect[0].clone()), median(connect[1].clone()));
+    let (rp, rt) = (median(rate[0].clone()), median(rate[1].clone()));
+    let (lp, lt) = (median(rtt[0].clone()), median(rtt[1].clone()));
+    let (bp, bt) = (median(big[0].clone()), median(big[1].clone()));
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("medians of {rounds} alternating rounds, {cores} cores, one process, loopback");
+    println!("| workload | plain TCP | TLS 1.3 | TLS/plain |");
+    println!("|---|---|---|---|");
+    println!(
+        "| remote round trip (10,000) | {lp:.1} us | {lt:.1} us | {:.2}x |",
+        lt / lp
+    );
+    println!(
+        "| remote one-way, small messages (200,000) | {:.3} M msg/s | {:.3} M msg/s | {:.2}x |",
+        rp / 1e6,
+        rt / 1e6,
+        rt / rp
+    );
+    println!(
+        "| connect: TCP, handshakes, admission (20) | {cp:.0} us | {ct:.0} us | {:.2}x |",
+        ct / cp
+    );
+    println!(
+        "| remote one-way, 64 KiB messages (2,000) | {:.0} MB/s | {:.0} MB/s | {:.2}x |",
+        bp / 1e6,
+        bt / 1e6,
+        bt / bp
+    );
+}
+
+/// The padding of the large messages.
+const BIG: usize = 64 << 10;
