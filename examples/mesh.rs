@@ -16,6 +16,9 @@
 //! are killed with SIGKILL and the driver waits until every other node's
 //! `connected_nodes()` has lost them.
 //!
+//! `MESH_HEARTBEAT=INTERVAL_MS,TIMEOUT_MS` in the environment sets every node's heartbeat
+//! ([`pyact::NodeOptions::heartbeat`]) instead of the default, to compare.
+//!
 //! Each node is this program run as `mesh node COOKIE`: it prints its name, then answers
 //! lines on its standard input (`connect NAME`, `nodes`), and exits when its standard
 //! input closes, so a driver that dies takes its nodes with it. The driver kills every child
@@ -54,7 +57,20 @@ fn node(cookie: &str) {
         .apply()
         .expect("first configuration");
     let mesh = pyact::Mesh::new();
-    let node = pyact::Node::new(&mesh, &format!("{cookie}@127.0.0.1:0")).expect("node starts");
+    let mut opts = pyact::NodeOptions::default();
+    // `MESH_HEARTBEAT=INTERVAL_MS,TIMEOUT_MS` overrides the default heartbeat (to compare).
+    if let Some((i, t)) = std::env::var("MESH_HEARTBEAT")
+        .ok()
+        .and_then(|v| {
+            v.split_once(',')
+                .map(|(i, t)| (i.parse().ok(), t.parse().ok()))
+        })
+        .and_then(|(i, t)| Some((i?, t?)))
+    {
+        opts = opts.heartbeat(Duration::from_millis(i), Duration::from_millis(t));
+    }
+    let node = pyact::Node::with_options(&mesh, &format!("{cookie}@127.0.0.1:0"), opts)
+        .expect("node starts");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "up {}", node.name());
     let _ = out.flush();
@@ -146,7 +162,11 @@ impl Proc {
         // The command name (field 2) is in parentheses and may hold spaces: count after it.
         let rest = &stat[stat.rfind(')').ok_or("bad stat")? + 2..];
         let f: Vec<&str> = rest.split(' ').collect();
-        let parse = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).ok_or("bad stat");
+        let parse = |i: usize| {
+            f.get(i)
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or("bad stat")
+        };
         Ok(parse(11)? + parse(12)?)
     }
 
@@ -248,17 +268,29 @@ fn drive(n: usize, mode: &str, idle: u64) -> Result<(), String> {
     // Let the joins settle before measuring an idle mesh.
     std::thread::sleep(Duration::from_secs(2));
     let hz = 100.0; // USER_HZ on Linux
-    let before: Vec<u64> = procs.0.iter().map(Proc::cpu_ticks).collect::<Result<_, _>>()?;
+    let before: Vec<u64> = procs
+        .0
+        .iter()
+        .map(Proc::cpu_ticks)
+        .collect::<Result<_, _>>()?;
     let t = Instant::now();
     std::thread::sleep(Duration::from_secs(idle));
-    let after: Vec<u64> = procs.0.iter().map(Proc::cpu_ticks).collect::<Result<_, _>>()?;
+    let after: Vec<u64> = procs
+        .0
+        .iter()
+        .map(Proc::cpu_ticks)
+        .collect::<Result<_, _>>()?;
     let secs = t.elapsed().as_secs_f64();
     let cpu: Vec<f64> = before
         .iter()
         .zip(&after)
         .map(|(b, a)| (a - b) as f64 / hz / secs * 100.0)
         .collect();
-    let rss: Vec<u64> = procs.0.iter().map(Proc::rss_kib).collect::<Result<_, _>>()?;
+    let rss: Vec<u64> = procs
+        .0
+        .iter()
+        .map(Proc::rss_kib)
+        .collect::<Result<_, _>>()?;
     let mean = cpu.iter().sum::<f64>() / n as f64;
     let max = cpu.iter().cloned().fold(0.0, f64::max);
     let rss_mean = rss.iter().sum::<u64>() as f64 / n as f64 / 1024.0;

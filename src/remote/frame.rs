@@ -131,6 +131,10 @@ pub(crate) enum Frame {
     /// other side's writer sees a slow reader's progress even when TCP shows none (a
     /// receive window reopens only a whole segment at a time: 64 KiB on loopback).
     Progress { read: u64 },
+    /// "I am a cluster member, connected to these other members" (`host:port` each): sent
+    /// by a node that is not hidden right after admission, and once in answer to the
+    /// first one received on a connection (see `cluster.rs`).
+    Peers { nodes: Vec<String> },
     /// Acceptor → connector, right after the handshake: this connection is now the one
     /// between the two nodes (see `peers.rs`). The alternative is `Refused`.
     Admitted,
@@ -221,6 +225,15 @@ impl Decoder {
         let len = self.buf.len();
         self.buf.resize(len + n, 0);
         &mut self.buf[len..]
+    }
+
+    /// Give the buffer back if it holds nothing and has more than `keep` bytes of capacity
+    /// (a large frame, or a flood, has passed): an idle connection keeps no big buffer.
+    pub(crate) fn trim(&mut self, keep: usize) {
+        if self.start == self.buf.len() && self.buf.capacity() > keep {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
     }
 
     /// Keep `n` of the bytes last offered by `spare`.
@@ -420,6 +433,9 @@ mod tests {
             },
             Frame::Wait { req: 9, to: 4 },
             Frame::Unwait { req: 9 },
+            Frame::Peers {
+                nodes: vec!["127.0.0.1:4000".into(), "[::1]:5".into()],
+            },
             Frame::WaitReply {
                 req: 9,
                 reason: ExitReason::Panicked("boom".into()),
