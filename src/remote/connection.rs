@@ -636,3 +636,22 @@ fn read_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_size_grows_with_full_reads_and_shrinks_with_small_ones() {
+        let mut c = READ_MIN;
+        for _ in 0..10 {
+            c = next_read_size(c, c);
+        }
+        assert_eq!(c, READ_MAX, "a flood is read 64 KiB at a time");
+        assert_eq!(next_read_size(c, c / 2), c, "half full: unchanged");
+        for _ in 0..10 {
+            c = next_read_size(c, 15); // heartbeats
+        }
+        assert_eq!(c, READ_MIN, "an idle connection reads little");
+    }
+}

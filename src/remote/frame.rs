@@ -462,6 +462,29 @@ mod tests {
     }
 
     #[test]
+    fn an_emptied_decoder_gives_its_buffer_back() {
+        let mut out = Vec::new();
+        let big = Frame::Msg {
+            to: 1,
+            msg: json!("x".repeat(100_000)),
+        };
+        encode_into(&big, &mut out);
+        let mut d = Decoder::new(1 << 20);
+        d.feed(&out[..50_000]);
+        d.trim(4096);
+        assert!(d.buf.capacity() >= 50_000, "a partial frame is kept");
+        d.feed(&out[50_000..]);
+        assert_eq!(built(d.next_frame().unwrap().unwrap()), big);
+        d.trim(4096);
+        assert_eq!(d.buf.capacity(), 0);
+        // Still decodes after.
+        let mut hb = Vec::new();
+        encode_into(&Frame::Heartbeat, &mut hb);
+        d.feed(&hb);
+        assert_eq!(d.next_frame().unwrap(), Some(Frame::Heartbeat));
+    }
+
+    #[test]
     fn msg_encoding_matches_frame_encoding() {
         let v = json!({"text": "hi"});
         let fast = encode_msg(5, &v, 1 << 20).unwrap();
