@@ -238,7 +238,7 @@ fn a_peer_list_is_checked_then_dialled_in_the_background_and_answered_once() {
     let node = node(&Mesh::new());
     let mut peer = RawPeer::admitted(node.name(), "127.0.0.1:1", "secret");
     // Right after admission the node says it is a member (it knows nobody yet).
-    assert_eq!(peer.recv_traffic(), json!({"peers": {"nodes": []}}));
+    assert_eq!(peer.recv_not_idle(), json!({"peers": {"nodes": []}}));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let good = listener.local_addr().unwrap().to_string();
     peer.send(&json!({"peers": {"nodes": [
@@ -259,7 +259,7 @@ fn a_peer_list_is_checked_then_dialled_in_the_background_and_answered_once() {
     ]}}));
     // The first list of the connection is answered with the node's own (no members yet:
     // the sender is left out of it).
-    assert_eq!(peer.recv_traffic(), json!({"peers": {"nodes": []}}));
+    assert_eq!(peer.recv_not_idle(), json!({"peers": {"nodes": []}}));
     // The one good name is dialled (a pyact hello, naming the node).
     let hello = accepted_hello(&listener);
     assert!(
@@ -271,7 +271,7 @@ fn a_peer_list_is_checked_then_dialled_in_the_background_and_answered_once() {
     peer.send(&json!({"peers": {"nodes": []}}));
     peer.send(&json!({"whereis": {"req": 5, "name": "nobody"}}));
     assert_eq!(
-        peer.recv_traffic(),
+        peer.recv_not_idle(),
         json!({"whereis_reply": {"req": 5, "addr": null}})
     );
     assert!(!node.connected_nodes().contains(&node.name().to_string()));
@@ -289,7 +289,7 @@ fn a_hidden_node_sends_no_member_list() {
     peer.send(&json!({"whereis": {"req": 5, "name": "nobody"}}));
     // No list at admission, none in answer: the first frame is the reply.
     assert_eq!(
-        peer.recv_traffic(),
+        peer.recv_not_idle(),
         json!({"whereis_reply": {"req": 5, "addr": null}})
     );
     // And the listed node is not dialled.

@@ -110,7 +110,7 @@ pub(crate) fn on_nodeup(node: &Node, conn: &Conn) {
     }
     let nodes = live_members(node, &mut lock(&r.cluster.state), &conn.peer);
     // A control frame: never waits. A closed connection has nothing left to tell.
-    let _ = conn.push_frame(&Frame::Peers { nodes });
+    let _ = conn.push_bookkeeping(&Frame::Peers { nodes });
 }
 
 /// A peer says it is a member and lists the members it knows (in its reader: no dial here).
@@ -131,7 +131,7 @@ pub(crate) fn on_peers(node: &Node, conn: &Conn, nodes: Vec<String>) {
         first.then(|| live_members(node, &mut st, &conn.peer))
     };
     if let Some(nodes) = reply {
-        let _ = conn.push_frame(&Frame::Peers { nodes });
+        let _ = conn.push_bookkeeping(&Frame::Peers { nodes });
     }
     if nodes.len() > MAX_NAMES {
         static TOO_MANY: Quiet = Quiet::new();

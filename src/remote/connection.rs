@@ -109,11 +109,12 @@ pub(crate) struct Conn {
 /// read-modify-write, no lock. So a frame is counted before its effect can be seen.
 #[derive(Default)]
 pub(crate) struct Traffic {
-    /// Frames received and dispatched (heartbeats and progress reports excluded).
+    /// Frames received and dispatched (heartbeats, progress reports and member lists
+    /// excluded).
     pub(crate) frames_in: AtomicU64,
     /// Bytes received (frames and heartbeats, after the handshake).
     pub(crate) bytes_in: AtomicU64,
-    /// Frames handed to the socket (heartbeats and progress reports excluded).
+    /// Frames handed to the socket (heartbeats, progress reports and member lists excluded).
     pub(crate) frames_out: AtomicU64,
     /// Bytes handed to the socket.
     pub(crate) bytes_out: AtomicU64,
@@ -200,6 +201,17 @@ impl Conn {
     /// Queue a control frame (a reply or a signal): never waits. Past twice the bound the
     /// peer is not reading what it asked for, and the connection is dropped.
     pub(crate) fn push_frame(&self, f: &Frame) -> Result<(), PushError> {
+        self.push_control(f, 1)
+    }
+
+    /// Queue a frame that is bookkeeping, not traffic (a member list, see `cluster.rs`):
+    /// as [`Conn::push_frame`], but not counted in the traffic's frames, as heartbeats
+    /// and progress reports are not.
+    pub(crate) fn push_bookkeeping(&self, f: &Frame) -> Result<(), PushError> {
+        self.push_control(f, 0)
+    }
+
+    fn push_control(&self, f: &Frame, counted: u64) -> Result<(), PushError> {
         if self.is_closed() {
             return Err(PushError::Closed);
         }
@@ -215,7 +227,7 @@ impl Conn {
             return Err(PushError::Closed);
         }
         encode_into(f, &mut out.buf);
-        out.frames += 1;
+        out.frames += counted;
         wake_writer(out);
         Ok(())
     }
@@ -556,7 +568,10 @@ fn read_loop(
     // 6 MiB per node in an idle 100-node mesh.
     let mut chunk = READ_MIN;
     let mut busy_since = Instant::now();
-    let (mut frames_in, mut bytes_in) = (0u64, 0u64);
+    // Bytes the handshake read past its last frame are traffic too (the connector may read
+    // the acceptor's first frames, a member list, with its admission verdict).
+    let (mut frames_in, mut bytes_in) = (0u64, decoder.buffered() as u64);
+    conn.traffic.bytes_in.store(bytes_in, Ordering::Relaxed);
     // `frames_in` at the last progress report.
     let mut frames_reported = 0u64;
     loop {
@@ -564,6 +579,8 @@ fn read_loop(
             match decoder.next_frame() {
                 Ok(Some(Frame::Heartbeat)) => {}
                 Ok(Some(Frame::Progress { .. })) => conn.peer_reads(),
+                // Bookkeeping, not traffic: not counted (see `Traffic`).
+                Ok(Some(Frame::Peers { nodes })) => super::cluster::on_peers(node, conn, nodes),
                 Ok(Some(frame)) => {
                     // Published before the frame takes effect: whoever sees its effect (a
                     // message delivered) sees it counted. One relaxed store, single writer.

@@ -330,9 +330,9 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 reply.set(Some(frame));
             }
         }
-        Frame::Peers { nodes } => super::cluster::on_peers(node, conn, nodes),
         // The reader takes these itself (see `connection::read_loop`).
         Frame::Heartbeat | Frame::Progress { .. } => {}
+        Frame::Peers { nodes } => super::cluster::on_peers(node, conn, nodes),
         Frame::Hello { .. }
         | Frame::Challenge { .. }
         | Frame::Response { .. }

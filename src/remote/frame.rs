@@ -249,6 +249,11 @@ impl Decoder {
         s.copy_from_slice(bytes);
     }
 
+    /// Bytes held and not yet taken as frames.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
     /// Are there buffered bytes of an incomplete frame?
     pub(crate) fn has_partial(&self) -> bool {
         self.start < self.buf.len()

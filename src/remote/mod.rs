@@ -99,6 +99,9 @@
 //! - Connections open on first use, are shared by all actors of a node, and re-open after a
 //!   failure; `node.connect("cookie@host:port")` connects explicitly, `mesh.nodes()` lists
 //!   peers.
+//! - Connect-all (`cluster.rs`): a node connected to one member of a cluster connects to
+//!   every member, and the others to it, unless it is hidden ([`NodeOptions::hidden`]);
+//!   [`Node::connected_nodes`] lists whom it is connected to.
 //! - `wait`, `kill`, `whereis_remote`, links and monitors work on remote addresses; remote
 //!   spawn: `node.register_factory(name, f)` on one node, `node.spawn_remote(peer, name, args)`
 //!   on another.
