@@ -61,9 +61,35 @@ struct State {
     queued: HashSet<Arc<str>>,
     /// Dial coroutines running.
     dialers: usize,
-    /// Dial tokens left, and when they were last refilled.
+    /// The dial rate limit.
+    bucket: Bucket,
+}
+
+/// A token bucket: [`DIAL_BURST`] dials at once, then [`DIALS_PER_SEC`].
+struct Bucket {
     tokens: f64,
     refilled: Instant,
+}
+
+impl Bucket {
+    fn new(now: Instant) -> Bucket {
+        Bucket {
+            tokens: DIAL_BURST,
+            refilled: now,
+        }
+    }
+
+    /// Take a token (`None`), or say how long until there is one.
+    fn take(&mut self, now: Instant) -> Option<Duration> {
+        let earned = now.saturating_duration_since(self.refilled).as_secs_f64() * DIALS_PER_SEC;
+        self.tokens = (self.tokens + earned).min(DIAL_BURST);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return None;
+        }
+        Some(Duration::from_secs_f64((1.0 - self.tokens) / DIALS_PER_SEC))
+    }
 }
 
 impl Default for Cluster {
@@ -74,8 +100,7 @@ impl Default for Cluster {
                 queue: VecDeque::new(),
                 queued: HashSet::new(),
                 dialers: 0,
-                tokens: DIAL_BURST,
-                refilled: Instant::now(),
+                bucket: Bucket::new(Instant::now()),
             }),
         }
     }
@@ -229,19 +254,11 @@ fn take_token(node: &Node) -> bool {
         if r.stopped.load(Ordering::Acquire) {
             return false;
         }
-        let wait = {
-            let mut st = lock(&r.cluster.state);
-            let now = Instant::now();
-            let earned = now.duration_since(st.refilled).as_secs_f64() * DIALS_PER_SEC;
-            st.tokens = (st.tokens + earned).min(DIAL_BURST);
-            st.refilled = now;
-            if st.tokens >= 1.0 {
-                st.tokens -= 1.0;
-                return true;
-            }
-            Duration::from_secs_f64((1.0 - st.tokens) / DIALS_PER_SEC)
-        };
-        may::coroutine::sleep(wait);
+        let wait = lock(&r.cluster.state).bucket.take(Instant::now());
+        match wait {
+            None => return true,
+            Some(wait) => may::coroutine::sleep(wait),
+        }
     }
 }
 
@@ -277,5 +294,28 @@ fn dial_queued(node: &Node) {
             Ok(_) => log::debug!("{}: connect-all: connected to {name}", node.name()),
             Err(e) => log::debug!("{}: connect-all: cannot reach {name}: {e}", node.name()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dials_come_in_a_burst_then_at_the_rate() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(t0);
+        for _ in 0..DIAL_BURST as usize {
+            assert_eq!(b.take(t0), None);
+        }
+        let wait = b.take(t0).expect("the burst is spent");
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs_f64(1.0 / DIALS_PER_SEC));
+        // A second later: one second's worth, and no more.
+        let t1 = t0 + Duration::from_secs(1);
+        let mut taken = 0;
+        while b.take(t1).is_none() {
+            taken += 1;
+        }
+        assert_eq!(taken, DIALS_PER_SEC as usize);
     }
 }
