@@ -52,7 +52,7 @@ fn main() {
 
 /// One node: `workers(1)`, answers its standard input until it closes.
 fn node(cookie: &str) {
-    pyact::Config::default()
+    pyact::config::Config::default()
         .workers(1)
         .apply()
         .expect("first configuration");
