@@ -22,6 +22,7 @@ pub(crate) const DEFAULT_REMOTE_TOTAL: usize = 1 << 18;
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
     pub(crate) max_frame: usize,
+    pub(crate) hidden: bool,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
     pub(crate) connect_timeout: Duration,
@@ -41,13 +42,13 @@ pub struct NodeOptions {
     pub(crate) max_remote_watches: usize,
     pub(crate) max_remote_waits_total: usize,
     pub(crate) max_remote_watches_total: usize,
-    pub(crate) hidden: bool,
 }
 
 impl Default for NodeOptions {
     fn default() -> Self {
         NodeOptions {
             max_frame: 16 << 20,
+            hidden: false,
             heartbeat_interval: Duration::from_secs(15),
             heartbeat_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
@@ -67,7 +68,6 @@ impl Default for NodeOptions {
             max_remote_watches: 65_536,
             max_remote_waits_total: DEFAULT_REMOTE_TOTAL,
             max_remote_watches_total: DEFAULT_REMOTE_TOTAL,
-            hidden: false,
         }
     }
 }
@@ -89,6 +89,31 @@ impl NodeOptions {
     /// ```
     pub fn max_frame(mut self, bytes: usize) -> Self {
         self.max_frame = bytes;
+        self
+    }
+
+    /// A hidden node (Erlang's `-hidden`) stays out of connect-all (default: not hidden).
+    ///
+    /// A node that is not hidden, once connected to one member of a cluster, connects to
+    /// every member it learns of, and is announced to the nodes it connects to, so that
+    /// [`Node::connect`](crate::Node::connect) to any member joins the whole cluster. A
+    /// hidden node is connected only to the nodes it dials (or that dial it): it is never
+    /// announced to anyone, so the other members do not connect to it, and it ignores the
+    /// member lists it is sent. Use it for tools that look at a cluster (a shell, a
+    /// monitoring probe) without becoming part of it; it still talks to the nodes it is
+    /// connected to like any node. The nodes it dials list it in their
+    /// [`connected_nodes`](crate::Node::connected_nodes), the others do not.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// let mesh = Mesh::new();
+    /// let probe = Node::with_options(&mesh, "k@127.0.0.1:0", NodeOptions::default().hidden(true)).unwrap();
+    /// let member = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// probe.connect(&format!("k@{}", member.name())).unwrap();
+    /// assert_eq!(probe.connected_nodes(), [member.name()]);
+    /// ```
+    pub fn hidden(mut self, hidden: bool) -> Self {
+        self.hidden = hidden;
         self
     }
 
@@ -426,31 +451,6 @@ impl NodeOptions {
     /// [`ExitReason::Failed`](crate::ExitReason::Failed) naming the node-wide limit.
     pub fn max_remote_watches_total(mut self, n: usize) -> Self {
         self.max_remote_watches_total = n;
-        self
-    }
-
-    /// A hidden node (Erlang's `-hidden`) stays out of connect-all (default: not hidden).
-    ///
-    /// A node that is not hidden, once connected to one member of a cluster, connects to
-    /// every member it learns of, and is announced to the nodes it connects to, so that
-    /// [`Node::connect`](crate::Node::connect) to any member joins the whole cluster. A
-    /// hidden node is connected only to the nodes it dials (or that dial it): it is never
-    /// announced to anyone, so the other members do not connect to it, and it ignores the
-    /// member lists it is sent. Use it for tools that look at a cluster (a shell, a
-    /// monitoring probe) without becoming part of it; it still talks to the nodes it is
-    /// connected to like any node. The nodes it dials list it in their
-    /// [`connected_nodes`](crate::Node::connected_nodes), the others do not.
-    ///
-    /// ```
-    /// use pyact::{Mesh, Node, NodeOptions};
-    /// let mesh = Mesh::new();
-    /// let probe = Node::with_options(&mesh, "k@127.0.0.1:0", NodeOptions::default().hidden(true)).unwrap();
-    /// let member = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
-    /// probe.connect(&format!("k@{}", member.name())).unwrap();
-    /// assert_eq!(probe.connected_nodes(), [member.name()]);
-    /// ```
-    pub fn hidden(mut self, hidden: bool) -> Self {
-        self.hidden = hidden;
         self
     }
 }
