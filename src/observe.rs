@@ -441,11 +441,11 @@ pub struct PeerStats {
     /// node from its previous run); `None` without a connection.
     pub creation: Option<u32>,
     /// Frames received from the peer on this connection: messages, signals, requests and
-    /// replies (heartbeats excluded).
+    /// replies (heartbeats and connect-all member lists excluded).
     pub messages_in: u64,
     /// Bytes received from the peer on this connection, after the handshake.
     pub bytes_in: u64,
-    /// Frames written to the peer on this connection (heartbeats excluded).
+    /// Frames written to the peer on this connection (heartbeats and member lists excluded).
     pub messages_out: u64,
     /// Bytes written to the peer on this connection.
     pub bytes_out: u64,

@@ -16,7 +16,7 @@ use common::wire::{RawPeer, eventually};
 use pyact::{Address, Mesh, Node, NodeOptions, json};
 
 /// Raw peers send no heartbeats: the node under test gives them 10 minutes. The innocent
-/// real peer keeps the default heartbeat (1 s, down after 5 s of silence).
+/// real peer has a heartbeat of 1 s, down after 5 s of silence (`strict`).
 fn patient() -> NodeOptions {
     NodeOptions::default().heartbeat(Duration::from_secs(1), Duration::from_secs(600))
 }
@@ -77,8 +77,10 @@ fn closing_connections_with_many_entries_releases_them_all_and_stalls_nobody() {
     const N: u64 = 20_000;
     let b = node_with(patient());
     let target = trapping_target(&b);
-    // The innocent peer: a real node with the default heartbeat, watching node events.
-    let a = Node::new(&Mesh::new(), "k@127.0.0.1:0").unwrap();
+    // The innocent peer: a real node that calls the victim down after 5 s of silence (the
+    // old default; today's 60 s would hide a stall), watching node events.
+    let strict = NodeOptions::default().heartbeat(Duration::from_secs(1), Duration::from_secs(5));
+    let a = Node::with_options(&Mesh::new(), "k@127.0.0.1:0", strict).unwrap();
     a.connect(&format!("k@{}", b.name())).unwrap();
     let mut events = a.inbox();
     a.monitor_nodes(&events.addr());

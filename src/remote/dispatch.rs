@@ -148,6 +148,7 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
         }
         // The reader takes these itself (see `connection::read_loop`).
         Frame::Heartbeat | Frame::Progress { .. } => {}
+        Frame::Peers { nodes } => super::cluster::on_peers(node, conn, nodes),
         Frame::Hello { .. }
         | Frame::Challenge { .. }
         | Frame::Response { .. }

@@ -132,6 +132,10 @@ pub(crate) enum Frame {
     /// other side's writer sees a slow reader's progress even when TCP shows none (a
     /// receive window reopens only a whole segment at a time: 64 KiB on loopback).
     Progress { read: u64 },
+    /// "I am a cluster member, connected to these other members" (`host:port` each): sent
+    /// by a node that is not hidden right after admission, and once in answer to the
+    /// first one received on a connection (see `cluster.rs`).
+    Peers { nodes: Vec<String> },
     /// Acceptor → connector, right after the handshake: this connection is now the one
     /// between the two nodes (see `peers.rs`). The alternative is `Refused`.
     Admitted,
@@ -224,6 +228,15 @@ impl Decoder {
         &mut self.buf[len..]
     }
 
+    /// Give the buffer back if it holds nothing and has more than `keep` bytes of capacity
+    /// (a large frame, or a flood, has passed): an idle connection keeps no big buffer.
+    pub(crate) fn trim(&mut self, keep: usize) {
+        if self.start == self.buf.len() && self.buf.capacity() > keep {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
+    }
+
     /// Keep `n` of the bytes last offered by `spare`.
     pub(crate) fn filled(&mut self, offered: usize, n: usize) {
         let len = self.buf.len();
@@ -235,6 +248,11 @@ impl Decoder {
     pub(crate) fn feed(&mut self, bytes: &[u8]) {
         let s = self.spare(bytes.len());
         s.copy_from_slice(bytes);
+    }
+
+    /// Bytes held and not yet taken as frames.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len() - self.start
     }
 
     /// Are there buffered bytes of an incomplete frame?
@@ -396,6 +414,9 @@ mod tests {
             },
             Frame::Wait { req: 9, to: 4 },
             Frame::Unwait { req: 9 },
+            Frame::Peers {
+                nodes: vec!["127.0.0.1:4000".into(), "[::1]:5".into()],
+            },
             Frame::WaitReply {
                 req: 9,
                 reason: ExitReason::Panicked("boom".into()),
@@ -419,6 +440,29 @@ mod tests {
         }
         assert_eq!(got, frames);
         assert!(!d.has_partial());
+    }
+
+    #[test]
+    fn an_emptied_decoder_gives_its_buffer_back() {
+        let mut out = Vec::new();
+        let big = Frame::Msg {
+            to: 1,
+            msg: json!("x".repeat(100_000)),
+        };
+        encode_into(&big, &mut out);
+        let mut d = Decoder::new(1 << 20);
+        d.feed(&out[..50_000]);
+        d.trim(4096);
+        assert!(d.buf.capacity() >= 50_000, "a partial frame is kept");
+        d.feed(&out[50_000..]);
+        assert_eq!(built(d.next_frame().unwrap().unwrap()), big);
+        d.trim(4096);
+        assert_eq!(d.buf.capacity(), 0);
+        // Still decodes after.
+        let mut hb = Vec::new();
+        encode_into(&Frame::Heartbeat, &mut hb);
+        d.feed(&hb);
+        assert_eq!(d.next_frame().unwrap(), Some(Frame::Heartbeat));
     }
 
     #[test]

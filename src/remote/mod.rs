@@ -22,9 +22,11 @@
 //! break may or may not have arrived, and nothing sent after it is delivered twice. A later
 //! send reconnects (a new `{"nodeup": ...}`).
 //!
-//! **Heartbeats.** An idle connection carries a heartbeat frame every
-//! interval set by [`NodeOptions::heartbeat`] (default 1 s); a connection on which nothing arrives for
-//! the heartbeat timeout (default 5 s) is declared dead.
+//! **Heartbeats.** A connection that has sent nothing for the interval set by
+//! [`NodeOptions::heartbeat`] (default 15 s) sends a heartbeat frame (a busy one sends
+//! none); a connection on which nothing arrives for the heartbeat timeout (default 60 s,
+//! Erlang's `net_ticktime`) is declared dead. A peer whose process dies is down at once (its
+//! kernel closes the connection): the timeout is for hung or cut-off peers.
 //!
 //! **Bad peers.** A peer that fails the cookie challenge, or claims an identity it may not
 //! have (our own name, our own challenge, another name than the one dialled), is refused,
@@ -86,6 +88,7 @@
 //! | `frame.rs` | the wire format |
 //! | `connection.rs` | one authenticated connection: its reader and writer |
 //! | `peers.rs` | the peer table, admission; what a failed connection takes down |
+//! | `cluster.rs` | connect-all: member lists exchanged after admission, background dials |
 //! | `dispatch.rs` | what an incoming frame does |
 //! | `placed.rs` | what peers placed here (waits, monitors, links): caps, counts, release |
 //! | `requests.rs` | remote `wait`, `whereis`, spawn |
@@ -97,6 +100,9 @@
 //! - Connections open on first use, are shared by all actors of a node, and re-open after a
 //!   failure; `node.connect("cookie@host:port")` connects explicitly, `mesh.nodes()` lists
 //!   peers.
+//! - Connect-all (`cluster.rs`): a node connected to one member of a cluster connects to
+//!   every member, and the others to it, unless it is hidden ([`NodeOptions::hidden`]);
+//!   [`Node::connected_nodes`] lists whom it is connected to.
 //! - `wait`, `kill`, `whereis_remote`, links and monitors work on remote addresses; remote
 //!   spawn: `node.register_factory(name, f)` on one node, `node.spawn_remote(peer, name, args)`
 //!   on another.
@@ -182,7 +188,7 @@
 //! | links or monitors on behalf of another node's actor | dropped and logged (the node never dials on a peer's say-so) |
 //! | floods | its connection's reader dispatches at most ~1 ms before letting local actors run; a message for an actor with a full bounded mailbox (`SpawnOptions::mailbox_limit`, opt-in \[unbounded\]) holds that reader back, in turn with other connections' readers waiting on the same mailbox, at most `mailbox_wait` \[100 ms\], so TCP pushes the flood back to the sending node, whose senders get `SendError::Overloaded`; only then is it dropped, logged (rate-limited) and counted (`NetStats::mailbox_full_drops`) |
 //! | stops reading | this node's outbound queue for it is bounded (`outbound_limit` \[4 MiB\]); local senders wait at most `send_timeout` \[= `write_timeout`\] then get `SendError::Overloaded`; the connection is dropped when nothing is taken for `write_timeout` \[5 s\] (checked every 250 ms at most): a peer that keeps reading, however slowly, is never dropped for it, as every node's reader reports its progress; replies it asks for and does not read past twice the bound also drop it |
-//! | goes silent | declared down after the `heartbeat` timeout \[5 s\] |
+//! | goes silent | declared down after the `heartbeat` timeout \[60 s\] |
 //! | is down, and we keep sending to it | after a failed dial, sends fail at once with `NoConnection` during a back-off (`redial_backoff` \[100 ms doubling to 5 s\]), logged once per change |
 //! | asks for a remote spawn | one actor per request, counted against the process's live-actor limit (`Config::max_actors`) |
 //! | costs coroutines of any kind (handshakes, readers, writers, dialers, actors) | all but the listener count against `Config::max_actors`; past it connections are closed, never a panic |
@@ -191,6 +197,7 @@
 //! measures a legitimate peer's ping round trip while an attacker trickles handshakes, holds
 //! 5,000 remote waits and floods a slow actor (figures in BENCHMARKS-HISTORY.md).
 
+mod cluster;
 mod connection;
 mod dialer;
 
@@ -288,6 +295,8 @@ pub(crate) struct Remote {
     /// Remote messages dropped because their bounded mailbox stayed full for the whole
     /// `mailbox_wait` ([`NetStats::mailbox_full_drops`]).
     pub(crate) mailbox_drops: std::sync::atomic::AtomicU64,
+    /// Connect-all: members, names waiting to be dialled (`cluster.rs`).
+    cluster: cluster::Cluster,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -315,6 +324,7 @@ impl Remote {
             sources: sources::Sources::default(),
             backoff: Mutex::default(),
             mailbox_drops: Default::default(),
+            cluster: Default::default(),
         }
     }
 

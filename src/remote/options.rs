@@ -22,6 +22,7 @@ pub(crate) const DEFAULT_REMOTE_TOTAL: usize = 1 << 18;
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
     pub(crate) max_frame: usize,
+    pub(crate) hidden: bool,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
     pub(crate) connect_timeout: Duration,
@@ -49,8 +50,9 @@ impl Default for NodeOptions {
     fn default() -> Self {
         NodeOptions {
             max_frame: 16 << 20,
-            heartbeat_interval: Duration::from_secs(1),
-            heartbeat_timeout: Duration::from_secs(5),
+            hidden: false,
+            heartbeat_interval: Duration::from_secs(15),
+            heartbeat_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: handshake::HANDSHAKE_TIMEOUT,
             request_timeout: Duration::from_secs(10),
@@ -94,8 +96,46 @@ impl NodeOptions {
         self
     }
 
+    /// A hidden node (Erlang's `-hidden`) stays out of connect-all (default: not hidden).
+    ///
+    /// A node that is not hidden, once connected to one member of a cluster, connects to
+    /// every member it learns of, and is announced to the nodes it connects to, so that
+    /// [`Node::connect`](crate::Node::connect) to any member joins the whole cluster. A
+    /// hidden node is connected only to the nodes it dials (or that dial it): it is never
+    /// announced to anyone, so the other members do not connect to it, and it ignores the
+    /// member lists it is sent. Use it for tools that look at a cluster (a shell, a
+    /// monitoring probe) without becoming part of it; it still talks to the nodes it is
+    /// connected to like any node. The nodes it dials list it in their
+    /// [`connected_nodes`](crate::Node::connected_nodes), the others do not.
+    ///
+    /// ```
+    /// use pyact::{Mesh, Node, NodeOptions};
+    /// let mesh = Mesh::new();
+    /// let probe = Node::with_options(&mesh, "k@127.0.0.1:0", NodeOptions::default().hidden(true)).unwrap();
+    /// let member = Node::new(&mesh, "k@127.0.0.1:0").unwrap();
+    /// probe.connect(&format!("k@{}", member.name())).unwrap();
+    /// assert_eq!(probe.connected_nodes(), [member.name()]);
+    /// ```
+    pub fn hidden(mut self, hidden: bool) -> Self {
+        self.hidden = hidden;
+        self
+    }
+
     /// Heartbeat interval on idle connections, and the silence after which a peer is down
-    /// (defaults 1 s and 5 s).
+    /// (defaults 15 s and 60 s, Erlang's `net_ticktime`).
+    ///
+    /// A connection sends a heartbeat only when it has sent nothing else for the interval,
+    /// so a busy link carries none. The timeout is for a peer that is *silent* but whose
+    /// connection stays open (hung, stopped, or cut off by the network without a reset): a
+    /// peer whose process dies, even by `kill -9`, is down at once, as its kernel closes
+    /// the connection; one that stops reading what we send is dropped after the
+    /// [`write_timeout`](Self::write_timeout).
+    ///
+    /// Why these defaults (they were 1 s and 5 s): an idle mesh of N nodes costs each node
+    /// about N heartbeats sent and N received per interval. At 1 s a 100-process mesh cost
+    /// each node 0.9% of a core idle, the cluster half of a 2-core box; at 15 s it costs
+    /// well under 0.1% (`benches/mesh.sh`, BENCHMARKS.md). A LAN cluster that wants to
+    /// notice a hung peer sooner sets a shorter pair, as below.
     ///
     /// ```
     /// use pyact::{Mesh, Node, NodeOptions};
@@ -239,8 +279,8 @@ impl NodeOptions {
     ///
     /// Why these: 100 ms is long enough that a sender looping on a dead node costs about ten
     /// dials a second instead of one per message, and short enough that a peer that
-    /// restarts is reached again almost at once; the 5 s cap matches the heartbeat timeout,
-    /// the time a live peer takes to be declared dead.
+    /// restarts is reached again almost at once; the 5 s cap matches the write
+    /// timeout, the time a peer that takes nothing takes to be declared dead.
     ///
     /// ```
     /// use pyact::{Mesh, Node, NodeOptions};
@@ -282,8 +322,9 @@ impl NodeOptions {
     }
 
     /// How long a write to a peer may make no progress, and how long a sender waits for
-    /// room in a full outbound queue (default 5 s, the heartbeat timeout: a peer that
-    /// stops reading for that long is treated like one that stops talking, and dropped).
+    /// room in a full outbound queue (default 5 s: a peer that stops reading for
+    /// that long is dropped, much sooner than one that stops talking, after the heartbeat
+    /// timeout, as a peer that reads nothing holds our memory).
     ///
     /// Progress is any byte the socket takes, or a progress report from the peer's reader
     /// (a node's reader sends one at most every 200 ms while it takes frames other than heartbeats: TCP

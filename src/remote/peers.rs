@@ -242,6 +242,7 @@ pub(super) fn serve_conn(
             "it dialled us"
         }
     );
+    super::cluster::on_nodeup(node, &conn);
     node_event(node, json!({"nodeup": &*peer}));
     Ok(conn)
 }

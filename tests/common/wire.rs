@@ -171,9 +171,20 @@ impl RawPeer {
         }
     }
 
-    /// Read frames until one that is not a heartbeat or a progress report (a node's reader
-    /// reports what it has read, at most every 200 ms, while it takes traffic).
+    /// Read frames until one that is not a heartbeat, a progress report (a node's reader
+    /// reports what it has read, at most every 200 ms, while it takes traffic) or a member
+    /// list (connect-all: a node sends one right after admission).
     pub fn recv_traffic(&mut self) -> Value {
+        loop {
+            let f = self.recv_not_idle();
+            if f.get("peers").is_none() {
+                return f;
+            }
+        }
+    }
+
+    /// Read frames until one that is not a heartbeat or a progress report.
+    pub fn recv_not_idle(&mut self) -> Value {
         loop {
             let f = self.recv();
             if f != json!("heartbeat") && f.get("progress").is_none() {
