@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A mesh of N OS processes (one pyact node each, workers(1)) on 127.0.0.1, joined through
-# one seed: time to full mesh, idle CPU% and RSS per node over 10 s, then three nodes killed
-# with SIGKILL and the time until every other node has dropped them.
+# one seed: time to full mesh, a global name and a group member on every node seen by every
+# node, idle CPU% and RSS per node over 10 s, then three nodes killed with SIGKILL and the
+# time until every other node has dropped them, their names and their members.
 #
 #   benches/mesh.sh N [seed|all] [IDLE_SECS]
 #

@@ -11,10 +11,13 @@
 //! - `all`: every node is told to connect to every other one by hand (what a program had to
 //!   do before connect-all; for comparing the idle cost).
 //!
+//! Every node then registers a global name (`pyact::global`) and puts a member in one
+//! group (`pyact::pg`), and the driver waits until every node sees all of them.
 //! Then the mesh is left idle for IDLE_SECS (default 10) and each process's CPU time
 //! (`/proc/PID/stat`) and resident memory (`/proc/PID/status`) are read; then three nodes
 //! are killed with SIGKILL and the driver waits until every other node's
-//! `connected_nodes()` has lost them.
+//! `connected_nodes()` has lost them, and their global names and group members are gone
+//! from every node.
 //!
 //! `MESH_HEARTBEAT=INTERVAL_MS,TIMEOUT_MS` in the environment sets every node's heartbeat
 //! ([`pyact::NodeOptions::heartbeat`]) instead of the default, to compare.
@@ -82,6 +85,34 @@ fn node(cookie: &str) {
                 Err(e) => format!("error {e}"),
             },
             _ if line == "nodes" => format!("nodes {}", node.connected_nodes().join(",")),
+            // A global name and a group member, each held by an idle actor of this node.
+            Some(("register", name)) => {
+                let a = node.spawn(|mut mb| mb.receive());
+                match pyact::global::register_name(&node, name, &a) {
+                    Ok(()) => "ok".to_string(),
+                    Err(e) => format!("error {e}"),
+                }
+            }
+            Some(("join", group)) => {
+                let a = node.spawn(|mut mb| mb.receive());
+                match pyact::pg::join(&node, group, &a) {
+                    Ok(()) => "ok".to_string(),
+                    Err(e) => format!("error {e}"),
+                }
+            }
+            _ if line == "names" => {
+                let mut names = pyact::global::registered_names(&node);
+                names.sort();
+                format!("nodes {}", names.join(","))
+            }
+            Some(("members", group)) => {
+                let mut at: Vec<String> = pyact::pg::get_members(&node, group)
+                    .iter()
+                    .map(|a| a.node_id().to_string())
+                    .collect();
+                at.sort();
+                format!("nodes {}", at.join(","))
+            }
             _ => format!("error unknown command {line:?}"),
         };
         let _ = writeln!(out, "{reply}");
@@ -142,8 +173,9 @@ impl Proc {
         self.line()
     }
 
-    fn nodes(&mut self) -> Result<Vec<String>, String> {
-        let l = self.ask("nodes")?;
+    /// A command whose answer is a comma-separated list (after `nodes `).
+    fn list(&mut self, cmd: &str) -> Result<Vec<String>, String> {
+        let l = self.ask(cmd)?;
         let list = l
             .strip_prefix("nodes ")
             .or_else(|| (l == "nodes").then_some(""))
@@ -196,18 +228,29 @@ impl Drop for Procs {
 
 /// Poll every node in `alive` until each lists exactly the others in `alive`.
 fn until_full(procs: &mut [Proc], alive: &[usize], what: &str) -> Result<Duration, String> {
+    until_all(procs, alive, what, "nodes", |i, j, names| {
+        (i != j).then(|| names[j].clone())
+    })
+}
+
+/// Poll every node `i` in `alive` with `cmd` until its list is exactly `want(i, j, names)`
+/// over the `j` in `alive` (`names`: every node's `host:port`).
+fn until_all(
+    procs: &mut [Proc],
+    alive: &[usize],
+    what: &str,
+    cmd: &str,
+    want: impl Fn(usize, usize, &[String]) -> Option<String>,
+) -> Result<Duration, String> {
     let start = Instant::now();
+    let names: Vec<String> = procs.iter().map(|p| p.name.clone()).collect();
     let mut pending: Vec<usize> = alive.to_vec();
     loop {
         let mut still = Vec::new();
         for &i in &pending {
-            let mut want: Vec<String> = alive
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| procs[j].name.clone())
-                .collect();
+            let mut want: Vec<String> = alive.iter().filter_map(|&j| want(i, j, &names)).collect();
             want.sort();
-            let mut got = procs[i].nodes()?;
+            let mut got = procs[i].list(cmd)?;
             got.sort();
             if got != want {
                 still.push(i);
@@ -265,6 +308,35 @@ fn drive(n: usize, mode: &str, idle: u64) -> Result<(), String> {
         started.as_secs_f64(),
         meshed.as_secs_f64()
     );
+    // Every node registers a global name and puts a member in one group; every node must
+    // see all of them.
+    let t3 = Instant::now();
+    for (i, p) in procs.0.iter_mut().enumerate() {
+        for cmd in [format!("register name{i}"), "join everyone".to_string()] {
+            let l = p.ask(&cmd)?;
+            if l != "ok" {
+                return Err(format!("node {}: {cmd}: {l}", p.name));
+            }
+        }
+    }
+    let registered = t3.elapsed();
+    let seen = until_all(&mut procs.0, &alive, "names", "names", |_, j, _| {
+        Some(format!("name{j}"))
+    })?;
+    let grouped = until_all(
+        &mut procs.0,
+        &alive,
+        "group",
+        "members everyone",
+        |_, j, names| Some(names[j].clone()),
+    )?;
+    println!(
+        "global names and group members: {n} of each registered in {:.2} s, \
+         every name on every node {:.2} s later, every member {:.2} s later",
+        registered.as_secs_f64(),
+        seen.as_secs_f64(),
+        grouped.as_secs_f64()
+    );
     // Let the joins settle before measuring an idle mesh.
     std::thread::sleep(Duration::from_secs(2));
     let hz = 100.0; // USER_HZ on Linux
@@ -311,6 +383,27 @@ fn drive(n: usize, mode: &str, idle: u64) -> Result<(), String> {
     println!(
         "killed 3 nodes (-9): gone from every list in {:.2} s ({:.2} s total)",
         gone.as_secs_f64(),
+        t2.elapsed().as_secs_f64()
+    );
+    let names_gone = until_all(
+        &mut procs.0,
+        &alive,
+        "names after kill -9",
+        "names",
+        |_, j, _| Some(format!("name{j}")),
+    )?;
+    let members_gone = until_all(
+        &mut procs.0,
+        &alive,
+        "members after kill -9",
+        "members everyone",
+        |_, j, names| Some(names[j].clone()),
+    )?;
+    println!(
+        "their global names gone from every node {:.2} s later, their group members {:.2} s \
+         later ({:.2} s after the kills)",
+        names_gone.as_secs_f64(),
+        members_gone.as_secs_f64(),
         t2.elapsed().as_secs_f64()
     );
     Ok(())
