@@ -443,17 +443,20 @@ mod tests {
     fn a_lazy_table_is_boxed_only_when_written() {
         let a = some_address();
         let mut st = CellState::default();
+        let unboxed =
+            |st: &CellState| st.links.0.is_none() && st.monitors.0.is_none() && st.name.0.is_none();
         assert!(st.links.is_empty() && st.links.iter().next().is_none());
         assert!(!st.links.remove(&a));
+        assert!(unboxed(&st), "removing a link boxed the table");
         st.monitors.retain(|_| false);
         assert_eq!(st.monitors.len(), 0);
+        assert!(st.monitors.is_empty());
+        assert!(unboxed(&st), "a demonitor boxed the table");
         assert_eq!(st.name.take(), None);
         assert!(st.name.is_none());
+        assert!(unboxed(&st), "taking the name boxed it");
         assert!(std::mem::take(&mut st.links).into_inner().is_empty());
-        assert!(
-            st.links.0.is_none() && st.monitors.0.is_none() && st.name.0.is_none(),
-            "a read or a removal boxed a table"
-        );
+        assert!(unboxed(&st));
         assert!(st.links.insert(a.clone()));
         assert!(st.links.0.is_some() && !st.links.is_empty());
         assert!(st.links.contains(&a));
