@@ -299,7 +299,7 @@ where
     // The kill check `start` makes and the node, with one coroutine-local lookup.
     let (node, actor) = checkpoint_and(|c| (c.node(), c.actor.is_some()));
     let node = node.expect("pyact::spawn called outside an actor; use Node::spawn");
-    let cell = node.new_cell(false, Some(std::any::type_name::<F>()));
+    let cell = node.new_cell(false, Some(std::any::type_name::<F>));
     start_checked(&node, cell, f, None, actor).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -387,7 +387,7 @@ where
     }
     crate::watchdog::start();
     let slot = LiveSlot::take()?;
-    debug_assert_eq!(cell.runs, Some(std::any::type_name::<F>()));
+    debug_assert_eq!(cell.runs(), Some(std::any::type_name::<F>()));
     let addr = cell.address();
     if let Some(parent) = &link_to {
         cell.lock().links.insert(parent.clone());

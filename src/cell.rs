@@ -9,7 +9,9 @@ use crate::link::Ref;
 use crate::mailbox::{Envelope, QueueSlot, Signal};
 use crate::{Address, ExitReason, Node};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The part of an actor others can reach.
 pub(crate) struct ActorCell {
@@ -21,11 +23,120 @@ pub(crate) struct ActorCell {
     pub(crate) state: Mutex<CellState>,
     /// A call's throwaway mailbox: its end is not worth an exit record.
     pub(crate) ephemeral: bool,
-    /// When the cell was made (for `Node::info`'s age).
-    pub(crate) born: std::time::Instant,
-    /// The type name of the function an actor runs; unset for inboxes (see `observe.rs`).
-    /// Set when the cell is made (a `OnceLock` set at spawn cost ~80 instructions a spawn).
-    pub(crate) runs: Option<&'static str>,
+    /// When the cell was made (for `Node::info`'s age): nanoseconds since [`epoch`], 8 bytes
+    /// where an `Instant` takes 16 (see "Size" below).
+    born: u64,
+    /// The type name of the function an actor runs (`std::any::type_name`, as a function:
+    /// 8 bytes where the name takes 16); unset for inboxes (see `observe.rs`). Set when the
+    /// cell is made (a `OnceLock` set at spawn cost ~80 instructions a spawn).
+    runs: Option<fn() -> &'static str>,
+}
+
+// Size. Every idle actor holds its cell, so its bytes are the actor's: 168 bytes, 184 with
+// the `Arc`'s counts, a 192-byte block of glibc's malloc (it was 256, a 288-byte block, before
+// the tables most actors never use became [`Lazy`] and `born` and `runs` shrank to a word).
+// Nothing in a cell is padded to a cache line (the mail queue is, apart: `QueueSlot`).
+const _: () = assert!(std::mem::size_of::<ActorCell>() <= 168);
+
+/// The instant `born` counts from: the first cell's.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// A table that costs one pointer until something is put in it: most actors never link, are
+/// never monitored and have no name, and an empty `HashSet` alone took 48 bytes of every cell.
+/// Reading an empty one allocates nothing (it reads a shared empty table); the first write
+/// through `DerefMut` boxes a default one. The methods named like the table's own (`remove`,
+/// `retain`, `take`, `is_empty`...) never allocate, so an actor with nothing to remove does
+/// not get a table by removing.
+pub(crate) struct Lazy<T>(Option<Box<T>>);
+
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Lazy(None)
+    }
+}
+
+/// A table type with a shared empty value for [`Lazy`] to read.
+pub(crate) trait Empty: Default + 'static {
+    fn empty() -> &'static Self;
+}
+
+impl Empty for HashSet<Address> {
+    fn empty() -> &'static Self {
+        static EMPTY: LazyLock<HashSet<Address>> = LazyLock::new(HashSet::new);
+        &EMPTY
+    }
+}
+
+impl Empty for Vec<(Ref, Address)> {
+    fn empty() -> &'static Self {
+        static EMPTY: Vec<(Ref, Address)> = Vec::new();
+        &EMPTY
+    }
+}
+
+impl Empty for Option<String> {
+    fn empty() -> &'static Self {
+        &None
+    }
+}
+
+impl<T: Empty> Deref for Lazy<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match &self.0 {
+            Some(t) => t,
+            None => T::empty(),
+        }
+    }
+}
+
+impl<T: Empty> DerefMut for Lazy<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl<T: Empty> Lazy<T> {
+    /// The table, if anything was ever put in it.
+    fn get_mut(&mut self) -> Option<&mut T> {
+        self.0.as_deref_mut()
+    }
+
+    /// The table by value (an empty one if never written).
+    pub(crate) fn into_inner(self) -> T {
+        self.0.map(|b| *b).unwrap_or_default()
+    }
+}
+
+impl Lazy<HashSet<Address>> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|t| t.is_empty())
+    }
+
+    pub(crate) fn remove(&mut self, a: &Address) -> bool {
+        self.get_mut().is_some_and(|t| t.remove(a))
+    }
+}
+
+impl Lazy<Vec<(Ref, Address)>> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|t| t.is_empty())
+    }
+
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&(Ref, Address)) -> bool) {
+        if let Some(t) = self.get_mut() {
+            t.retain(keep);
+        }
+    }
+}
+
+impl Lazy<Option<String>> {
+    pub(crate) fn take(&mut self) -> Option<String> {
+        self.get_mut().and_then(Option::take)
+    }
 }
 
 /// Someone waiting for an actor's end.
@@ -142,11 +253,11 @@ pub(crate) struct CellState {
     /// Who waits for the end: blocked `wait`s and peers' remote waits.
     pub(crate) waiters: Waiters,
     /// Linked actors (bidirectional: each side records the other).
-    pub(crate) links: HashSet<Address>,
+    pub(crate) links: Lazy<HashSet<Address>>,
     /// Monitors placed on this actor: (reference, watcher).
-    pub(crate) monitors: Vec<(Ref, Address)>,
+    pub(crate) monitors: Lazy<Vec<(Ref, Address)>>,
     /// Registered name, removed from the registry at exit.
-    pub(crate) name: Option<String>,
+    pub(crate) name: Lazy<Option<String>>,
 }
 
 impl ActorCell {
@@ -158,12 +269,12 @@ impl ActorCell {
         node_id: Arc<str>,
         creation: u32,
         ephemeral: bool,
-        runs: Option<&'static str>,
+        runs: Option<fn() -> &'static str>,
     ) -> Self {
         // The clock first: with no call left after the queue's allocation, the cell is
         // built where the caller wants it (not in a temporary copied over: 2 copies of 544
         // bytes a spawn).
-        let born = std::time::Instant::now();
+        let born = Instant::now().saturating_duration_since(epoch()).as_nanos() as u64;
         ActorCell {
             id,
             node_id,
@@ -174,6 +285,18 @@ impl ActorCell {
             born,
             runs,
         }
+    }
+
+    /// The type name of the function the actor runs; `None` for an inbox.
+    pub(crate) fn runs(&self) -> Option<&'static str> {
+        self.runs.map(|name| name())
+    }
+
+    /// How long ago the cell was made.
+    pub(crate) fn age(&self) -> Duration {
+        epoch()
+            .elapsed()
+            .saturating_sub(Duration::from_nanos(self.born))
     }
 
     /// Lock the state; a panic elsewhere never leaves it inconsistent (every critical
@@ -228,7 +351,7 @@ impl ActorCell {
         // entries of ended actors. Links made meanwhile are dropped after, with the signals.
         let linked = {
             let st = self.lock();
-            (!st.links.is_empty()).then(|| st.links.clone())
+            (!st.links.is_empty()).then(|| HashSet::clone(&st.links))
         };
         if let Some(linked) = &linked {
             let me = self.address();
@@ -287,19 +410,80 @@ impl ActorCell {
             return;
         }
         let me = self.address();
-        for l in links {
+        for l in links.into_inner() {
             let _ = l.deliver(Envelope::Signal(Box::new(Signal::Exit {
                 from: me.clone(),
                 reason: reason.clone(),
                 linked: true,
             })));
         }
-        for (reference, watcher) in monitors {
+        for (reference, watcher) in monitors.into_inner() {
             let _ = watcher.deliver(Envelope::Signal(Box::new(Signal::Down {
                 reference,
                 from: me.clone(),
                 reason: reason.clone(),
             })));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Mesh, Node};
+
+    fn some_address() -> Address {
+        let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+        node.inbox().addr()
+    }
+
+    /// Reading, removing from or emptying a table never written allocates nothing; the
+    /// first write does, and what was written reads back.
+    #[test]
+    fn a_lazy_table_is_boxed_only_when_written() {
+        let a = some_address();
+        let mut st = CellState::default();
+        let unboxed =
+            |st: &CellState| st.links.0.is_none() && st.monitors.0.is_none() && st.name.0.is_none();
+        assert!(st.links.is_empty() && st.links.iter().next().is_none());
+        assert!(!st.links.remove(&a));
+        assert!(unboxed(&st), "removing a link boxed the table");
+        st.monitors.retain(|_| false);
+        assert_eq!(st.monitors.len(), 0);
+        assert!(st.monitors.is_empty());
+        assert!(unboxed(&st), "a demonitor boxed the table");
+        assert_eq!(st.name.take(), None);
+        assert!(st.name.is_none());
+        assert!(unboxed(&st), "taking the name boxed it");
+        assert!(std::mem::take(&mut st.links).into_inner().is_empty());
+        assert!(unboxed(&st));
+        assert!(st.links.insert(a.clone()));
+        assert!(st.links.0.is_some() && !st.links.is_empty());
+        assert!(st.links.contains(&a));
+        assert!(st.links.remove(&a) && st.links.is_empty());
+        assert_eq!(st.name.replace("n".into()), None);
+        assert_eq!(st.name.clone(), Some("n".to_string()));
+        assert_eq!(st.name.take(), Some("n".to_string()));
+        assert!(st.name.is_none());
+    }
+
+    /// An actor that never links, is never monitored and has no name holds no table, and
+    /// its age counts from its spawn.
+    #[test]
+    fn a_plain_actor_holds_no_tables() {
+        let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+        let t0 = Instant::now();
+        let a = node.spawn(|mut mb| {
+            mb.receive();
+        });
+        let cell = node.cell(a.id()).unwrap();
+        {
+            let st = cell.lock();
+            assert!(st.links.0.is_none() && st.monitors.0.is_none() && st.name.0.is_none());
+        }
+        assert!(cell.runs().unwrap().contains("{{closure}}"));
+        assert!(cell.age() <= t0.elapsed());
+        a.send("end").unwrap();
+        node.wait(&a).unwrap();
     }
 }

@@ -16,18 +16,32 @@ use std::sync::Arc;
 /// - `actor`: the actor whose coroutine this is (set once, when it starts). It wins over
 ///   everything else, so an [`inbox`](Node::inbox) made inside an actor never changes that
 ///   actor's [`curaddr`].
-/// - `inboxes`: a thread's live inboxes, newest last. An inbox leaves the list when it is
-///   dropped, so a thread's context follows its inboxes' lives (the newest live one is
-///   "here"; none left means no context).
-/// - `other`: a node context without an inbox (the network's reader loops).
 /// - `queued`: the actor waited in the pool's queue before it started (see
 ///   `pool::start_runner`).
+/// - `elsewhere`: what a context that is not an actor's has (see [`Elsewhere`]). Boxed, made
+///   at its first use: an actor's coroutine never has it, and every idle actor holds its
+///   context, 32 bytes this way (a 48-byte malloc block with the `RefCell`), 64 unboxed (an
+///   80-byte block).
 #[derive(Default)]
 pub(crate) struct Context {
     pub(crate) actor: Option<(Node, Arc<ActorCell>)>,
     pub(crate) queued: bool,
-    pub(crate) inboxes: Vec<(Node, Address)>,
-    pub(crate) other: Option<(Node, Option<Address>)>,
+    elsewhere: Option<Box<Elsewhere>>,
+}
+
+// The box `may` keeps an actor's context in (see `Context`'s `elsewhere`).
+const _: () = assert!(std::mem::size_of::<RefCell<Context>>() <= 40);
+
+/// The context of a plain thread or of one of the network's coroutines.
+///
+/// - `inboxes`: a thread's live inboxes, newest last. An inbox leaves the list when it is
+///   dropped, so a thread's context follows its inboxes' lives (the newest live one is
+///   "here"; none left means no context).
+/// - `other`: a node context without an inbox (the network's reader loops).
+#[derive(Default)]
+struct Elsewhere {
+    inboxes: Vec<(Node, Address)>,
+    other: Option<(Node, Option<Address>)>,
 }
 
 impl Context {
@@ -35,30 +49,33 @@ impl Context {
         if let Some((n, cell)) = &self.actor {
             return Some((n.clone(), Some(cell.address())));
         }
-        if let Some((n, a)) = self.inboxes.last() {
+        let e = self.elsewhere.as_deref()?;
+        if let Some((n, a)) = e.inboxes.last() {
             return Some((n.clone(), Some(a.clone())));
         }
-        self.other.clone()
+        e.other.clone()
     }
 
     pub(crate) fn node(&self) -> Option<Node> {
         if let Some((n, _)) = &self.actor {
             return Some(n.clone());
         }
-        if let Some((n, _)) = self.inboxes.last() {
+        let e = self.elsewhere.as_deref()?;
+        if let Some((n, _)) = e.inboxes.last() {
             return Some(n.clone());
         }
-        self.other.as_ref().map(|(n, _)| n.clone())
+        e.other.as_ref().map(|(n, _)| n.clone())
     }
 
     fn node_name(&self) -> Option<&str> {
         if let Some((n, _)) = &self.actor {
             return Some(n.name());
         }
-        if let Some((n, _)) = self.inboxes.last() {
+        let e = self.elsewhere.as_deref()?;
+        if let Some((n, _)) = e.inboxes.last() {
             return Some(n.name());
         }
-        self.other.as_ref().map(|(n, _)| n.name())
+        e.other.as_ref().map(|(n, _)| n.name())
     }
 }
 
@@ -142,7 +159,19 @@ pub(crate) fn may_deliver_locally(node_id: &str) -> bool {
 
 /// Set (or clear) a node context without an inbox, e.g. for the network's reader loops.
 pub(crate) fn set_context(ctx: Option<(Node, Option<Address>)>) {
-    CONTEXT.with(|c| c.borrow_mut().other = ctx);
+    CONTEXT.with(|c| {
+        let mut c = c.borrow_mut();
+        match (&mut c.elsewhere, ctx) {
+            (Some(e), ctx) => e.other = ctx,
+            (None, None) => {}
+            (e @ None, ctx) => {
+                *e = Some(Box::new(Elsewhere {
+                    inboxes: Vec::new(),
+                    other: ctx,
+                }))
+            }
+        }
+    });
 }
 
 /// Make `addr` (a thread's new inbox) the thread's context, unless this is an actor's
@@ -151,7 +180,8 @@ pub(crate) fn push_inbox(node: &Node, addr: Address) {
     CONTEXT.with(|c| {
         let mut c = c.borrow_mut();
         if c.actor.is_none() {
-            c.inboxes.push((node.clone(), addr));
+            let e = c.elsewhere.get_or_insert_with(Box::default);
+            e.inboxes.push((node.clone(), addr));
         }
     });
 }
@@ -161,8 +191,10 @@ pub(crate) fn pop_inbox(addr: &Address) {
     // `try_with`-like safety: during thread teardown the local may be gone already.
     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
         CONTEXT.with(|c| {
-            if let Ok(mut c) = c.try_borrow_mut() {
-                c.inboxes.retain(|(_, a)| a != addr);
+            if let Ok(mut c) = c.try_borrow_mut()
+                && let Some(e) = &mut c.elsewhere
+            {
+                e.inboxes.retain(|(_, a)| a != addr);
             }
         })
     }));

@@ -315,7 +315,7 @@ impl Node {
     {
         actor::start(
             self,
-            self.new_cell(false, Some(std::any::type_name::<F>())),
+            self.new_cell(false, Some(std::any::type_name::<F>)),
             f,
             None,
         )
@@ -375,7 +375,7 @@ impl Node {
         if self.is_shut_down() {
             return Err(SpawnError::NodeDown(self.name().to_string()));
         }
-        let cell = self.new_cell(false, Some(std::any::type_name::<F>()));
+        let cell = self.new_cell(false, Some(std::any::type_name::<F>));
         if let Some(n) = opts.mailbox_limit {
             cell.queue.set_limit(n);
         }
@@ -435,7 +435,11 @@ impl Node {
 
     /// A cell with a fresh id: an actor's running a function of type `runs`, or (`None`)
     /// an inbox's.
-    pub(crate) fn new_cell(&self, ephemeral: bool, runs: Option<&'static str>) -> Arc<ActorCell> {
+    pub(crate) fn new_cell(
+        &self,
+        ephemeral: bool,
+        runs: Option<fn() -> &'static str>,
+    ) -> Arc<ActorCell> {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         Arc::new(ActorCell::new(
             id,
@@ -532,7 +536,7 @@ impl Node {
             // Counted before it leaves the live table, so `Node::stats` never misses it.
             self.0
                 .counters
-                .ended(cell.runs.is_some(), cell.queue.delivered());
+                .ended(cell.runs().is_some(), cell.queue.delivered());
             if let (Some(reg), Some(name)) = (reg.as_mut(), st.name.take())
                 && reg.get(&name).is_some_and(|a| a.id() == id)
             {
@@ -785,7 +789,7 @@ pub(crate) fn find_cell_by_ptr(
         n.live_cells()
             .into_iter()
             .find(|c| Arc::as_ptr(c) as usize == ptr)
-            .map(|c| (c.address(), c.lock().name.clone(), c.runs))
+            .map(|c| (c.address(), c.lock().name.clone(), c.runs()))
     })
 }
 

@@ -246,7 +246,7 @@ impl Node {
         let mut v: Vec<(Address, Option<String>)> = self
             .live_cells()
             .into_iter()
-            .filter(|c| c.runs.is_some())
+            .filter(|c| c.runs().is_some())
             .map(|c| {
                 let name = c.lock().name.clone();
                 (c.address(), name)
@@ -300,7 +300,7 @@ impl Node {
             return None;
         }
         let cell = self.cell(addr.id())?;
-        let runs = cell.runs;
+        let runs = cell.runs();
         let kind = match (runs, cell.ephemeral) {
             (Some(_), _) => MailboxKind::Actor,
             (None, true) => MailboxKind::Call,
@@ -327,7 +327,7 @@ impl Node {
             name,
             kind,
             runs,
-            age: cell.born.elapsed(),
+            age: cell.age(),
             links,
             monitored_by,
             waiters,
@@ -516,7 +516,7 @@ impl Node {
         // leaves the table, so one that ends meanwhile is counted twice at worst, never
         // missed. `spawned` last, so that `ended <= spawned`.
         let cells = self.live_cells();
-        let live_actors = cells.iter().filter(|c| c.runs.is_some()).count();
+        let live_actors = cells.iter().filter(|c| c.runs().is_some()).count();
         let delivered_live: u64 = cells.iter().map(|c| c.queue.delivered()).sum();
         let delivered_to_ended = c.delivered_to_ended.load(Ordering::Relaxed);
         let ended = c.ended.load(Ordering::Relaxed);

@@ -56,7 +56,7 @@ impl Node {
     pub fn unregister(&self, name: &str) -> Option<Address> {
         let addr = lock(&self.0.registry).remove(name)?;
         if let Some(cell) = self.cell(addr.id()) {
-            cell.lock().name = None;
+            cell.lock().name.take();
         }
         Some(addr)
     }

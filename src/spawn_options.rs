@@ -99,7 +99,7 @@ impl Node {
         F: FnOnce(Mailbox) -> R + Send + 'static,
         R: IntoExit,
     {
-        let cell = self.new_cell(false, Some(std::any::type_name::<F>()));
+        let cell = self.new_cell(false, Some(std::any::type_name::<F>));
         if let Some(n) = opts.mailbox_limit {
             cell.queue.set_limit(n);
         }
