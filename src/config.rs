@@ -16,7 +16,7 @@
 //! `ConfigError::AlreadyStarted`). Defaults: all cores, 1 MiB stacks. The stack is virtual
 //! memory: it must hold the deepest JSON serde_json accepts (128 levels) in a debug build, and a
 //! stack overflow aborts the process, but untouched pages cost nothing.
-//! An idle actor costs about **5.7 KiB resident**: the stack page it is parked on plus ~1.6 KiB
+//! An idle actor costs about **5.45 KiB resident**: the stack page it is parked on plus ~1.45 KiB
 //! of pyact (the vendored `generator` no longer writes to the bottom page of every stack; see
 //! vendor/README.md). Finished actors' coroutines are reused by default: an actor's coroutine
 //! parks in a pool when the actor ends and runs the next spawned actor; the pool starts empty,
@@ -47,7 +47,7 @@ use std::time::Duration;
 /// once per nesting level. In a debug build serializing and parsing a 127-deep value (the
 /// deepest serde_json accepts) needs a few hundred KiB. The stack is an `mmap`ed region, so
 /// pages an actor never touches cost no resident memory: an idle actor still costs about
-/// 5.7 KiB resident (see the [module docs](self#configuration-and-memory)).
+/// 5.45 KiB resident (see the [module docs](self#configuration-and-memory)).
 pub const DEFAULT_STACK_SIZE: usize = 1 << 20;
 
 /// Default bound of the coroutine pool (see [`Config::pool_capacity`]).
@@ -169,7 +169,7 @@ impl Config {
     ///   the default `vm.max_map_count` of 65,530 holds ~3.6 million stacks; on older
     ///   kernels each stack's `mprotect` guard makes it two mappings, ~28,000 actors);
     /// - **memory**: 80% of the machine's memory (`MemTotal`, or the cgroup's memory limit
-    ///   when lower) divided by 6 KiB, what an idle actor keeps resident (5.55 KiB measured);
+    ///   when lower) divided by 6 KiB, what an idle actor keeps resident (5.45 KiB measured);
     /// - **address space**: 80% of `RLIMIT_AS` (when set) divided by the stack size plus
     ///   its guard page, since each stack reserves that much address space.
     ///
@@ -415,7 +415,7 @@ fn stack_words_for(bytes: usize) -> usize {
 
 /// What an idle actor keeps resident, for the default live-actor limit: its stack's top page
 /// (4 KiB) plus its cell, mailbox, `may`'s coroutine record and the allocator's share. Measured
-/// at 5.55 KiB (`cargo run --release --example workload -- idle 100000`, BENCHMARKS.md),
+/// at 5.45 KiB (`cargo run --release --example workload -- idle 100000`, BENCHMARKS.md),
 /// rounded up.
 pub(crate) const IDLE_ACTOR_BYTES: usize = 6 * 1024;
 

@@ -199,10 +199,10 @@
 //! | waiting and asking | `wait.rs` (`addr.wait()`), `ask.rs` (request/reply with plain actors) |
 //! | actor code that must not hold a worker | `park.rs` (`sleep`, `yield_now`), `blocking.rs`, `net/` (sockets), `watchdog.rs`, `panic.rs` (panic reports) |
 //! | OTP toolkit | `server.rs` (gen_server), `supervisor/` (specs and client in `mod.rs`, the running supervisor in `running.rs`), `router.rs` |
-//! | cluster services | `global.rs` (names), `pg.rs` (groups), `service.rs` (the system actor per node they share) |
+//! | cluster services | `global/` (names: the calls in `mod.rs`, the system actor in `server.rs`), `pg.rs` (groups), `service.rs` (the system actor per node they share), `timer.rs` (one timer service per node) |
 //! | runtime and introspection | `config.rs`, `observe.rs` (`node.info`, `node.stats`), `binary.rs`, `testing.rs` |
 //! | the door to other nodes | `distribution.rs` |
-//! | the network | `remote/`: `options.rs` (every limit), `listener.rs`, `dialer.rs`, `handshake.rs` + `digest.rs` (cookie proof), `door.rs` (handshake slots, guess budget), `sources.rs` (per-source rate limit), `frame.rs` (wire format), `connection.rs` (one connection: reader, writer, outbox), `peers.rs` (one connection per pair), `dispatch.rs` (one function per frame kind), `placed.rs` (what peers placed here: caps, release), `requests.rs`, `stats.rs`; `protocol.md` states the wire protocol |
+//! | the network | `remote/`: `options.rs` (every limit), `listener.rs`, `dialer.rs`, `handshake.rs` + `digest.rs` (cookie proof), `door.rs` (handshake slots, guess budget), `sources.rs` (per-source rate limit), `frame.rs` (wire format), `connection.rs` (one connection: reader, writer, outbox), `peers.rs` (one connection per pair), `dispatch.rs` (one function per frame kind), `placed.rs` (what peers placed here: caps, release), `requests.rs`, `stats.rs`, `cluster.rs` (connect-all: peer lists after admission), `transport.rs` + `tls.rs` (plain or TLS streams, feature `tls`); `protocol.md` states the wire protocol |
 //! | patched dependencies | `vendor/`: the forks `pyact-may` and `pyact-generator`, workspace crates; `vendor/patches/` holds their patch series against the upstream releases, `vendor/check-forks.sh` checks it, `vendor/README.md` says why each |
 //!
 //! ## Performance
@@ -213,13 +213,13 @@
 //!
 //! | workload | pyact | Erlang | pyact / Erlang |
 //! |---|---|---|---|
-//! | spawn + exit + wait, per actor | 0.88 µs | 1.44 µs | 0.61x |
-//! | ring 10k: build + pass | 57 ms | 30 ms | 1.9x |
-//! | ring 1M, whole process | 7.5 s, 5.4 GiB peak | 3.7 s, 2.5 GiB | 2.0x time, 2.1x memory |
-//! | idle actor, resident (100k) | 5.57 KiB | 2.86 KiB | 1.95x |
-//! | ping-pong, round trip | 0.379 µs | 0.481 µs | 0.79x |
-//! | remote round trip, two processes | 27.1 µs | 53.3 µs | 0.51x |
-//! | remote one-way, two processes | 2.23 M msg/s | 0.43 M msg/s | 5.2x Erlang's rate |
+//! | spawn + exit + wait, per actor | 0.63 µs | 1.55 µs | 0.41x |
+//! | ring 10k: build + pass | 53 ms | 31 ms | 1.7x |
+//! | ring 1M, whole process | 7.1–7.6 s, 5.3 GiB peak | 3.3 s, 2.5 GiB | 2.2x time, 2.1x memory |
+//! | idle actor, resident (100k) | 5.45 KiB | 2.86 KiB | 1.90x |
+//! | ping-pong, round trip | 0.361 µs | 0.481 µs | 0.75x |
+//! | remote round trip, two processes | 26.6 µs | 54.2 µs | 0.49x |
+//! | remote one-way, two processes | 2.26 M msg/s | 0.38 M msg/s | 5.9x Erlang's rate |
 //!
 //! Where pyact still trails: a *fresh* actor costs kernel work (the first-touch page fault of
 //! the page its stack runs on, and a share of a page table; stacks are carved out of shared
