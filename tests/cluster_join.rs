@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 #[allow(dead_code)] // each test binary uses part of the shared helpers
@@ -166,17 +166,7 @@ fn a_node_killed_9_leaves_every_list() {
         n.connect(&format!("secret@{}", nodes[0].name())).unwrap();
     }
     let mut child = Killed(
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, nodes[0].name())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+        common::child::rerun("child", CHILD_ENV, nodes[0].name())
             .spawn()
             .unwrap(),
     );

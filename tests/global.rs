@@ -304,23 +304,12 @@ fn child() {
 #[test]
 fn a_killed_node_loses_its_names_and_members_everywhere() {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let nodes = cluster(3);
     for n in &nodes {
         pyact::pg::which_groups(n);
     }
     let names: Vec<&str> = nodes.iter().map(|n| n.name()).collect();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, names.join(","))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+    let mut child = common::child::rerun("child", CHILD_ENV, &names.join(","))
         .spawn()
         .unwrap();
     let out = child.stdout.take().unwrap();

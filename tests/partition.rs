@@ -124,13 +124,7 @@ impl Peer {
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns])
             .arg(exe)
-            .args([
-                "--exact",
-                "child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(common::child::rerun_args("child"))
             .env(CHILD_ENV, ip)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -5,8 +5,10 @@
 //! list freed under a live handle, `vendor/may/PYACT-PATCH.md`). The peer is a second OS
 //! process: this test binary re-executed in "child" mode.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -81,11 +83,7 @@ impl Drop for Peer {
 }
 
 fn start_child() -> (Peer, String) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--ignored", "--nocapture"])
-        .env(CHILD_ENV, "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+    let mut child = common::child::rerun("child", CHILD_ENV, "1")
         .spawn()
         .unwrap();
     let out = child.stdout.take().unwrap();

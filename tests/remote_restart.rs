@@ -3,7 +3,7 @@
 //! is a second OS process: this test binary re-executed in "child" mode.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 #[allow(dead_code)] // each test binary uses part of the shared helpers
@@ -42,17 +42,7 @@ fn child() {
 }
 
 fn start_child(port: u16) -> (Child, Address) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, port.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+    let mut child = common::child::rerun("child", CHILD_ENV, &port.to_string())
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();

@@ -75,3 +75,28 @@ pub fn first_line(child: &mut Child, patience: Duration) -> String {
         }
     }
 }
+
+/// The arguments that make this test binary run only its ignored test `name`, its output
+/// shown: how a test runs a copy of itself as a child process (the child's test is marked
+/// `#[ignore]` so that a plain `cargo test` does not run it on its own).
+pub fn rerun_args(name: &str) -> [&str; 5] {
+    [
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]
+}
+
+/// This test binary as a child process that runs only its ignored test `name`, with the
+/// environment variable `env` set to `value` (the child test's cue; without it the test
+/// returns at once), standard input and output piped.
+pub fn rerun(name: &str, env: &str, value: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
+    cmd.args(rerun_args(name))
+        .env(env, value)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    cmd
+}
