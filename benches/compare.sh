@@ -15,8 +15,10 @@
 # Remote rows use two processes over 127.0.0.1 only (pyact nodes on port 0; Erlang
 # distribution with epmd and the node listener bound to 127.0.0.1).
 # Ratios are pyact time / Erlang time (below 1 = pyact faster); for msgs/s, Erlang's rate
-# over pyact's, so the same reading holds. Encrypted links against plain TCP (feature tls):
-# cargo bench --features tls --bench remote_tls.
+# over pyact's, so the same reading holds.
+# TLS=1 benches/compare.sh also prints the encrypted-link rows (feature tls): TLS against
+# plain TCP, alternated round by round in one process (`cargo bench --features tls --bench
+# remote_tls -- ROUNDS`; Erlang's side would need TLS distribution, so its column is plain).
 set -u
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -169,3 +171,11 @@ row "idle actor, resident (100k)" idle "KiB" 1 time
 row "ping-pong, round trip" pingpong "us" 1 time
 row "remote round trip, two processes" rtt "us" 1 time
 row "remote one-way, two processes" oneway "M msg/s" 0.000001 rate
+
+# TLS=1: encrypted links against plain TCP (issue 17's goal: round trip within 1.3x, one-way
+# at least 0.7x), the same number of rounds, alternated inside the bench.
+if [ "${TLS:-0}" = 1 ]; then
+    echo
+    cargo bench -q --features tls --bench remote_tls -- "$ROUNDS" 2>/dev/null ||
+        echo "!! the TLS rows failed to build or run (cargo bench --features tls --bench remote_tls)"
+fi
