@@ -327,7 +327,7 @@ struct State {
     me: Address,
     s: Arc<Service<View>>,
     /// Counterparts by node: their address and our monitor on them.
-    peers: HashMap<String, (Address, Ref)>,
+    peers: service::Peers,
     /// Our monitors on local members: by member, and back by reference.
     members: HashMap<Address, Ref>,
     member_refs: HashMap<Ref, Address>,
@@ -342,7 +342,7 @@ fn run(mut mb: Mailbox, s: Arc<Service<View>>) {
         node: mb.node().clone(),
         me: mb.addr(),
         s,
-        peers: HashMap::new(),
+        peers: service::Peers::default(),
         members: HashMap::new(),
         member_refs: HashMap::new(),
         watches: HashMap::new(),
@@ -519,13 +519,7 @@ impl State {
             self.watches.remove(&reference);
             return;
         }
-        let lost = self
-            .peers
-            .iter()
-            .find(|(_, (_, r))| *r == down.reference)
-            .map(|(n, _)| n.clone());
-        if let Some(n) = lost {
-            self.peers.remove(&n);
+        if let Some(n) = self.peers.lost(down.reference) {
             self.drop_peer_groups(&n);
         }
     }
@@ -547,21 +541,9 @@ impl State {
             );
             return;
         };
-        let n = peer.node_id().to_string();
-        let known = self.peers.get(&n).map(|(a, r)| (a.clone(), *r));
-        match known {
-            Some((a, _)) if a == peer && a.creation() == peer.creation() => {}
-            other => {
-                if let Some((_, r)) = other {
-                    // A new counterpart on that node (a restart): the old one's members go.
-                    mb.demonitor(r);
-                    self.peers.remove(&n);
-                    self.drop_peer_groups(&n);
-                }
-                let r = mb.monitor(&peer);
-                self.peers.insert(n, (peer.clone(), r));
-                let _ = peer.send(json!({"pyact.pg": "discover", "peer": self.me}));
-            }
+        if self.peers.meet(mb, SERVICE, &peer) == service::Met::Replaced {
+            // A new counterpart on that node (a restart): the old one's members go.
+            self.drop_peer_groups(peer.node_id());
         }
         let groups: Map<String, Value> = self
             .s
@@ -585,7 +567,7 @@ impl State {
             return;
         };
         let n = peer.node_id().to_string();
-        if self.peers.get(&n).is_none_or(|(a, _)| *a != peer) {
+        if !self.peers.is_known(&peer) {
             log::debug!(
                 "{}: pg: dropped a {kind} from an unknown peer",
                 self.node.name()
@@ -678,9 +660,7 @@ impl State {
     }
 
     fn broadcast(&self, msg: Value) {
-        for (peer, _) in self.peers.values() {
-            let _ = peer.send_ref(&msg);
-        }
+        self.peers.broadcast(&msg);
     }
 
     fn notify(&self, group: &str, kind: &str, members: &[Address]) {

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use serde_json::{Value, json};
 
+use crate::link::Ref;
 use crate::mailbox::Envelope;
 use crate::{Address, Mailbox, Node, SpawnError, pattern};
 
@@ -133,6 +134,92 @@ impl<V: Default + Send + 'static> Drop for Forget<V> {
         let mut map = self.services.map();
         if map.get(&self.key).is_some_and(|s| s.addr == self.addr) {
             map.remove(&self.key);
+        }
+    }
+}
+
+/// A service actor's counterparts on other nodes: each one's address and this actor's
+/// monitor on it (its DOWN means that node's part of the service's table goes). What both
+/// services do with a `discover`, a DOWN and a broadcast, in one place.
+#[derive(Default)]
+pub(crate) struct Peers(HashMap<String, (Address, Ref)>);
+
+/// What a `discover` changed, for the service to act on its own table.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Met {
+    /// The counterpart was known already.
+    Known,
+    /// A counterpart of a node not known before: monitored, and told about us.
+    New,
+    /// Another start of a known node's counterpart (its node or service restarted): the old
+    /// one is forgotten (its monitor dropped), the new one monitored and told about us. The
+    /// service drops what it kept of the old one.
+    Replaced,
+}
+
+impl Peers {
+    /// A `discover` from `peer` (already checked with [`peer_of`]): keep, monitor and answer
+    /// it with our own `{<service>: "discover"}` unless it is known.
+    pub(crate) fn meet(&mut self, mb: &mut Mailbox, service: &'static str, peer: &Address) -> Met {
+        let n = peer.node_id().to_string();
+        let met = match self.0.get(&n) {
+            // Address equality leaves the creation out: a restarted node reuses ids.
+            Some((a, _)) if a == peer && a.creation() == peer.creation() => return Met::Known,
+            Some(_) => {
+                self.forget(mb, &n);
+                Met::Replaced
+            }
+            None => Met::New,
+        };
+        let r = mb.monitor(peer);
+        self.0.insert(n, (peer.clone(), r));
+        let _ = peer.send(json!({service: "discover", "peer": mb.addr()}));
+        met
+    }
+
+    /// Is `peer` the known counterpart of its node? (Messages from anyone else are dropped.)
+    pub(crate) fn is_known(&self, peer: &Address) -> bool {
+        self.0.get(peer.node_id()).is_some_and(|(a, _)| a == peer)
+    }
+
+    /// The counterpart on node `n`.
+    pub(crate) fn get(&self, n: &str) -> Option<&Address> {
+        self.0.get(n).map(|(a, _)| a)
+    }
+
+    /// Is node `n`'s counterpart known?
+    pub(crate) fn has(&self, n: &str) -> bool {
+        self.0.contains_key(n)
+    }
+
+    /// The nodes whose counterparts are known.
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &String> {
+        self.0.keys()
+    }
+
+    /// A DOWN with `reference`: if it is our monitor on a counterpart, that counterpart is
+    /// forgotten and its node returned.
+    pub(crate) fn lost(&mut self, reference: Ref) -> Option<String> {
+        let n = self
+            .0
+            .iter()
+            .find(|(_, (_, r))| *r == reference)
+            .map(|(n, _)| n.clone())?;
+        self.0.remove(&n);
+        Some(n)
+    }
+
+    /// Forget node `n`'s counterpart and drop our monitor on it.
+    pub(crate) fn forget(&mut self, mb: &mut Mailbox, n: &str) {
+        if let Some((_, r)) = self.0.remove(n) {
+            mb.demonitor(r);
+        }
+    }
+
+    /// Send `msg` to every counterpart (a failed send is the DOWN's business).
+    pub(crate) fn broadcast(&self, msg: &Value) {
+        for (peer, _) in self.0.values() {
+            let _ = peer.send_ref(msg);
         }
     }
 }

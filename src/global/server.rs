@@ -48,7 +48,7 @@ struct State {
     node: Node,
     me: Address,
     s: Arc<Service<View>>,
-    peers: HashMap<String, (Address, Ref)>,
+    peers: service::Peers,
     regs: HashMap<String, Reg>,
     reg_refs: HashMap<Ref, String>,
     locks: HashMap<String, Lock>,
@@ -64,7 +64,7 @@ pub(super) fn run(mut mb: Mailbox, s: Arc<Service<View>>) {
         node: mb.node().clone(),
         me: mb.addr(),
         s,
-        peers: HashMap::new(),
+        peers: service::Peers::default(),
         regs: HashMap::new(),
         reg_refs: HashMap::new(),
         locks: HashMap::new(),
@@ -110,7 +110,7 @@ impl State {
         let now = Instant::now();
         let peers = &self.peers;
         self.awaiting.retain_mut(|(nodes, to, deadline)| {
-            nodes.retain(|n| !peers.contains_key(n) && connected.contains(n));
+            nodes.retain(|n| !peers.has(n) && connected.contains(n));
             if nodes.is_empty() {
                 reply(to, json!({"ok": true}));
                 false
@@ -171,7 +171,7 @@ impl State {
             }
             "discover" => self.discover(mb, &msg),
             "local_unknown" => {
-                let known: Vec<&String> = self.peers.keys().collect();
+                let known: Vec<&String> = self.peers.nodes().collect();
                 let _ = crate::reply(&msg, json!({"known": known}));
             }
             "local_await" => {
@@ -258,11 +258,10 @@ impl State {
         );
         p.retry_at = None;
         p.granted.clear();
-        p.waiting = self.peers.keys().cloned().collect();
-        let lock = json!({"pyact.global": "lock", "peer": self.me, "name": p.name, "tid": tid});
-        for (peer, _) in self.peers.values() {
-            let _ = peer.send_ref(&lock);
-        }
+        p.waiting = self.peers.nodes().cloned().collect();
+        self.broadcast(
+            &json!({"pyact.global": "lock", "peer": self.me, "name": p.name, "tid": tid}),
+        );
         if p.waiting.is_empty() {
             self.commit(mb, tid, p);
         } else {
@@ -293,7 +292,7 @@ impl State {
         }
         let unlock = json!({"pyact.global": "unlock", "peer": self.me, "name": p.name, "tid": tid});
         for n in p.waiting.iter().chain(&p.granted) {
-            if let Some((peer, _)) = self.peers.get(n) {
+            if let Some(peer) = self.peers.get(n) {
                 let _ = peer.send_ref(&unlock);
             }
         }
@@ -334,7 +333,7 @@ impl State {
             .iter()
             .find(|(_, m)| m.contains_key(name))
             .map(|(n, _)| n.clone());
-        if let Some((peer, _)) = owner.and_then(|n| self.peers.get(&n)) {
+        if let Some(peer) = owner.and_then(|n| self.peers.get(&n)) {
             let _ = peer.send(json!({"pyact.global": "unregister", "peer": self.me, "name": name}));
         }
     }
@@ -360,24 +359,14 @@ impl State {
             }
             return;
         }
-        let lost = self
-            .peers
-            .iter()
-            .find(|(_, (_, r))| *r == down.reference)
-            .map(|(n, _)| n.clone());
-        if let Some(n) = lost {
-            self.forget_peer(mb, &n, true);
+        if let Some(n) = self.peers.lost(down.reference) {
+            self.forget_peer(mb, &n);
         }
     }
 
-    /// A counterpart is gone: its names, its locks, and our wait for its answers. `fired`:
-    /// our monitor on it fired already (a demonitor would only reach for its node again).
-    fn forget_peer(&mut self, mb: &mut Mailbox, n: &str, fired: bool) {
-        if let Some((_, r)) = self.peers.remove(n)
-            && !fired
-        {
-            mb.demonitor(r);
-        }
+    /// A counterpart is gone (already out of `peers`): its names, its locks, and our wait for
+    /// its answers.
+    fn forget_peer(&mut self, mb: &mut Mailbox, n: &str) {
         self.s.view().remote.remove(n);
         self.locks.retain(|_, l| l.holder != n);
         let mut ready = Vec::new();
@@ -401,18 +390,9 @@ impl State {
             );
             return;
         };
-        let n = peer.node_id().to_string();
-        let known = self.peers.get(&n).map(|(a, _)| a.clone());
-        match known {
-            Some(a) if a == peer && a.creation() == peer.creation() => {}
-            other => {
-                if other.is_some() {
-                    self.forget_peer(mb, &n, false);
-                }
-                let r = mb.monitor(&peer);
-                self.peers.insert(n, (peer.clone(), r));
-                let _ = peer.send(json!({"pyact.global": "discover", "peer": self.me}));
-            }
+        if self.peers.meet(mb, SERVICE, &peer) == service::Met::Replaced {
+            // A new counterpart on that node (a restart): the old one's names and locks go.
+            self.forget_peer(mb, peer.node_id());
         }
         let names: Map<String, Value> = self
             .regs
@@ -434,7 +414,7 @@ impl State {
             return;
         };
         let n = peer.node_id().to_string();
-        if self.peers.get(&n).is_none_or(|(a, _)| *a != peer) {
+        if !self.peers.is_known(&peer) {
             log::debug!(
                 "{}: global: dropped a {kind} from an unknown peer",
                 self.node.name()
@@ -641,8 +621,6 @@ impl State {
     }
 
     fn broadcast(&self, msg: &Value) {
-        for (peer, _) in self.peers.values() {
-            let _ = peer.send_ref(msg);
-        }
+        self.peers.broadcast(msg);
     }
 }
