@@ -8,6 +8,8 @@ use std::time::Duration;
 #[allow(dead_code)] // each test binary uses part of the shared helpers
 mod common;
 
+use common::spawn_echo;
+
 use pyact::{
     Address, ExitReason, Mesh, Node, NodeOptions, SendError, SpawnError, Value, json, pattern,
 };
@@ -18,20 +20,6 @@ fn node(cookie: &str) -> Node {
 
 fn node_with(cookie: &str, opts: NodeOptions) -> Node {
     Node::with_options(&Mesh::new(), &format!("{cookie}@127.0.0.1:0"), opts).unwrap()
-}
-
-/// An echo actor: replies `{"echo": n}` to `{"reply_to": addr, "n": n}`, ends on "stop".
-fn spawn_echo(on: &Node) -> Address {
-    on.spawn(|mut mb| {
-        loop {
-            let m = mb.receive();
-            if m == "stop" {
-                return;
-            }
-            let to: Address = serde_json::from_value(m["reply_to"].clone()).unwrap();
-            to.send(json!({"echo": m["n"]})).unwrap();
-        }
-    })
 }
 
 /// A port nothing listens on (bound, then closed).

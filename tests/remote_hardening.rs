@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::spawn_echo;
+
 use std::time::Duration;
 
 use common::wire::{RawPeer, eventually};
@@ -23,20 +25,6 @@ fn node(cookie: &str) -> Node {
 
 fn node_with(cookie: &str, opts: NodeOptions) -> Node {
     Node::with_options(&Mesh::new(), &format!("{cookie}@127.0.0.1:0"), opts).unwrap()
-}
-
-/// Replies `{"echo": n}` to `{"reply_to": addr, "n": n}`, ends on "stop".
-fn spawn_echo(on: &Node) -> Address {
-    on.spawn(|mut mb| {
-        loop {
-            let m = mb.receive();
-            if m == "stop" {
-                return;
-            }
-            let to: Address = serde_json::from_value(m["reply_to"].clone()).unwrap();
-            to.send(json!({"echo": m["n"]})).unwrap();
-        }
-    })
 }
 
 fn round_trip(inbox: &mut pyact::Mailbox, echo: &Address, n: i64) {

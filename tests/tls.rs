@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 #[allow(dead_code)] // each test binary uses part of the shared helpers
 mod common;
 
+use common::spawn_echo;
+
 use pyact::remote::TlsOptions;
 use pyact::{Address, Mesh, Node, NodeOptions, SendError, Value, json};
 use rcgen::{
@@ -101,20 +103,6 @@ fn node(cookie: &str, opts: NodeOptions) -> Node {
 
 fn tls_node(dir: &TempDir, ca: &Ca, name: &str) -> Node {
     node(COOKIE, NodeOptions::default().tls(tls(dir, ca, name)))
-}
-
-/// An echo actor: replies `{"echo": m["n"]}` to `m["reply_to"]`, ends on "stop".
-fn spawn_echo(on: &Node) -> Address {
-    on.spawn(|mut mb| {
-        loop {
-            let m = mb.receive();
-            if m == "stop" {
-                return;
-            }
-            let to: Address = serde_json::from_value(m["reply_to"].clone()).unwrap();
-            to.send(json!({"echo": m["n"]})).unwrap();
-        }
-    })
 }
 
 /// An actor that reports every message it receives to `to`.
