@@ -146,9 +146,8 @@ pub(crate) fn on_frame(node: &Node, conn: &Arc<Conn>, frame: Frame) {
                 reply.set(Some(frame));
             }
         }
-        // The reader takes these itself (see `connection::read_loop`).
-        Frame::Heartbeat | Frame::Progress { .. } => {}
-        Frame::Peers { nodes } => super::cluster::on_peers(node, conn, nodes),
+        // The reader takes these itself, uncounted (see `connection::read_loop`).
+        Frame::Heartbeat | Frame::Progress { .. } | Frame::Peers { .. } => {}
         Frame::Hello { .. }
         | Frame::Challenge { .. }
         | Frame::Response { .. }
