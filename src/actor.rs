@@ -127,13 +127,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use crate::context::{checkpoint_and, context, with_context};
 use crate::{Address, ExitReason, IntoExit, Mailbox, Node, SpawnError};
 
 /// Sleeping and yielding, from an actor or a thread (only the actor is parked).
 pub use crate::park::{sleep, yield_now};
 
 pub(crate) use crate::cell::{ActorCell, CellState, Waiter};
-pub(crate) use crate::context::*;
 
 /// Struct-based actors, the seed's "subclass `Actor`".
 ///

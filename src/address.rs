@@ -164,7 +164,7 @@ impl Address {
     /// assert!(stuck.send("late").is_err()); // DeadActor
     /// ```
     pub fn kill(&self) -> Result<(), SendError> {
-        crate::actor::checkpoint();
+        crate::context::checkpoint();
         self.deliver(Envelope::Signal(Box::new(Signal::Kill)))
     }
 
@@ -181,7 +181,7 @@ impl Address {
     /// assert_eq!(node.wait(&worker), Err(ExitReason::Shutdown));
     /// ```
     pub fn exit(&self, from: &Address, reason: ExitReason) -> Result<(), SendError> {
-        crate::actor::checkpoint();
+        crate::context::checkpoint();
         self.deliver(Envelope::Signal(Box::new(Signal::Exit {
             from: from.clone(),
             reason,
@@ -198,10 +198,10 @@ impl Address {
     fn deliver_checked(&self, env: Envelope) -> Result<(), SendError> {
         let cell = self.0.cell.upgrade();
         let local = if cell.is_some() && crate::node::single_node() {
-            crate::actor::checkpoint();
+            crate::context::checkpoint();
             true
         } else {
-            crate::actor::checkpoint_may_deliver(cell.as_deref().map(|c| &*c.node_id))
+            crate::context::checkpoint_may_deliver(cell.as_deref().map(|c| &*c.node_id))
         };
         match cell {
             Some(cell) if local => cell.queue.push(env).map_err(|_| cell.queue.refusal(self)),
@@ -218,12 +218,11 @@ impl Address {
     }
 
     /// The live actor behind this address if it is one of the node that is "here" (see
-    /// [`may_deliver_locally`](crate::actor::may_deliver_locally)).
+    /// [`may_deliver_locally`](crate::context::may_deliver_locally)).
     pub(crate) fn local_cell(&self) -> Option<Arc<ActorCell>> {
-        self.0
-            .cell
-            .upgrade()
-            .filter(|c| crate::node::single_node() || crate::actor::may_deliver_locally(&c.node_id))
+        self.0.cell.upgrade().filter(|c| {
+            crate::node::single_node() || crate::context::may_deliver_locally(&c.node_id)
+        })
     }
 }
 

@@ -87,7 +87,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    crate::actor::checkpoint();
+    crate::context::checkpoint();
     if !may::coroutine::is_coroutine() {
         return f();
     }

@@ -56,26 +56,25 @@ impl Context {
         e.other.clone()
     }
 
-    pub(crate) fn node(&self) -> Option<Node> {
+    /// The node that is "here": the actor's, else the thread's newest inbox's, else the
+    /// network loop's.
+    fn node_ref(&self) -> Option<&Node> {
         if let Some((n, _)) = &self.actor {
-            return Some(n.clone());
+            return Some(n);
         }
         let e = self.elsewhere.as_deref()?;
-        if let Some((n, _)) = e.inboxes.last() {
-            return Some(n.clone());
-        }
-        e.other.as_ref().map(|(n, _)| n.clone())
+        e.inboxes
+            .last()
+            .map(|(n, _)| n)
+            .or(e.other.as_ref().map(|(n, _)| n))
+    }
+
+    pub(crate) fn node(&self) -> Option<Node> {
+        self.node_ref().cloned()
     }
 
     fn node_name(&self) -> Option<&str> {
-        if let Some((n, _)) = &self.actor {
-            return Some(n.name());
-        }
-        let e = self.elsewhere.as_deref()?;
-        if let Some((n, _)) = e.inboxes.last() {
-            return Some(n.name());
-        }
-        e.other.as_ref().map(|(n, _)| n.name())
+        self.node_ref().map(Node::name)
     }
 }
 

@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use serde_json::Value;
 
 use crate::actor::{self, ActorCell};
+use crate::context;
 use crate::distribution::{Distribution, Plugged};
 use crate::mailbox::{Envelope, Mailbox};
 use crate::{Actor, Address, ExitReason, IntoExit, Mesh, SendError, SpawnError, SpawnOptions};
@@ -371,7 +372,7 @@ impl Node {
         F: FnOnce(Mailbox) -> R + Send + 'static,
         R: IntoExit,
     {
-        actor::checkpoint();
+        context::checkpoint();
         if self.is_shut_down() {
             return Err(SpawnError::NodeDown(self.name().to_string()));
         }
@@ -414,7 +415,7 @@ impl Node {
     /// ```
     pub fn inbox(&self) -> Mailbox {
         let mb = self.thread_mailbox(false);
-        actor::push_inbox(self, mb.addr());
+        context::push_inbox(self, mb.addr());
         mb
     }
 
@@ -597,7 +598,7 @@ impl Node {
     /// assert!(node.wait_reason(&b).is_normal());
     /// ```
     pub fn wait_reason(&self, addr: &Address) -> ExitReason {
-        actor::checkpoint();
+        context::checkpoint();
         // Same node: mostly the very same `Arc` (addresses of this node's cells share it).
         if !Arc::ptr_eq(&addr.0.node, &self.0.id) && addr.node_id() != self.name() {
             return crate::park::outside(|| self.0.dist.wait(self, addr));

@@ -35,7 +35,7 @@ pub(crate) fn install(keep_output: bool) {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !crate::actor::in_actor() {
+            if !crate::context::in_actor() {
                 previous(info);
             }
         }));

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use may::sync::{AtomicOption, Blocker};
 
-use crate::actor;
+use crate::context;
 use crate::observe::Status;
 
 /// The time left until `deadline`, rounded up to `may`'s whole milliseconds; `None` once it
@@ -49,7 +49,7 @@ pub(crate) fn mark_parked() {
 /// The running actor (if any) got its worker back.
 #[inline]
 pub(crate) fn mark_running() {
-    crate::watchdog::set_running(actor::current_actor_ptr());
+    crate::watchdog::set_running(context::current_actor_ptr());
 }
 
 /// Park until `ready()` holds (woken through `slot`), or `deadline` passes (`false`).
@@ -74,10 +74,10 @@ pub(crate) fn park_with(
     why: Status,
     mut ready: impl FnMut() -> bool,
 ) -> bool {
-    let me_actor = actor::current_actor();
+    let me_actor = context::current_actor();
     loop {
         if let Some(cell) = &me_actor {
-            actor::die_if_doomed(cell);
+            context::die_if_doomed(cell);
         }
         if ready() {
             return true;
@@ -201,11 +201,11 @@ pub fn sleep(d: Duration) {
 /// assert_eq!(node.wait(&a).unwrap(), 49_995_000);
 /// ```
 pub fn yield_now() {
-    actor::checkpoint();
+    context::checkpoint();
     mark_parked();
     may::coroutine::yield_now();
     mark_running();
-    actor::checkpoint();
+    context::checkpoint();
 }
 
 /// Run `f` with the worker marked idle: for pyact's own calls that block through `may`

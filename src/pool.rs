@@ -290,7 +290,7 @@ fn let_go_if_drained<T>(queue: &mut VecDeque<T>) {
 /// actor, or park in the pool and return the next closure, or `None` if the runner must end
 /// (pool full, stack size changed, retired).
 fn park_idle(me: &Arc<Runner>) -> Option<Job> {
-    crate::actor::reset_coroutine();
+    crate::context::reset_coroutine();
     if me.stack != crate::config::stack_words() {
         // Whoever queued actors may count on this runner: hand that duty on.
         before_block();
@@ -349,7 +349,7 @@ pub(crate) fn pooled() -> usize {
 #[inline]
 pub(crate) fn before_block() {
     if QUEUED.load(Ordering::Relaxed) != 0 {
-        start_runner(false, crate::actor::taken_off_queue());
+        start_runner(false, crate::context::taken_off_queue());
     }
 }
 

@@ -285,7 +285,7 @@ impl Mailbox {
         if self.cell.queue.killable {
             None
         } else {
-            crate::actor::current_actor()
+            crate::context::current_actor()
         }
     }
 
@@ -628,7 +628,7 @@ impl Drop for Mailbox {
         }
         // A thread's inbox ends when it is dropped; an actor's end is recorded by its runner.
         if self.inbox {
-            crate::actor::pop_inbox(&self.cell.address());
+            crate::context::pop_inbox(&self.cell.address());
             self.cell
                 .finish(&self.node, ExitReason::Normal(Value::Null));
         }

@@ -25,7 +25,7 @@ use crate::observe::Status;
 /// acts when it arrives, not when the actor gets round to reading), so [`push`](Self::push)
 /// puts it aside in `doom`, raises the `doomed` flag and wakes the actor wherever pyact has
 /// parked it. Every pyact call the actor makes checks that flag (one atomic load) and ends
-/// the actor (see `actor::checkpoint`). [`Mailbox::unlink`] removes a pending signal of
+/// the actor (see `context::checkpoint`). [`Mailbox::unlink`] removes a pending signal of
 /// the link it removes, so an unlinked actor is never killed by that link.
 ///
 /// Layout (`repr(C)`, fields in this order on purpose): the queue (its push end on lines of

@@ -94,7 +94,7 @@ impl TcpListener {
             })?;
             return Ok((TcpStream::from_std(s)?, from));
         }
-        crate::actor::checkpoint();
+        crate::context::checkpoint();
         let l = lock_half(&self.inner);
         // Fast path: a connection is waiting (no park, no bookkeeping).
         match l.inner().accept() {

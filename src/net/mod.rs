@@ -241,8 +241,8 @@ fn lock_half<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// [`Status::Socket`](crate::observe::Status::Socket) (see [`Node::info`](crate::Node::info)).
 fn parked<T>(f: impl FnOnce() -> T) -> T {
     use crate::observe::Status;
-    crate::actor::checkpoint();
-    let me = crate::actor::current_actor();
+    crate::context::checkpoint();
+    let me = crate::context::current_actor();
     if let Some(cell) = &me {
         cell.queue.set_status(Status::Socket);
     }
@@ -252,6 +252,6 @@ fn parked<T>(f: impl FnOnce() -> T) -> T {
     if let Some(cell) = &me {
         cell.queue.set_status(Status::Running);
     }
-    crate::actor::checkpoint();
+    crate::context::checkpoint();
     r
 }

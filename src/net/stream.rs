@@ -289,7 +289,7 @@ impl TcpStream {
             let s = r.inner().inner();
             return thread_io(s.as_fd(), PollFlags::POLLIN, timeout, || (&*s).read(buf));
         }
-        crate::actor::checkpoint();
+        crate::context::checkpoint();
         let mut r = lock_half(&self.rd);
         // Fast path: data is waiting (no park, no bookkeeping).
         let mut sock: &std::net::TcpStream = r.inner().inner();
@@ -312,7 +312,7 @@ impl TcpStream {
             let s = w.inner().inner();
             return thread_io(s.as_fd(), PollFlags::POLLOUT, timeout, || (&*s).write(buf));
         }
-        crate::actor::checkpoint();
+        crate::context::checkpoint();
         let mut w = lock_half(&self.wr);
         let mut sock: &std::net::TcpStream = w.inner().inner();
         match sock.write(buf) {

@@ -269,7 +269,7 @@ impl UdpSocket {
             let s = r.inner();
             return thread_io(s.as_fd(), PollFlags::POLLIN, timeout, || op(s, buf));
         }
-        crate::actor::checkpoint();
+        crate::context::checkpoint();
         let r = lock_half(&self.rx);
         match op(r.inner(), buf) {
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
@@ -294,7 +294,7 @@ impl UdpSocket {
             let s = w.inner();
             return thread_io(s.as_fd(), PollFlags::POLLOUT, timeout, || op(s));
         }
-        crate::actor::checkpoint();
+        crate::context::checkpoint();
         let w = lock_half(&self.tx);
         match op(w.inner()) {
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}

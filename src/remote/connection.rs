@@ -338,7 +338,7 @@ impl Conn {
         let (rconn, rnode) = (self.clone(), node.clone());
         let mut rstream = rstream;
         let started = super::go(move || {
-            crate::actor::set_context(Some((rnode.clone(), None)));
+            crate::context::set_context(Some((rnode.clone(), None)));
             let guard = DownGuard::new(&rnode, &rconn, "reader ended");
             let why = read_loop(&rnode, &rconn, &mut rstream, &mut decoder, beat);
             guard.set(why);
