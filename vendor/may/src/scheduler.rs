@@ -57,8 +57,21 @@ impl Drop for AbortOnPanic {
     }
 }
 
+/// pyact patch: the CPUs the process may run on, as the thread that started the scheduler
+/// saw them (its affinity mask and CPU quota) before the workers were pinned: a worker's
+/// own mask is one CPU once it is pinned.
+static PROCESS_CPUS: AtomicUsize = AtomicUsize::new(1);
+
+/// pyact patch: see [`PROCESS_CPUS`] (the I/O selector spins only with two or more).
+#[allow(dead_code)]
+pub(crate) fn process_cpus() -> usize {
+    PROCESS_CPUS.load(Ordering::Relaxed)
+}
+
 #[cold]
 fn init_scheduler() {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    PROCESS_CPUS.store(cpus, Ordering::Relaxed);
     let workers = config().get_workers();
     let b: Box<Scheduler> = Scheduler::new(workers);
     unsafe { SCHED = Box::into_raw(b) };

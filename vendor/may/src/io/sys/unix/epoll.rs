@@ -32,14 +32,86 @@ pub type SysEvent = EpollEvent;
 /// else to run, and every socket of the worker (not one) is watched while it lasts. Only
 /// socket readiness starts it: a wake-up through the worker's eventfd (a coroutine
 /// scheduled from a plain thread) does not, so a thread that keeps waking coroutines does
-/// not keep a worker polling (the eventfd still ends a spin that runs). It
-/// yields the CPU between polls (`sched_yield`): a busy spin starved the process's other
-/// worker when both shared a CPU.
+/// not keep a worker polling (the eventfd still ends a spin that runs).
+///
+/// How it spins depends on who else wants the CPU (see [`YIELD_SLOW`]). Normally it yields
+/// between polls (`sched_yield`): a busy spin would hold the CPU that the thread it waits
+/// for may need (the process's other worker, or the process at the other end of the
+/// socket, whose workers are pinned to the same CPUs). But a yield hands the CPU to any
+/// runnable thread, and on a loaded machine that is a busy process, for the rest of its
+/// time slice: beside two busy processes a round trip that yielded took 3 ms instead of
+/// 50 us. So a worker whose yield came back late spins without yielding for a while
+/// ([`BUSY_FOR`]), if [`claim_spin`] lets it.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// pyact patch: a yield that returns later than this gave the CPU to another process's
+/// time slice (a yield to a thread waiting for this CPU returns within microseconds).
+const YIELD_SLOW: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// pyact patch: the longest spin without yielding: a peer pinned to the same CPU (the other
+/// end of a socket, in another process) waits that long for it; a round trip on a loaded
+/// machine is shorter.
+const BUSY_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// pyact patch: how long a worker spins without yielding once a yield came back late; then
+/// it yields again (and one late yield, a time slice lost, starts another period).
+const BUSY_FOR: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// pyact patch: set while a worker of this process spins without yielding (see
+/// [`claim_spin`]).
+static SPINNER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// pyact patch: the right to spin without yielding, released when dropped (see
+/// [`claim_spin`]).
+struct Spinning<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for Spinning<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// pyact patch: may a worker spin without yielding now? Only if the process has `cpus >= 2`
+/// to run on and no other worker holds `spinner`: at most one CPU of the process is ever
+/// spent polling, and never the only one.
+fn claim_spin(cpus: usize, spinner: &std::sync::atomic::AtomicBool) -> Option<Spinning<'_>> {
+    if cpus < 2 {
+        return None;
+    }
+    spinner
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .ok()
+        .map(|_| Spinning(spinner))
+}
+
+/// pyact patch: after a yield that took `took`, ending at `now`: until when to spin without
+/// yielding (`None`: the yield came back in time, keep yielding).
+fn busy_after_yield(
+    took: std::time::Duration,
+    now: std::time::Instant,
+) -> Option<std::time::Instant> {
+    (took > YIELD_SLOW).then(|| now + BUSY_FOR)
+}
+
+/// pyact patch: when a spin that may last `until` ends, from `now`: a spin without yielding
+/// (`busy`) lasts at most [`BUSY_SPIN`].
+fn spin_deadline(
+    until: std::time::Instant,
+    now: std::time::Instant,
+    busy: bool,
+) -> std::time::Instant {
+    if busy {
+        until.min(now + BUSY_SPIN)
+    } else {
+        until
+    }
+}
 
 thread_local! {
     /// Until when this worker spins before it sleeps (`None`: it found nothing last time).
     static SPIN_UNTIL: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+    /// pyact patch: until when this worker spins without yielding (see `SPIN`).
+    static BUSY_UNTIL: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
 }
 
 struct SingleSelector {
@@ -114,12 +186,32 @@ impl Selector {
         // (see `SPIN` and PYACT-PATCH.md).
         let mut n = 0;
         if let Some(until) = SPIN_UNTIL.get() {
-            loop {
-                n = epoll.wait(events, EpollTimeout::ZERO)?;
-                if n > 0 || std::time::Instant::now() >= until {
-                    break;
+            let start = std::time::Instant::now();
+            let busy = BUSY_UNTIL.get().is_some_and(|b| start < b);
+            // On a contended CPU: no yield, but one spinner at most, and never the only CPU.
+            let claim = if busy {
+                claim_spin(crate::scheduler::process_cpus(), &SPINNER)
+            } else {
+                None
+            };
+            if !busy || claim.is_some() {
+                let until = spin_deadline(until, start, busy);
+                loop {
+                    n = epoll.wait(events, EpollTimeout::ZERO)?;
+                    let now = std::time::Instant::now();
+                    if n > 0 || now >= until {
+                        break;
+                    }
+                    if busy {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                        let back = std::time::Instant::now();
+                        if let Some(b) = busy_after_yield(back - now, back) {
+                            BUSY_UNTIL.set(Some(b));
+                        }
+                    }
                 }
-                std::thread::yield_now();
             }
         }
         // Wait for epoll events for at most timeout_ms milliseconds
@@ -297,5 +389,51 @@ impl Selector {
             self.wakeup(id);
         }
         io.timer.borrow_mut().replace(h);
+    }
+}
+
+#[cfg(test)]
+mod spin_tests {
+    use super::{busy_after_yield, claim_spin, spin_deadline, BUSY_FOR, BUSY_SPIN, YIELD_SLOW};
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    /// pyact patch: a yield that lost a time slice (milliseconds) turns yielding off for
+    /// `BUSY_FOR`; one that came back within microseconds does not.
+    #[test]
+    fn spin_busy_only_after_a_late_yield() {
+        let now = Instant::now();
+        assert_eq!(busy_after_yield(Duration::from_micros(5), now), None);
+        assert_eq!(busy_after_yield(YIELD_SLOW, now), None);
+        assert_eq!(
+            busy_after_yield(Duration::from_millis(3), now),
+            Some(now + BUSY_FOR)
+        );
+    }
+
+    /// pyact patch: a spin without yielding ends after `BUSY_SPIN` at most; a yielding
+    /// one keeps its whole `SPIN`.
+    #[test]
+    fn spin_busy_is_short() {
+        let now = Instant::now();
+        let until = now + Duration::from_micros(100);
+        assert_eq!(spin_deadline(until, now, false), until);
+        assert_eq!(spin_deadline(until, now, true), now + BUSY_SPIN);
+        let soon = now + Duration::from_micros(10);
+        assert_eq!(spin_deadline(soon, now, true), soon);
+    }
+
+    /// pyact patch: one spinner per process, never on a single CPU, and the right to spin
+    /// comes back when the spinner stops.
+    #[test]
+    fn spin_claim_one_spinner_and_never_on_one_cpu() {
+        let spinner = AtomicBool::new(false);
+        assert!(claim_spin(1, &spinner).is_none(), "one CPU: no spin");
+        assert!(claim_spin(0, &spinner).is_none());
+        let first = claim_spin(2, &spinner).expect("two CPUs, nobody spinning");
+        assert!(claim_spin(2, &spinner).is_none(), "a second spinner");
+        assert!(claim_spin(8, &spinner).is_none(), "a second spinner");
+        drop(first);
+        assert!(claim_spin(2, &spinner).is_some(), "released when dropped");
     }
 }
