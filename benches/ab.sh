@@ -9,7 +9,10 @@ A=$1; B=$2; N=${3:-8}; T=$(mktemp -d)
 trap 'exec 3>&- 4>&- 2>/dev/null; rm -rf "$T"' EXIT
 val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 median() { sort -g "$1" | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-exec 3> >(exec $A/workload serve >"$T/sa" 2>&1); exec 4> >(exec $B/workload serve >"$T/sb" 2>&1)
+# B's server must not inherit fd 3 (A's pipe): with one more descriptor its sockets land on
+# the other worker (may assigns a socket to worker fd % workers), and whether client and
+# server workers share a CPU moves the round trip (may/PYACT-PATCH.md, tenth patch).
+exec 3> >(exec $A/workload serve >"$T/sa" 2>&1); exec 4> >(exec $B/workload serve >"$T/sb" 2>&1 3>&-)
 for _ in $(seq 100); do grep -q ready $T/sa 2>/dev/null && grep -q ready $T/sb 2>/dev/null && break; sleep 0.1; done
 NA=$(val ready $T/sa); NB=$(val ready $T/sb)
 run() { # side dir node
