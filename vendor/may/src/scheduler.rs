@@ -62,8 +62,9 @@ impl Drop for AbortOnPanic {
 /// own mask is one CPU once it is pinned.
 static PROCESS_CPUS: AtomicUsize = AtomicUsize::new(1);
 
-/// pyact patch: see [`PROCESS_CPUS`] (the I/O selector spins only with two or more).
-#[allow(dead_code)]
+/// pyact patch: see [`PROCESS_CPUS`] (the epoll selector spins without yielding only with
+/// two or more; the other selectors do not spin).
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
 pub(crate) fn process_cpus() -> usize {
     PROCESS_CPUS.load(Ordering::Relaxed)
 }
