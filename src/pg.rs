@@ -372,6 +372,18 @@ fn group_of(v: &Value) -> Option<&str> {
         .filter(|g| !g.is_empty() && g.len() <= MAX_GROUP_LEN)
 }
 
+/// A local request's group and the address in its field `who`; `None` after answering
+/// "bad request" if either is missing or malformed.
+fn group_and_address<'m>(msg: &'m Value, who: &str) -> Option<(&'m str, Address)> {
+    match (group_of(&msg["group"]), Address::try_from(&msg[who])) {
+        (Some(group), Ok(addr)) => Some((group, addr)),
+        _ => {
+            let _ = crate::reply(msg, json!({"error": "bad request"}));
+            None
+        }
+    }
+}
+
 impl State {
     fn handle(&mut self, mb: &mut Mailbox, msg: Value) {
         if let Some(peer) = service::nodeup(&msg) {
@@ -405,10 +417,7 @@ impl State {
     }
 
     fn local_join(&mut self, mb: &mut Mailbox, msg: &Value) {
-        let (Some(group), Ok(member)) =
-            (group_of(&msg["group"]), Address::try_from(&msg["member"]))
-        else {
-            let _ = crate::reply(msg, json!({"error": "bad request"}));
+        let Some((group, member)) = group_and_address(msg, "member") else {
             return;
         };
         if member.node_id() != self.node.name() {
@@ -437,10 +446,7 @@ impl State {
     }
 
     fn local_leave(&mut self, mb: &mut Mailbox, msg: &Value) {
-        let (Some(group), Ok(member)) =
-            (group_of(&msg["group"]), Address::try_from(&msg["member"]))
-        else {
-            let _ = crate::reply(msg, json!({"error": "bad request"}));
+        let Some((group, member)) = group_and_address(msg, "member") else {
             return;
         };
         let removed = {
@@ -468,10 +474,7 @@ impl State {
     }
 
     fn local_monitor(&mut self, mb: &mut Mailbox, msg: &Value) {
-        let (Some(group), Ok(watcher)) =
-            (group_of(&msg["group"]), Address::try_from(&msg["watcher"]))
-        else {
-            let _ = crate::reply(msg, json!({"error": "bad request"}));
+        let Some((group, watcher)) = group_and_address(msg, "watcher") else {
             return;
         };
         if self.watches.len() >= MAX_WATCHES {
