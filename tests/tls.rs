@@ -105,6 +105,13 @@ fn tls_node(dir: &TempDir, ca: &Ca, name: &str) -> Node {
     node(COOKIE, NodeOptions::default().tls(tls(dir, ca, name)))
 }
 
+/// `from` dials `to` (with the common cookie) and is refused: the error's text.
+fn refused(from: &Node, to: &Node) -> String {
+    from.connect(&format!("{COOKIE}@{}", to.name()))
+        .expect_err("the connection was refused")
+        .to_string()
+}
+
 /// An actor that reports every message it receives to `to`.
 fn spawn_recorder(on: &Node, to: Address) -> Address {
     on.spawn(move |mut mb| {
@@ -183,10 +190,7 @@ fn a_node_with_a_certificate_from_another_ca_is_refused_and_nothing_is_delivered
     let rec = spawn_recorder(&b, seen.addr());
 
     // It dials: refused by b (b does not accept its certificate).
-    let err = stranger
-        .connect(&format!("{COOKIE}@{}", b.name()))
-        .unwrap_err()
-        .to_string();
+    let err = refused(&stranger, &b);
     assert!(err.contains("TLS"), "{err}");
     // A send from it (this thread's context) fails and delivers nothing.
     {
@@ -197,15 +201,9 @@ fn a_node_with_a_certificate_from_another_ca_is_refused_and_nothing_is_delivered
         ));
     }
     // b dials it: refused by b itself (its certificate is not from b's CA).
-    let err = b
-        .connect(&format!("{COOKIE}@{}", stranger.name()))
-        .unwrap_err()
-        .to_string();
+    let err = refused(&b, &stranger);
     assert!(err.contains("certificate"), "{err}");
-    let err = b
-        .connect(&format!("{COOKIE}@{}", picky.name()))
-        .unwrap_err()
-        .to_string();
+    let err = refused(&b, &picky);
     assert!(err.contains("TLS"), "{err}");
     assert!(b.connected_nodes().is_empty() && stranger.connected_nodes().is_empty());
     assert!(picky.connected_nodes().is_empty());
@@ -226,10 +224,7 @@ fn a_certificate_that_does_not_name_the_dialled_host_is_refused() {
         NodeOptions::default().tls(TlsOptions::from_pem_files(chain, key, &ca.pem).unwrap()),
     );
     let a = tls_node(&dir, &ca, "a");
-    let err = a
-        .connect(&format!("{COOKIE}@{}", b.name()))
-        .unwrap_err()
-        .to_string();
+    let err = refused(&a, &b);
     assert!(err.contains("certificate"), "{err}");
     assert!(a.connected_nodes().is_empty());
 }
@@ -538,10 +533,7 @@ fn failed_certificates_count_against_the_source_like_wrong_cookie_proofs() {
     );
     let mut errors = vec![];
     for _ in 0..10 {
-        let e = stranger
-            .connect(&format!("{COOKIE}@{}", b.name()))
-            .unwrap_err()
-            .to_string();
+        let e = refused(&stranger, &b);
         let unheard = !e.contains("UnknownCA");
         errors.push(e);
         if unheard {
@@ -684,10 +676,7 @@ fn a_tls_handshake_longer_than_16_kib_is_refused() {
     );
     let b = tls_node(&dir, &ca, "b");
     // b dials it: b reads the fat node's flight and stops at the budget.
-    let err = b
-        .connect(&format!("{COOKIE}@{}", fat.name()))
-        .unwrap_err()
-        .to_string();
+    let err = refused(&b, &fat);
     assert!(err.contains("over 16 KiB"), "{err}");
     // It dials b: b stops reading at the budget and closes.
     assert!(fat.connect(&format!("{COOKIE}@{}", b.name())).is_err());
