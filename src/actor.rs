@@ -300,7 +300,7 @@ where
     let (node, actor) = checkpoint_and(|c| (c.node(), c.actor.is_some()));
     let node = node.expect("pyact::spawn called outside an actor; use Node::spawn");
     let cell = node.new_cell(false, Some(std::any::type_name::<F>));
-    start_checked(&node, cell, f, None, actor).unwrap_or_else(|e| panic!("{e}"))
+    start_checked(&node, cell, f, None, actor, false).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Start a coroutine with pyact's configured stack: the one place pyact creates coroutines
@@ -354,19 +354,21 @@ pub(crate) fn fresh_runner(first: Option<crate::pool::Job>) -> std::io::Result<(
     }
 }
 
-/// Start the coroutine of a new actor on `node`. The single place pyact creates coroutines.
+/// Start the coroutine of a new actor on `node`, or, if `dormant`, keep it in its mailbox
+/// until its first envelope arrives (see `mailbox/dormant.rs`).
 pub(crate) fn start<F, R>(
     node: &Node,
     cell: Arc<ActorCell>,
     f: F,
     link_to: Option<Address>,
+    dormant: bool,
 ) -> Result<Address, SpawnError>
 where
     F: FnOnce(Mailbox) -> R + Send + 'static,
     R: IntoExit,
 {
     let from_actor = checkpoint_and(|c| c.actor.is_some());
-    start_checked(node, cell, f, link_to, from_actor)
+    start_checked(node, cell, f, link_to, from_actor, dormant)
 }
 
 /// [`start`] after its kill check; `from_actor`: the spawner is an actor (its child may wait
@@ -377,6 +379,7 @@ fn start_checked<F, R>(
     f: F,
     link_to: Option<Address>,
     from_actor: bool,
+    dormant: bool,
 ) -> Result<Address, SpawnError>
 where
     F: FnOnce(Mailbox) -> R + Send + 'static,
@@ -393,14 +396,20 @@ where
         cell.lock().links.insert(parent.clone());
     }
     node.0.counters.spawned();
-    node.insert_cell(cell.clone());
     let job = ActorJob {
         node: node.clone(),
-        cell,
+        cell: cell.clone(),
         slot,
         f: Box::new(move |mb| f(mb).into_exit()),
         queued: false,
     };
+    if dormant {
+        // Held before the cell is in the node's table: no push can come before the job.
+        cell.queue.hold_until_first(job);
+        node.insert_cell(cell);
+        return Ok(addr);
+    }
+    node.insert_cell(cell);
     match go_job(crate::pool::Job::Actor(job), from_actor) {
         Ok(()) => Ok(addr),
         Err(e) => {

@@ -319,6 +319,7 @@ impl Node {
             self.new_cell(false, Some(std::any::type_name::<F>)),
             f,
             None,
+            false,
         )
     }
 
@@ -382,7 +383,7 @@ impl Node {
         }
         let child = cell.address();
         crate::link::add_link_from(to, &child);
-        actor::start(self, cell, f, Some(to.clone())).inspect_err(|_| {
+        actor::start(self, cell, f, Some(to.clone()), opts.start_on_message).inspect_err(|_| {
             // Undo the half-made link: the child never existed.
             match to.local_cell().or_else(|| home_cell(to)) {
                 Some(c) => c.forget_link(&child),

@@ -161,6 +161,10 @@ pub enum Status {
     /// Parked on a [`pyact::net`](crate::net) socket: accepting, connecting, or waiting to
     /// read or write.
     Socket = 7,
+    /// Spawned with [`SpawnOptions::start_on_message`](crate::SpawnOptions::start_on_message)
+    /// and not started: no coroutine yet, its function runs when its first message (or
+    /// signal) arrives.
+    Dormant = 8,
 }
 
 impl Status {
@@ -173,6 +177,7 @@ impl Status {
             5 => Status::Blocking,
             6 => Status::Starting,
             7 => Status::Socket,
+            8 => Status::Dormant,
             _ => Status::Running,
         }
     }

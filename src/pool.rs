@@ -32,7 +32,9 @@
 //! 2-2.8 us without). Sends, links, monitors, kills, `wait` and names all work on a
 //! queued actor; one killed (or ended by an exit signal) before it starts never runs its
 //! function (Erlang's rule). Spawns from plain threads and from the network's coroutines
-//! never queue: they take an idle runner or make a coroutine, as before.
+//! never queue: they take an idle runner or make a coroutine, as before. A dormant actor
+//! (`SpawnOptions::start_on_message`, `mailbox/dormant.rs`) woken by its first envelope
+//! queues from any context ([`start_woken`]): whoever pushed that envelope must not fail.
 //!
 //! **Why no queued actor waits forever.** One lock guards the idle runners and the queue,
 //! so a runner is never idle while an actor is queued (a spawn takes an idle runner before
@@ -195,40 +197,66 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Run `f` on an idle runner, if one is idle; otherwise, if `may_queue` (an actor spawned by
 /// an actor), queue it for the next runner that is free; otherwise give `f` back.
 pub(crate) fn hand_off(f: Job, may_queue: bool) -> Result<(), Job> {
+    match idle_runner() {
+        Ok(r) => {
+            r.send(Next::Run(f));
+            Ok(())
+        }
+        Err(idle) => match f {
+            Job::Actor(a) if may_queue => {
+                queue(idle, a);
+                Ok(())
+            }
+            f => Err(f),
+        },
+    }
+}
+
+/// Start a dormant actor that its first envelope woke (see `mailbox/dormant.rs`), from
+/// whatever pushed it (an actor, a thread, a connection's reader): on an idle runner, or
+/// through the queue, from any context, so that a failed coroutine start leaves it queued
+/// for the next attempt instead of losing it. The queue's promise holds: queueing starts a
+/// runner unless one is on its way.
+pub(crate) fn start_woken(job: crate::actor::ActorJob) {
+    match idle_runner() {
+        Ok(r) => r.send(Next::Run(Job::Actor(job))),
+        Err(idle) => queue(idle, job),
+    }
+}
+
+/// Take an idle runner of the current stack size (retiring those of an old one), or, if
+/// none is idle, the pool's lock, still held: an actor queued under it cannot miss a
+/// runner parking meanwhile (module docs).
+fn idle_runner() -> Result<Arc<Runner>, MutexGuard<'static, Idle>> {
     let words = crate::config::stack_words();
     loop {
         let mut idle = lock(&IDLE);
-        match idle.runners.pop() {
-            Some(r) => {
-                let left = idle.runners.len();
-                idle.low = idle.low.min(left);
-                POOLED.store(left, Ordering::Relaxed);
-                drop(idle);
-                if r.stack == words {
-                    r.send(Next::Run(f));
-                    return Ok(());
-                }
-                r.send(Next::Retire);
-            }
-            None => {
-                return match f {
-                    Job::Actor(mut a) if may_queue => {
-                        a.mark_queued();
-                        idle.queued.push_back(a);
-                        QUEUED.store(idle.queued.len(), Ordering::Relaxed);
-                        // One runner on its way at all times while actors are queued,
-                        // for a free worker to steal (module docs).
-                        let eager = idle.starting == 0;
-                        drop(idle);
-                        if eager {
-                            start_runner(false, false);
-                        }
-                        Ok(())
-                    }
-                    f => Err(f),
-                };
-            }
+        let Some(r) = idle.runners.pop() else {
+            return Err(idle);
+        };
+        let left = idle.runners.len();
+        idle.low = idle.low.min(left);
+        POOLED.store(left, Ordering::Relaxed);
+        drop(idle);
+        if r.stack == words {
+            return Ok(r);
         }
+        r.send(Next::Retire);
+    }
+}
+
+/// Queue `a` for the next runner that is free (no runner is idle: `idle` says so, and
+/// its lock is held).
+fn queue(mut idle: MutexGuard<'_, Idle>, mut a: crate::actor::ActorJob) {
+    a.mark_queued();
+    idle.queued.push_back(a);
+    QUEUED.store(idle.queued.len(), Ordering::Relaxed);
+    // One runner on its way at all times while actors are queued, for a free worker to
+    // steal (module docs).
+    let eager = idle.starting == 0;
+    drop(idle);
+    if eager {
+        start_runner(false, false);
     }
 }
 

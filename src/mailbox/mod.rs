@@ -58,9 +58,11 @@ use crate::{Address, ExitReason, Node, Pattern};
 // One concept per file: this one is the receive API (`Mailbox`, selective receive, the
 // save queue, signals as they are pulled); `queue.rs` the shared queue every sender
 // pushes on, `wait.rs` how the owner parks and is woken, `doom.rs` the deadly signals that
-// skip the queue, `bounded.rs` the mailbox limit and the pushers waiting for room.
+// skip the queue, `bounded.rs` the mailbox limit and the pushers waiting for room,
+// `dormant.rs` the actor that waits for its first envelope without a coroutine.
 mod bounded;
 mod doom;
+mod dormant;
 mod queue;
 mod wait;
 

@@ -81,8 +81,8 @@ pub(crate) struct MailQueue {
     pub(super) killable: bool,
     /// A call's throwaway mailbox: parking on it means "waiting in a call".
     pub(super) call: bool,
-    /// The pending deadly signals and the pushers waiting for room: both rare, so boxed
-    /// together behind one lock, made when first needed (8 bytes in every cell: it stays
+    /// The pending deadly signals, the pushers waiting for room and a dormant owner's job:
+    /// all rare, so boxed together behind one lock, made when first needed (8 bytes in every cell: it stays
     /// within 384 bytes).
     pub(super) rare: Mutex<Option<Box<Rare>>>,
     // --- Rarely used.
@@ -98,6 +98,8 @@ pub(super) struct Rare {
     /// The pushers waiting for room, in arrival order (bounded mailboxes only). See
     /// [`MailQueue::push_waiting`].
     pub(super) room: VecDeque<RoomWaiter>,
+    /// The owner's job while it waits for its first envelope (see `dormant.rs`).
+    pub(super) job: Option<crate::actor::ActorJob>,
 }
 
 /// A cell's [`MailQueue`], on the heap apart from the cell, and recycled.

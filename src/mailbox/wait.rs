@@ -34,20 +34,33 @@ use crate::observe::Status;
 /// wakes each park. A wake that arrives after the consumer stopped waiting (it timed out,
 /// or a deadly signal woke it) leaves a token in the blocker: its next park returns at once
 /// and the receive loop looks again and parks again.
+///
+/// An actor spawned to start on its first message waits the same way before it has a
+/// coroutine at all: its bit is [`WAIT_JOB`], set when it is made, and the sender that
+/// clears it starts the actor (see `dormant.rs`).
 pub(super) const WAIT_CO: u64 = 1;
 /// See [`WAIT_CO`].
 pub(super) const WAIT_THREAD: u64 = 2;
-/// Either waiting bit.
-pub(super) const WAITING: u64 = WAIT_CO | WAIT_THREAD;
+/// The owner has not started: its job waits in the queue for the first envelope (see
+/// `dormant.rs`). Set only by `MailQueue::hold_until_first`, before the
+/// actor's address is handed out.
+pub(super) const WAIT_JOB: u64 = 4;
+/// Any waiting bit.
+pub(super) const WAITING: u64 = WAIT_CO | WAIT_THREAD | WAIT_JOB;
 /// One envelope in the count of the `wake` word.
-pub(super) const PUSHED: u64 = 4;
+pub(super) const PUSHED: u64 = 8;
 
 impl MailQueue {
     /// The consumer is waiting: clear its bits and unpark the blocker(s) whose bit this call
-    /// cleared (a concurrent sender that cleared it first does the waking).
+    /// cleared (a concurrent sender that cleared it first does the waking), or start the
+    /// owner if it has not started yet ([`WAIT_JOB`]).
     #[inline]
     pub(super) fn wake_consumer(&self) {
         let bits = self.wake.fetch_and(!WAITING, Ordering::AcqRel) & WAITING;
+        if bits & WAIT_JOB != 0 {
+            self.start_held();
+            return;
+        }
         for (i, bit) in [WAIT_CO, WAIT_THREAD].into_iter().enumerate() {
             if bits & bit != 0
                 && let Some(b) = self.blockers[i].get()

@@ -452,6 +452,30 @@ impl ChildSpec {
         self
     }
 
+    /// Start the child's function only when its first message arrives, at every start and
+    /// restart (see [`SpawnOptions::start_on_message`]): a child that waits for work costs
+    /// no coroutine until it gets some. A kill or a deadly exit signal ends a dormant child
+    /// unrun, and the supervisor handles that end as any other. Ignored for a child that
+    /// starts synchronously ([`ChildSpec::server`], [`ChildSpec::sync_start`]): the
+    /// supervisor waits for its init, which must run at once.
+    ///
+    /// ```
+    /// use pyact::observe::Status;
+    /// use pyact::supervisor::{ChildSpec, Strategy, Supervisor, which_children};
+    /// use std::time::Duration;
+    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
+    /// let worker = ChildSpec::new("worker", |mut mb| { mb.receive(); });
+    /// let sup = Supervisor::new(Strategy::OneForOne)
+    ///     .child(worker.start_on_message())
+    ///     .spawn(&node);
+    /// let child = which_children(&sup, Duration::from_secs(30)).unwrap()[0].address.clone().unwrap();
+    /// assert_eq!(node.info(&child).unwrap().status, Status::Dormant);
+    /// ```
+    pub fn start_on_message(mut self) -> ChildSpec {
+        self.opts = self.opts.start_on_message();
+        self
+    }
+
     /// The child's id.
     ///
     /// ```

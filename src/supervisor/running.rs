@@ -63,9 +63,12 @@ fn start_one(ctx: &mut Context, spec: &ChildSpec, args: &Value) -> Result<Addres
     let ack_to = ack.map(|r| (me.clone(), r));
     let factory = spec.start.clone();
     let args = args.clone();
+    // A synchronous start waits for the child's init: it cannot wait for a first message.
+    let mut opts = spec.opts.clone();
+    opts.start_on_message &= !spec.sync_start;
     let addr = ctx
         .node()
-        .spawn_link_opts(&me, &spec.opts, move |mb| {
+        .spawn_link_opts(&me, &opts, move |mb| {
             if let Some(a) = ack_to {
                 START_ACK.with(|c| *c.borrow_mut() = Some(a));
             }
