@@ -5,7 +5,7 @@
 #   PYACT_EXAMPLES=DIR benches/compare.sh   # pyact binaries from DIR (see below)
 #   LOAD=2 benches/compare.sh            # every row beside 2 busy processes (issue 19: how
 #                                        # each side holds up on a loaded box); LOAD=N, N>=1
-#   RING_1M=1 benches/compare.sh         # also the 1M ring, whole process (1 run per side;
+#   RING_1M=1 benches/compare.sh         # also the 1M rings, whole process (1 run per side;
 #                                        # before Linux 6.13 pyact needs vm.max_map_count
 #                                        # >= 2,200,000: the ring says so and is skipped)
 #
@@ -105,7 +105,12 @@ pyact_round() {
         rec ring_pass p "$(val pass_s "$o")"
         rec ring_total p "$(awk '$1=="build_s"{b=$2} $1=="pass_s"{p=$2} END{print b+p}' "$o")"
     }
+    $RING 10000 --start-on-message >"$o" && {
+        rec ringd_pass p "$(val pass_s "$o")"
+        rec ringd_total p "$(awk '$1=="build_s"{b=$2} $1=="pass_s"{p=$2} END{print b+p}' "$o")"
+    }
     $W idle 100000 >"$o" && rec idle p "$(val kib_per_actor "$o")"
+    $W idle-dormant 100000 >"$o" && rec idled p "$(val kib_per_actor "$o")"
     $W pingpong 200000 >"$o" && rec pingpong p "$(val us_per_round_trip "$o")"
     [ -n "$PNODE" ] && timeout 120 $W roundtrip "$PNODE" 10000 >"$o" && rec rtt p "$(val us_per_round_trip "$o")"
     [ -n "$PNODE" ] && timeout 120 $W oneway "$PNODE" 200000 >"$o" && rec oneway p "$(val msgs_per_s "$o")"
@@ -138,16 +143,20 @@ if [ "${RING_1M:-0}" = 1 ]; then
     # the sysctl to run if 1M actors do not fit.
     /usr/bin/time -f "wall %e\nmaxrss_kib %M" -o "$TMP/t" $RING 1000000 >"$TMP/out" &&
         { rec ring1m_wall p "$(val wall "$TMP/t")"; rec ring1m_rss p "$(val maxrss_kib "$TMP/t")"; }
+    /usr/bin/time -f "wall %e\nmaxrss_kib %M" -o "$TMP/t" $RING 1000000 --start-on-message >"$TMP/out" &&
+        { rec ringd1m_wall p "$(val wall "$TMP/t")"; rec ringd1m_rss p "$(val maxrss_kib "$TMP/t")"; }
     if [ $HAVE_ERL = 1 ]; then
         /usr/bin/time -f "wall %e\nmaxrss_kib %M" -o "$TMP/t" $ERL -run bench main ring 1000000 >"$TMP/out" &&
             { rec ring1m_wall e "$(val wall "$TMP/t")"; rec ring1m_rss e "$(val maxrss_kib "$TMP/t")"; }
     fi
 fi
 
-# row: label, sample name, unit, scale (value*scale is shown), "time" or "rate"
+# row: label, sample name, unit, scale (value*scale is shown), "time" or "rate", and
+# optionally Erlang's sample name when it differs (Erlang has no actor that starts on its
+# first message: its plain ring and idle process are the reference for those rows)
 row() {
     local p e ratio
-    p=$(median "$TMP/$2.p"); e=$(median "$TMP/$2.e")
+    p=$(median "$TMP/$2.p"); e=$(median "$TMP/${6:-$2}.e")
     ratio=$(awk -v p="$p" -v e="$e" -v k="$5" 'BEGIN { if (p == "" || e == "" || p == 0 || e == 0) print "-"; else if (k == "rate") printf "%.2fx", e / p; else printf "%.2fx", p / e }')
     printf "| %-40s | %14s | %14s | %8s |\n" "$1" \
         "$(awk -v v="$p" -v s="$4" -v u="$3" 'BEGIN { if (v == "") print "-"; else printf "%.3g %s", v * s, u }')" \
@@ -167,7 +176,12 @@ row "ring 10k: pass" ring_pass "ms" 1000 time
 row "ring 10k: build + pass" ring_total "ms" 1000 time
 [ "${RING_1M:-0}" = 1 ] && row "ring 1M: whole process, wall" ring1m_wall "s" 1 time
 [ "${RING_1M:-0}" = 1 ] && row "ring 1M: whole process, peak RSS" ring1m_rss "GiB" "$(awk 'BEGIN{print 1/1048576}')" time
+row "ring 10k, start on message: pass" ringd_pass "ms" 1000 time ring_pass
+row "ring 10k, start on message: build + pass" ringd_total "ms" 1000 time ring_total
+[ "${RING_1M:-0}" = 1 ] && row "ring 1M, start on message: wall" ringd1m_wall "s" 1 time ring1m_wall
+[ "${RING_1M:-0}" = 1 ] && row "ring 1M, start on message: peak RSS" ringd1m_rss "GiB" "$(awk 'BEGIN{print 1/1048576}')" time ring1m_rss
 row "idle actor, resident (100k)" idle "KiB" 1 time
+row "idle actor, start on message (100k)" idled "KiB" 1 time idle
 row "ping-pong, round trip" pingpong "us" 1 time
 row "remote round trip, two processes" rtt "us" 1 time
 row "remote one-way, two processes" oneway "M msg/s" 0.000001 rate

@@ -4,25 +4,36 @@
 //! around, the time to build the ring and the time to pass the message (and both again as
 //! `build_s` / `pass_s` lines for `benches/compare.sh`). Finished actors' coroutines are
 //! reused by default (`Config::pool_capacity`); `PYACT_POOL=N` bounds that pool to N.
+//!
+//! `ring N --start-on-message` spawns the forwarders with
+//! `SpawnOptions::start_on_message`: each waits without a coroutine until the message
+//! reaches it, then runs on a warm one (the seed's ring, and Erlang's, start every
+//! forwarder at once: that is the plain spawn).
 
 use std::time::Instant;
 
-use pyact::{Address, Mailbox, Mesh, Node, curaddr, json, spawn};
+use pyact::{Address, Mailbox, Mesh, Node, SpawnOptions, curaddr, json, spawn};
 
 fn forward(mut mb: Mailbox, next: Address) {
     let data = mb.receive();
     let _ = next | data;
 }
 
-fn build(mut mb: Mailbox, n: usize) -> pyact::Value {
+fn build(mut mb: Mailbox, n: usize, on_message: bool) -> pyact::Value {
     let t0 = Instant::now();
     let mut ring: Vec<Address> = Vec::with_capacity(n);
+    let dormant = SpawnOptions::new().start_on_message();
     for _ in 0..n {
         let next = ring
             .last()
             .cloned()
             .unwrap_or_else(|| curaddr().expect("in an actor"));
-        ring.push(spawn(move |mb| forward(mb, next)));
+        let f = move |mb| forward(mb, next);
+        ring.push(if on_message {
+            mb.node().spawn_opts(dormant.clone(), f).expect("spawn")
+        } else {
+            spawn(f)
+        });
     }
     let built = t0.elapsed();
     let t1 = Instant::now();
@@ -44,11 +55,19 @@ fn maps_for(actors: usize, limit: usize) -> usize {
 
 fn main() {
     env_logger::init();
-    let n: usize = match std::env::args().nth(1).map(|a| a.parse()) {
-        None => 10_000,
-        Some(Ok(n)) if n > 0 => n,
-        Some(_) => {
-            eprintln!("usage: ring [N>0]");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let on_message = match args.iter().position(|a| a == "--start-on-message") {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
+    };
+    let n: usize = match args.first().map(|a| a.parse()) {
+        None if args.is_empty() => 10_000,
+        Some(Ok(n)) if n > 0 && args.len() == 1 => n,
+        _ => {
+            eprintln!("usage: ring [N>0] [--start-on-message]");
             std::process::exit(2);
         }
     };
@@ -76,7 +95,7 @@ fn main() {
         );
         std::process::exit(1);
     }
-    let addr = node.spawn(move |mb| build(mb, n));
+    let addr = node.spawn(move |mb| build(mb, n, on_message));
     match node.wait(&addr) {
         Ok(r) => {
             println!("{}", r["data"]);

@@ -5,6 +5,7 @@
 //! cargo run --release --example workload -- spawn N       # spawn N actors that end, wait for each
 //! cargo run --release --example workload -- pingpong N    # N round trips between two actors
 //! cargo run --release --example workload -- idle N        # resident KiB per idle actor
+//! cargo run --release --example workload -- idle-dormant N  # the same, spawned to start on a message
 //! cargo run --release --example workload -- serve         # prints "ready NODE"; runs until stdin closes
 //! cargo run --release --example workload -- oneway NODE N # N one-way messages to NODE's sink, then a sync
 //! cargo run --release --example workload -- roundtrip NODE N
@@ -91,22 +92,30 @@ fn rss_kib() -> usize {
         .expect("VmRSS")
 }
 
-fn idle(node: &Node, n: usize) -> f64 {
+/// Resident KiB per actor waiting in `receive`; `dormant`: spawned with
+/// `SpawnOptions::start_on_message`, so none has started (no coroutine yet).
+fn idle(node: &Node, n: usize, dormant: bool) -> f64 {
     let warm = node.spawn(|_mb| {});
     node.wait(&warm).expect("warm-up");
     std::thread::sleep(Duration::from_millis(50));
     let started = Arc::new(AtomicUsize::new(0));
     let before = rss_kib();
+    let opts = pyact::SpawnOptions::new().start_on_message();
     let addrs: Vec<Address> = (0..n)
         .map(|_| {
             let started = started.clone();
-            node.spawn(move |mut mb| {
+            let f = move |mut mb: pyact::Mailbox| {
                 started.fetch_add(1, Ordering::Release);
                 let _ = mb.receive();
-            })
+            };
+            if dormant {
+                node.spawn_opts(opts.clone(), f).expect("spawn")
+            } else {
+                node.spawn(f)
+            }
         })
         .collect();
-    while started.load(Ordering::Acquire) < n {
+    while !dormant && started.load(Ordering::Acquire) < n {
         std::thread::sleep(Duration::from_millis(2));
     }
     std::thread::sleep(Duration::from_millis(50));
@@ -206,9 +215,9 @@ fn main() {
                 format!("{:.4}", ns as f64 / 1e3 / n as f64),
             );
         }
-        Some("idle") => {
+        Some(m @ ("idle" | "idle-dormant")) => {
             let n = num(1, 100_000);
-            let k = idle(&node(), n);
+            let k = idle(&node(), n, m == "idle-dormant");
             kv("n", n);
             kv("kib_per_actor", format!("{k:.3}"));
         }
@@ -223,7 +232,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: workload spawn N | pingpong N | idle N | serve | oneway NODE N | roundtrip NODE N"
+                "usage: workload spawn N | pingpong N | idle N | idle-dormant N | serve | oneway NODE N | roundtrip NODE N"
             );
             std::process::exit(2)
         }
