@@ -404,7 +404,8 @@ where
         queued: false,
     };
     if dormant {
-        // Held before the cell is in the node's table: no push can come before the job.
+        // Held before the cell is in the node's table; a push that came earlier (through
+        // a link made first) starts it at once (`MailQueue::hold_until_first`).
         cell.queue.hold_until_first(job);
         node.insert_cell(cell);
         return Ok(addr);
