@@ -276,7 +276,9 @@ impl Node {
     /// it); it runs later, when a worker gets to it. An actor spawned by an actor while
     /// every coroutine is busy waits for one without a stack of its own ([`Node::info`]
     /// says [`Status::Starting`](crate::observe::Status::Starting)) and starts when a coroutine is
-    /// free or its spawner blocks; one killed before it starts never runs `f`.
+    /// free or its spawner blocks; one killed before it starts never runs `f`. An actor
+    /// whose function begins by waiting for a message can go without a coroutine until
+    /// one arrives: [`SpawnOptions::start_on_message`].
     ///
     /// # Panics
     /// If the actor cannot be spawned (see [`Node::try_spawn`] for the typed error).
