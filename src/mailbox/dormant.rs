@@ -77,16 +77,32 @@ impl MailQueue {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::Duration;
 
+    use crate::actor::ActorCell;
     use crate::mailbox::{Envelope, Signal};
-    use crate::{ExitReason, Mailbox, Mesh, Node, Value};
+    use crate::{Address, ExitReason, Mailbox, Mesh, Node, Value};
+
+    type Body = fn(Mailbox) -> Value;
 
     fn first(mut mb: Mailbox) -> Value {
         mb.receive()
     }
 
-    fn wait(a: &crate::Address) -> Result<Value, ExitReason> {
+    /// A dormant actor running `f`, whose cell got `early` (if any) before the job was held,
+    /// as through a link made before the spawn.
+    fn dormant(early: Option<Envelope>, f: Body) -> (Arc<ActorCell>, Address) {
+        let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
+        let cell = node.new_cell(false, Some(std::any::type_name::<Body>));
+        if let Some(e) = early {
+            assert!(cell.queue.push(e).is_ok());
+        }
+        let a = crate::actor::start(&node, cell.clone(), f, None, true).unwrap();
+        (cell, a)
+    }
+
+    fn wait(a: &Address) -> Result<Value, ExitReason> {
         a.wait_timeout(Duration::from_secs(60))
             .expect("the actor ends in time")
     }
@@ -96,17 +112,7 @@ mod tests {
     /// at once instead of leaving it dormant beside its mail.
     #[test]
     fn an_envelope_that_came_before_the_job_starts_it() {
-        let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
-        let cell = node.new_cell(false, Some(std::any::type_name::<fn(Mailbox) -> Value>));
-        assert!(cell.queue.push(Envelope::Msg("early".into())).is_ok());
-        let a = crate::actor::start(
-            &node,
-            cell.clone(),
-            first as fn(Mailbox) -> Value,
-            None,
-            true,
-        )
-        .unwrap();
+        let (cell, a) = dormant(Some(Envelope::Msg("early".into())), first);
         assert!(!cell.queue.is_dormant());
         assert_eq!(wait(&a).unwrap(), "early");
     }
@@ -118,31 +124,14 @@ mod tests {
         fn never(_: Mailbox) -> Value {
             panic!("a killed dormant actor ran")
         }
-        let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
-        let cell = node.new_cell(false, Some(std::any::type_name::<fn(Mailbox) -> Value>));
-        assert!(
-            cell.queue
-                .push(Envelope::Signal(Box::new(Signal::Kill)))
-                .is_ok()
-        );
-        let a =
-            crate::actor::start(&node, cell, never as fn(Mailbox) -> Value, None, true).unwrap();
+        let (_, a) = dormant(Some(Envelope::Signal(Box::new(Signal::Kill))), never);
         assert_eq!(wait(&a), Err(ExitReason::Killed));
     }
 
-    /// Without mail, the job waits.
+    /// Without mail, the job waits; the first send starts it.
     #[test]
     fn without_mail_it_stays_dormant() {
-        let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
-        let cell = node.new_cell(false, Some(std::any::type_name::<fn(Mailbox) -> Value>));
-        let a = crate::actor::start(
-            &node,
-            cell.clone(),
-            first as fn(Mailbox) -> Value,
-            None,
-            true,
-        )
-        .unwrap();
+        let (cell, a) = dormant(None, first);
         assert!(cell.queue.is_dormant());
         a.send("late").unwrap();
         assert!(!cell.queue.is_dormant());
