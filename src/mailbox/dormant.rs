@@ -91,18 +91,20 @@ mod tests {
     }
 
     /// A dormant actor running `f`, whose cell got `early` (if any) before the job was held,
-    /// as through a link made before the spawn.
-    fn dormant(early: Option<Envelope>, f: Body) -> (Arc<ActorCell>, Address) {
+    /// as through a link made before the spawn; and its node, which the caller must keep
+    /// (an address whose node is gone cannot be waited for).
+    fn dormant(early: Option<Envelope>, f: Body) -> (Node, Arc<ActorCell>, Address) {
         let node = Node::new(&Mesh::new(), "c@127.0.0.1:0").unwrap();
         let cell = node.new_cell(false, Some(std::any::type_name::<Body>));
         if let Some(e) = early {
             assert!(cell.queue.push(e).is_ok());
         }
         let a = crate::actor::start(&node, cell.clone(), f, None, true).unwrap();
-        (cell, a)
+        (node, cell, a)
     }
 
-    fn wait(a: &Address) -> Result<Value, ExitReason> {
+    /// The actor's end, within a deadline (its node must still be alive: see `dormant`).
+    fn wait(_alive: &Node, a: &Address) -> Result<Value, ExitReason> {
         a.wait_timeout(Duration::from_secs(60))
             .expect("the actor ends in time")
     }
@@ -112,9 +114,9 @@ mod tests {
     /// at once instead of leaving it dormant beside its mail.
     #[test]
     fn an_envelope_that_came_before_the_job_starts_it() {
-        let (cell, a) = dormant(Some(Envelope::Msg("early".into())), first);
+        let (node, cell, a) = dormant(Some(Envelope::Msg("early".into())), first);
         assert!(!cell.queue.is_dormant());
-        assert_eq!(wait(&a).unwrap(), "early");
+        assert_eq!(wait(&node, &a).unwrap(), "early");
     }
 
     /// The same for a kill: the actor ends at once, its function unrun (had it run, its
@@ -124,17 +126,17 @@ mod tests {
         fn never(_: Mailbox) -> Value {
             panic!("a killed dormant actor ran")
         }
-        let (_, a) = dormant(Some(Envelope::Signal(Box::new(Signal::Kill))), never);
-        assert_eq!(wait(&a), Err(ExitReason::Killed));
+        let (node, _, a) = dormant(Some(Envelope::Signal(Box::new(Signal::Kill))), never);
+        assert_eq!(wait(&node, &a), Err(ExitReason::Killed));
     }
 
     /// Without mail, the job waits; the first send starts it.
     #[test]
     fn without_mail_it_stays_dormant() {
-        let (cell, a) = dormant(None, first);
+        let (node, cell, a) = dormant(None, first);
         assert!(cell.queue.is_dormant());
         a.send("late").unwrap();
         assert!(!cell.queue.is_dormant());
-        assert_eq!(wait(&a).unwrap(), "late");
+        assert_eq!(wait(&node, &a).unwrap(), "late");
     }
 }
