@@ -435,6 +435,12 @@ pub(crate) struct ActorJob {
 }
 
 impl ActorJob {
+    /// Has something arrived for it (a message or a signal)? A snapshot, for the pool's
+    /// choice of which queued actor to start (`pool`, "Mail first").
+    pub(crate) fn has_mail(&self) -> bool {
+        self.cell.queue.has_unread()
+    }
+
     /// It waits in the pool's queue: [`Node::info`] says [`Status::Starting`](crate::observe::Status::Starting).
     pub(crate) fn mark_queued(&mut self) {
         self.queued = true;
