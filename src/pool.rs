@@ -25,9 +25,9 @@
 //! would park; and unless a fresh runner is on its way to the queue already, the spawn
 //! starts one, which an idle worker steals, as it stole a fresh coroutine before the queue
 //! existed (so a queued actor does not wait for its spawner to block when another worker
-//! is free). A burst of short actors then runs on the few runners that are free, one after the other
-//! on the same stack, with no `mmap`, page fault or context switch per actor; without the
-//! queue, a burst spawned faster than its actors ended made a fresh coroutine for each
+//! is free). A burst of short actors then runs on the few runners that are free, one
+//! after the other on the same stack, with no `mmap`, page fault or context switch per
+//! actor; without the queue, a burst spawned faster than its actors ended made a fresh coroutine for each
 //! actor beyond the pool (`workload spawn`: 1.0 us an actor with enough runners parked,
 //! 2-2.8 us without). Sends, links, monitors, kills, `wait` and names all work on a
 //! queued actor; one killed (or ended by an exit signal) before it starts never runs its
@@ -319,8 +319,8 @@ fn take_queued() -> Option<Job> {
 
 impl Idle {
     /// Take the next queued actor: the oldest, or the newest if [`Idle::newest_first`]
-    /// says so ("Mail first" in the module docs). The queue's buffer is let go once it is empty, if a
-    /// burst made it large (1M queued actors left 40 MB behind; the kept 16k slots are 640 KB).
+    /// says so ("Mail first" in the module docs). The queue's buffer is let go once it is
+    /// empty, if a burst made it large (1M queued actors left 40 MB behind; the kept 16k slots are 640 KB).
     fn pop_queued(&mut self) -> Option<Job> {
         let job = if self.newest_first() {
             self.passed_over += 1;
