@@ -208,29 +208,31 @@
 //! ## Performance
 //!
 //! Side by side with Erlang/OTP 25 on this project's 2-core, 24 GiB machine, interleaved
-//! (`benches/compare.sh`, 8 rounds, medians; the table, the commands and the machine are in
-//! BENCHMARKS.md, the history of each row in BENCHMARKS-HISTORY.md):
+//! (`RING_1M=1 benches/compare.sh 5`, medians; the table, the commands and the machine are
+//! in BENCHMARKS.md, the history of each row in BENCHMARKS-HISTORY.md):
 //!
 //! | workload | pyact | Erlang | pyact / Erlang |
 //! |---|---|---|---|
-//! | spawn + exit + wait, per actor | 0.63 µs | 1.55 µs | 0.41x |
-//! | ring 10k: build + pass | 53 ms | 31 ms | 1.7x |
-//! | ring 1M, whole process | 7.1–7.6 s, 5.3 GiB peak | 3.3 s, 2.5 GiB | 2.2x time, 2.1x memory |
+//! | spawn + exit + wait, per actor | 0.59–0.67 µs | 1.40–1.51 µs | 0.39–0.48x |
+//! | ring 10k: build + pass | 10.3 ms | 28.6 ms | 0.36x |
+//! | ring 1M, whole process | 9–16 s, 4.4–5.3 GiB peak | 3.9–4.5 s, 2.5 GiB | 2.2–4x time, 1.7–2.1x memory |
+//! | ring 1M, forwarders started on their first message | 2.35–2.48 s, 0.85 GiB | 3.9–4.5 s, 2.5 GiB | 0.56–0.60x time, 0.34x memory |
 //! | idle actor, resident (100k) | 5.45 KiB | 2.86 KiB | 1.90x |
-//! | ping-pong, round trip | 0.361 µs | 0.481 µs | 0.75x |
-//! | remote round trip, two processes | 26.6 µs | 54.2 µs | 0.49x |
-//! | remote one-way, two processes | 2.26 M msg/s | 0.38 M msg/s | 5.9x Erlang's rate |
+//! | ping-pong, round trip | 0.30 µs | 0.47 µs | 0.65x |
+//! | remote round trip, two processes | 27.8 µs | 50.2 µs | 0.55x |
+//! | remote one-way, two processes | 2.1 M msg/s | 0.42 M msg/s | 5x Erlang's rate |
 //!
 //! Where pyact still trails: a *fresh* actor costs kernel work (the first-touch page fault of
 //! the page its stack runs on, and a share of a page table; stacks are carved out of shared
-//! slabs, so a million actors need no sysctl), and under load the ring slows down far more than
-//! Erlang's. Actors that end park their coroutine (a *runner*) in a pool, grown lazily and
-//! shrunk when idle; the next spawn hands its function to one of them, and an actor spawned
-//! by an actor while none is free waits for one without a stack of its own
-//! (`Status::Starting`), so a burst of short actors runs on a few stacks. An actor that starts
-//! by waiting for a message can be spawned with `SpawnOptions::start_on_message`: no
-//! coroutine until its first message (`Status::Dormant`), then a warm one; a ring of such
-//! forwarders is faster than Erlang's and a million of them fit in 0.9 GB
+//! slabs, so a million actors need no sysctl) and a 4 KiB stack page that an Erlang process
+//! does not have. Actors that end park their coroutine (a *runner*) in a pool, grown lazily
+//! and shrunk when idle; the next spawn hands its function to one of them, and an actor
+//! spawned by an actor while none is free waits for one without a stack of its own
+//! (`Status::Starting`), so a burst of short actors runs on a few stacks. Of those waiting,
+//! one whose mail has arrived starts first, so the seed's ring passes its message on a few
+//! warm coroutines. An actor that starts by waiting for a message can also be spawned with
+//! `SpawnOptions::start_on_message`: no coroutine at all until its first message
+//! (`Status::Dormant`), so a million of them fit in 0.9 GB
 //! (`ring -- 1000000 --start-on-message`). Against bare `may`
 //! coroutines moving the same JSON (`cargo bench --bench pingpong`), ping-pong costs 0.95x.
 //! A worker that just had I/O polls its sockets for up to 100 µs before it sleeps (as

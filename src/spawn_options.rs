@@ -86,7 +86,7 @@ impl SpawnOptions {
 
     /// Start the actor's function only when its first message (or signal) arrives: until
     /// then the actor has no coroutine, no stack and no worker time, only its address and
-    /// mailbox (about 1.5 KiB where a started actor takes 5.5 KiB).
+    /// mailbox (0.86 KiB resident where an actor parked in `receive` takes 5.45 KiB).
     ///
     /// For actors whose function begins by waiting for a message: a server, a worker fed
     /// by a router, a forwarder in a ring. An actor spawned this way exists from the
