@@ -6,7 +6,8 @@
 //! Separate from the queue and the waiting because it is the one way an actor's *start*
 //! depends on its mail. How it works: the job is put in the queue's rare part and the
 //! `WAIT_JOB` bit is set in the `wake` word before the actor's address exists anywhere
-//! but in its spawner's hands. Every push (a message, a signal, a deadly signal put aside,
+//! but in its spawner's hands (and a parent's link: a push that came first starts the job
+//! at once, see `hold_until_first`). Every push (a message, a signal, a deadly signal put aside,
 //! from an actor, a thread or a connection's reader) ends in the same read-modify-write of
 //! `wake`; the one that finds a waiting bit clears all of them and, finding `WAIT_JOB`
 //! among them, takes the job out and hands it to the pool (`pool::start_woken`): an idle
