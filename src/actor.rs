@@ -436,9 +436,7 @@ pub(crate) struct ActorJob {
 
 impl ActorJob {
     /// Has something arrived for it (a message or a signal)? For the pool's choice of which
-    /// queued actor to start (`pool`, "Mail first"). Asked only of a job that has not
-    /// started: its mailbox has no consumer yet, so reading the queue's consumer end
-    /// (`may_queue`'s `is_empty` reads it without an atomic) races with nobody.
+    /// queued actor to start (`pool`, "Mail first").
     pub(crate) fn has_mail(&self) -> bool {
         self.cell.queue.has_unread()
     }

@@ -330,9 +330,12 @@ impl MailQueue {
         )
     }
 
-    /// Are envelopes waiting that the owner has not pulled yet? (for `Node::info`; a snapshot)
+    /// Are envelopes waiting that the owner has not pulled yet? (for `Node::info` and the
+    /// pool's "Mail first"; a snapshot, exact once sends and receives have returned, as
+    /// [`queued`](Self::queued)). From the counters, not the queue's `is_empty`: that reads
+    /// the consumer's end without an atomic, a data race with a consumer popping meanwhile.
     pub(crate) fn has_unread(&self) -> bool {
-        !self.queue.is_empty()
+        self.queued() > 0
     }
 }
 
