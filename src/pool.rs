@@ -124,6 +124,8 @@ use std::time::Duration;
 
 use may::sync::Blocker;
 
+use crate::actor::ActorJob;
+
 /// What the pool keeps however long it stays idle: the runners of a small burst.
 pub(crate) const KEEP: usize = 256;
 
@@ -138,7 +140,7 @@ pub(crate) enum Job {
     /// An actor: its body is pyact's own ([`crate::actor::run`]), so only the user's
     /// function is boxed, and a function that captures nothing costs no allocation (the
     /// whole body, boxed, cost one a spawn: ~300 instructions with its free).
-    Actor(crate::actor::ActorJob),
+    Actor(ActorJob),
     /// Any other closure (the network's loops).
     Task(Box<dyn FnOnce() + Send>),
 }
@@ -188,7 +190,7 @@ struct Idle {
     /// tick.
     low: usize,
     /// Actors spawned by actors while no runner was idle, oldest first.
-    queued: VecDeque<crate::actor::ActorJob>,
+    queued: VecDeque<ActorJob>,
     /// Fresh runners started for `queued` that have not looked at it yet: they will.
     starting: usize,
     /// Actors taken off `queued` so far (the watchdog's "is anyone taking them?").
@@ -243,7 +245,7 @@ pub(crate) fn hand_off(f: Job, may_queue: bool) -> Result<(), Job> {
 /// through the queue, from any context, so that a failed coroutine start leaves it queued
 /// for the next attempt instead of losing it. The queue's promise holds: queueing starts a
 /// runner unless one is on its way.
-pub(crate) fn start_woken(job: crate::actor::ActorJob) {
+pub(crate) fn start_woken(job: ActorJob) {
     match idle_runner() {
         Ok(r) => r.send(Next::Run(Job::Actor(job))),
         Err(idle) => queue(idle, job),
@@ -273,7 +275,7 @@ fn idle_runner() -> Result<Arc<Runner>, MutexGuard<'static, Idle>> {
 
 /// Queue `a` for the next runner that is free (no runner is idle: `idle` says so, and
 /// its lock is held).
-fn queue(mut idle: MutexGuard<'_, Idle>, mut a: crate::actor::ActorJob) {
+fn queue(mut idle: MutexGuard<'_, Idle>, mut a: ActorJob) {
     a.mark_queued();
     idle.queued.push_back(a);
     QUEUED.store(idle.queued.len(), Ordering::Relaxed);
@@ -341,14 +343,13 @@ impl Idle {
     fn newest_first(&self) -> bool {
         self.passed_over < PASS_OVER
             && self.queued.len() > 1
-            && self
-                .queued
-                .back()
-                .is_some_and(crate::actor::ActorJob::has_mail)
-            && !self
-                .queued
-                .front()
-                .is_some_and(crate::actor::ActorJob::has_mail)
+            && self.newest_has_mail()
+            && !self.queued.front().is_some_and(ActorJob::has_mail)
+    }
+
+    /// Has the newest queued actor mail? (then the queue is being worked by its messages)
+    fn newest_has_mail(&self) -> bool {
+        self.queued.back().is_some_and(ActorJob::has_mail)
     }
 }
 
@@ -470,11 +471,7 @@ fn start_runner(force: bool, chain: bool) {
         let queued = idle.queued.len();
         // A queue whose newest actor has mail is being worked by its messages (a ring
         // passing its message): one runner for it, not one for each (see "Mail first").
-        let chain = chain
-            && !idle
-                .queued
-                .back()
-                .is_some_and(crate::actor::ActorJob::has_mail);
+        let chain = chain && !idle.newest_has_mail();
         let mut n = if chain {
             queued.saturating_sub(idle.starting)
         } else {
