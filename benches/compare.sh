@@ -16,9 +16,11 @@
 # distribution with epmd and the node listener bound to 127.0.0.1).
 # Ratios are pyact time / Erlang time (below 1 = pyact faster); for msgs/s, Erlang's rate
 # over pyact's, so the same reading holds.
-# TLS=1 benches/compare.sh also prints the encrypted-link rows (feature tls): TLS against
-# plain TCP, alternated round by round in one process (`cargo bench --features tls --bench
-# remote_tls -- ROUNDS`; Erlang's side would need TLS distribution, so its column is plain).
+# TLS=1 benches/compare.sh also runs the remote rows over encrypted links (feature tls;
+# `workload certs DIR` makes the certificates): pyact with TLS against Erlang's plain
+# distribution, as issue 19 states its goal (TLS one-way >= 2x Erlang's plain rate), then
+# TLS against plain TCP alternated round by round in one process (`cargo bench --features
+# tls --bench remote_tls -- ROUNDS`).
 set -u
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -35,11 +37,19 @@ fi
 # PYACT_EXAMPLES=DIR uses the workload and ring binaries in DIR (another build, e.g. of an
 # older commit, to compare before/after against Erlang in alternating runs) instead of
 # building this tree's.
+# With TLS=1 the workload built with --features tls is DIR/workload-tls.
 if [ -n "${PYACT_EXAMPLES:-}" ]; then
     W=$PYACT_EXAMPLES/workload
     RING=$PYACT_EXAMPLES/ring
+    WT=$PYACT_EXAMPLES/workload-tls
 else
     echo "building pyact examples (release)..." >&2
+    WT=$TMP/workload-tls
+    if [ "${TLS:-0}" = 1 ]; then
+        # first, so that target/release/examples/workload is the plain build below
+        cargo build -q --release --features tls --example workload &&
+            cp target/release/examples/workload "$WT" || exit 1
+    fi
     cargo build -q --release --example workload --example ring || exit 1
     W=target/release/examples/workload
     RING=target/release/examples/ring
@@ -54,11 +64,12 @@ if [ $HAVE_ERL = 1 ]; then
 fi
 
 cleanup() {
-    exec 3>&- 4>&- 2>/dev/null
+    exec 3>&- 4>&- 5>&- 2>/dev/null
     for p in ${LOAD_PIDS:-}; do kill "$p" 2>/dev/null; done
     sleep 0.5
     [ -n "${PSERVE_PID:-}" ] && kill "$PSERVE_PID" 2>/dev/null
     [ -n "${ESERVE_PID:-}" ] && kill "$ESERVE_PID" 2>/dev/null
+    [ -n "${TSERVE_PID:-}" ] && kill "$TSERVE_PID" 2>/dev/null
     if [ $HAVE_ERL = 1 ] && [ "${EPMD_WAS_UP:-1}" = 0 ]; then epmd -kill >/dev/null 2>&1; fi
     rm -rf "$TMP"
 }
@@ -90,12 +101,22 @@ if [ $HAVE_ERL = 1 ]; then
     exec 4> >(exec $ERLD -name serve@127.0.0.1 -run bench main serve >"$TMP/eserve.out" 2>&1)
     ESERVE_PID=$!
 fi
+if [ "${TLS:-0}" = 1 ]; then
+    if "$WT" certs "$TMP/certs"; then
+        exec 5> >(PYACT_TLS=$TMP/certs exec "$WT" serve >"$TMP/tserve.out" 2>&1)
+        TSERVE_PID=$!
+    else
+        echo "!! $WT certs failed: no TLS rows"
+    fi
+fi
 for _ in $(seq 100); do
-    grep -q ready "$TMP/pserve.out" 2>/dev/null && { [ $HAVE_ERL = 0 ] || grep -q ready "$TMP/eserve.out" 2>/dev/null; } && break
+    grep -q ready "$TMP/pserve.out" 2>/dev/null && { [ $HAVE_ERL = 0 ] || grep -q ready "$TMP/eserve.out" 2>/dev/null; } &&
+        { [ -z "${TSERVE_PID:-}" ] || grep -q ready "$TMP/tserve.out" 2>/dev/null; } && break
     sleep 0.1
 done
 PNODE=$(val ready "$TMP/pserve.out")
 ENODE=$( [ $HAVE_ERL = 1 ] && val ready "$TMP/eserve.out")
+TNODE=$( [ -n "${TSERVE_PID:-}" ] && val ready "$TMP/tserve.out")
 
 pyact_round() {
     local o="$TMP/out"
@@ -114,6 +135,9 @@ pyact_round() {
     $W pingpong 200000 >"$o" && rec pingpong p "$(val us_per_round_trip "$o")"
     [ -n "$PNODE" ] && timeout 120 $W roundtrip "$PNODE" 10000 >"$o" && rec rtt p "$(val us_per_round_trip "$o")"
     [ -n "$PNODE" ] && timeout 120 $W oneway "$PNODE" 200000 >"$o" && rec oneway p "$(val msgs_per_s "$o")"
+    [ -n "$TNODE" ] && PYACT_TLS=$TMP/certs timeout 120 "$WT" roundtrip "$TNODE" 10000 >"$o" && rec rtt_tls p "$(val us_per_round_trip "$o")"
+    [ -n "$TNODE" ] && PYACT_TLS=$TMP/certs timeout 120 "$WT" oneway "$TNODE" 200000 >"$o" && rec oneway_tls p "$(val msgs_per_s "$o")"
+    return 0
 }
 
 erlang_round() {
@@ -185,9 +209,16 @@ row "idle actor, start on message (100k)" idled "KiB" 1 time idle
 row "ping-pong, round trip" pingpong "us" 1 time
 row "remote round trip, two processes" rtt "us" 1 time
 row "remote one-way, two processes" oneway "M msg/s" 0.000001 rate
+if [ -n "$TNODE" ]; then
+    # Erlang's column: its plain distribution (its TLS distribution needs a certificate setup
+    # of its own; the goal compares against plain)
+    row "remote round trip, TLS, two processes" rtt_tls "us" 1 time rtt
+    row "remote one-way, TLS, two processes" oneway_tls "M msg/s" 0.000001 rate oneway
+fi
 
-# TLS=1: encrypted links against plain TCP (issue 17's goal: round trip within 1.3x, one-way
-# at least 0.7x), the same number of rounds, alternated inside the bench.
+# TLS=1, second part: encrypted links against plain TCP in one process (issue 17's goal:
+# round trip within 1.3x, one-way at least 0.7x), the same number of rounds, alternated
+# inside the bench.
 if [ "${TLS:-0}" = 1 ]; then
     echo
     cargo bench -q --features tls --bench remote_tls -- "$ROUNDS" 2>/dev/null ||

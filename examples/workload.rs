@@ -9,10 +9,14 @@
 //! cargo run --release --example workload -- serve         # prints "ready NODE"; runs until stdin closes
 //! cargo run --release --example workload -- oneway NODE N # N one-way messages to NODE's sink, then a sync
 //! cargo run --release --example workload -- roundtrip NODE N
+//! cargo run --release --example workload --features tls -- certs DIR  # see PYACT_TLS below
 //! ```
 //!
 //! The ring is `examples/ring.rs`. Every node listens on 127.0.0.1 (port 0 = any free port);
-//! the cookie is `PYACT_COOKIE` (default `pyact-bench`).
+//! the cookie is `PYACT_COOKIE` (default `pyact-bench`). With `PYACT_TLS=DIR` (a build with
+//! `--features tls`) every node's links are encrypted with the certificates `certs DIR`
+//! wrote: one CA and one certificate for 127.0.0.1 that both sides present (issue 19's TLS
+//! row: one-way between two processes, against Erlang's plain distribution).
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -30,8 +34,85 @@ fn kv(k: &str, v: impl std::fmt::Display) {
     println!("{k} {v}");
 }
 
+/// A node on 127.0.0.1, its links encrypted when `PYACT_TLS` names a certificate directory.
 fn node() -> Node {
-    Node::new(&Mesh::new(), &format!("{}@127.0.0.1:0", cookie())).expect("node")
+    let name = format!("{}@127.0.0.1:0", cookie());
+    match std::env::var_os("PYACT_TLS") {
+        None => Node::new(&Mesh::new(), &name).expect("node"),
+        Some(dir) => tls::node(&name, dir.as_ref()),
+    }
+}
+
+#[cfg(feature = "tls")]
+mod tls {
+    use pyact::remote::TlsOptions;
+    use pyact::{Mesh, Node, NodeOptions};
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    use std::path::Path;
+
+    /// A node whose links use DIR/node.pem, DIR/node.key and DIR/ca.pem.
+    pub fn node(name: &str, dir: &Path) -> Node {
+        let tls = TlsOptions::from_pem_files(
+            dir.join("node.pem"),
+            dir.join("node.key"),
+            dir.join("ca.pem"),
+        )
+        .expect("PYACT_TLS: the files `workload certs DIR` writes");
+        Node::with_options(&Mesh::new(), name, NodeOptions::default().tls(tls)).expect("node")
+    }
+
+    /// Writes a fresh CA (ca.pem) and a certificate for 127.0.0.1 signed by it, usable by
+    /// both ends of a link (node.pem, node.key), into `dir`.
+    pub fn certs(dir: &Path) {
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, "workload CA");
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = CertifiedIssuer::self_signed(p, KeyPair::generate().expect("CA key"))
+            .expect("CA certificate");
+        let key = KeyPair::generate().expect("node key");
+        let mut p = CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("node params");
+        p.distinguished_name
+            .push(DnType::CommonName, "workload node");
+        p.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let cert = p.signed_by(&key, &ca).expect("node certificate");
+        std::fs::create_dir_all(dir).expect("certificate directory");
+        for (file, pem) in [
+            ("ca.pem", ca.pem()),
+            ("node.pem", cert.pem()),
+            ("node.key", key.serialize_pem()),
+        ] {
+            std::fs::write(dir.join(file), pem).expect("write a certificate file");
+        }
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+mod tls {
+    use pyact::Node;
+    use std::path::Path;
+
+    fn unbuilt() -> ! {
+        eprintln!("PYACT_TLS and `certs` need a build with --features tls");
+        std::process::exit(2)
+    }
+
+    pub fn node(_: &str, _: &Path) -> Node {
+        unbuilt()
+    }
+
+    pub fn certs(_: &Path) {
+        unbuilt()
+    }
 }
 
 /// Spawn `n` actors that return at once, then wait for each one: nanoseconds.
@@ -222,6 +303,7 @@ fn main() {
             kv("kib_per_actor", format!("{k:.3}"));
         }
         Some("serve") => serve(),
+        Some("certs") if args.len() >= 2 => tls::certs(args[1].as_ref()),
         Some(m @ ("oneway" | "roundtrip")) if args.len() >= 2 => {
             let oneway = m == "oneway";
             remote(
@@ -232,7 +314,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: workload spawn N | pingpong N | idle N | idle-dormant N | serve | oneway NODE N | roundtrip NODE N"
+                "usage: workload spawn N | pingpong N | idle N | idle-dormant N | serve | oneway NODE N | roundtrip NODE N | certs DIR"
             );
             std::process::exit(2)
         }

@@ -723,3 +723,69 @@ fn a_trickled_tls_handshake_is_closed_at_the_one_deadline() {
         "the trickling connection was never closed"
     );
 }
+
+/// The bench driver's TLS mode (`examples/workload.rs` with `PYACT_TLS`, which
+/// `benches/compare.sh`'s TLS rows run): `certs DIR` writes a CA and a node certificate
+/// that `TlsOptions` accepts, a client and a server using them exchange messages both
+/// ways, and a plain client is refused with the reason (so the rows are TLS, not plain).
+#[test]
+fn the_workload_example_runs_its_remote_rows_over_tls() {
+    use std::process::{Command, Stdio};
+    const PATIENCE: Duration = Duration::from_secs(120);
+    let bin = common::example::binary_with("workload", "tls");
+    let dir = TempDir::new();
+    let out = common::child::output(Command::new(&bin).arg("certs").arg(&dir.0), PATIENCE);
+    assert!(out.status.success(), "{out:?}");
+    TlsOptions::from_pem_files(
+        dir.0.join("node.pem"),
+        dir.0.join("node.key"),
+        dir.0.join("ca.pem"),
+    )
+    .expect("the files `workload certs` wrote");
+    let mut server = Command::new(&bin)
+        .arg("serve")
+        .env("PYACT_TLS", &dir.0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = common::child::first_line(&mut server, PATIENCE);
+    let name = ready
+        .strip_prefix("ready ")
+        .expect("ready NODE")
+        .to_string();
+    // `workload MODE NODE N`
+    let client = |mode: &str, tls: bool| {
+        let mut cmd = Command::new(&bin);
+        cmd.args([mode, &name, "200"]);
+        match tls {
+            true => cmd.env("PYACT_TLS", &dir.0),
+            false => cmd.env_remove("PYACT_TLS"),
+        };
+        common::child::output(&mut cmd, PATIENCE)
+    };
+    for (mode, key) in [
+        ("oneway", "msgs_per_s "),
+        ("roundtrip", "us_per_round_trip "),
+    ] {
+        let out = client(mode, true);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(key),
+            "{mode}: {out:?}"
+        );
+    }
+    let out = client("oneway", false);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a plain client got through: {out:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("speaks TLS"),
+        "{out:?}"
+    );
+    drop(server.stdin.take()); // `serve` ends when its standard input closes
+    assert!(common::child::wait(&mut server, PATIENCE).success());
+}

@@ -26,3 +26,20 @@ pub fn binary(name: &str) -> PathBuf {
     }
     bin
 }
+
+/// The binary of example `name` built with `features` (`cargo build --example NAME
+/// --features FEATURES`, run every time: the suite's own build of the examples may have
+/// other features, and cargo finds it up to date when it has these).
+pub fn binary_with(name: &str, features: &str) -> PathBuf {
+    let ok = Command::new(env!("CARGO"))
+        .args(["build", "--example", name, "--features", features])
+        .status()
+        .unwrap();
+    assert!(
+        ok.success(),
+        "cargo build --example {name} --features {features} failed"
+    );
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples").join(name)
+}
