@@ -401,7 +401,6 @@ where
         cell: cell.clone(),
         slot,
         f: Box::new(move |mb| f(mb).into_exit()),
-        queued: false,
     };
     if dormant {
         // Held before the cell is in the node's table; a push that came earlier (through
@@ -430,8 +429,6 @@ pub(crate) struct ActorJob {
     slot: LiveSlot,
     /// The user's function, returning its exit reason.
     f: Box<dyn FnOnce(Mailbox) -> ExitReason + Send>,
-    /// It waited in the pool's queue.
-    queued: bool,
 }
 
 impl ActorJob {
@@ -442,8 +439,7 @@ impl ActorJob {
     }
 
     /// It waits in the pool's queue: [`Node::info`] says [`Status::Starting`](crate::observe::Status::Starting).
-    pub(crate) fn mark_queued(&mut self) {
-        self.queued = true;
+    pub(crate) fn mark_queued(&self) {
         self.cell.queue.set_status(crate::observe::Status::Starting);
     }
 }
@@ -455,13 +451,8 @@ pub(crate) fn run(job: ActorJob) {
         cell,
         slot,
         f,
-        queued,
     } = job;
-    with_context(|c| {
-        let mut c = c.borrow_mut();
-        c.actor = Some((node.clone(), cell.clone()));
-        c.queued = queued;
-    });
+    with_context(|c| c.borrow_mut().actor = Some((node.clone(), cell.clone())));
     // `park::mark_running` with the cell at hand (it would look the context up again).
     crate::watchdog::set_running(Arc::as_ptr(&cell) as usize);
     cell.queue.set_status(crate::observe::Status::Running);

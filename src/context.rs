@@ -16,8 +16,6 @@ use std::sync::Arc;
 /// - `actor`: the actor whose coroutine this is (set once, when it starts). It wins over
 ///   everything else, so an [`inbox`](Node::inbox) made inside an actor never changes that
 ///   actor's [`curaddr`].
-/// - `queued`: the actor waited in the pool's queue before it started (see
-///   `pool::start_runner`).
 /// - `elsewhere`: what a context that is not an actor's has (see [`Elsewhere`]). Boxed, made
 ///   at its first use: an actor's coroutine never has it, and every idle actor holds its
 ///   context, 32 bytes this way (a 48-byte malloc block with the `RefCell`), 64 unboxed (an
@@ -25,7 +23,6 @@ use std::sync::Arc;
 #[derive(Default)]
 pub(crate) struct Context {
     pub(crate) actor: Option<(Node, Arc<ActorCell>)>,
-    pub(crate) queued: bool,
     elsewhere: Option<Box<Elsewhere>>,
 }
 
@@ -136,11 +133,6 @@ pub(crate) fn reset_coroutine() {
     let old = CONTEXT.with(|c| std::mem::take(&mut *c.borrow_mut()));
     drop(old);
     may::coroutine::reset_local_data_keeping(&CONTEXT);
-}
-
-/// Did the running actor wait in the pool's queue before it started?
-pub(crate) fn taken_off_queue() -> bool {
-    CONTEXT.with(|c| c.borrow().queued)
 }
 
 /// The node and address of the running actor (or of the thread's newest live inbox).

@@ -47,12 +47,12 @@
 //! (a) ending its closure, and then it takes the queue's head and moves on with it, or
 //! (b) blocking or yielding in a pyact call (every one goes through
 //! [`crate::park::mark_parked`], which calls [`before_block`] first), and then, if the
-//! queue is not empty, it starts a fresh runner unless one is on its way already (or, if
-//! it was itself a queued actor, one for every queued actor no runner is on its way to:
-//! see [`start_runner`]). A runner on its way runs (it sits on a worker's ready queue) and
+//! queue is not empty, it starts a fresh runner unless one is on its way already (see
+//! [`start_runner`]). A runner on its way runs (it sits on a worker's ready queue) and
 //! takes the head or, finding the queue empty, parks. So each queued actor is taken after
 //! finitely many such steps, and nothing waits for actors that are blocked: spawn N actors
-//! that all block in `receive`, and they all start.
+//! that all block in `receive`, and they all start, one after the other (see "One runner on
+//! its way" for why not all at once).
 //!
 //! What the claim assumes: moving runners reach a pyact call, their end, or a block in a
 //! pyact call. An actor that computes forever without one, or blocks in a `may` primitive
@@ -81,8 +81,23 @@
 //!
 //! The bound keeps the oldest from waiting forever behind a chain of actors that each spawn
 //! and mail the next: after [`PASS_OVER`] newest-first takes in a row, the oldest is taken.
-//! If it then blocks, it starts one runner for the queue, not one for each queued actor
-//! (the flush below), while the newest has mail: the queue is being worked by its messages.
+//!
+//! ## One runner on its way
+//!
+//! However many actors are queued, at most one fresh runner is started for them at a time
+//! (plus the watchdog's, below): a queued actor that blocks starts the next one's runner,
+//! not one for every queued actor. An actor that has not started holds no stack; one that
+//! starts only to block in `receive` holds one (a fresh coroutine: 2.5-3.3 us of page faults)
+//! and most often could have been started by its first message instead, on a warm runner
+//! ("Mail first"). Until issue 19's ninth pass the first queued actor seen to block flushed
+//! the queue, starting a runner for every queued actor at once (it once made a ring 9-13%
+//! faster, before mail first). Measured against that (BENCHMARKS-HISTORY.md): the 1M ring
+//! 7-10 s and 4.9-5.1 GiB with the flush, 2.3 s and 0.82 GiB without; the 10k ring beside
+//! two busy processes 44 ms with, 19.5 ms without (quiet: the same); 100k actors spawned by
+//! an actor that all block, then get one message each, 326-361 ms with, 146-166 ms without.
+//! Whenever the other worker took a queued actor that blocked during a build, the flush
+//! made thousands of coroutines at once, on that worker, whose runners then competed with
+//! the message's chain.
 //!
 //! - **Where the spawned closure runs.** Unparking pushes the runner onto the ready queue of
 //!   the worker thread that unparks it (`may`'s `schedule`): a spawn from an actor stays on
@@ -275,7 +290,7 @@ fn idle_runner() -> Result<Arc<Runner>, MutexGuard<'static, Idle>> {
 
 /// Queue `a` for the next runner that is free (no runner is idle: `idle` says so, and
 /// its lock is held).
-fn queue(mut idle: MutexGuard<'_, Idle>, mut a: ActorJob) {
+fn queue(mut idle: MutexGuard<'_, Idle>, a: ActorJob) {
     a.mark_queued();
     idle.queued.push_back(a);
     QUEUED.store(idle.queued.len(), Ordering::Relaxed);
@@ -284,7 +299,7 @@ fn queue(mut idle: MutexGuard<'_, Idle>, mut a: ActorJob) {
     let eager = idle.starting == 0;
     drop(idle);
     if eager {
-        start_runner(false, false);
+        start_runner(false);
     }
 }
 
@@ -425,13 +440,12 @@ pub(crate) fn pooled() -> usize {
 }
 
 /// The running actor (or thread) is about to block, or to yield: if actors are queued and
-/// no fresh runner is on its way to them, start one, or more (see [`start_runner`] and the
-/// module docs for why this keeps every queued actor moving). One load when nothing is
-/// queued.
+/// no fresh runner is on its way to them, start one (see [`start_runner`] and the module
+/// docs for why this keeps every queued actor moving). One load when nothing is queued.
 #[inline]
 pub(crate) fn before_block() {
     if QUEUED.load(Ordering::Relaxed) != 0 {
-        start_runner(false, crate::context::taken_off_queue());
+        start_runner(false);
     }
 }
 
@@ -445,53 +459,30 @@ pub(crate) fn unstick(taken_before: u64) -> u64 {
     }
     let taken = lock(&IDLE).taken;
     if taken == taken_before {
-        start_runner(true, false);
+        start_runner(true);
     }
     taken
 }
 
-/// Start fresh runners for the queue: one, unless it is empty or one is on its way to it
-/// already (`force`: one more anyway); or, when `chain` (the actor that blocks was itself
-/// taken off the queue), one for each queued actor that no runner is on its way to.
-///
-/// Why the flush: the queue is for bursts of actors that end at once, which a few runners
-/// run one after the other. Actors that block instead (a ring's, all spawned before the
-/// first one runs) would each start the next one's runner as it blocks: one chain of
-/// coroutine starts, each making the next one's stack on the same worker, while the other
-/// worker sleeps. That made the ring of 10k 9-13% slower than a coroutine made at each
-/// spawn, where the spawner made the stacks while the other worker stole and started
-/// them. So the first queued actor seen to block gives the rest of the queue their
-/// coroutines at once, as a spawn did before the queue existed; actors that end at once
-/// never flush it, and neither does one that blocks while the newest queued actor has mail
-/// (the queue is being worked by its messages: see "Mail first" in the module docs).
+/// Start a fresh runner for the queue, unless it is empty or one is on its way to it
+/// already (`force`: one more anyway). One at a time: see "One runner on its way" in the
+/// module docs.
 #[cold]
-fn start_runner(force: bool, chain: bool) {
-    let n = {
+fn start_runner(force: bool) {
+    {
         let mut idle = lock(&IDLE);
         let queued = idle.queued.len();
-        // A queue whose newest actor has mail is being worked by its messages (a ring
-        // passing its message): one runner for it, not one for each (see "Mail first").
-        let chain = chain && !idle.newest_has_mail();
-        let mut n = if chain {
-            queued.saturating_sub(idle.starting)
-        } else {
-            queued.min(1).saturating_sub(idle.starting)
-        };
-        if force && queued > 0 {
-            n = n.max(1);
-        }
-        idle.starting += n;
-        n
-    };
-    for started in 0..n {
-        if let Err(e) = crate::actor::fresh_runner(None) {
-            // The actors stay queued: the next runner that ends an actor, the next block,
-            // or the watchdog's next look tries again.
-            let mut idle = lock(&IDLE);
-            idle.starting = idle.starting.saturating_sub(n - started);
-            log::warn!("cannot start a coroutine for the queued actors (will retry): {e}");
+        if queued == 0 || (idle.starting > 0 && !force) {
             return;
         }
+        idle.starting += 1;
+    }
+    if let Err(e) = crate::actor::fresh_runner(None) {
+        // The actors stay queued: the next runner that ends an actor, the next block,
+        // or the watchdog's next look tries again.
+        let mut idle = lock(&IDLE);
+        idle.starting = idle.starting.saturating_sub(1);
+        log::warn!("cannot start a coroutine for the queued actors (will retry): {e}");
     }
 }
 
