@@ -214,13 +214,13 @@
 //! | workload | pyact | Erlang | pyact / Erlang |
 //! |---|---|---|---|
 //! | spawn + exit + wait, per actor | 0.59–0.67 µs | 1.40–1.51 µs | 0.39–0.48x |
-//! | ring 10k: build + pass | 10.3 ms | 28.6 ms | 0.36x |
-//! | ring 1M, whole process | 9–16 s, 4.4–5.3 GiB peak | 3.9–4.5 s, 2.5 GiB | 2.2–4x time, 1.7–2.1x memory |
-//! | ring 1M, forwarders started on their first message | 2.35–2.48 s, 0.85 GiB | 3.9–4.5 s, 2.5 GiB | 0.56–0.60x time, 0.34x memory |
+//! | ring 10k: build + pass | 10.3–10.9 ms | 28.6–29.9 ms | 0.36x |
+//! | ring 1M, whole process | 2.2 s, 0.82 GiB peak | 3.3–4.5 s, 2.5 GiB | 0.66x time, 0.32x memory |
 //! | idle actor, resident (100k) | 5.45 KiB | 2.86 KiB | 1.90x |
-//! | ping-pong, round trip | 0.30 µs | 0.47 µs | 0.65x |
-//! | remote round trip, two processes | 27.8 µs | 50.2 µs | 0.55x |
-//! | remote one-way, two processes | 2.1 M msg/s | 0.42 M msg/s | 5x Erlang's rate |
+//! | idle actor spawned to start on its first message | 0.86 KiB | 2.86 KiB | 0.30x |
+//! | ping-pong, round trip | 0.30 µs | 0.45–0.47 µs | 0.65x |
+//! | remote round trip, two processes | 19.6–27.8 µs | 48–50 µs | 0.41–0.55x |
+//! | remote one-way, two processes | 2.1–2.3 M msg/s | 0.39–0.42 M msg/s | 5x Erlang's rate |
 //!
 //! Where pyact still trails: a *fresh* actor costs kernel work (the first-touch page fault of
 //! the page its stack runs on, and a share of a page table; stacks are carved out of shared
@@ -229,11 +229,11 @@
 //! and shrunk when idle; the next spawn hands its function to one of them, and an actor
 //! spawned by an actor while none is free waits for one without a stack of its own
 //! (`Status::Starting`), so a burst of short actors runs on a few stacks. Of those waiting,
-//! one whose mail has arrived starts first, so the seed's ring passes its message on a few
-//! warm coroutines. An actor that starts by waiting for a message can also be spawned with
+//! one whose mail has arrived starts first, and they are started one at a time, so the
+//! seed's ring passes its message on a few warm coroutines and a million forwarders fit
+//! in 0.82 GB. An actor that starts by waiting for a message can also be spawned with
 //! `SpawnOptions::start_on_message`: no coroutine at all until its first message
-//! (`Status::Dormant`), so a million of them fit in 0.9 GB
-//! (`ring -- 1000000 --start-on-message`). Against bare `may`
+//! (`Status::Dormant`), wherever it is spawned from (0.86 KiB an idle actor). Against bare `may`
 //! coroutines moving the same JSON (`cargo bench --bench pingpong`), ping-pong costs 0.95x.
 //! A worker that just had I/O polls its sockets for up to 100 µs before it sleeps (as
 //! Erlang's schedulers spin), so a remote round trip does not wait for a sleeping CPU to wake.
