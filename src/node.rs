@@ -572,7 +572,9 @@ impl Node {
     /// Block until the actor ends and return its result: `Ok(value)` if its function
     /// returned normally, or the [`ExitReason`] (panicked, failed, killed, no such actor...).
     /// Works from a thread or an actor, on local and remote addresses; waiting on an actor
-    /// that already ended returns its recorded result.
+    /// that already ended returns its recorded result, while the node keeps it: about the newest
+    /// [`Config::exit_records`](crate::config::Config::exit_records) ended actors (65,536 by
+    /// default; older ones give [`ExitReason::NoSuchActor`], as Erlang's `noproc`).
     ///
     /// ```
     /// # use pyact::{Mesh, Node, ExitReason};
