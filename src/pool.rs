@@ -296,10 +296,10 @@ fn queue(mut idle: MutexGuard<'_, Idle>, a: ActorJob) {
     QUEUED.store(idle.queued.len(), Ordering::Relaxed);
     // One runner on its way at all times while actors are queued, for a free worker to
     // steal (module docs).
-    let eager = idle.starting == 0;
+    let start = idle.claim_start(false);
     drop(idle);
-    if eager {
-        start_runner(false);
+    if start {
+        launch_runner();
     }
 }
 
@@ -365,6 +365,17 @@ impl Idle {
     /// Has the newest queued actor mail? (then the queue is being worked by its messages)
     fn newest_has_mail(&self) -> bool {
         self.queued.back().is_some_and(ActorJob::has_mail)
+    }
+
+    /// Should a fresh runner be started for the queue? Yes if it is not empty and none is
+    /// on its way to it (`force`: one more anyway); then it is counted as on its way. One
+    /// at a time: see "One runner on its way" in the module docs.
+    fn claim_start(&mut self, force: bool) -> bool {
+        if self.queued.is_empty() || (self.starting > 0 && !force) {
+            return false;
+        }
+        self.starting += 1;
+        true
     }
 }
 
@@ -464,19 +475,18 @@ pub(crate) fn unstick(taken_before: u64) -> u64 {
     taken
 }
 
-/// Start a fresh runner for the queue, unless it is empty or one is on its way to it
-/// already (`force`: one more anyway). One at a time: see "One runner on its way" in the
-/// module docs.
+/// Start a fresh runner for the queue if [`Idle::claim_start`] says so.
 #[cold]
 fn start_runner(force: bool) {
-    {
-        let mut idle = lock(&IDLE);
-        let queued = idle.queued.len();
-        if queued == 0 || (idle.starting > 0 && !force) {
-            return;
-        }
-        idle.starting += 1;
+    let start = lock(&IDLE).claim_start(force);
+    if start {
+        launch_runner();
     }
+}
+
+/// Start the fresh runner [`Idle::claim_start`] counted.
+#[cold]
+fn launch_runner() {
     if let Err(e) = crate::actor::fresh_runner(None) {
         // The actors stay queued: the next runner that ends an actor, the next block,
         // or the watchdog's next look tries again.
