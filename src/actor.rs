@@ -438,6 +438,12 @@ impl ActorJob {
         self.cell.queue.has_unread()
     }
 
+    /// Is this the job of the actor at `a`? (the pool's tests look for one in its queue)
+    #[cfg(test)]
+    pub(crate) fn is_of(&self, a: &Address) -> bool {
+        self.cell.id == a.id()
+    }
+
     /// It waits in the pool's queue: [`Node::info`] says [`Status::Starting`](crate::observe::Status::Starting).
     pub(crate) fn mark_queued(&self) {
         self.cell.queue.set_status(crate::observe::Status::Starting);

@@ -646,10 +646,12 @@ mod tests {
                 let queued = node.info(&a).unwrap().status == crate::observe::Status::Starting;
                 all.push(a);
                 if queued {
-                    let starting = lock(&IDLE).starting;
-                    let still_queued = node.info(all.last().unwrap()).unwrap().status
-                        == crate::observe::Status::Starting;
-                    break starting > 0 || !still_queued;
+                    // Both under the pool's lock: a runner that takes the actor stops
+                    // counting as on its way in the same step (its status says `Starting`
+                    // a moment longer, until the runner runs it).
+                    let idle = lock(&IDLE);
+                    let still_queued = idle.queued.iter().any(|j| j.is_of(all.last().unwrap()));
+                    break idle.starting > 0 || !still_queued;
                 }
                 assert!(
                     all.len() < 100_000,
