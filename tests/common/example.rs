@@ -9,14 +9,7 @@ use std::process::Command;
 /// The built binary of example `name`: `cargo test` builds the examples next to the test
 /// binaries; only a partial build (`cargo test --test ...`) lacks it, and then it is built.
 pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
+    let bin = path(name);
     if !bin.exists() {
         let ok = Command::new(env!("CARGO"))
             .args(["build", "--example", name])
@@ -39,6 +32,11 @@ pub fn binary_with(name: &str, features: &str) -> PathBuf {
         ok.success(),
         "cargo build --example {name} --features {features} failed"
     );
+    path(name)
+}
+
+/// Where cargo puts example `name`'s binary: beside the test binaries' directory.
+fn path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     dir.join("examples").join(name)
