@@ -270,6 +270,7 @@ pub mod net;
 pub mod node;
 mod node_name;
 pub mod observe;
+mod padded;
 mod panic;
 mod park;
 pub mod pattern;

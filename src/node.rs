@@ -39,6 +39,7 @@ use crate::actor::{self, ActorCell};
 use crate::context;
 use crate::distribution::{Distribution, Plugged};
 use crate::mailbox::{Envelope, Mailbox};
+use crate::padded::Padded;
 use crate::{Actor, Address, ExitReason, IntoExit, Mesh, SendError, SpawnError, SpawnOptions};
 
 const SHARDS: usize = 16;
@@ -62,8 +63,11 @@ pub(crate) struct NodeInner {
     /// `host:port` with the real port.
     pub(crate) id: Arc<str>,
     pub(crate) mesh: Mesh,
-    next_id: AtomicU64,
-    shards: Box<[Mutex<Shard>]>,
+    /// Written by every spawn; apart from what the other worker reads (see `padded`).
+    next_id: Padded<AtomicU64>,
+    /// Each shard on its own lines: a spawn inserts in one while an end on the other
+    /// worker removes from another.
+    shards: Box<[Padded<Mutex<Shard>>]>,
     pub(crate) registry: Mutex<HashMap<String, Address>>,
     exit_records_per_shard: usize,
     /// The door to other nodes (see [`crate::distribution`]).
@@ -72,8 +76,8 @@ pub(crate) struct NodeInner {
     created: u64,
     /// Set by [`Node::shutdown`]: the node is gone for routing and spawning.
     down: AtomicBool,
-    /// Lifetime totals for [`Node::stats`].
-    pub(crate) counters: crate::observe::Counters,
+    /// Lifetime totals for [`Node::stats`] (written by spawns and ends alike: apart).
+    pub(crate) counters: Padded<crate::observe::Counters>,
     /// The timer service, started by the first timer (see [`crate::timer`]).
     pub(crate) timers: crate::timer::Slot,
 }
@@ -186,8 +190,8 @@ impl Node {
             id: id.clone(),
             name,
             mesh: mesh.clone(),
-            next_id: AtomicU64::new(1),
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            next_id: Padded(AtomicU64::new(1)),
+            shards: (0..SHARDS).map(|_| Padded(Mutex::default())).collect(),
             registry: Mutex::default(),
             exit_records_per_shard: cfg.exit_record_count().div_ceil(SHARDS),
             dist,

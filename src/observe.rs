@@ -350,8 +350,9 @@ impl Node {
 /// that ends hands its count over here.
 #[derive(Default)]
 pub(crate) struct Counters {
-    spawned: AtomicU64,
-    ended: AtomicU64,
+    /// Written by the spawning worker, `ended` by the one the actor ends on: apart.
+    spawned: crate::padded::Padded<AtomicU64>,
+    ended: crate::padded::Padded<AtomicU64>,
     /// Envelopes delivered into mailboxes of this node that have ended since.
     delivered_to_ended: AtomicU64,
 }
