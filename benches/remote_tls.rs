@@ -5,7 +5,8 @@
 //!
 //! `cargo bench --features tls --bench remote_tls [-- ROUNDS]` (default 7 rounds)
 //!
-//! The certificates (one CA, one per node, ECDSA P-256) are made at start with `rcgen`.
+//! The certificates (one CA, one per node, ECDSA P-256) are made at start with `rcgen`
+//! (`common/certs.rs`).
 
 #[path = "common/remote.rs"]
 mod common;
@@ -14,27 +15,15 @@ use std::time::Instant;
 
 use pyact::remote::TlsOptions;
 use pyact::{Mesh, Node, NodeOptions};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
+use rcgen::{CertifiedIssuer, KeyPair};
+
+#[path = "common/certs.rs"]
+mod certs;
 
 /// TLS options for a node on 127.0.0.1 with a certificate from `ca`.
 fn tls(ca: &CertifiedIssuer<'static, KeyPair>) -> TlsOptions {
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    p.distinguished_name.push(DnType::CommonName, "bench node");
-    p.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let cert = p.signed_by(&key, ca).unwrap();
-    TlsOptions::from_pem(
-        cert.pem().as_bytes(),
-        key.serialize_pem().as_bytes(),
-        ca.pem().as_bytes(),
-    )
-    .unwrap()
+    let (cert, key) = certs::node_cert(ca, "bench node", &["127.0.0.1"]);
+    TlsOptions::from_pem(cert.as_bytes(), key.as_bytes(), ca.pem().as_bytes()).unwrap()
 }
 
 fn main() {
@@ -42,14 +31,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(7);
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, "bench CA");
-    p.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap();
+    let ca = certs::ca("bench CA");
 
     let mesh = Mesh::new();
     let cookie = "bench-cookie-0123456789abcdef";

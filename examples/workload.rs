@@ -44,13 +44,14 @@ fn node() -> Node {
 }
 
 #[cfg(feature = "tls")]
+#[path = "../benches/common/certs.rs"]
+mod certs;
+
+#[cfg(feature = "tls")]
 mod tls {
+    use super::certs;
     use pyact::remote::TlsOptions;
     use pyact::{Mesh, Node, NodeOptions};
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-        IsCa, KeyPair, KeyUsagePurpose,
-    };
     use std::path::Path;
 
     /// A node whose links use DIR/node.pem, DIR/node.key and DIR/ca.pem.
@@ -67,30 +68,10 @@ mod tls {
     /// Writes a fresh CA (ca.pem) and a certificate for 127.0.0.1 signed by it, usable by
     /// both ends of a link (node.pem, node.key), into `dir`.
     pub fn certs(dir: &Path) {
-        let mut p = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, "workload CA");
-        p.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = CertifiedIssuer::self_signed(p, KeyPair::generate().expect("CA key"))
-            .expect("CA certificate");
-        let key = KeyPair::generate().expect("node key");
-        let mut p = CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("node params");
-        p.distinguished_name
-            .push(DnType::CommonName, "workload node");
-        p.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        let cert = p.signed_by(&key, &ca).expect("node certificate");
+        let ca = certs::ca("workload CA");
+        let (cert, key) = certs::node_cert(&ca, "workload node", &["127.0.0.1"]);
         std::fs::create_dir_all(dir).expect("certificate directory");
-        for (file, pem) in [
-            ("ca.pem", ca.pem()),
-            ("node.pem", cert.pem()),
-            ("node.key", key.serialize_pem()),
-        ] {
+        for (file, pem) in [("ca.pem", ca.pem()), ("node.pem", cert), ("node.key", key)] {
             std::fs::write(dir.join(file), pem).expect("write a certificate file");
         }
     }

@@ -2,7 +2,7 @@
 //! CA talk; a certificate from another CA, a plain peer, a wrong cookie or a certificate
 //! for another host are refused; a relay in the middle sees no message text.
 //!
-//! Certificates are made here with `rcgen` into a temporary directory.
+//! Certificates are made with `rcgen` (`benches/common/certs.rs`) into a temporary directory.
 #![cfg(feature = "tls")]
 
 use std::io::{Read, Write};
@@ -19,10 +19,10 @@ use common::spawn_echo;
 
 use pyact::remote::TlsOptions;
 use pyact::{Address, Mesh, Node, NodeOptions, SendError, Value, json};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
+use rcgen::{CertifiedIssuer, KeyPair};
+
+#[path = "../benches/common/certs.rs"]
+mod certs;
 
 const COOKIE: &str = "tls-test-cookie-0123456789";
 
@@ -61,33 +61,17 @@ struct Ca {
 }
 
 fn ca(dir: &TempDir, name: &str) -> Ca {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let issuer = CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap();
+    let issuer = certs::ca(name);
     let pem = dir.write(&format!("{name}.pem"), &issuer.pem());
     Ca { issuer, pem }
 }
 
-/// A node certificate signed by `ca`, naming `hosts`: (chain file, key file, PEM texts).
+/// A node certificate signed by `ca`, naming `hosts`: (chain file, key file).
 fn node_cert(dir: &TempDir, ca: &Ca, name: &str, hosts: &[&str]) -> (PathBuf, PathBuf) {
-    let key = KeyPair::generate().unwrap();
-    let mut p =
-        CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>()).unwrap();
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let cert = p.signed_by(&key, &ca.issuer).unwrap();
+    let (cert, key) = certs::node_cert(&ca.issuer, name, hosts);
     (
-        dir.write(&format!("{name}.pem"), &cert.pem()),
-        dir.write(&format!("{name}.key"), &key.serialize_pem()),
+        dir.write(&format!("{name}.pem"), &cert),
+        dir.write(&format!("{name}.key"), &key),
     )
 }
 
