@@ -128,6 +128,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::context::{checkpoint_and, context, with_context};
+use crate::mailbox::hibernate::Hibernation;
 use crate::{Address, ExitReason, IntoExit, Mailbox, Node, SpawnError};
 
 /// Sleeping and yielding, from an actor or a thread (only the actor is parked).
@@ -405,7 +406,8 @@ where
     if dormant {
         // Held before the cell is in the node's table; a push that came earlier (through
         // a link made first) starts it at once (`MailQueue::hold_until_first`).
-        cell.queue.hold_until_first(job);
+        cell.queue
+            .hold_until_first(job, crate::observe::Status::Dormant);
         node.insert_cell(cell);
         return Ok(addr);
     }
@@ -450,51 +452,80 @@ impl ActorJob {
     }
 }
 
-/// The body of an actor's coroutine: run its function, then record its end.
-pub(crate) fn run(job: ActorJob) {
-    let ActorJob {
-        node,
-        cell,
-        slot,
-        f,
-    } = job;
-    with_context(|c| c.borrow_mut().actor = Some((node.clone(), cell.clone())));
-    // `park::mark_running` with the cell at hand (it would look the context up again).
-    crate::watchdog::set_running(Arc::as_ptr(&cell) as usize);
-    cell.queue.set_status(crate::observe::Status::Running);
-    // Killed (or ended by an exit signal) before it started, e.g. while it waited in the
-    // pool's queue: it never runs, as in Erlang (its function is dropped unrun).
-    let doomed = if cell.queue.is_doomed() {
-        cell.take_doom()
-    } else {
-        None
-    };
-    let mailbox = Mailbox::new(cell.clone(), node.clone(), false);
-    let ran = match doomed {
-        Some(reason) => Ok(reason),
-        None => catch_unwind(AssertUnwindSafe(move || f(mailbox))),
-    };
-    let reason = match ran {
-        Ok(r) => r,
-        Err(payload) => {
-            let reason = reason_from_panic(payload);
-            if let ExitReason::Panicked(msg) = &reason {
-                report_panic(&cell, msg);
-            }
-            reason
-        }
-    };
-    // Free the live-actor slot before waking waiters, so a spawn right after `wait`
-    // sees it.
-    drop(slot);
-    cell.finish(&node, reason);
-    // The context's hold on the cell is let go by the runner right after this returns,
-    // still in the coroutine (`pool::park_idle` -> `reset_coroutine`), not in `may`'s
-    // teardown of its local storage: the cell holds the mailbox's blocker, and a blocker
-    // dropped in that teardown while the coroutine was resumed from inside its own park
-    // (a wake that raced the park) waits forever for that park to return.
-    // (Not `park::mark_parked`: this runner looks at the pool's queue itself next.)
-    crate::watchdog::set_running(0);
+/// The body of an actor's coroutine: run its function, then record its end. An actor that
+/// hibernates (`mailbox/hibernate.rs`) is not ended: its continuation goes on here at once
+/// if a message waits for it, or waits in its mailbox for the next one.
+pub(crate) fn run(mut job: ActorJob) {
+    loop {
+        let ActorJob {
+            node,
+            cell,
+            slot,
+            f,
+        } = job;
+        with_context(|c| c.borrow_mut().actor = Some((node.clone(), cell.clone())));
+        // `park::mark_running` with the cell at hand (it would look the context up again).
+        crate::watchdog::set_running(Arc::as_ptr(&cell) as usize);
+        cell.queue.set_status(crate::observe::Status::Running);
+        // Killed (or ended by an exit signal) before it started, e.g. while it waited in the
+        // pool's queue: it never runs, as in Erlang (its function is dropped unrun).
+        let doomed = if cell.queue.is_doomed() {
+            cell.take_doom()
+        } else {
+            None
+        };
+        let mailbox = Mailbox::new(cell.clone(), node.clone(), false);
+        let ran = match doomed {
+            Some(reason) => Ok(reason),
+            None => catch_unwind(AssertUnwindSafe(move || f(mailbox))),
+        };
+        let reason = match ran {
+            Ok(r) => r,
+            Err(payload) => match payload.downcast::<Hibernation>() {
+                Ok(h) => {
+                    let Hibernation { resume, ready } = *h;
+                    let held = cell.clone();
+                    job = ActorJob {
+                        node,
+                        cell,
+                        slot,
+                        f: resume,
+                    };
+                    if ready {
+                        // A message waits: go on now, on this coroutine, from the bottom of
+                        // its stack.
+                        continue;
+                    }
+                    // This coroutine no longer runs the actor: its context lets go (a
+                    // context dropped with its actor unfinished means a stack overflow).
+                    with_context(|c| c.borrow_mut().actor = None);
+                    held.queue
+                        .hold_until_first(job, crate::observe::Status::Hibernating);
+                    crate::watchdog::set_running(0);
+                    return;
+                }
+                Err(payload) => {
+                    let reason = reason_from_panic(payload);
+                    if let ExitReason::Panicked(msg) = &reason {
+                        report_panic(&cell, msg);
+                    }
+                    reason
+                }
+            },
+        };
+        // Free the live-actor slot before waking waiters, so a spawn right after `wait`
+        // sees it.
+        drop(slot);
+        cell.finish(&node, reason);
+        // The context's hold on the cell is let go by the runner right after this returns,
+        // still in the coroutine (`pool::park_idle` -> `reset_coroutine`), not in `may`'s
+        // teardown of its local storage: the cell holds the mailbox's blocker, and a blocker
+        // dropped in that teardown while the coroutine was resumed from inside its own park
+        // (a wake that raced the park) waits forever for that park to return.
+        // (Not `park::mark_parked`: this runner looks at the pool's queue itself next.)
+        crate::watchdog::set_running(0);
+        return;
+    }
 }
 
 /// Spawn an actor linked to the current actor, on its node: the free-function form of

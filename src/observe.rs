@@ -165,6 +165,10 @@ pub enum Status {
     /// and not started: no coroutine yet, its function runs when its first message (or
     /// signal) arrives.
     Dormant = 8,
+    /// Gave its coroutine back with [`Mailbox::hibernate`](crate::Mailbox::hibernate): no
+    /// coroutine until its next message (or signal) arrives, then it goes on with the
+    /// function it gave.
+    Hibernating = 9,
 }
 
 impl Status {
@@ -178,6 +182,7 @@ impl Status {
             6 => Status::Starting,
             7 => Status::Socket,
             8 => Status::Dormant,
+            9 => Status::Hibernating,
             _ => Status::Running,
         }
     }

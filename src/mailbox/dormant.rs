@@ -42,18 +42,22 @@ use crate::actor::ActorJob;
 use crate::observe::Status;
 
 impl MailQueue {
-    /// Keep `job` here until the first envelope arrives (see the module docs). Called
-    /// before the actor's address is handed out, but not before every push: a linked
-    /// spawn links its parent first, whose crash can send an exit signal right away. So
-    /// an envelope (or a deadly signal) that came before the bit starts the job at once.
-    pub(crate) fn hold_until_first(&self, job: ActorJob) {
+    /// Keep `job` here until the next envelope arrives (see the module docs), the actor
+    /// shown as `status` meanwhile: [`Status::Dormant`] for a spawn, before the actor's
+    /// address is handed out, [`Status::Hibernating`] for an actor that hibernates (see
+    /// `hibernate.rs`), with the address out. Either way pushes can come first (a linked
+    /// spawn links its parent first, whose crash can send an exit signal right away): an
+    /// envelope not yet popped (or a deadly signal) starts the job at once.
+    pub(crate) fn hold_until_first(&self, job: ActorJob, status: Status) {
         self.rare().get_or_insert_default().job = Some(job);
-        self.set_status(Status::Dormant);
+        self.set_status(status);
         // After the job is in place: the push that sees the bit finds it.
         let before = self.wake.fetch_or(WAIT_JOB, Ordering::AcqRel);
         // A push counts itself (and a deadly one raises `doomed` first) with a
         // read-modify-write of `wake`: one before ours shows here, one after sees the bit.
-        if before >= PUSHED || self.is_doomed() {
+        // `popped` is the consumer's own count (the caller is the consumer, or there is
+        // none yet: 0), so the difference is exactly the envelopes it has not taken.
+        if before / PUSHED > self.popped.load(Ordering::Relaxed) || self.is_doomed() {
             self.wake_consumer();
         }
     }

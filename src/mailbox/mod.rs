@@ -63,6 +63,7 @@ use crate::{Address, ExitReason, Node, Pattern};
 mod bounded;
 mod doom;
 mod dormant;
+pub(crate) mod hibernate;
 mod queue;
 mod wait;
 
