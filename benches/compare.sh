@@ -132,6 +132,7 @@ pyact_round() {
     }
     $W idle 100000 >"$o" && rec idle p "$(val kib_per_actor "$o")"
     $W idle-dormant 100000 >"$o" && rec idled p "$(val kib_per_actor "$o")"
+    $W idle-hibernated 100000 >"$o" && rec idleh p "$(val kib_per_actor "$o")"
     $W pingpong 200000 >"$o" && rec pingpong p "$(val us_per_round_trip "$o")"
     [ -n "$PNODE" ] && timeout 120 $W roundtrip "$PNODE" 10000 >"$o" && rec rtt p "$(val us_per_round_trip "$o")"
     [ -n "$PNODE" ] && timeout 120 $W oneway "$PNODE" 200000 >"$o" && rec oneway p "$(val msgs_per_s "$o")"
@@ -149,6 +150,7 @@ erlang_round() {
         rec ring_total e "$(awk '$1=="build_s"{b=$2} $1=="pass_s"{p=$2} END{print b+p}' "$o")"
     }
     $ERL -run bench main idle 100000 >"$o" && rec idle e "$(val kib_per_actor "$o")"
+    $ERL -run bench main idle_hibernated 100000 >"$o" && rec idleh e "$(val kib_per_actor "$o")"
     $ERL -run bench main pingpong 200000 >"$o" && rec pingpong e "$(val us_per_round_trip "$o")"
     [ -n "$ENODE" ] && timeout 120 $ERLD -name "rtt$r@127.0.0.1" -run bench main roundtrip "$ENODE" 10000 >"$o" && rec rtt e "$(val us_per_round_trip "$o")"
     [ -n "$ENODE" ] && timeout 120 $ERLD -name "ow$r@127.0.0.1" -run bench main oneway "$ENODE" 200000 >"$o" && rec oneway e "$(val msgs_per_s "$o")"
@@ -206,6 +208,7 @@ row "ring 10k, start on message: build + pass" ringd_total "ms" 1000 time ring_t
 [ "${RING_1M:-0}" = 1 ] && row "ring 1M, start on message: peak RSS" ringd1m_rss "GiB" "$(awk 'BEGIN{print 1/1048576}')" time ring1m_rss
 row "idle actor, resident (100k)" idle "KiB" 1 time
 row "idle actor, start on message (100k)" idled "KiB" 1 time idle
+row "idle actor, hibernated (100k)" idleh "KiB" 1 time
 row "ping-pong, round trip" pingpong "us" 1 time
 row "remote round trip, two processes" rtt "us" 1 time
 row "remote one-way, two processes" oneway "M msg/s" 0.000001 rate

@@ -6,6 +6,7 @@
 //! cargo run --release --example workload -- pingpong N    # N round trips between two actors
 //! cargo run --release --example workload -- idle N        # resident KiB per idle actor
 //! cargo run --release --example workload -- idle-dormant N  # the same, spawned to start on a message
+//! cargo run --release --example workload -- idle-hibernated N  # the same, each hibernated (Mailbox::hibernate)
 //! cargo run --release --example workload -- serve         # prints "ready NODE"; runs until stdin closes
 //! cargo run --release --example workload -- oneway NODE N # N one-way messages to NODE's sink, then a sync
 //! cargo run --release --example workload -- roundtrip NODE N
@@ -154,9 +155,8 @@ fn rss_kib() -> usize {
         .expect("VmRSS")
 }
 
-/// Resident KiB per actor waiting in `receive`; `dormant`: spawned with
-/// `SpawnOptions::start_on_message`, so none has started (no coroutine yet).
-fn idle(node: &Node, n: usize, dormant: bool) -> f64 {
+/// Resident KiB per idle actor, waiting as `how` says.
+fn idle(node: &Node, n: usize, how: Idle) -> f64 {
     let warm = node.spawn(|_mb| {});
     node.wait(&warm).expect("warm-up");
     std::thread::sleep(Duration::from_millis(50));
@@ -166,26 +166,51 @@ fn idle(node: &Node, n: usize, dormant: bool) -> f64 {
     let addrs: Vec<Address> = (0..n)
         .map(|_| {
             let started = started.clone();
-            let f = move |mut mb: pyact::Mailbox| {
-                started.fetch_add(1, Ordering::Release);
-                let _ = mb.receive();
-            };
-            if dormant {
-                node.spawn_opts(opts.clone(), f).expect("spawn")
-            } else {
-                node.spawn(f)
+            match how {
+                Idle::Receiving => node.spawn(move |mut mb: pyact::Mailbox| {
+                    started.fetch_add(1, Ordering::Release);
+                    let _ = mb.receive();
+                }),
+                Idle::Dormant => node
+                    .spawn_opts(opts.clone(), |mut mb: pyact::Mailbox| {
+                        let _ = mb.receive();
+                    })
+                    .expect("spawn"),
+                Idle::Hibernated => node.spawn(move |mb: pyact::Mailbox| {
+                    started.fetch_add(1, Ordering::Release);
+                    mb.hibernate(|mut mb| {
+                        let _ = mb.receive();
+                    })
+                }),
             }
         })
         .collect();
-    while !dormant && started.load(Ordering::Acquire) < n {
+    while how != Idle::Dormant && started.load(Ordering::Acquire) < n {
         std::thread::sleep(Duration::from_millis(2));
     }
     std::thread::sleep(Duration::from_millis(50));
+    if how == Idle::Hibernated {
+        // Spawned from this thread faster than they hibernate, many actors started on a
+        // coroutine of their own; back in the pool, idle, those are ended by its reaper
+        // (half the excess a second). What stays is the actors' own memory.
+        std::thread::sleep(Duration::from_secs(6));
+    }
     let after = rss_kib();
     for a in &addrs {
         let _ = a.send(Value::Null);
     }
     (after.saturating_sub(before)) as f64 / n as f64
+}
+
+/// How the actors of [`idle`] wait.
+#[derive(Clone, Copy, PartialEq)]
+enum Idle {
+    /// Parked in `receive`, on their coroutines.
+    Receiving,
+    /// Spawned to start on their first message: never started.
+    Dormant,
+    /// Started, then hibernated (`Mailbox::hibernate`) until their first message.
+    Hibernated,
 }
 
 fn serve() {
@@ -277,9 +302,14 @@ fn main() {
                 format!("{:.4}", ns as f64 / 1e3 / n as f64),
             );
         }
-        Some(m @ ("idle" | "idle-dormant")) => {
+        Some(m @ ("idle" | "idle-dormant" | "idle-hibernated")) => {
             let n = num(1, 100_000);
-            let k = idle(&node(), n, m == "idle-dormant");
+            let how = match m {
+                "idle" => Idle::Receiving,
+                "idle-dormant" => Idle::Dormant,
+                _ => Idle::Hibernated,
+            };
+            let k = idle(&node(), n, how);
             kv("n", n);
             kv("kib_per_actor", format!("{k:.3}"));
         }
@@ -295,7 +325,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: workload spawn N | pingpong N | idle N | idle-dormant N | serve | oneway NODE N | roundtrip NODE N | certs DIR"
+                "usage: workload spawn N | pingpong N | idle N | idle-dormant N | idle-hibernated N | serve | oneway NODE N | roundtrip NODE N | certs DIR"
             );
             std::process::exit(2)
         }

@@ -6,11 +6,12 @@
 %%   erl -noshell -pa /tmp -run bench main spawn 10000
 %%   erl -noshell -pa /tmp -run bench main pingpong 200000
 %%   erl -noshell -pa /tmp -run bench main idle 100000
+%%   erl -noshell -pa /tmp -run bench main idle_hibernated 100000
 %%   erl -noshell -pa /tmp -name serve@127.0.0.1 -setcookie c -run bench main serve
 %%   erl -noshell -pa /tmp -name send@127.0.0.1 -setcookie c -run bench main oneway serve@127.0.0.1 200000
 %%   erl -noshell -pa /tmp -name send@127.0.0.1 -setcookie c -run bench main roundtrip serve@127.0.0.1 10000
 -module(bench).
--export([main/1]).
+-export([main/1, wait_any/0]).
 
 main([Cmd | Args]) ->
     try run(Cmd, Args) of
@@ -74,6 +75,20 @@ run("idle", [NS]) ->
     Before = rss_kib(),
     Me = self(),
     Pids = [spawn(fun() -> Me ! up, receive _ -> ok end end) || _ <- lists:seq(1, N)],
+    [receive up -> ok end || _ <- Pids],
+    timer:sleep(50),
+    After = rss_kib(),
+    [P ! go || P <- Pids],
+    kv("n", N),
+    kv("kib_per_actor", (After - Before) / N);
+
+run("idle_hibernated", [NS]) ->
+    %% the same, each process hibernated (erlang:hibernate/3) before its receive
+    N = int(NS),
+    Before = rss_kib(),
+    Me = self(),
+    Pids = [spawn(fun() -> Me ! up, erlang:hibernate(?MODULE, wait_any, []) end)
+            || _ <- lists:seq(1, N)],
     [receive up -> ok end || _ <- Pids],
     timer:sleep(50),
     After = rss_kib(),
@@ -151,3 +166,7 @@ rss_kib() ->
     [_, Rest] = binary:split(B, <<"VmRSS:">>),
     [Num | _] = binary:split(string:trim(Rest), <<" ">>),
     binary_to_integer(Num).
+
+%% where an idle_hibernated process wakes (erlang:hibernate/3 calls it with an empty stack)
+wait_any() ->
+    receive _ -> ok end.
