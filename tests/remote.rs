@@ -175,6 +175,18 @@ fn wrong_cookie_is_refused_and_nothing_is_delivered() {
     assert_eq!(a.connected_nodes(), vec![b.name().to_string()]);
 }
 
+/// A mistyped cookie given for a peer is not kept once the right one (here this node's
+/// own) is given: the next connect uses it.
+#[test]
+fn connecting_with_our_own_cookie_forgets_a_wrong_one_given_before() {
+    let a = node("shared");
+    let b = node("shared");
+    let err = a.connect(&format!("typo@{}", b.name())).unwrap_err();
+    assert!(err.to_string().contains("bad cookie proof"), "{err}");
+    a.connect(&format!("shared@{}", b.name())).unwrap();
+    assert_eq!(a.connected_nodes(), vec![b.name().to_string()]);
+}
+
 #[test]
 fn unreachable_node_is_a_typed_error_not_a_hang() {
     let a = node("k");

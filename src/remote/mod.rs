@@ -529,7 +529,8 @@ impl Node {
     }
 
     /// Connect to the node `cookie@host:port` now (sends connect on demand anyway), using
-    /// that cookie for the handshake. Returns the typed reason if it cannot.
+    /// that cookie for the handshake, and for every later connection to that node (this
+    /// node's own cookie: none of its own any more). Returns the typed reason if it cannot.
     ///
     /// ```
     /// # use pyact::{Mesh, Node};
@@ -542,8 +543,15 @@ impl Node {
     pub fn connect(&self, name: &str) -> Result<(), NodeError> {
         let n = NodeName::parse(name)?;
         let peer = n.id();
-        if n.cookie != self.cookie() {
-            lock(&self.remote().cookies).insert(peer.clone().into(), n.cookie.clone());
+        // The cookie named is the one to use from now on: a mistyped one is not kept once
+        // the right one (maybe this node's own) is given.
+        {
+            let mut cookies = lock(&self.remote().cookies);
+            if n.cookie != self.cookie() {
+                cookies.insert(peer.clone().into(), n.cookie.clone());
+            } else {
+                cookies.remove(peer.as_str());
+            }
         }
         dialer::conn_and_creation(self, &peer, false)
             .map(|_| ())
