@@ -404,6 +404,9 @@ pub(crate) trait Gate {
     }
     /// The proof checked was right.
     fn proved(&mut self) {}
+    /// The proof checked was wrong. Called before the refusal goes out: the peer may dial
+    /// again the moment it reads it, and that connection must find this failure counted.
+    fn wrong_proof(&mut self) {}
 }
 
 /// No gate: every proof is checked (the handshake's own tests).
@@ -484,6 +487,7 @@ pub(crate) fn accept<S: Timed>(
                 me.creation,
             );
             if !constant_time_eq(got.as_bytes(), want.as_bytes()) {
+                gate.wrong_proof();
                 return Err(refuse(s, me, HandshakeError::BadCookie));
             }
             gate.proved();

@@ -159,6 +159,9 @@ struct Gate<'a> {
     from: SocketAddr,
     known: bool,
     deadline: std::time::Instant,
+    /// A wrong proof, counted for its source before the refusal went out (`wrong_proof`),
+    /// with the report to log if one is due.
+    counted: Option<Option<sources::Report>>,
 }
 
 impl handshake::Gate for Gate<'_> {
@@ -191,6 +194,11 @@ impl handshake::Gate for Gate<'_> {
         let r = self.node.remote();
         self.ticket.refund(r.opts.cookie_guesses);
         r.door.proved(self.from.ip());
+    }
+
+    fn wrong_proof(&mut self) {
+        let r = self.node.remote();
+        self.counted = Some(r.sources.failed(self.from.ip(), &r.opts, true));
     }
 }
 
@@ -307,12 +315,14 @@ fn accept_one(
         from,
         known,
         deadline: me.deadline,
+        counted: None,
     };
     // TLS (if set) first, by the same deadline: the cookie handshake runs inside it.
     let (outcome, stream) = match transport::Stream::accept(stream, &r.opts, me.deadline) {
         Ok(mut stream) => (handshake::accept(&mut stream, &me, &mut gate), stream),
         Err((tcp, e)) => (Err(e), transport::Stream::Plain(tcp)),
     };
+    let counted = gate.counted.take();
     let evicted = ticket.evicted();
     // The slot goes back before the connection is served (or closed).
     drop(ticket);
@@ -347,7 +357,12 @@ fn accept_one(
                 e,
                 handshake::HandshakeError::BadCookie | handshake::HandshakeError::Certificate(_)
             );
-            if let Some(rep) = r.sources.failed(from.ip(), &r.opts, wrong_proof) {
+            // A wrong cookie proof was counted as it was refused (`Gate::wrong_proof`).
+            let report = match counted {
+                Some(report) => report,
+                None => r.sources.failed(from.ip(), &r.opts, wrong_proof),
+            };
+            if let Some(rep) = report {
                 log::warn!(
                     "{}: refused {from}: {e} ({} failed handshake(s) from {} since the last \
                      report{})",
