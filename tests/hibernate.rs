@@ -247,3 +247,105 @@ fn a_threads_inbox_cannot_hibernate() {
     let inbox = node.inbox();
     inbox.hibernate(|_mb| ());
 }
+
+/// A server that counts its calls, reports its `terminate` to `watcher`, and hibernates as
+/// its first call's method says.
+struct Tally {
+    n: i64,
+    watcher: Address,
+    idle: Option<Duration>,
+}
+
+impl pyact::server::Server for Tally {
+    fn init(&mut self, ctx: &mut pyact::server::Context) {
+        ctx.hibernate_after(self.idle);
+    }
+
+    fn handle_call(
+        &mut self,
+        method: &str,
+        _: Value,
+        ctx: &mut pyact::server::Context,
+    ) -> Result<Value, pyact::server::ServerError> {
+        self.n += 1;
+        if method == "tick and sleep" {
+            ctx.hibernate();
+        }
+        Ok(json!(self.n))
+    }
+
+    fn terminate(&mut self, reason: &ExitReason, _: &mut pyact::server::Context) {
+        let _ = self.watcher.send(json!({"terminated": reason.to_json()}));
+    }
+}
+
+#[test]
+fn a_server_hibernates_when_asked_and_after_idling_and_keeps_its_state() {
+    let node = node();
+    let mut inbox = node.inbox();
+    let t = PATIENCE;
+    // Asked by a handler.
+    let s = node.spawn_server(Tally {
+        n: 0,
+        watcher: inbox.addr(),
+        idle: None,
+    });
+    assert_eq!(s.call("tick and sleep", (), t).unwrap(), 1);
+    until_status(&node, &s, Status::Hibernating);
+    assert_eq!(s.call("tick", (), t).unwrap(), 2);
+    until_status(&node, &s, Status::Receiving); // no hibernate_after: stays on its stack
+    s.stop_server(t).unwrap();
+    assert!(s.wait_timeout(t).unwrap().is_ok());
+    // `terminate` ran once, at the stop: a hibernation is not an end.
+    assert_eq!(
+        inbox.receive_timeout(t).unwrap(),
+        json!({"terminated": {"normal": null}})
+    );
+    assert_eq!(inbox.try_receive(), None);
+
+    // After idling.
+    let s = node.spawn_server(Tally {
+        n: 10,
+        watcher: inbox.addr(),
+        idle: Some(Duration::from_millis(5)),
+    });
+    until_status(&node, &s, Status::Hibernating);
+    assert_eq!(s.call("tick", (), t).unwrap(), 11);
+    until_status(&node, &s, Status::Hibernating);
+    assert_eq!(s.call("tick", (), t).unwrap(), 12);
+    s.stop_server(t).unwrap();
+    assert_eq!(
+        inbox.receive_timeout(t).unwrap(),
+        json!({"terminated": {"normal": null}})
+    );
+    assert_eq!(inbox.try_receive(), None);
+}
+
+#[test]
+fn a_server_on_a_threads_inbox_goes_on_without_hibernating() {
+    let node = node();
+    let mut watcher = node.inbox();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let (n, w) = (node.clone(), watcher.addr());
+    std::thread::spawn(move || {
+        let inbox = n.inbox();
+        tx.send(inbox.addr()).unwrap();
+        let server = Tally {
+            n: 0,
+            watcher: w,
+            idle: Some(Duration::from_millis(1)),
+        };
+        done_tx.send(pyact::server::serve(server, inbox)).unwrap();
+    });
+    let s = rx.recv_timeout(PATIENCE).unwrap();
+    assert_eq!(s.call("tick and sleep", (), PATIENCE).unwrap(), 1);
+    assert_eq!(s.call("tick", (), PATIENCE).unwrap(), 2);
+    s.stop_server(PATIENCE).unwrap();
+    let reason = done_rx.recv_timeout(PATIENCE).expect("serve returned");
+    assert!(reason.is_normal(), "{reason:?}");
+    assert_eq!(
+        watcher.receive_timeout(PATIENCE).unwrap(),
+        json!({"terminated": {"normal": null}})
+    );
+}

@@ -189,6 +189,11 @@ impl Mailbox {
         &self.cell
     }
 
+    /// A thread's inbox (not an actor's mailbox)?
+    pub(crate) fn is_inbox(&self) -> bool {
+        self.inbox
+    }
+
     /// This mailbox's address (the seed's `curaddr()`).
     ///
     /// ```

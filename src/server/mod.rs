@@ -47,20 +47,28 @@
 //! ([`ExitReason::Killed`] is brutal, as in Erlang). A panic in a handler ends the server with
 //! [`ExitReason::Panicked`]; the caller of the call in progress gets
 //! [`CallError::DeadActor`] at once through its monitor.
+//!
+//! Between two messages a server can hibernate ([`Context::hibernate`] once,
+//! [`Context::hibernate_after`] whenever it idles; OTP's `hibernate` and `hibernate_after`):
+//! its coroutine goes back to the pool and the loop goes on, state and mailbox kept, when the
+//! next message comes ([`Mailbox::hibernate`]). A hibernation is not an end: `terminate`
+//! does not run for it.
 
 use std::any::Any;
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
+mod context;
+pub use context::Context;
+
 use crate::actor::ExitUnwind;
 use crate::link::Ref;
 use crate::mailbox::Timeout;
-use crate::{Address, ExitReason, IntoExit, Mailbox, Node, Pattern, SendError};
+use crate::{Address, ExitReason, Mailbox, Node, Pattern, SendError};
 
 /// The reserved method that makes a [`serve`] loop stop normally.
 pub const STOP_METHOD: &str = "$stop";
@@ -474,109 +482,6 @@ impl From<CallError> for ServerError {
     }
 }
 
-/// What a server's handlers get: its [`Mailbox`] (through `Deref`, so `ctx.addr()`,
-/// `ctx.receive_match(..)`, `ctx.trap_exit(true)` work) plus the means to stop.
-///
-/// ```
-/// use pyact::server::{Context, Server, ServerError};
-/// use pyact::Value;
-/// struct WhoAmI;
-/// impl Server for WhoAmI {
-///     fn handle_call(&mut self, _: &str, _: Value, ctx: &mut Context) -> Result<Value, ServerError> {
-///         Ok(pyact::serde_json::to_value(ctx.addr())?) // Mailbox methods through Deref
-///     }
-/// }
-/// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-/// let s = node.spawn_server(WhoAmI);
-/// let me = s.call("who", (), std::time::Duration::from_secs(30)).unwrap();
-/// assert_eq!(me, pyact::serde_json::to_value(&s).unwrap());
-/// ```
-#[derive(Debug)]
-pub struct Context {
-    mailbox: Mailbox,
-    stop: Option<ExitReason>,
-}
-
-impl Context {
-    /// Stop the server with `reason` once the current handler returns (and, in
-    /// `handle_call`, after its response is sent); [`Server::terminate`] then runs.
-    ///
-    /// ```
-    /// use pyact::server::{Context, Server, ServerError};
-    /// use pyact::Value;
-    /// struct OneShot;
-    /// impl Server for OneShot {
-    ///     fn handle_call(&mut self, _: &str, _: Value, ctx: &mut Context) -> Result<Value, ServerError> {
-    ///         ctx.stop("served once"); // after this reply
-    ///         Ok("bye".into())
-    ///     }
-    /// }
-    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// let s = node.spawn_server(OneShot);
-    /// assert_eq!(s.call("x", (), std::time::Duration::from_secs(30)).unwrap(), "bye");
-    /// assert_eq!(node.wait(&s).unwrap(), "served once");
-    /// ```
-    pub fn stop(&mut self, reason: impl IntoExit) {
-        self.stop = Some(reason.into_exit());
-    }
-
-    /// The reason a stop was requested with, if one was.
-    ///
-    /// ```
-    /// use pyact::server::{Context, Server};
-    /// use pyact::{ExitReason, Value};
-    /// struct Quitter;
-    /// impl Server for Quitter {
-    ///     fn handle_cast(&mut self, _: Value, ctx: &mut Context) {
-    ///         assert!(ctx.stopping().is_none());
-    ///         ctx.stop(ExitReason::Shutdown);
-    ///         assert_eq!(ctx.stopping(), Some(&ExitReason::Shutdown));
-    ///     }
-    /// }
-    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// let s = node.spawn_server(Quitter);
-    /// s.send("quit").unwrap();
-    /// assert_eq!(node.wait(&s), Err(ExitReason::Shutdown));
-    /// ```
-    pub fn stopping(&self) -> Option<&ExitReason> {
-        self.stop.as_ref()
-    }
-
-    /// The server's mailbox.
-    ///
-    /// ```
-    /// use pyact::server::{Context, Server};
-    /// struct Trapper;
-    /// impl Server for Trapper {
-    ///     fn init(&mut self, ctx: &mut Context) {
-    ///         ctx.mailbox().trap_exit(true); // linked crashes become casts
-    ///     }
-    /// }
-    /// let node = pyact::Node::new(&pyact::Mesh::new(), "c@127.0.0.1:0").unwrap();
-    /// let s = node.spawn_server(Trapper);
-    /// let t = std::time::Duration::from_secs(30);
-    /// let _ = s.call("sync", (), t); // answered after `init`
-    /// s.exit(&node.inbox().addr(), pyact::ExitReason::Failed("x".into())).unwrap();
-    /// s.stop_server(t).unwrap(); // it survived the signal
-    /// ```
-    pub fn mailbox(&mut self) -> &mut Mailbox {
-        &mut self.mailbox
-    }
-}
-
-impl Deref for Context {
-    type Target = Mailbox;
-    fn deref(&self) -> &Mailbox {
-        &self.mailbox
-    }
-}
-
-impl DerefMut for Context {
-    fn deref_mut(&mut self) -> &mut Mailbox {
-        &mut self.mailbox
-    }
-}
-
 /// A gen_server: state plus handlers, run by [`serve`] / [`Node::spawn_server`]. Every
 /// method has a default, so a server implements only what it uses; one handler per method
 /// is a `match` in [`handle_call`](Server::handle_call).
@@ -744,26 +649,56 @@ fn reason_of(payload: &(dyn Any + Send)) -> ExitReason {
 /// s.stop_server(std::time::Duration::from_secs(30)).unwrap();
 /// assert!(node.wait(&s).is_ok());
 /// ```
-pub fn serve<S: Server>(mut server: S, mailbox: Mailbox) -> ExitReason {
-    let mut ctx = Context {
+pub fn serve<S: Server>(server: S, mailbox: Mailbox) -> ExitReason {
+    let ctx = Context {
         mailbox,
         stop: None,
+        hibernate_now: false,
+        idle_limit: None,
     };
-    let mut initialized = false;
+    serve_from(server, ctx, false)
+}
+
+/// Why the loop of [`serve_from`] left.
+enum Left {
+    /// Stopped: the exit reason.
+    Stop(ExitReason),
+    /// To hibernate ([`Context::hibernate`], [`Context::hibernate_after`]).
+    Hibernate,
+}
+
+/// [`serve`]'s loop, entered at the start (`initialized` false: `init` runs first) or again
+/// after a hibernation. It hibernates outside its `catch_unwind`, whose handler would take
+/// the hibernation's unwind for a crash.
+fn serve_from<S: Server>(mut server: S, mut ctx: Context, initialized: bool) -> ExitReason {
+    let mut initialized = initialized;
     let mut stop_calls: Vec<Call> = Vec::new();
     let run = catch_unwind(AssertUnwindSafe(|| {
-        server.init(&mut ctx);
-        initialized = true;
-        // An init that asked to stop did not start: no ack, so a supervisor starting this
-        // child sees it exit instead and fails its own start, as documented there.
-        if ctx.stop.is_none() {
-            crate::supervisor::init_ack();
+        if !initialized {
+            server.init(&mut ctx);
+            initialized = true;
+            // An init that asked to stop did not start: no ack, so a supervisor starting
+            // this child sees it exit instead and fails its own start, as documented there.
+            if ctx.stop.is_none() {
+                crate::supervisor::init_ack();
+            }
         }
         loop {
             if let Some(reason) = ctx.stop.take() {
-                return reason;
+                return Left::Stop(reason);
             }
-            let msg = ctx.mailbox.receive();
+            // (A thread's inbox has no coroutine to give back: it goes on receiving.)
+            let can = !ctx.mailbox.is_inbox();
+            if std::mem::take(&mut ctx.hibernate_now) && can {
+                return Left::Hibernate;
+            }
+            let msg = match ctx.idle_limit {
+                Some(idle) if can => match ctx.mailbox.receive_timeout(idle) {
+                    Ok(msg) => msg,
+                    Err(_) => return Left::Hibernate,
+                },
+                _ => ctx.mailbox.receive(),
+            };
             match Call::parse(msg) {
                 Ok(call) if call.method == STOP_METHOD => {
                     ctx.stop = Some(ExitReason::Normal(Value::Null));
@@ -784,7 +719,23 @@ pub fn serve<S: Server>(mut server: S, mailbox: Mailbox) -> ExitReason {
         }
     }));
     match run {
-        Ok(reason) => {
+        Ok(Left::Hibernate) => {
+            let Context {
+                mailbox,
+                idle_limit,
+                ..
+            } = ctx;
+            mailbox.hibernate(move |mailbox| {
+                let ctx = Context {
+                    mailbox,
+                    stop: None,
+                    hibernate_now: false,
+                    idle_limit,
+                };
+                serve_from(server, ctx, true)
+            })
+        }
+        Ok(Left::Stop(reason)) => {
             server.terminate(&reason, &mut ctx);
             for call in stop_calls {
                 let _ = call.reply(Value::Null);
