@@ -71,30 +71,11 @@ run("pingpong", [NS]) ->
 run("idle", [NS]) ->
     %% resident memory of N processes blocked in receive (VmRSS before/after, like
     %% benches/memory.rs)
-    N = int(NS),
-    Before = rss_kib(),
-    Me = self(),
-    Pids = [spawn(fun() -> Me ! up, receive _ -> ok end end) || _ <- lists:seq(1, N)],
-    [receive up -> ok end || _ <- Pids],
-    timer:sleep(50),
-    After = rss_kib(),
-    [P ! go || P <- Pids],
-    kv("n", N),
-    kv("kib_per_actor", (After - Before) / N);
+    idle(int(NS), fun wait_any/0);
 
 run("idle_hibernated", [NS]) ->
     %% the same, each process hibernated (erlang:hibernate/3) before its receive
-    N = int(NS),
-    Before = rss_kib(),
-    Me = self(),
-    Pids = [spawn(fun() -> Me ! up, erlang:hibernate(?MODULE, wait_any, []) end)
-            || _ <- lists:seq(1, N)],
-    [receive up -> ok end || _ <- Pids],
-    timer:sleep(50),
-    After = rss_kib(),
-    [P ! go || P <- Pids],
-    kv("n", N),
-    kv("kib_per_actor", (After - Before) / N);
+    idle(int(NS), fun() -> erlang:hibernate(?MODULE, wait_any, []) end);
 
 run("serve", []) ->
     %% the receiving node of the remote benchmarks; runs until its stdin closes
@@ -167,6 +148,19 @@ rss_kib() ->
     [Num | _] = binary:split(string:trim(Rest), <<" ">>),
     binary_to_integer(Num).
 
-%% where an idle_hibernated process wakes (erlang:hibernate/3 calls it with an empty stack)
+%% N processes that say they are up, then Wait(): resident KiB each.
+idle(N, Wait) ->
+    Before = rss_kib(),
+    Me = self(),
+    Pids = [spawn(fun() -> Me ! up, Wait() end) || _ <- lists:seq(1, N)],
+    [receive up -> ok end || _ <- Pids],
+    timer:sleep(50),
+    After = rss_kib(),
+    [P ! go || P <- Pids],
+    kv("n", N),
+    kv("kib_per_actor", (After - Before) / N).
+
+%% how an idle process waits (where a hibernated one wakes: erlang:hibernate/3 calls it
+%% with an empty stack)
 wait_any() ->
     receive _ -> ok end.
