@@ -213,14 +213,15 @@
 //!
 //! | workload | pyact | Erlang | pyact / Erlang |
 //! |---|---|---|---|
-//! | spawn + exit + wait, per actor | 0.59–0.67 µs | 1.40–1.51 µs | 0.39–0.48x |
-//! | ring 10k: build + pass | 10.3–10.9 ms | 28.6–29.9 ms | 0.36x |
-//! | ring 1M, whole process | 2.2 s, 0.82 GiB peak | 3.3–4.5 s, 2.5 GiB | 0.66x time, 0.32x memory |
+//! | spawn + exit + wait, per actor | 0.59–0.67 µs | 1.40–1.58 µs | 0.39–0.48x |
+//! | ring 10k: build + pass | 10.3–10.9 ms | 28.6–31.6 ms | 0.33–0.36x |
+//! | ring 1M, whole process | 2.2 s, 0.82 GiB peak | 3.1–4.5 s, 2.5 GiB | 0.66–0.71x time, 0.32x memory |
 //! | idle actor, resident (100k) | 5.45 KiB | 2.86 KiB | 1.90x |
 //! | idle actor spawned to start on its first message | 0.86 KiB | 2.86 KiB | 0.30x |
-//! | ping-pong, round trip | 0.30 µs | 0.45–0.47 µs | 0.65x |
-//! | remote round trip, two processes | 19.6–27.8 µs | 48–50 µs | 0.41–0.55x |
-//! | remote one-way, two processes | 2.1–2.3 M msg/s | 0.39–0.42 M msg/s | 5x Erlang's rate |
+//! | idle actor, hibernated (`Mailbox::hibernate`) | 1.02 KiB | 1.21 KiB (`erlang:hibernate/3`) | 0.84x |
+//! | ping-pong, round trip | 0.30 µs | 0.45–0.48 µs | 0.65x |
+//! | remote round trip, two processes | 19.6–28.5 µs | 47–50 µs | 0.41–0.60x |
+//! | remote one-way, two processes | 2.1–2.3 M msg/s | 0.39–0.61 M msg/s | 3.7–5x Erlang's rate |
 //!
 //! Where pyact still trails: a *fresh* actor costs kernel work (the first-touch page fault of
 //! the page its stack runs on, and a share of a page table; stacks are carved out of shared
@@ -235,7 +236,7 @@
 //! `SpawnOptions::start_on_message`: no coroutine at all until its first message
 //! (`Status::Dormant`), wherever it is spawned from (0.86 KiB an idle actor). One that has
 //! run can give its coroutine back until its next message with `Mailbox::hibernate`
-//! (Erlang's `erlang:hibernate/3`): 1.03 KiB a hibernated actor, Erlang's 1.17. Against bare `may`
+//! (Erlang's `erlang:hibernate/3`): 1.02 KiB a hibernated actor, Erlang's 1.21. Against bare `may`
 //! coroutines moving the same JSON (`cargo bench --bench pingpong`), ping-pong costs 0.95x.
 //! A worker that just had I/O polls its sockets for up to 100 µs before it sleeps (as
 //! Erlang's schedulers spin), so a remote round trip does not wait for a sleeping CPU to wake.
