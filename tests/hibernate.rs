@@ -349,3 +349,47 @@ fn a_server_on_a_threads_inbox_goes_on_without_hibernating() {
         json!({"terminated": {"normal": null}})
     );
 }
+
+#[test]
+fn a_node_shutdown_ends_hibernated_actors_unresumed() {
+    let node = node();
+    let resumed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let all: Vec<Address> = (0..200)
+        .map(|_| {
+            let resumed = resumed.clone();
+            node.spawn(move |mb: Mailbox| {
+                mb.hibernate(move |_mb| {
+                    resumed.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+        })
+        .collect();
+    for a in &all {
+        until_status(&node, a, Status::Hibernating);
+    }
+    node.shutdown();
+    for a in &all {
+        assert_eq!(a.wait_timeout(PATIENCE).unwrap(), Err(ExitReason::Killed));
+    }
+    assert_eq!(resumed.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_message_from_another_node_wakes_a_hibernated_actor() {
+    let (a, b) = (node(), node());
+    let echo = b.spawn(|mb: Mailbox| {
+        mb.hibernate(|mut mb| {
+            let m = mb.receive();
+            let to: Address = serde_json::from_value(m["reply_to"].clone()).unwrap();
+            to.send(json!({"echo": m["text"]})).unwrap();
+        })
+    });
+    until_status(&b, &echo, Status::Hibernating);
+    let mut inbox = a.inbox();
+    echo.send(json!({"reply_to": inbox.addr(), "text": "over the wire"}))
+        .unwrap();
+    assert_eq!(
+        inbox.receive_timeout(PATIENCE).unwrap(),
+        json!({"echo": "over the wire"})
+    );
+}
