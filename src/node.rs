@@ -76,8 +76,8 @@ pub(crate) struct NodeInner {
     created: u64,
     /// Set by [`Node::shutdown`]: the node is gone for routing and spawning.
     down: AtomicBool,
-    /// Lifetime totals for [`Node::stats`] (written by spawns and ends alike: apart).
-    pub(crate) counters: Padded<crate::observe::Counters>,
+    /// Lifetime totals for [`Node::stats`] (each counter on lines of its own: see `Counters`).
+    pub(crate) counters: crate::observe::Counters,
     /// The timer service, started by the first timer (see [`crate::timer`]).
     pub(crate) timers: crate::timer::Slot,
 }
