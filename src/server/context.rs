@@ -38,6 +38,17 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context on `mailbox`, hibernating after `idle_limit` without a message (see
+    /// [`Context::hibernate_after`]), nothing asked for yet.
+    pub(super) fn new(mailbox: Mailbox, idle_limit: Option<Duration>) -> Self {
+        Context {
+            mailbox,
+            stop: None,
+            hibernate_now: false,
+            idle_limit,
+        }
+    }
+
     /// Stop the server with `reason` once the current handler returns (and, in
     /// `handle_call`, after its response is sent); [`Server::terminate`] then runs.
     ///

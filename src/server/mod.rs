@@ -650,13 +650,7 @@ fn reason_of(payload: &(dyn Any + Send)) -> ExitReason {
 /// assert!(node.wait(&s).is_ok());
 /// ```
 pub fn serve<S: Server>(server: S, mailbox: Mailbox) -> ExitReason {
-    let ctx = Context {
-        mailbox,
-        stop: None,
-        hibernate_now: false,
-        idle_limit: None,
-    };
-    serve_from(server, ctx, false)
+    serve_from(server, Context::new(mailbox, None), false)
 }
 
 /// Why the loop of [`serve_from`] left.
@@ -670,9 +664,10 @@ enum Left {
 /// [`serve`]'s loop, entered at the start (`initialized` false: `init` runs first) or again
 /// after a hibernation. It hibernates outside its `catch_unwind`, whose handler would take
 /// the hibernation's unwind for a crash.
-fn serve_from<S: Server>(mut server: S, mut ctx: Context, initialized: bool) -> ExitReason {
-    let mut initialized = initialized;
+fn serve_from<S: Server>(mut server: S, mut ctx: Context, mut initialized: bool) -> ExitReason {
     let mut stop_calls: Vec<Call> = Vec::new();
+    // A thread's inbox has no coroutine to give back: it goes on receiving.
+    let can_hibernate = !ctx.mailbox.is_inbox();
     let run = catch_unwind(AssertUnwindSafe(|| {
         if !initialized {
             server.init(&mut ctx);
@@ -687,13 +682,11 @@ fn serve_from<S: Server>(mut server: S, mut ctx: Context, initialized: bool) -> 
             if let Some(reason) = ctx.stop.take() {
                 return Left::Stop(reason);
             }
-            // (A thread's inbox has no coroutine to give back: it goes on receiving.)
-            let can = !ctx.mailbox.is_inbox();
-            if std::mem::take(&mut ctx.hibernate_now) && can {
+            if std::mem::take(&mut ctx.hibernate_now) && can_hibernate {
                 return Left::Hibernate;
             }
             let msg = match ctx.idle_limit {
-                Some(idle) if can => match ctx.mailbox.receive_timeout(idle) {
+                Some(idle) if can_hibernate => match ctx.mailbox.receive_timeout(idle) {
                     Ok(msg) => msg,
                     Err(_) => return Left::Hibernate,
                 },
@@ -726,13 +719,7 @@ fn serve_from<S: Server>(mut server: S, mut ctx: Context, initialized: bool) -> 
                 ..
             } = ctx;
             mailbox.hibernate(move |mailbox| {
-                let ctx = Context {
-                    mailbox,
-                    stop: None,
-                    hibernate_now: false,
-                    idle_limit,
-                };
-                serve_from(server, ctx, true)
+                serve_from(server, Context::new(mailbox, idle_limit), true)
             })
         }
         Ok(Left::Stop(reason)) => {
