@@ -483,26 +483,19 @@ pub(crate) fn run(mut job: ActorJob) {
             Ok(r) => r,
             Err(payload) => match payload.downcast::<Hibernation>() {
                 Ok(h) => {
-                    let Hibernation { resume, ready } = *h;
-                    let held = cell.clone();
-                    job = ActorJob {
+                    let next = ActorJob {
                         node,
                         cell,
                         slot,
-                        f: resume,
+                        f: h.resume,
                     };
-                    if ready {
-                        // A message waits: go on now, on this coroutine, from the bottom of
-                        // its stack.
-                        continue;
+                    if !h.ready {
+                        return hibernate(next);
                     }
-                    // This coroutine no longer runs the actor: its context lets go (a
-                    // context dropped with its actor unfinished means a stack overflow).
-                    with_context(|c| c.borrow_mut().actor = None);
-                    held.queue
-                        .hold_until_first(job, crate::observe::Status::Hibernating);
-                    crate::watchdog::set_running(0);
-                    return;
+                    // A message waits: go on now, on this coroutine, from the bottom of its
+                    // stack.
+                    job = next;
+                    continue;
                 }
                 Err(payload) => {
                     let reason = reason_from_panic(payload);
@@ -526,6 +519,18 @@ pub(crate) fn run(mut job: ActorJob) {
         crate::watchdog::set_running(0);
         return;
     }
+}
+
+/// The actor of `job` hibernated with nothing to read: this coroutine lets it go, and `job`
+/// waits in its mailbox for the next envelope (`mailbox/hibernate.rs`).
+fn hibernate(job: ActorJob) {
+    // The context lets go of the actor (a context dropped with its actor unfinished means a
+    // stack overflow).
+    with_context(|c| c.borrow_mut().actor = None);
+    let cell = job.cell.clone();
+    cell.queue
+        .hold_until_first(job, crate::observe::Status::Hibernating);
+    crate::watchdog::set_running(0);
 }
 
 /// Spawn an actor linked to the current actor, on its node: the free-function form of
