@@ -6,8 +6,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
+use common::eventually;
 use pyact::observe::Status;
 use pyact::{Address, ExitReason, Mailbox, Mesh, Node, SpawnOptions, json, pattern};
 
@@ -29,15 +33,6 @@ fn wait(a: &Address) -> Result<pyact::Value, ExitReason> {
 
 fn status(node: &Node, a: &Address) -> Status {
     node.info(a).expect("alive").status
-}
-
-/// Poll until `cond` holds, with a deadline (for what happens asynchronously).
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !cond() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// A function that records that it ran, then returns the first message it receives.

@@ -6,6 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+#[allow(dead_code)] // each test binary uses part of the shared helpers
+mod common;
+
+use common::eventually;
 use pyact::link::{Down, Exit};
 use pyact::observe::Status;
 use pyact::{Address, ExitReason, Mailbox, Mesh, Node, Value, json, pattern};
@@ -16,20 +20,11 @@ fn node() -> Node {
     Node::new(&Mesh::new(), "cookie@127.0.0.1:0").unwrap()
 }
 
-/// Wait (at most `PATIENCE`) until `addr` shows `status` in `Node::info`.
+/// Wait until `addr` shows `status` in `Node::info`.
 fn until_status(node: &Node, addr: &Address, status: Status) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let now = node.info(addr).map(|i| i.status);
-        if now == Some(status) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{addr} is {now:?}, not {status:?}"
-        );
-        std::thread::yield_now();
-    }
+    eventually(&format!("{addr} is {status:?}"), || {
+        node.info(addr).map(|i| i.status) == Some(status)
+    });
 }
 
 /// Receive one message, reply to it with `state + it`, hibernate with the new state; end

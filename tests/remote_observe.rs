@@ -6,7 +6,8 @@
 #[allow(dead_code)] // each test binary uses part of the shared helpers
 mod common;
 
-use std::time::{Duration, Instant};
+use common::eventually;
+use std::time::Duration;
 
 use pyact::observe::PeerState;
 use pyact::{Address, Mesh, Node, NodeOptions, json};
@@ -17,15 +18,6 @@ fn has_line(f: impl Fn(&str) -> bool) -> bool {
 
 fn node(cookie: &str, opts: NodeOptions) -> Node {
     Node::with_options(&Mesh::new(), &format!("{cookie}@127.0.0.1:0"), opts).unwrap()
-}
-
-/// Poll `f` until it holds (generous deadline: a loaded 2-core box).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// After a known exchange, each side's per-peer counters show it, and one side's "out" is
